@@ -1,0 +1,117 @@
+//! Options every stage command shares, and the code that turns them into a run.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Outcome;
+use crate::io::shards::ShardFormat;
+use crate::io::source::{parse_shard_spec, resolve, select_shard, InputKind, Resolve};
+use crate::pipeline::runner::{self, jobs_for, Job, RunConfig};
+use crate::pipeline::stage::StageFactory;
+use crate::read::SourceSpec;
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Directory for output shards, stats and completion markers.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Worker threads (one input shard each); default: all cores.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Process only task I of N (0-based), e.g. `--shard $SLURM_ARRAY_TASK_ID/1000`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Output shard format.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: ShardFormat,
+    /// Also write dropped documents, with their stage and reason, under OUT/rejected/.
+    #[arg(long)]
+    pub write_rejected: bool,
+    /// Base URL (or directory) for the relative paths of `*.paths[.gz]` listings.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://data.commoncrawl.org/"
+    )]
+    pub base_url: String,
+    /// No progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    pub fn threads(&self) -> usize {
+        self.threads
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn config(&self, label: &str) -> RunConfig {
+        RunConfig {
+            output: self.output.clone(),
+            format: self.format,
+            threads: self.threads(),
+            write_rejected: self.write_rejected,
+            quiet: self.quiet,
+            label: format!("sieve {label}"),
+        }
+    }
+
+    /// Keeps this task's share of the jobs when `--shard` is given.
+    pub fn select(&self, jobs: Vec<Job>) -> Result<Vec<Job>> {
+        let Some(spec) = &self.shard else {
+            return Ok(jobs);
+        };
+        let (i, n) = parse_shard_spec(spec)?;
+        Ok(select_shard(jobs, i, n))
+    }
+}
+
+/// Resolves inputs, runs them through `stages`, prints the stats, and maps the result to an
+/// outcome. Shared by every stage command.
+pub fn run_stage_command(
+    label: &str,
+    inputs: &[String],
+    kind: InputKind,
+    source: SourceSpec,
+    stages: StageFactory,
+    args: &RunArgs,
+) -> Result<Outcome> {
+    let resolved = resolve(
+        inputs,
+        &Resolve {
+            kind,
+            base_url: args.base_url.clone(),
+        },
+    )?;
+    let jobs = args.select(jobs_for(resolved, &source, None))?;
+    execute(label, jobs, stages, args)
+}
+
+/// Runs jobs and reports.
+pub fn execute(
+    label: &str,
+    jobs: Vec<Job>,
+    stages: StageFactory,
+    args: &RunArgs,
+) -> Result<Outcome> {
+    let cfg = args.config(label);
+    let summary = runner::run(jobs, stages, &cfg)?;
+    if !args.quiet {
+        eprint!("{}", summary.stats.table());
+        eprintln!(
+            "sieve {label}: {} shards processed, {} already done, {} failed; stats in {}",
+            summary.processed,
+            summary.skipped,
+            summary.failed.len(),
+            cfg.output.join("stats.json").display()
+        );
+    }
+    Ok(if summary.failed.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Partial
+    })
+}

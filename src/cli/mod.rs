@@ -1,0 +1,55 @@
+//! The command line: one module per subcommand, each an args struct and a `run`.
+//!
+//! Every stage command follows one convention:
+//! `sieve <command> [OPTIONS] --output <DIR> <INPUT>...`, with the run options of
+//! [`common::RunArgs`] (threads, shard selection, format, rejected sidecar).
+
+pub mod common;
+pub mod import;
+pub mod inspect;
+pub mod run;
+pub mod warc;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sieve",
+    version,
+    about = "Curate LLM pretraining data: WARC → clean, deduplicated, decontaminated, tokenized shards",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Bring JSONL or Parquet corpora in as document shards.
+    Import(import::ImportArgs),
+    /// Turn WARC/WET records into raw documents (HTML or WET text in `text`).
+    Warc(warc::WarcArgs),
+    /// Summarize a WARC file, a shard file or an output directory.
+    Inspect(inspect::InspectArgs),
+    /// Run a pipeline spec (TOML): inputs, ordered stages, output.
+    Run(run::RunSpecArgs),
+}
+
+/// How a command ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything was processed (bad records are counted, not failures).
+    Ok,
+    /// Some input files could not be processed; the others were. Exit code 2.
+    Partial,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Import(a) => import::run(a),
+        Command::Warc(a) => warc::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Run(a) => run::run(a),
+    }
+}

@@ -1,0 +1,9 @@
+//! Reading and writing: compressed streams, WARC records, HTTP payloads, document shards,
+//! and input locations (local paths, globs, Common Crawl listings, HTTP URLs).
+
+pub mod compression;
+pub mod http_payload;
+pub mod http_source;
+pub mod shards;
+pub mod source;
+pub mod warc;

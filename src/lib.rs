@@ -1,0 +1,12 @@
+//! sieve: a streaming data-curation pipeline and dataset builder for LLM pretraining.
+//!
+//! A document ([`doc::Document`]) is read from WARC files or corpora ([`read`], [`io`]),
+//! passes through an ordered chain of [`pipeline::stage::Stage`]s run over input shards in
+//! parallel by [`pipeline::runner`], and is written to Parquet or JSONL shards with per-stage
+//! stats and completion markers. The command line lives in [`cli`].
+
+pub mod cli;
+pub mod doc;
+pub mod io;
+pub mod pipeline;
+pub mod read;

@@ -1,0 +1,202 @@
+//! Pipeline specs: a TOML file naming the inputs, the ordered stages and the output.
+//!
+//! ```toml
+//! [[input]]
+//! dataset = "web"
+//! kind = "warc"                 # warc | shards | import
+//! paths = ["crawl/*.warc.gz"]   # files, directories, globs, *.paths listings, URLs
+//!
+//! [output]
+//! dir = "out/web"
+//! format = "parquet"            # parquet | jsonl | jsonl-gz | jsonl-zst
+//!
+//! [[stage]]                     # in order; an empty list just converts
+//! name = "..."
+//! ```
+//!
+//! Relative paths are relative to the spec file, so a spec can be run from anywhere.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::io::shards::ShardFormat;
+use crate::io::source::{resolve, InputKind, Resolve};
+use crate::pipeline::runner::{jobs_for, Job};
+use crate::read::corpus::ImportSpec;
+use crate::read::SourceSpec;
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputSpecKind {
+    Warc,
+    Shards,
+    Import,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub kind: InputSpecKind,
+    pub paths: Vec<String>,
+    /// Required for `warc` and `import`; shards carry their own.
+    pub dataset: Option<String>,
+    pub text_field: Option<String>,
+    pub url_field: Option<String>,
+    #[serde(default)]
+    pub meta_fields: Vec<String>,
+    /// Base for relative paths in `*.paths` listings.
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub dir: PathBuf,
+    #[serde(default = "default_format")]
+    pub format: ShardFormat,
+    #[serde(default)]
+    pub write_rejected: bool,
+}
+
+fn default_format() -> ShardFormat {
+    ShardFormat::Parquet
+}
+
+/// One stage: its registered name and its options.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StageSpec {
+    pub name: String,
+    #[serde(flatten)]
+    pub options: toml::Table,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    #[serde(rename = "input")]
+    pub inputs: Vec<InputSpec>,
+    pub output: OutputSpec,
+    #[serde(default, rename = "stage")]
+    pub stages: Vec<StageSpec>,
+    /// Where relative paths are anchored (the spec's directory).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl PipelineSpec {
+    pub fn load(path: &Path) -> Result<PipelineSpec> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read pipeline spec {}", path.display()))?;
+        let mut spec: PipelineSpec = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid pipeline spec", path.display()))?;
+        spec.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if spec.inputs.is_empty() {
+            bail!("{}: the spec names no [[input]]", path.display());
+        }
+        Ok(spec)
+    }
+
+    fn anchor(&self, p: &str) -> String {
+        let is_remote = p.starts_with("http://") || p.starts_with("https://");
+        if is_remote || Path::new(p).is_absolute() {
+            p.to_string()
+        } else {
+            self.base_dir.join(p).to_string_lossy().into_owned()
+        }
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        if self.output.dir.is_absolute() {
+            self.output.dir.clone()
+        } else {
+            self.base_dir.join(&self.output.dir)
+        }
+    }
+
+    /// Resolves every input into jobs. With several inputs, stems are prefixed by dataset
+    /// (or by input number for shards) so that their outputs cannot collide.
+    pub fn jobs(&self) -> Result<Vec<Job>> {
+        let mut jobs = Vec::new();
+        let many = self.inputs.len() > 1;
+        for (i, input) in self.inputs.iter().enumerate() {
+            let need_dataset = || {
+                input.dataset.clone().with_context(|| {
+                    format!("input {} (kind {:?}) needs a `dataset`", i + 1, input.kind)
+                })
+            };
+            let (source, kind) = match input.kind {
+                InputSpecKind::Warc => (
+                    SourceSpec::Warc {
+                        dataset: need_dataset()?,
+                    },
+                    InputKind::Warc,
+                ),
+                InputSpecKind::Shards => (SourceSpec::Shards, InputKind::Shards),
+                InputSpecKind::Import => {
+                    let mut s = ImportSpec::new(&need_dataset()?);
+                    if let Some(f) = &input.text_field {
+                        s.text_field = f.clone();
+                    }
+                    if let Some(f) = &input.url_field {
+                        s.url_field = f.clone();
+                    }
+                    s.meta_fields = input.meta_fields.clone();
+                    (SourceSpec::Import(s), InputKind::Shards)
+                }
+            };
+            let mut opts = Resolve {
+                kind,
+                ..Default::default()
+            };
+            if let Some(b) = &input.base_url {
+                opts.base_url = self.anchor(b);
+            }
+            let paths: Vec<String> = input.paths.iter().map(|p| self.anchor(p)).collect();
+            let inputs = resolve(&paths, &opts)?;
+            let prefix = many.then(|| {
+                input
+                    .dataset
+                    .clone()
+                    .unwrap_or_else(|| format!("input{}", i + 1))
+            });
+            jobs.extend(jobs_for(inputs, &source, prefix.as_deref()));
+        }
+        Ok(jobs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_spec_with_stage_options() {
+        let spec: PipelineSpec = toml::from_str(
+            r#"
+            [[input]]
+            kind = "warc"
+            dataset = "web"
+            paths = ["a.warc.gz"]
+            [output]
+            dir = "out"
+            format = "jsonl-zst"
+            [[stage]]
+            name = "clean"
+            min_chars = 512
+            "#,
+        )
+        .unwrap();
+        assert_eq!(spec.output.format, ShardFormat::JsonlZst);
+        assert_eq!(spec.stages[0].name, "clean");
+        assert_eq!(spec.stages[0].options["min_chars"].as_integer(), Some(512));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let r: Result<PipelineSpec, _> =
+            toml::from_str("[[input]]\nkind='warc'\npaths=[]\n[output]\ndir='o'\nfromat='jsonl'\n");
+        assert!(r.is_err());
+    }
+}
