@@ -10,6 +10,8 @@ use std::io::{self, BufRead, Read};
 
 use flate2::bufread::GzDecoder;
 
+use super::inflate::{GzipInflater, Inflated};
+
 /// How a stream of bytes is compressed, decided by its first bytes (never by its name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -35,7 +37,15 @@ impl Compression {
 
 /// Size of the read buffer on the compressed side: large enough that a local file or an HTTP
 /// body is read in few system calls.
-const INPUT_BUFFER: usize = 1 << 18;
+const INPUT_BUFFER: usize = 4 << 20;
+
+/// Compressed bytes offered to the one-shot decoder at first, and at most: members longer
+/// than this are streamed.
+const WHOLE_INPUT_START: usize = 1 << 20;
+const WHOLE_INPUT_MAX: usize = 64 << 20;
+/// Initial and largest output buffer for one-shot decoding.
+const WHOLE_OUTPUT_START: usize = 4 << 20;
+const WHOLE_OUTPUT_MAX: usize = 512 << 20;
 
 /// Compressed bytes kept behind the start of the current member, so that a corrupt member
 /// can be rescanned from its start for the next gzip header (the decoder may have read past
@@ -85,7 +95,10 @@ impl<R: Read> CountingBufRead<R> {
     /// Reads more input so that at least `want` bytes are available, unless input ends.
     fn refill(&mut self, want: usize) -> io::Result<()> {
         let keep = self.mark.unwrap_or(self.pos);
-        if keep > 0 {
+        // Compact only when the room after `end` cannot take what is missing: moving the
+        // buffered bytes for every member would cost more than decoding them.
+        let missing = want.saturating_sub(self.end - self.pos);
+        if keep > 0 && self.buf.len() - self.end < missing.max(1) {
             self.buf.copy_within(keep..self.end, 0);
             self.end -= keep;
             self.pos -= keep;
@@ -165,6 +178,9 @@ pub struct MemberStart {
 enum State<R: Read> {
     /// Between members; holds the compressed stream.
     Idle(CountingBufRead<R>),
+    /// A gzip member decoded in one shot into `MemberReader::decoded`.
+    Whole(CountingBufRead<R>),
+    /// A gzip member being streamed (too large for one shot, or corrupt).
     Gzip(GzDecoder<CountingBufRead<R>>),
     Plain(CountingBufRead<R>),
     Zstd(Box<zstd::stream::read::Decoder<'static, CountingBufRead<R>>>),
@@ -177,6 +193,11 @@ pub struct MemberReader<R: Read> {
     kind: Option<Compression>,
     /// The current member failed to decode; its remaining bytes must be skipped by scanning.
     broken: bool,
+    inflater: GzipInflater,
+    /// Output of one-shot decoding; `decoded[decoded_pos..decoded_len]` is still unread.
+    decoded: Vec<u8>,
+    decoded_pos: usize,
+    decoded_len: usize,
 }
 
 impl<R: Read> MemberReader<R> {
@@ -185,6 +206,10 @@ impl<R: Read> MemberReader<R> {
             state: State::Idle(CountingBufRead::new(inner)),
             kind: None,
             broken: false,
+            inflater: GzipInflater::new(),
+            decoded: Vec::new(),
+            decoded_pos: 0,
+            decoded_len: 0,
         }
     }
 
@@ -198,7 +223,7 @@ impl<R: Read> MemberReader<R> {
     pub fn next_member(&mut self) -> io::Result<Option<MemberStart>> {
         let mut input = match std::mem::replace(&mut self.state, State::Done) {
             State::Done | State::Plain(_) | State::Zstd(_) => return Ok(None),
-            State::Idle(input) => input,
+            State::Idle(input) | State::Whole(input) => input,
             State::Gzip(mut decoder) => {
                 if !self.broken {
                     // Drain the rest of the member so that the next one starts where it should.
@@ -261,8 +286,44 @@ impl<R: Read> MemberReader<R> {
                 }
                 let offset = input.consumed;
                 input.set_mark();
-                self.state = State::Gzip(GzDecoder::new(input));
+                self.state = match self.inflate_whole(&mut input)? {
+                    Some(consumed) => {
+                        input.consume(consumed);
+                        State::Whole(input)
+                    }
+                    // Streaming also salvages the readable start of a corrupt member.
+                    None => State::Gzip(GzDecoder::new(input)),
+                };
                 Ok(Some(MemberStart { offset, skipped }))
+            }
+        }
+    }
+
+    /// Decodes the member at the start of `input` in one shot. Returns the compressed length,
+    /// or `None` if the member is too large or does not decode (then it is streamed instead).
+    fn inflate_whole<S: Read>(
+        &mut self,
+        input: &mut CountingBufRead<S>,
+    ) -> io::Result<Option<usize>> {
+        let mut want = WHOLE_INPUT_START;
+        if self.decoded.len() < WHOLE_OUTPUT_START {
+            self.decoded.resize(WHOLE_OUTPUT_START, 0);
+        }
+        loop {
+            let available = input.ensure(want)?;
+            let at_eof = available.len() < want;
+            match self.inflater.gzip_member(available, &mut self.decoded) {
+                Inflated::Done { consumed, produced } => {
+                    self.decoded_pos = 0;
+                    self.decoded_len = produced;
+                    return Ok(Some(consumed));
+                }
+                Inflated::NeedsSpace if self.decoded.len() < WHOLE_OUTPUT_MAX => {
+                    let bigger = self.decoded.len() * 2;
+                    self.decoded.resize(bigger, 0);
+                }
+                Inflated::BadOrShort if !at_eof && want < WHOLE_INPUT_MAX => want *= 4,
+                _ => return Ok(None),
             }
         }
     }
@@ -327,6 +388,12 @@ impl<R: Read> Read for MemberReader<R> {
             return Ok(0);
         }
         let result = match &mut self.state {
+            State::Whole(_) => {
+                let n = buf.len().min(self.decoded_len - self.decoded_pos);
+                buf[..n].copy_from_slice(&self.decoded[self.decoded_pos..self.decoded_pos + n]);
+                self.decoded_pos += n;
+                Ok(n)
+            }
             State::Gzip(d) => d.read(buf),
             State::Plain(r) => r.read(buf),
             State::Zstd(d) => d.read(buf),

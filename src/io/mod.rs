@@ -4,6 +4,7 @@
 pub mod compression;
 pub mod http_payload;
 pub mod http_source;
+pub mod inflate;
 pub mod shards;
 pub mod source;
 pub mod warc;
