@@ -141,7 +141,7 @@ fn inspect_warc(arg: &str, limit: usize) -> Result<serde_json::Value> {
     Ok(json!({
         "file": input.to_string(),
         "kind": "warc",
-        "compression": format!("{:?}", reader.compression()).to_lowercase(),
+        "compression": reader.compression().map_or("none", |c| c.name()),
         "records": records,
         "block_bytes": block_bytes,
         "types": types,

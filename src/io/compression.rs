@@ -24,6 +24,14 @@ const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 impl Compression {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
     pub fn sniff(prefix: &[u8]) -> Compression {
         if prefix.starts_with(&GZIP_MAGIC[..2]) {
             Compression::Gzip

@@ -103,7 +103,7 @@ impl PipelineSpec {
         if is_remote || Path::new(p).is_absolute() {
             p.to_string()
         } else {
-            self.base_dir.join(p).to_string_lossy().into_owned()
+            normalize(&self.base_dir.join(p)).to_string_lossy().into_owned()
         }
     }
 
@@ -111,7 +111,7 @@ impl PipelineSpec {
         if self.output.dir.is_absolute() {
             self.output.dir.clone()
         } else {
-            self.base_dir.join(&self.output.dir)
+            normalize(&self.base_dir.join(&self.output.dir))
         }
     }
 
@@ -167,8 +167,38 @@ impl PipelineSpec {
     }
 }
 
+/// Removes `.` and `dir/..` pairs without touching the file system, so that paths in logs
+/// read `data-samples/web` rather than `pipelines/../data-samples/web`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        PathBuf::from(".")
+    } else {
+        out.iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn normalize_removes_parent_pairs() {
+        use super::normalize;
+        use std::path::Path;
+        assert_eq!(normalize(Path::new("pipelines/../data/x")), Path::new("data/x"));
+        assert_eq!(normalize(Path::new("../a/./b")), Path::new("../a/b"));
+        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
+    }
+
     use super::*;
 
     #[test]
