@@ -103,7 +103,9 @@ impl PipelineSpec {
         if is_remote || Path::new(p).is_absolute() {
             p.to_string()
         } else {
-            normalize(&self.base_dir.join(p)).to_string_lossy().into_owned()
+            normalize(&self.base_dir.join(p))
+                .to_string_lossy()
+                .into_owned()
         }
     }
 
@@ -194,7 +196,10 @@ mod tests {
     fn normalize_removes_parent_pairs() {
         use super::normalize;
         use std::path::Path;
-        assert_eq!(normalize(Path::new("pipelines/../data/x")), Path::new("data/x"));
+        assert_eq!(
+            normalize(Path::new("pipelines/../data/x")),
+            Path::new("data/x")
+        );
         assert_eq!(normalize(Path::new("../a/./b")), Path::new("../a/b"));
         assert_eq!(normalize(Path::new("a/..")), Path::new("."));
     }

@@ -1,0 +1,9 @@
+//! Integration tests: one binary, one module per area. See `util` for the harness.
+
+mod cli_runs;
+mod crash_resume;
+mod http_inputs;
+mod malformed_warcs;
+mod parquet_pyarrow;
+mod shared_warcs;
+mod util;

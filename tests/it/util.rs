@@ -1,0 +1,123 @@
+//! Test harness: the built `sieve` binary, scratch directories, the shared data directory,
+//! and directory comparison.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared/data`, or `None` (tests that need it print why they skip).
+pub fn shared_data() -> Option<PathBuf> {
+    let p = repo().join("../shared/data");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipping: ../shared/data is not present beside the repository");
+        None
+    }
+}
+
+pub fn sieve() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sieve"));
+    c.env("SIEVE_PROGRESS_SECS", "3600");
+    c
+}
+
+/// Runs sieve with `args`, asserting the exit code.
+pub fn run_ok(args: &[&str]) -> Output {
+    run_expect(args, 0)
+}
+
+pub fn run_expect(args: &[&str], code: i32) -> Output {
+    let out = sieve().args(args).output().expect("sieve runs");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "sieve {args:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn sample_web() -> PathBuf {
+    repo().join("data-samples/web")
+}
+
+/// Every file under `dir` (relative path → bytes).
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub fn assert_same_tree(a: &Path, b: &Path) {
+    assert_same_files(a, b, |_| true)
+}
+
+/// Like [`assert_same_tree`], but markers (which name the input location) only by name.
+pub fn assert_same_outputs(a: &Path, b: &Path) {
+    assert_same_files(a, b, |name| !name.starts_with("done/"))
+}
+
+fn assert_same_files(a: &Path, b: &Path, compare_bytes: impl Fn(&str) -> bool) {
+    let (mut ta, mut tb) = (tree(a), tree(b));
+    for t in [&mut ta, &mut tb] {
+        for (name, bytes) in t.iter_mut() {
+            if !compare_bytes(name) {
+                bytes.clear();
+            }
+        }
+    }
+    let names_a: Vec<_> = ta.keys().collect();
+    let names_b: Vec<_> = tb.keys().collect();
+    assert_eq!(
+        names_a,
+        names_b,
+        "different files in {} and {}",
+        a.display(),
+        b.display()
+    );
+    for (name, bytes) in &ta {
+        assert!(
+            bytes == &tb[name],
+            "{name} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+pub fn stats(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("stats.json")).unwrap()).unwrap()
+}
+
+pub fn read_stage<'a>(stats: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    stats["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no stage {name} in {stats}"))
+}
+
+pub fn docs_of(path: &Path) -> Vec<sieve::doc::Document> {
+    sieve::io::shards::read_docs(path)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
