@@ -10,3 +10,4 @@ pub mod doc;
 pub mod io;
 pub mod pipeline;
 pub mod read;
+pub mod text;

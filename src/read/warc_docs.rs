@@ -1,5 +1,6 @@
-//! WARC records → raw documents: the HTTP payload of `response` records (decoded to text by
-//! its declared charset) and the text of WET `conversion` records, with their lineage.
+//! WARC records → raw documents: the HTTP payload of `response` records (decoded to text:
+//! byte-order mark, HTTP charset, `<meta>` charset, then detection) and the text of WET
+//! `conversion` records, with their lineage.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +11,7 @@ use crate::doc::{make_id, Document};
 use crate::io::http_payload::{decode_payload, parse_response};
 use crate::io::source::Input;
 use crate::io::warc::{ErrorKind, Record, RecordType, TypeFilter, WarcReader};
+use crate::text::charset;
 
 /// Largest payload after undoing content codings (bounds decompression bombs).
 const MAX_PAYLOAD: usize = 64 << 20;
@@ -56,25 +58,6 @@ fn looks_like_html(payload: &[u8]) -> bool {
     lower.starts_with(b"<!doctype html")
         || lower.starts_with(b"<html")
         || lower.starts_with(b"<head")
-}
-
-/// Decodes payload bytes with the declared charset; without one, UTF-8 if valid, else
-/// windows-1252 (which maps every byte). Proper detection is the extract stage's job; this
-/// decision is recorded in `meta` so that it can redo it.
-fn decode_text(bytes: &[u8], declared: Option<&str>) -> (String, String, &'static str) {
-    if let Some(label) = declared {
-        if let Some(enc) = encoding_rs::Encoding::for_label(label.as_bytes()) {
-            let (text, _, _) = enc.decode(bytes);
-            return (text.into_owned(), enc.name().to_ascii_lowercase(), "http");
-        }
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), "utf-8".into(), "valid-utf8"),
-        Err(_) => {
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-            (text.into_owned(), "windows-1252".into(), "fallback")
-        }
-    }
 }
 
 fn convert(record: Record, dataset: &str, key: &str) -> ReadItem {
@@ -140,11 +123,16 @@ fn convert(record: Record, dataset: &str, key: &str) -> ReadItem {
                     bytes: block_bytes,
                 };
             }
-            let declared = head.charset();
-            let (text, charset, source) = decode_text(&payload.bytes, declared.as_deref());
-            meta.insert("charset".into(), charset);
-            meta.insert("charset_source".into(), source.into());
-            text
+            let decoded = charset::decode(&payload.bytes, head.charset().as_deref());
+            meta.insert(
+                "charset".into(),
+                decoded.encoding.name().to_ascii_lowercase(),
+            );
+            meta.insert("charset_source".into(), decoded.source.as_str().into());
+            if decoded.had_errors {
+                meta.insert("charset_errors".into(), "true".into());
+            }
+            decoded.text
         }
     };
     ReadItem::Doc(Document {
@@ -163,22 +151,6 @@ fn convert(record: Record, dataset: &str, key: &str) -> ReadItem {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn charset_decision_is_recorded() {
-        let (t, cs, src) = decode_text(b"caf\xe9", Some("iso-8859-1"));
-        assert_eq!(
-            (t.as_str(), cs.as_str(), src),
-            ("café", "windows-1252", "http")
-        );
-        let (t, cs, src) = decode_text("café".as_bytes(), None);
-        assert_eq!(
-            (t.as_str(), cs.as_str(), src),
-            ("café", "utf-8", "valid-utf8")
-        );
-        let (t, _, src) = decode_text(b"caf\xe9", None);
-        assert_eq!((t.as_str(), src), ("café", "fallback"));
-    }
 
     #[test]
     fn html_sniffing() {

@@ -1,0 +1,3 @@
+//! Text utilities shared by stages: charset decisions, ...
+
+pub mod charset;
