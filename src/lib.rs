@@ -7,7 +7,9 @@
 
 pub mod cli;
 pub mod doc;
+pub mod eval;
 pub mod io;
 pub mod pipeline;
 pub mod read;
+pub mod stages;
 pub mod text;

@@ -5,6 +5,7 @@
 //! [`common::RunArgs`] (threads, shard selection, format, rejected sidecar).
 
 pub mod common;
+pub mod eval;
 pub mod import;
 pub mod inspect;
 pub mod run;
@@ -34,6 +35,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
     Run(run::RunSpecArgs),
+    /// Score components against labelled benchmarks (needs ../shared/data).
+    Eval(eval::EvalArgs),
 }
 
 /// How a command ended, as the process exit code.
@@ -51,5 +54,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Warc(a) => warc::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
+        Command::Eval(a) => eval::run(a),
     }
 }

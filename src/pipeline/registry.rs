@@ -8,8 +8,9 @@ use super::stage::{Stage, StageFactory};
 
 type Constructor = fn(&toml::Table) -> Result<Box<dyn Stage>>;
 
-/// Registered stages: name and constructor. Stages join this table as they are built.
-const STAGES: &[(&str, Constructor)] = &[];
+/// Registered stages: name and constructor, in pipeline order.
+const STAGES: &[(&str, Constructor)] =
+    &[("extract", crate::stages::extract::ExtractStage::from_table)];
 
 /// Names of the registered stages (for help and error messages).
 pub fn stage_names() -> Vec<&'static str> {

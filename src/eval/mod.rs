@@ -1,0 +1,3 @@
+//! Evaluations against labelled data in `../shared/data/`.
+
+pub mod extraction;

@@ -1,0 +1,310 @@
+//! A flat, pre-order copy of the parsed HTML tree: the extractor's analysis runs over plain
+//! vectors indexed by node number (children always come after their parent), so every pass
+//! is a simple loop, iterative, and cheap on deep or huge pages.
+
+use scraper::node::Node as HtmlNode;
+use scraper::Html;
+
+/// One node of the flat tree.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub parent: Option<usize>,
+    /// Lowercase tag name, or empty for text.
+    pub tag: String,
+    /// For text nodes: the text. For elements: lowercase `class` and `id`, space-separated.
+    pub text: String,
+    pub children: Vec<usize>,
+    pub depth: u32,
+    /// Attributes the extractor looks at.
+    pub attrs: Attrs,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Attrs {
+    pub hidden: bool,
+    pub role: Option<String>,
+    pub itemprop: Option<String>,
+    pub lang: Option<String>,
+}
+
+impl Node {
+    pub fn is_text(&self) -> bool {
+        self.tag.is_empty()
+    }
+}
+
+/// The flat tree, or the reason it could not be built within the limits.
+pub struct Dom {
+    pub nodes: Vec<Node>,
+    pub title: Option<String>,
+    pub og_title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomError {
+    TooDeep,
+    TooManyNodes,
+}
+
+fn style_hides(style: &str) -> bool {
+    let s: String = style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    s.contains("display:none") || s.contains("visibility:hidden")
+}
+
+/// Elements that never nest: void elements and those the parser closes implicitly.
+fn never_nests(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"br"
+            | b"img"
+            | b"hr"
+            | b"meta"
+            | b"link"
+            | b"input"
+            | b"area"
+            | b"base"
+            | b"col"
+            | b"embed"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"p"
+            | b"li"
+            | b"td"
+            | b"th"
+            | b"tr"
+            | b"option"
+            | b"dt"
+            | b"dd"
+            | b"!doctype"
+    )
+}
+
+/// A cheap upper estimate of the element nesting depth, from tags alone, stopping once it
+/// exceeds `limit`. html5ever's tree building costs time proportional to the depth for every
+/// tag, so a page of 100k nested `<div>`s must be refused before it is parsed.
+pub fn estimated_depth(html: &str, limit: u32) -> u32 {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0u32, 0u32);
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'<', &bytes[at..]) {
+        let start = at + i + 1;
+        at = start;
+        let closing = bytes.get(start) == Some(&b'/');
+        let name_start = start + usize::from(closing);
+        let name_len = bytes[name_start..]
+            .iter()
+            .take(16)
+            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'!')
+            .count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = bytes[name_start..name_start + name_len].to_ascii_lowercase();
+        if name.starts_with(b"!") || never_nests(&name) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else {
+            let end =
+                memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |e| name_start + e);
+            if end > 0 && bytes[end - 1] == b'/' {
+                continue;
+            }
+            depth += 1;
+            max = max.max(depth);
+            if max > limit {
+                return max;
+            }
+        }
+    }
+    max
+}
+
+impl Dom {
+    /// Parses `html` and flattens it, refusing trees deeper or larger than the limits.
+    pub fn parse(html: &str, max_depth: u32, max_nodes: usize) -> Result<Dom, DomError> {
+        if estimated_depth(html, max_depth) > max_depth {
+            return Err(DomError::TooDeep);
+        }
+        let doc = Html::parse_document(html);
+        let mut nodes: Vec<Node> = Vec::with_capacity(1024);
+        let mut stack: Vec<usize> = Vec::new();
+        let mut title = None;
+        let mut og_title = None;
+        let mut in_title = false;
+        let mut in_skip = 0u32;
+        for edge in doc.tree.root().traverse() {
+            match edge {
+                ego_tree::iter::Edge::Open(n) => {
+                    let parent = stack.last().copied();
+                    let depth = stack.len() as u32;
+                    if depth > max_depth {
+                        return Err(DomError::TooDeep);
+                    }
+                    if nodes.len() >= max_nodes {
+                        return Err(DomError::TooManyNodes);
+                    }
+                    let node = match n.value() {
+                        HtmlNode::Element(e) => {
+                            let tag = e.name().to_ascii_lowercase();
+                            if tag == "title" {
+                                in_title = true;
+                            }
+                            if tag == "meta" {
+                                let prop =
+                                    e.attr("property").or_else(|| e.attr("name")).unwrap_or("");
+                                if prop.eq_ignore_ascii_case("og:title") {
+                                    og_title = e.attr("content").map(|s| s.trim().to_string());
+                                }
+                            }
+                            if matches!(tag.as_str(), "script" | "style" | "noscript" | "template")
+                            {
+                                in_skip += 1;
+                            }
+                            let mut class_id = String::new();
+                            if let Some(c) = e.attr("class") {
+                                class_id.push_str(&c.to_ascii_lowercase());
+                            }
+                            if let Some(i) = e.attr("id") {
+                                class_id.push(' ');
+                                class_id.push_str(&i.to_ascii_lowercase());
+                            }
+                            let hidden = e.attr("hidden").is_some()
+                                || e.attr("aria-hidden")
+                                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                                || e.attr("style").is_some_and(style_hides);
+                            Node {
+                                parent,
+                                tag,
+                                text: class_id,
+                                children: Vec::new(),
+                                depth,
+                                attrs: Attrs {
+                                    hidden,
+                                    role: e.attr("role").map(|r| r.to_ascii_lowercase()),
+                                    itemprop: e.attr("itemprop").map(|r| r.to_ascii_lowercase()),
+                                    lang: e.attr("lang").map(str::to_string),
+                                },
+                            }
+                        }
+                        HtmlNode::Text(t) => {
+                            if in_title && title.is_none() {
+                                title = Some(t.text.trim().to_string());
+                            }
+                            if in_skip > 0 {
+                                // Script and style bodies are never text; skip them early.
+                                stack.push(usize::MAX);
+                                continue;
+                            }
+                            Node {
+                                parent,
+                                tag: String::new(),
+                                text: t.text.to_string(),
+                                children: Vec::new(),
+                                depth,
+                                attrs: Attrs::default(),
+                            }
+                        }
+                        // Document, doctype, comments, processing instructions: keep the
+                        // structure (so indices stay parents) but no content.
+                        _ => Node {
+                            parent,
+                            tag: "#other".into(),
+                            text: String::new(),
+                            children: Vec::new(),
+                            depth,
+                            attrs: Attrs::default(),
+                        },
+                    };
+                    let parent = parent.filter(|&p| p != usize::MAX);
+                    let index = nodes.len();
+                    if let Some(p) = parent {
+                        nodes[p].children.push(index);
+                    }
+                    nodes.push(Node { parent, ..node });
+                    stack.push(index);
+                }
+                ego_tree::iter::Edge::Close(n) => {
+                    if let HtmlNode::Element(e) = n.value() {
+                        let tag = e.name();
+                        if tag.eq_ignore_ascii_case("title") {
+                            in_title = false;
+                        }
+                        if matches!(tag, "script" | "style" | "noscript" | "template") {
+                            in_skip = in_skip.saturating_sub(1);
+                        }
+                    }
+                    stack.pop();
+                }
+            }
+        }
+        Ok(Dom {
+            nodes,
+            title,
+            og_title,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_in_pre_order_with_parents() {
+        let dom = Dom::parse(
+            "<html><head><title>T</title><script>var x='<p>no</p>'</script></head><body><div class='A b' id='Main'><p>hi</p></div></body></html>",
+            100,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(dom.title.as_deref(), Some("T"));
+        let div = dom.nodes.iter().position(|n| n.tag == "div").unwrap();
+        assert_eq!(dom.nodes[div].text, "a b main");
+        let p = dom.nodes[div].children[0];
+        assert_eq!(dom.nodes[p].tag, "p");
+        let t = dom.nodes[p].children[0];
+        assert_eq!(dom.nodes[t].text, "hi");
+        assert_eq!(dom.nodes[t].parent, Some(p));
+        assert!(!dom
+            .nodes
+            .iter()
+            .any(|n| n.is_text() && n.text.contains("no")));
+        for (i, n) in dom.nodes.iter().enumerate() {
+            if let Some(p) = n.parent {
+                assert!(p < i);
+            }
+        }
+    }
+
+    #[test]
+    fn depth_estimate_counts_nesting_not_siblings() {
+        assert_eq!(
+            estimated_depth("<div><div><p>a<p>b</div><br><img src=x/></div>", 100),
+            2
+        );
+        assert_eq!(estimated_depth(&"<div></div>".repeat(1000), 100), 1);
+        assert!(estimated_depth(&"<div>".repeat(100_000), 1024) > 1024);
+    }
+
+    #[test]
+    fn depth_and_size_limits() {
+        let deep = "<div>".repeat(300);
+        assert!(matches!(
+            Dom::parse(&deep, 100, 1_000_000),
+            Err(DomError::TooDeep)
+        ));
+        let wide = "<p>x</p>".repeat(2000);
+        assert!(matches!(
+            Dom::parse(&wide, 100, 1000),
+            Err(DomError::TooManyNodes)
+        ));
+    }
+}

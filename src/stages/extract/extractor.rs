@@ -1,0 +1,618 @@
+//! Main-content extraction from a flat DOM.
+//!
+//! 1. **Prune**: skip elements that are never main text (scripts, navigation, form controls,
+//!    `aside`, `footer`, hidden elements, ARIA furniture roles) and elements whose class/id
+//!    reads as boilerplate (comments, sidebars, share bars, cookie banners, ...), except when
+//!    such an element holds most of the page's prose (a "content-with-sidebar" wrapper).
+//! 2. **Score** (after Readability): every paragraph-like element with enough text gives
+//!    points (length, commas) to its parent and, decaying, to two more ancestors; an
+//!    ancestor's points are weighted by its tag and class and multiplied by 1 − link density.
+//! 3. **Select** the best container, plus siblings that score close to it or are clean prose.
+//! 4. **Emit** text blocks (paragraphs, headings, list items, table rows, pre) from the
+//!    selection, dropping link lists and furniture phrases; blocks are separated by a blank
+//!    line.
+//! 5. **Fall back** to a jusText-style pass over the whole body (long, low-link-density
+//!    blocks and the short ones between them) when the selection is too small.
+
+use super::dom::{Dom, Node};
+use super::patterns::{
+    class_weight, is_block_tag, is_boilerplate_phrase, is_boilerplate_role, is_heading,
+    is_skipped_tag,
+};
+
+/// The result of extraction.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    pub text: String,
+    pub title: Option<String>,
+    /// `main` when a content container was chosen, `fallback` for the whole-page pass.
+    pub method: &'static str,
+    /// The page's `<html lang>`, if any.
+    pub html_lang: Option<String>,
+}
+
+/// Text statistics of a subtree of the pruned tree.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stats {
+    chars: u32,
+    link_chars: u32,
+    commas: u32,
+}
+
+impl Stats {
+    fn link_density(&self) -> f32 {
+        if self.chars == 0 {
+            0.0
+        } else {
+            self.link_chars as f32 / self.chars as f32
+        }
+    }
+    fn prose(&self) -> u32 {
+        self.chars - self.link_chars.min(self.chars)
+    }
+}
+
+/// Visible characters of a text run, counting each whitespace gap as one.
+fn text_len(s: &str) -> u32 {
+    let mut n = 0u32;
+    let mut gap = false;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            gap = true;
+        } else {
+            if gap && n > 0 {
+                n += 1;
+            }
+            gap = false;
+            n += 1;
+        }
+    }
+    n
+}
+
+fn commas(s: &str) -> u32 {
+    s.chars()
+        .filter(|c| matches!(c, ',' | '，' | '、' | '،'))
+        .count() as u32
+}
+
+fn is_paragraph_like(tag: &str) -> bool {
+    matches!(tag, "p" | "pre" | "td" | "blockquote" | "dd")
+}
+
+/// Marks pruned nodes. With `use_classes`, class/id boilerplate is pruned too, except under
+/// the nodes flagged in `keep`. Also returns which nodes are roots of class-based pruning.
+fn prune(nodes: &[Node], use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bool>) {
+    let n = nodes.len();
+    let mut pruned = vec![false; n];
+    let mut class_root = vec![false; n];
+    let mut kept = vec![false; n];
+    for i in 0..n {
+        let node = &nodes[i];
+        if let Some(p) = node.parent {
+            if pruned[p] {
+                pruned[i] = true;
+                continue;
+            }
+            kept[i] = kept[p];
+        }
+        kept[i] |= keep[i];
+        if node.is_text() {
+            continue;
+        }
+        let protected = matches!(node.tag.as_str(), "html" | "body" | "article" | "main")
+            || node.attrs.itemprop.as_deref() == Some("articlebody");
+        if protected {
+            continue;
+        }
+        let hard = is_skipped_tag(&node.tag)
+            || node.attrs.hidden
+            || node.attrs.role.as_deref().is_some_and(is_boilerplate_role);
+        if hard {
+            pruned[i] = true;
+        } else if use_classes && !kept[i] && class_weight(&node.text) < 0 {
+            pruned[i] = true;
+            class_root[i] = true;
+        }
+    }
+    (pruned, class_root)
+}
+
+fn compute_stats(nodes: &[Node], pruned: &[bool], in_link: &[bool]) -> Vec<Stats> {
+    let mut stats = vec![Stats::default(); nodes.len()];
+    for i in (0..nodes.len()).rev() {
+        if pruned[i] {
+            continue;
+        }
+        let node = &nodes[i];
+        if node.is_text() {
+            let len = text_len(&node.text);
+            stats[i].chars = len;
+            stats[i].commas = commas(&node.text);
+            if in_link[i] {
+                stats[i].link_chars = len;
+            }
+        }
+        if let Some(p) = node.parent {
+            let s = stats[i];
+            let ps = &mut stats[p];
+            ps.chars += s.chars;
+            ps.link_chars += s.link_chars;
+            ps.commas += s.commas;
+        }
+    }
+    stats
+}
+
+struct Page<'a> {
+    nodes: &'a [Node],
+    pruned: Vec<bool>,
+    stats: Vec<Stats>,
+}
+
+impl<'a> Page<'a> {
+    fn analyse(dom: &'a Dom) -> Page<'a> {
+        let nodes = &dom.nodes[..];
+        let n = nodes.len();
+        let mut in_link = vec![false; n];
+        for i in 0..n {
+            in_link[i] = nodes[i]
+                .parent
+                .is_some_and(|p| in_link[p] || nodes[p].tag == "a");
+        }
+        let none = vec![false; n];
+        let (pruned, class_roots) = prune(nodes, true, &none);
+        // Class-pruned subtrees holding most of the page's prose are content after all.
+        let (hard_only, _) = prune(nodes, false, &none);
+        let hard_stats = compute_stats(nodes, &hard_only, &in_link);
+        let total = hard_stats.first().map_or(0, Stats::prose);
+        let mut keep = vec![false; n];
+        let mut restore = false;
+        for i in 0..n {
+            if class_roots[i] && hard_stats[i].prose() * 2 > total {
+                keep[i] = true;
+                restore = true;
+            }
+        }
+        let pruned = if restore {
+            prune(nodes, true, &keep).0
+        } else {
+            pruned
+        };
+        let stats = compute_stats(nodes, &pruned, &in_link);
+        Page {
+            nodes,
+            pruned,
+            stats,
+        }
+    }
+
+    fn tag_bonus(&self, i: usize) -> f32 {
+        let node = &self.nodes[i];
+        let mut s = match node.tag.as_str() {
+            "article" => 10.0,
+            "div" | "main" => 5.0,
+            "pre" | "td" | "blockquote" => 3.0,
+            "address" | "ol" | "ul" | "dl" | "dd" | "dt" | "li" | "form" => -3.0,
+            "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
+            _ => 0.0,
+        };
+        s += 25.0 * class_weight(&node.text) as f32;
+        if node.attrs.itemprop.as_deref() == Some("articlebody") {
+            s += 30.0;
+        }
+        s
+    }
+
+    /// Readability-style container scores (0 for nodes that got no points).
+    fn scores(&self) -> Vec<f32> {
+        let n = self.nodes.len();
+        let mut score = vec![0.0f32; n];
+        let mut touched = vec![false; n];
+        for i in 0..n {
+            let node = &self.nodes[i];
+            if self.pruned[i] || node.is_text() || !is_paragraph_like(&node.tag) {
+                continue;
+            }
+            let st = self.stats[i];
+            if st.chars < 25 {
+                continue;
+            }
+            let points = 1.0 + st.commas as f32 + (st.chars as f32 / 100.0).min(3.0);
+            let mut ancestor = node.parent;
+            for level in 0..3 {
+                let Some(a) = ancestor else { break };
+                if !touched[a] {
+                    touched[a] = true;
+                    score[a] = self.tag_bonus(a);
+                }
+                score[a] += points / (level as f32 + 1.0);
+                ancestor = self.nodes[a].parent;
+            }
+        }
+        for i in 0..n {
+            if touched[i] {
+                score[i] *= 1.0 - self.stats[i].link_density();
+            }
+        }
+        score
+    }
+
+    /// The chosen container and the siblings that join it, in document order.
+    fn select(&self) -> Option<Vec<usize>> {
+        let score = self.scores();
+        let (top, &best) = score
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.pruned[*i])
+            .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))?;
+        if best <= 0.0 {
+            return None;
+        }
+        let Some(parent) = self.nodes[top].parent else {
+            return Some(vec![top]);
+        };
+        let threshold = (best * 0.2).max(10.0);
+        let mut chosen = Vec::new();
+        for &sib in &self.nodes[parent].children {
+            if self.pruned[sib] || self.nodes[sib].is_text() {
+                continue;
+            }
+            let st = self.stats[sib];
+            let join = sib == top
+                || score[sib] >= threshold
+                || (self.nodes[sib].tag == "p" && st.chars > 80 && st.link_density() < 0.25);
+            if join {
+                chosen.push(sib);
+            }
+        }
+        Some(chosen)
+    }
+
+    /// Text blocks under `roots`, in document order.
+    fn blocks(&self, roots: &[usize]) -> Vec<Block> {
+        let mut out = BlockBuilder::default();
+        for &root in roots {
+            self.walk(root, &mut out);
+            out.flush();
+        }
+        out.blocks
+    }
+
+    fn walk(&self, root: usize, out: &mut BlockBuilder) {
+        // Iterative pre-order walk with explicit exits, so deep pages cannot overflow the stack.
+        let mut stack: Vec<(usize, bool)> = vec![(root, false)];
+        while let Some((i, exiting)) = stack.pop() {
+            let node = &self.nodes[i];
+            if exiting {
+                if is_block_tag(&node.tag) || node.tag == "td" || node.tag == "th" {
+                    out.end_block(&node.tag);
+                }
+                continue;
+            }
+            if self.pruned[i] {
+                continue;
+            }
+            if node.is_text() {
+                let in_link = self.is_in_link(i);
+                out.push_text(&node.text, in_link);
+                continue;
+            }
+            match node.tag.as_str() {
+                "br" => out.line_break(),
+                "td" | "th" => out.cell(),
+                t if is_block_tag(t) => out.start_block(t),
+                _ => {}
+            }
+            stack.push((i, true));
+            for &c in node.children.iter().rev() {
+                stack.push((c, false));
+            }
+        }
+    }
+
+    fn is_in_link(&self, mut i: usize) -> bool {
+        // Links are shallow; walking up a few levels is cheaper than a per-node table here.
+        for _ in 0..6 {
+            match self.nodes[i].parent {
+                Some(p) => {
+                    if self.nodes[p].tag == "a" {
+                        return true;
+                    }
+                    if is_block_tag(&self.nodes[p].tag) {
+                        return false;
+                    }
+                    i = p;
+                }
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+/// One block of text with what the filters need to know about it.
+#[derive(Debug, Clone)]
+struct Block {
+    text: String,
+    chars: u32,
+    link_chars: u32,
+    heading: bool,
+}
+
+impl Block {
+    fn link_density(&self) -> f32 {
+        if self.chars == 0 {
+            0.0
+        } else {
+            self.link_chars as f32 / self.chars as f32
+        }
+    }
+}
+
+#[derive(Default)]
+struct BlockBuilder {
+    blocks: Vec<Block>,
+    text: String,
+    chars: u32,
+    link_chars: u32,
+    heading: bool,
+    cells_in_row: u32,
+    pending_space: bool,
+}
+
+impl BlockBuilder {
+    fn push_text(&mut self, s: &str, in_link: bool) {
+        let starts_with_space = s.starts_with(char::is_whitespace);
+        let mut first = true;
+        for word in s.split_whitespace() {
+            if (!first || starts_with_space || self.pending_space)
+                && !self.text.is_empty()
+                && !self.text.ends_with(['\n', ' '])
+            {
+                self.text.push(' ');
+            }
+            first = false;
+            self.pending_space = false;
+            self.text.push_str(word);
+            let len = word.chars().count() as u32 + 1;
+            self.chars += len;
+            if in_link {
+                self.link_chars += len;
+            }
+        }
+        if s.ends_with(char::is_whitespace) {
+            self.pending_space = true;
+        }
+    }
+
+    fn line_break(&mut self) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    fn cell(&mut self) {
+        if self.cells_in_row > 0 && !self.text.is_empty() {
+            self.text.push_str(" | ");
+        }
+        self.cells_in_row += 1;
+    }
+
+    fn start_block(&mut self, tag: &str) {
+        self.flush();
+        self.heading = is_heading(tag);
+        if tag == "tr" {
+            self.cells_in_row = 0;
+        }
+    }
+
+    fn end_block(&mut self, tag: &str) {
+        if tag == "td" || tag == "th" {
+            return;
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        let text = self.text.trim();
+        if !text.is_empty() {
+            self.blocks.push(Block {
+                text: text.to_string(),
+                chars: self.chars,
+                link_chars: self.link_chars,
+                heading: self.heading,
+            });
+        }
+        self.text.clear();
+        self.chars = 0;
+        self.link_chars = 0;
+        self.heading = false;
+        self.pending_space = false;
+    }
+}
+
+/// Keeps the blocks of a chosen container that are not link lists or furniture.
+fn filter_main(blocks: Vec<Block>) -> Vec<String> {
+    blocks
+        .into_iter()
+        .filter(|b| !is_boilerplate_phrase(&b.text))
+        .filter(|b| !(b.link_density() > 0.5 && b.chars < 300))
+        .map(|b| b.text)
+        .collect()
+}
+
+/// jusText-style classification over all blocks: long prose is good, link-heavy blocks are
+/// bad, short blocks are kept only between good ones.
+fn filter_fallback(blocks: Vec<Block>) -> Vec<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Class {
+        Good,
+        Short,
+        Bad,
+    }
+    let classes: Vec<Class> = blocks
+        .iter()
+        .map(|b| {
+            if is_boilerplate_phrase(&b.text) || b.link_density() > 0.3 {
+                Class::Bad
+            } else if b.chars >= 70 {
+                Class::Good
+            } else {
+                Class::Short
+            }
+        })
+        .collect();
+    let neighbour = |i: usize, step: isize| -> Option<Class> {
+        let mut j = i as isize + step;
+        while j >= 0 && (j as usize) < classes.len() {
+            if classes[j as usize] != Class::Short {
+                return Some(classes[j as usize]);
+            }
+            j += step;
+        }
+        None
+    };
+    blocks
+        .into_iter()
+        .enumerate()
+        .filter(|(i, b)| match classes[*i] {
+            Class::Good => true,
+            Class::Bad => false,
+            Class::Short => {
+                let before = neighbour(*i, -1);
+                let after = neighbour(*i, 1);
+                (b.heading && after == Some(Class::Good))
+                    || (before == Some(Class::Good) && after == Some(Class::Good))
+            }
+        })
+        .map(|(_, b)| b.text)
+        .collect()
+}
+
+/// Characters under which a chosen container is not trusted on its own.
+const MIN_MAIN_CHARS: usize = 250;
+
+/// Extracts the main text of a parsed page.
+pub fn extract(dom: &Dom) -> Extracted {
+    let page = Page::analyse(dom);
+    let title = dom
+        .og_title
+        .clone()
+        .filter(|t| !t.is_empty())
+        .or_else(|| dom.title.clone().filter(|t| !t.is_empty()));
+    let html_lang = dom
+        .nodes
+        .iter()
+        .find(|n| n.tag == "html")
+        .and_then(|n| n.attrs.lang.clone());
+    let main = page
+        .select()
+        .map(|roots| filter_main(page.blocks(&roots)).join("\n\n"))
+        .unwrap_or_default();
+    let (text, method) = if main.chars().count() >= MIN_MAIN_CHARS {
+        (main, "main")
+    } else {
+        let body = dom.nodes.iter().position(|n| n.tag == "body").unwrap_or(0);
+        let fallback = if dom.nodes.is_empty() {
+            String::new()
+        } else {
+            filter_fallback(page.blocks(&[body])).join("\n\n")
+        };
+        if fallback.len() > main.len() {
+            (fallback, "fallback")
+        } else {
+            (main, "main")
+        }
+    };
+    Extracted {
+        text,
+        title,
+        method,
+        html_lang,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(html: &str) -> Extracted {
+        extract(&Dom::parse(html, 512, 1_000_000).unwrap())
+    }
+
+    const ARTICLE: &str = "The committee met on Tuesday, and after a long discussion it agreed to fund the repairs, \
+        which had been postponed twice. Residents, who had complained for years, welcomed the news.";
+
+    #[test]
+    fn keeps_the_article_and_drops_the_furniture() {
+        let html = format!(
+            r##"<html lang="en"><head><title>News</title></head><body>
+            <div class="cookie-banner"><p>We use cookies to improve your experience on this website, please accept them.</p></div>
+            <nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ul></nav>
+            <div id="content"><h1>Repairs funded</h1><p>{ARTICLE}</p><p>{ARTICLE}</p>
+            <ul><li>First point of the plan, explained in a full sentence.</li><li>Second point, also a sentence.</li></ul>
+            <div class="share"><a href="#">Share</a> <a href="#">Tweet</a></div></div>
+            <aside><p>Most read: something else entirely, with a long teaser text about other news.</p></aside>
+            <div class="comments"><p>Great article, I agree with everything, thanks for writing it!</p></div>
+            <footer><p>Copyright 2026 Example News. All rights reserved. Imprint, privacy.</p></footer>
+            </body></html>"##
+        );
+        let e = run(&html);
+        assert_eq!(e.method, "main");
+        assert_eq!(e.title.as_deref(), Some("News"));
+        assert_eq!(e.html_lang.as_deref(), Some("en"));
+        assert!(
+            e.text.contains("Repairs funded\n\nThe committee met"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("First point of the plan"));
+        for junk in [
+            "cookies",
+            "Home",
+            "Share",
+            "Most read",
+            "Great article",
+            "Copyright",
+        ] {
+            assert!(!e.text.contains(junk), "{junk} leaked: {}", e.text);
+        }
+    }
+
+    #[test]
+    fn tables_become_rows_and_breaks_become_lines() {
+        let html = format!(
+            "<body><article><p>{ARTICLE}</p><table><tr><th>Year</th><th>Visitors</th></tr><tr><td>2025</td><td>1200</td></tr></table><p>one<br>two</p><p>{ARTICLE}</p></article></body>"
+        );
+        let e = run(&html);
+        assert!(
+            e.text.contains("Year | Visitors\n\n2025 | 1200"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("one\ntwo"), "{}", e.text);
+    }
+
+    #[test]
+    fn a_wrapper_named_like_a_sidebar_is_kept_when_it_holds_the_text() {
+        let html = format!("<body><div class='layout-with-sidebar'><p>{ARTICLE}</p><p>{ARTICLE}</p></div><div class='sidebar'><p>short</p></div></body>");
+        let e = run(&html);
+        assert!(e.text.contains("The committee met"), "{}", e.text);
+    }
+
+    #[test]
+    fn inline_markup_does_not_split_words() {
+        let html = format!("<body><article><p>{ARTICLE} A <b>bold</b>word and <a href='x'>a link</a>.</p><p>{ARTICLE}</p></article></body>");
+        let e = run(&html);
+        assert!(e.text.contains("A boldword and a link."), "{}", e.text);
+    }
+
+    #[test]
+    fn pages_without_paragraphs_fall_back_to_prose_blocks() {
+        let html = format!("<body><div><span>{ARTICLE}</span></div><div><a href='/a'>link one</a> <a href='/b'>link two</a></div></body>");
+        let e = run(&html);
+        assert!(e.text.contains("The committee met"), "{}", e.text);
+        assert!(!e.text.contains("link one"));
+    }
+}

@@ -1,0 +1,236 @@
+//! The `extract` stage: raw HTML documents (from WARC responses) → main text.
+//!
+//! Only successful (HTTP 200) HTML responses are extracted; everything else is dropped with a
+//! reason. Limits keep any single page from hanging or exhausting a run: the HTML size, the
+//! DOM depth and node count, and a time budget checked between parsing and extraction (the
+//! size limits bound each phase, so the check cannot be skipped by a slow phase for long).
+
+pub mod dom;
+pub mod extractor;
+pub mod patterns;
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use crate::doc::Document;
+use crate::pipeline::stage::{Emit, Stage};
+use dom::{Dom, DomError};
+
+/// Options of the extract stage (also the `[[stage]] name = "extract"` table).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExtractOptions {
+    /// Larger pages are dropped (`html_too_large`). Common Crawl truncates at 1 MiB.
+    pub max_html_bytes: usize,
+    /// Deeper DOMs are dropped (`dom_too_deep`).
+    pub max_depth: u32,
+    /// DOMs with more nodes are dropped (`dom_too_large`).
+    pub max_nodes: usize,
+    /// Pages that take longer are dropped (`extract_timeout`).
+    pub time_budget_ms: u64,
+    /// Keep documents whose extracted text is empty (dropped as `no_text` otherwise).
+    pub keep_empty: bool,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            max_html_bytes: 4 << 20,
+            max_depth: 1024,
+            max_nodes: 1_000_000,
+            time_budget_ms: 5_000,
+            keep_empty: false,
+        }
+    }
+}
+
+pub struct ExtractStage {
+    options: ExtractOptions,
+}
+
+impl ExtractStage {
+    pub fn new(options: ExtractOptions) -> Self {
+        ExtractStage { options }
+    }
+
+    pub fn from_table(table: &toml::Table) -> Result<Box<dyn Stage>> {
+        let options: ExtractOptions = toml::Value::Table(table.clone()).try_into()?;
+        Ok(Box::new(ExtractStage::new(options)))
+    }
+}
+
+/// Media types extracted as HTML.
+fn is_html_type(mime: &str) -> bool {
+    matches!(
+        mime,
+        "text/html" | "application/xhtml+xml" | "application/xml" | "text/xml"
+    )
+}
+
+/// True if the text does not look like markup or prose: many control or replacement
+/// characters in its first kilobytes (binary data labelled text/html).
+pub fn looks_binary(text: &str) -> bool {
+    let sample: Vec<char> = text.chars().take(4096).collect();
+    if sample.is_empty() {
+        return false;
+    }
+    let bad = sample
+        .iter()
+        .filter(|&&c| {
+            c == '\u{fffd}' || (c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0c'))
+        })
+        .count();
+    bad * 10 > sample.len()
+}
+
+/// Why a page is not extracted, if it is not.
+fn precheck(doc: &Document, options: &ExtractOptions) -> Option<&'static str> {
+    if let Some(status) = doc.meta.get("http_status") {
+        if status != "200" {
+            return Some("http_status");
+        }
+    }
+    if let Some(mime) = doc.meta.get("content_type") {
+        if !is_html_type(mime)
+            && !doc
+                .text
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("<!doctype html")
+        {
+            return Some("not_html");
+        }
+    }
+    if doc.text.len() > options.max_html_bytes {
+        return Some("html_too_large");
+    }
+    if looks_binary(&doc.text) {
+        return Some("binary_content");
+    }
+    None
+}
+
+impl Stage for ExtractStage {
+    fn name(&self) -> &'static str {
+        "extract"
+    }
+
+    fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
+        if let Some(reason) = precheck(&doc, &self.options) {
+            out.drop(doc, reason);
+            return Ok(());
+        }
+        let start = Instant::now();
+        let budget = Duration::from_millis(self.options.time_budget_ms);
+        let dom = match Dom::parse(&doc.text, self.options.max_depth, self.options.max_nodes) {
+            Ok(d) => d,
+            Err(DomError::TooDeep) => {
+                out.drop(doc, "dom_too_deep");
+                return Ok(());
+            }
+            Err(DomError::TooManyNodes) => {
+                out.drop(doc, "dom_too_large");
+                return Ok(());
+            }
+        };
+        if start.elapsed() > budget {
+            out.drop(doc, "extract_timeout");
+            return Ok(());
+        }
+        let extracted = extractor::extract(&dom);
+        if start.elapsed() > budget {
+            out.drop(doc, "extract_timeout");
+            return Ok(());
+        }
+        if let Some(t) = extracted.title {
+            doc.meta.insert("title".into(), t);
+        }
+        if let Some(l) = extracted.html_lang {
+            doc.meta.insert("html_lang".into(), l);
+        }
+        doc.meta
+            .insert("extract_method".into(), extracted.method.into());
+        doc.text = extracted.text;
+        if doc.text.is_empty() && !self.options.keep_empty {
+            out.drop(doc, "no_text");
+        } else {
+            out.keep(doc);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(text: &str, status: &str, mime: &str) -> Document {
+        let mut d = Document {
+            id: "t/x#0".into(),
+            dataset: "t".into(),
+            text: text.into(),
+            ..Default::default()
+        };
+        d.meta.insert("http_status".into(), status.into());
+        d.meta.insert("content_type".into(), mime.into());
+        d
+    }
+
+    fn run(doc: Document, options: ExtractOptions) -> Emit {
+        let mut emit = Emit::default();
+        ExtractStage::new(options).process(doc, &mut emit).unwrap();
+        emit
+    }
+
+    fn reason(e: &Emit) -> Option<&'static str> {
+        e.dropped.first().map(|(_, r)| *r)
+    }
+
+    #[test]
+    fn drops_non_200_non_html_and_binary_with_reasons() {
+        let html = "<html><body><p>hello</p></body></html>";
+        assert_eq!(
+            reason(&run(page(html, "404", "text/html"), Default::default())),
+            Some("http_status")
+        );
+        assert_eq!(
+            reason(&run(
+                page(html, "200", "application/json"),
+                Default::default()
+            )),
+            Some("not_html")
+        );
+        let binary: String = (0..3000)
+            .map(|i| char::from_u32((i * 7 % 32) as u32).unwrap())
+            .collect();
+        assert_eq!(
+            reason(&run(page(&binary, "200", "text/html"), Default::default())),
+            Some("binary_content")
+        );
+    }
+
+    #[test]
+    fn huge_and_deep_pages_hit_their_limits() {
+        let one_line = format!(
+            "<html><body><p>{}</p></body></html>",
+            "word ".repeat(10 << 20)
+        );
+        assert_eq!(
+            reason(&run(
+                page(&one_line, "200", "text/html"),
+                Default::default()
+            )),
+            Some("html_too_large")
+        );
+        let deep = format!(
+            "<html><body>{}<p>x</p></body></html>",
+            "<div>".repeat(100_000)
+        );
+        assert_eq!(
+            reason(&run(page(&deep, "200", "text/html"), Default::default())),
+            Some("dom_too_deep")
+        );
+    }
+}

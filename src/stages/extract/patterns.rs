@@ -1,0 +1,286 @@
+//! What marks an element as boilerplate or as content: tag names, ARIA roles, and tokens of
+//! `class`/`id` attributes. Tokens are compared whole (after splitting on space, `-` and `_`)
+//! or by prefix, never as raw substrings, so `canvas` is not `nav` and `headline` is not `ad`.
+
+/// Elements that never hold main text; their whole subtree is skipped.
+pub fn is_skipped_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "script"
+            | "style"
+            | "noscript"
+            | "template"
+            | "svg"
+            | "canvas"
+            | "iframe"
+            | "object"
+            | "embed"
+            | "button"
+            | "select"
+            | "input"
+            | "textarea"
+            | "option"
+            | "nav"
+            | "aside"
+            | "footer"
+            | "header"
+            | "head"
+            | "title"
+            | "meta"
+            | "link"
+            | "map"
+            | "audio"
+            | "video"
+            | "figcaption"
+            | "menu"
+            | "dialog"
+    )
+}
+
+/// Elements that start a new text block.
+pub fn is_block_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "p" | "div"
+            | "section"
+            | "article"
+            | "main"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "li"
+            | "ul"
+            | "ol"
+            | "dl"
+            | "dt"
+            | "dd"
+            | "pre"
+            | "blockquote"
+            | "table"
+            | "tr"
+            | "td"
+            | "th"
+            | "thead"
+            | "tbody"
+            | "tfoot"
+            | "caption"
+            | "figure"
+            | "address"
+            | "center"
+            | "form"
+            | "fieldset"
+            | "hr"
+            | "body"
+            | "html"
+            | "details"
+            | "summary"
+    )
+}
+
+pub fn is_heading(tag: &str) -> bool {
+    matches!(tag, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+}
+
+/// ARIA roles of page furniture.
+pub fn is_boilerplate_role(role: &str) -> bool {
+    matches!(
+        role,
+        "navigation"
+            | "banner"
+            | "contentinfo"
+            | "complementary"
+            | "search"
+            | "menu"
+            | "menubar"
+            | "dialog"
+            | "alertdialog"
+            | "tooltip"
+    )
+}
+
+const NEGATIVE_PREFIXES: &[&str] = &[
+    "comment",
+    "sidebar",
+    "share",
+    "sharing",
+    "social",
+    "related",
+    "recommend",
+    "cookie",
+    "consent",
+    "footer",
+    "breadcrumb",
+    "advert",
+    "newsletter",
+    "subscri",
+    "promo",
+    "sponsor",
+    "popup",
+    "modal",
+    "widget",
+    "navbar",
+    "navigation",
+    "menu",
+    "banner",
+    "taboola",
+    "outbrain",
+    "disqus",
+    "pagination",
+    "pager",
+    "login",
+    "signup",
+    "signin",
+    "masthead",
+    "toolbar",
+    "trending",
+    "popular",
+    "byline",
+    "dateline",
+    "timestamp",
+    "copyright",
+    "rightrail",
+    "leftrail",
+    "slideshow",
+    "carousel",
+    "gallery",
+    "teaser",
+    "tagcloud",
+    "jump",
+    "skiplink",
+    "print",
+    "rating",
+    "follow",
+    "author",
+];
+
+const NEGATIVE_TOKENS: &[&str] = &[
+    "ad",
+    "ads",
+    "adv",
+    "nav",
+    "tags",
+    "tag",
+    "hidden",
+    "hide",
+    "skip",
+    "rail",
+    "aside",
+    "meta",
+    "more",
+    "links",
+    "share",
+    "extra",
+    "utility",
+    "tools",
+    "header",
+    "foot",
+    "date",
+    "caption",
+    "credit",
+    "credits",
+    "inline-ad",
+    "sr",
+    "visually",
+];
+
+const POSITIVE_TOKENS: &[&str] = &[
+    "article",
+    "content",
+    "entry",
+    "main",
+    "post",
+    "story",
+    "body",
+    "text",
+    "blog",
+    "prose",
+    "articlebody",
+    "article_body",
+    "postbody",
+    "storybody",
+    "maincontent",
+];
+
+fn tokens(class_id: &str) -> impl Iterator<Item = &str> {
+    class_id
+        .split([' ', '-', '_', ':'])
+        .filter(|t| !t.is_empty())
+}
+
+/// −1 for boilerplate-looking class/id, +1 for content-looking, 0 otherwise. A negative token
+/// wins over a positive one only when no positive token is present.
+pub fn class_weight(class_id: &str) -> i32 {
+    let mut negative = false;
+    let mut positive = false;
+    for t in tokens(class_id) {
+        if NEGATIVE_TOKENS.contains(&t) || NEGATIVE_PREFIXES.iter().any(|p| t.starts_with(p)) {
+            negative = true;
+        }
+        if POSITIVE_TOKENS.contains(&t) {
+            positive = true;
+        }
+    }
+    match (negative, positive) {
+        (true, false) => -1,
+        (false, true) => 1,
+        _ => 0,
+    }
+}
+
+/// Whole blocks that are page furniture whatever their markup.
+pub fn is_boilerplate_phrase(block: &str) -> bool {
+    let b = block
+        .trim()
+        .trim_end_matches(['.', ':', '!'])
+        .to_lowercase();
+    matches!(
+        b.as_str(),
+        "advertisement"
+            | "advertisements"
+            | "sponsored"
+            | "share"
+            | "share this"
+            | "share this article"
+            | "read more"
+            | "continue reading"
+            | "related"
+            | "related articles"
+            | "related stories"
+            | "comments"
+            | "loading"
+            | "loading..."
+            | "subscribe"
+            | "sign up"
+            | "log in"
+            | "print"
+            | "email"
+            | "tweet"
+            | "follow us"
+            | "skip to content"
+            | "skip to main content"
+            | "back to top"
+            | "image"
+            | "photo"
+            | "video"
+            | "close"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_tokens_are_matched_whole_or_by_prefix() {
+        assert_eq!(class_weight("sidebar-left"), -1);
+        assert_eq!(class_weight("comments-list"), -1);
+        assert_eq!(class_weight("ad"), -1);
+        assert_eq!(class_weight("headline"), 0);
+        assert_eq!(class_weight("canvas"), 0);
+        assert_eq!(class_weight("article-body"), 1);
+        assert_eq!(class_weight("comment-content"), 0);
+    }
+}

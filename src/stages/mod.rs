@@ -1,0 +1,3 @@
+//! Streaming stages, one module each.
+
+pub mod extract;
