@@ -90,6 +90,38 @@ pub fn run_stage_command(
     execute(label, jobs, stages, args)
 }
 
+/// Resolves inputs that may be WARC files (read as documents of `dataset`) or document
+/// shards, and runs them through `stages`.
+pub fn run_on_warc_or_shards(
+    label: &str,
+    inputs: &[String],
+    dataset: &str,
+    stages: StageFactory,
+    args: &RunArgs,
+) -> Result<Outcome> {
+    let resolved = resolve(
+        inputs,
+        &Resolve {
+            kind: InputKind::Any,
+            base_url: args.base_url.clone(),
+        },
+    )?;
+    let (warcs, shards): (Vec<_>, Vec<_>) = resolved
+        .into_iter()
+        .partition(|i| InputKind::Warc.accepts(&i.key));
+    let mut jobs = jobs_for(
+        warcs,
+        &SourceSpec::Warc {
+            dataset: dataset.to_string(),
+        },
+        None,
+    );
+    jobs.extend(jobs_for(shards, &SourceSpec::Shards, None));
+    jobs.sort_by(|a, b| a.stem.cmp(&b.stem));
+    let jobs = args.select(jobs)?;
+    execute(label, jobs, stages, args)
+}
+
 /// Runs jobs and reports.
 pub fn execute(
     label: &str,

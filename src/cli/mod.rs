@@ -6,6 +6,7 @@
 
 pub mod common;
 pub mod eval;
+pub mod extract;
 pub mod import;
 pub mod inspect;
 pub mod run;
@@ -31,6 +32,8 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Turn WARC/WET records into raw documents (HTML or WET text in `text`).
     Warc(warc::WarcArgs),
+    /// WARC responses → main text (boilerplate removed, charset decided).
+    Extract(extract::ExtractArgs),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Import(a) => import::run(a),
         Command::Warc(a) => warc::run(a),
+        Command::Extract(a) => extract::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),

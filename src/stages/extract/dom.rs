@@ -9,8 +9,8 @@ use scraper::Html;
 #[derive(Debug, Clone)]
 pub struct Node {
     pub parent: Option<usize>,
-    /// Lowercase tag name, or empty for text.
-    pub tag: String,
+    /// Lowercase tag name (see [`intern_tag`]), or empty for text.
+    pub tag: &'static str,
     /// For text nodes: the text. For elements: lowercase `class` and `id`, space-separated.
     pub text: String,
     pub children: Vec<usize>,
@@ -53,6 +53,286 @@ fn style_hides(style: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     s.contains("display:none") || s.contains("visibility:hidden")
+}
+
+/// The tag names the extractor distinguishes, as static strings (no allocation per element).
+/// Any other element is `x-other`, which the extractor treats as inline.
+pub fn intern_tag(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "a",
+        "abbr",
+        "address",
+        "article",
+        "aside",
+        "audio",
+        "b",
+        "blockquote",
+        "body",
+        "br",
+        "button",
+        "canvas",
+        "caption",
+        "center",
+        "code",
+        "dd",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "embed",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "font",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "head",
+        "header",
+        "hr",
+        "html",
+        "i",
+        "iframe",
+        "img",
+        "input",
+        "label",
+        "li",
+        "link",
+        "main",
+        "map",
+        "menu",
+        "meta",
+        "nav",
+        "noscript",
+        "object",
+        "ol",
+        "option",
+        "p",
+        "pre",
+        "section",
+        "select",
+        "small",
+        "span",
+        "strong",
+        "style",
+        "summary",
+        "svg",
+        "table",
+        "tbody",
+        "td",
+        "template",
+        "textarea",
+        "tfoot",
+        "th",
+        "thead",
+        "time",
+        "title",
+        "tr",
+        "u",
+        "ul",
+        "video",
+        "script",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(name))
+        .copied()
+        .unwrap_or("x-other")
+}
+
+/// Finds `needle` (ASCII, lowercase) in `hay` ignoring ASCII case.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = needle[0];
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
+        let at = from + i;
+        if hay.len() - at >= needle.len() && hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
+        {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Removes the bodies of `<script>`, `<style>` and `<svg>` elements and HTML comments before
+/// parsing: they are never text, are often most of a page's bytes, and html5ever would
+/// otherwise tokenize them character by character. The tags themselves stay, so the tree
+/// keeps its shape.
+pub fn strip_non_text(html: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0; // bytes of `html` already handled
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'<', &bytes[at..]) {
+        let lt = at + i;
+        let rest = &bytes[lt + 1..];
+        let (body_start, close): (usize, &[u8]) = if rest.starts_with(b"!--") {
+            (lt + 4, b"-->")
+        } else if rest.len() >= 7
+            && rest[..6].eq_ignore_ascii_case(b"script")
+            && !rest[6].is_ascii_alphanumeric()
+        {
+            match memchr::memchr(b'>', rest) {
+                Some(e) => (lt + 1 + e + 1, b"</script"),
+                None => break,
+            }
+        } else if rest.len() >= 6
+            && rest[..5].eq_ignore_ascii_case(b"style")
+            && !rest[5].is_ascii_alphanumeric()
+        {
+            match memchr::memchr(b'>', rest) {
+                Some(e) => (lt + 1 + e + 1, b"</style"),
+                None => break,
+            }
+        } else if rest.len() >= 4
+            && rest[..3].eq_ignore_ascii_case(b"svg")
+            && !rest[3].is_ascii_alphanumeric()
+        {
+            match memchr::memchr(b'>', rest) {
+                Some(e) => (lt + 1 + e + 1, b"</svg"),
+                None => break,
+            }
+        } else {
+            at = lt + 1;
+            continue;
+        };
+        let Some(end) = find_ascii_ci(&bytes[body_start..], close) else {
+            break; // unterminated: leave the rest to the parser
+        };
+        let body_end = body_start + end;
+        let o = out.get_or_insert_with(|| String::with_capacity(html.len() / 2));
+        if close == b"-->" {
+            // Drop the whole comment.
+            o.push_str(&html[copied..lt]);
+            copied = body_end + 3;
+        } else {
+            o.push_str(&html[copied..body_start]);
+            copied = body_end;
+        }
+        at = copied.max(lt + 1);
+    }
+    match out {
+        None => std::borrow::Cow::Borrowed(html),
+        Some(mut o) => {
+            o.push_str(&html[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+    }
+}
+
+/// Attributes the extractor reads; all others are removed before parsing.
+fn is_kept_attribute(name: &[u8]) -> bool {
+    const KEPT: &[&[u8]] = &[
+        b"class",
+        b"id",
+        b"role",
+        b"itemprop",
+        b"hidden",
+        b"aria-hidden",
+        b"style",
+        b"lang",
+        b"property",
+        b"name",
+        b"content",
+    ];
+    KEPT.iter().any(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// Rewrites start tags keeping only the attributes the extractor reads. Attribute parsing is
+/// the largest single cost of html5ever on real pages (every `href`, `data-*` and `srcset`
+/// is interned and copied), and none of it matters for text extraction. Tags it cannot lex
+/// (unterminated) are left as they are.
+pub fn slim_tags(html: &str) -> String {
+    let b = html.as_bytes();
+    let mut out = String::with_capacity(html.len());
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'<', &b[at..]) {
+        let lt = at + i;
+        at = lt + 1;
+        let name_len = b[lt + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+            .count();
+        if name_len == 0 || !b[lt + 1].is_ascii_alphabetic() {
+            continue;
+        }
+        // Lex the attributes up to the closing `>`.
+        let mut p = lt + 1 + name_len;
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut dropped_any = false;
+        let end = loop {
+            while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b'/') {
+                p += 1;
+            }
+            if p >= b.len() {
+                break None;
+            }
+            if b[p] == b'>' {
+                break Some(p);
+            }
+            let attr_start = p;
+            while p < b.len() && !b[p].is_ascii_whitespace() && !matches!(b[p], b'=' | b'>' | b'/')
+            {
+                p += 1;
+            }
+            let name = &b[attr_start..p];
+            let mut q = p;
+            while q < b.len() && b[q].is_ascii_whitespace() {
+                q += 1;
+            }
+            if q < b.len() && b[q] == b'=' {
+                q += 1;
+                while q < b.len() && b[q].is_ascii_whitespace() {
+                    q += 1;
+                }
+                if q < b.len() && (b[q] == b'"' || b[q] == b'\'') {
+                    let quote = b[q];
+                    match memchr::memchr(quote, &b[q + 1..]) {
+                        Some(e) => q = q + 1 + e + 1,
+                        None => break None,
+                    }
+                } else {
+                    while q < b.len() && !b[q].is_ascii_whitespace() && b[q] != b'>' {
+                        q += 1;
+                    }
+                }
+                p = q;
+            }
+            if name.is_empty() {
+                p += 1;
+                continue;
+            }
+            if is_kept_attribute(name) {
+                kept.push((attr_start, p));
+            } else {
+                dropped_any = true;
+            }
+        };
+        let Some(end) = end else { break };
+        if dropped_any {
+            out.push_str(&html[copied..lt + 1 + name_len]);
+            for (s, e) in kept {
+                out.push(' ');
+                out.push_str(&html[s..e]);
+            }
+            if b[end - 1] == b'/' {
+                out.push('/');
+            }
+            copied = end;
+        }
+        at = end;
+    }
+    out.push_str(&html[copied..]);
+    out
 }
 
 /// Elements that never nest: void elements and those the parser closes implicitly.
@@ -130,10 +410,11 @@ pub fn estimated_depth(html: &str, limit: u32) -> u32 {
 impl Dom {
     /// Parses `html` and flattens it, refusing trees deeper or larger than the limits.
     pub fn parse(html: &str, max_depth: u32, max_nodes: usize) -> Result<Dom, DomError> {
-        if estimated_depth(html, max_depth) > max_depth {
+        let html = slim_tags(&strip_non_text(html));
+        if estimated_depth(&html, max_depth) > max_depth {
             return Err(DomError::TooDeep);
         }
-        let doc = Html::parse_document(html);
+        let doc = Html::parse_document(&html);
         let mut nodes: Vec<Node> = Vec::with_capacity(1024);
         let mut stack: Vec<usize> = Vec::new();
         let mut title = None;
@@ -153,7 +434,7 @@ impl Dom {
                     }
                     let node = match n.value() {
                         HtmlNode::Element(e) => {
-                            let tag = e.name().to_ascii_lowercase();
+                            let tag = intern_tag(e.name());
                             if tag == "title" {
                                 in_title = true;
                             }
@@ -164,8 +445,7 @@ impl Dom {
                                     og_title = e.attr("content").map(|s| s.trim().to_string());
                                 }
                             }
-                            if matches!(tag.as_str(), "script" | "style" | "noscript" | "template")
-                            {
+                            if matches!(tag, "script" | "style" | "noscript" | "template") {
                                 in_skip += 1;
                             }
                             let mut class_id = String::new();
@@ -205,7 +485,7 @@ impl Dom {
                             }
                             Node {
                                 parent,
-                                tag: String::new(),
+                                tag: "",
                                 text: t.text.to_string(),
                                 children: Vec::new(),
                                 depth,
@@ -216,7 +496,7 @@ impl Dom {
                         // structure (so indices stay parents) but no content.
                         _ => Node {
                             parent,
-                            tag: "#other".into(),
+                            tag: "#other",
                             text: String::new(),
                             children: Vec::new(),
                             depth,
@@ -282,6 +562,37 @@ mod tests {
                 assert!(p < i);
             }
         }
+    }
+
+    #[test]
+    fn non_text_bodies_are_stripped_but_tags_stay() {
+        let html = "<p>a<!-- c --></p><SCRIPT type=x>if (a<b) {}</script ><style>p{}</STYLE><svg viewBox='0'><path/></svg><p>b</p>";
+        assert_eq!(
+            strip_non_text(html),
+            "<p>a</p><SCRIPT type=x></script ><style></STYLE><svg viewBox='0'></svg><p>b</p>"
+        );
+        assert!(matches!(
+            strip_non_text("<p>plain</p>"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            strip_non_text("<p>x</p><script>never closed"),
+            "<p>x</p><script>never closed"
+        );
+        assert_eq!(
+            strip_non_text("<scripts>kept</scripts>"),
+            "<scripts>kept</scripts>"
+        );
+    }
+
+    #[test]
+    fn slimming_keeps_only_the_attributes_the_extractor_reads() {
+        let html = r#"<div class="a b" data-x='1 > 2' onclick=go() id=main><a href="/x?a=1&b=2">x</a><br/><img src=y /><p>q</p></div><p"#;
+        assert_eq!(
+            slim_tags(html),
+            r#"<div class="a b" id=main><a>x</a><br/><img/><p>q</p></div><p"#
+        );
+        assert_eq!(slim_tags("a < b and <3"), "a < b and <3");
     }
 
     #[test]

@@ -100,12 +100,12 @@ fn prune(nodes: &[Node], use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bo
         if node.is_text() {
             continue;
         }
-        let protected = matches!(node.tag.as_str(), "html" | "body" | "article" | "main")
+        let protected = matches!(node.tag, "html" | "body" | "article" | "main")
             || node.attrs.itemprop.as_deref() == Some("articlebody");
         if protected {
             continue;
         }
-        let hard = is_skipped_tag(&node.tag)
+        let hard = is_skipped_tag(node.tag)
             || node.attrs.hidden
             || node.attrs.role.as_deref().is_some_and(is_boilerplate_role);
         if hard {
@@ -163,15 +163,17 @@ impl<'a> Page<'a> {
         let none = vec![false; n];
         let (pruned, class_roots) = prune(nodes, true, &none);
         // Class-pruned subtrees holding most of the page's prose are content after all.
-        let (hard_only, _) = prune(nodes, false, &none);
-        let hard_stats = compute_stats(nodes, &hard_only, &in_link);
-        let total = hard_stats.first().map_or(0, Stats::prose);
         let mut keep = vec![false; n];
         let mut restore = false;
-        for i in 0..n {
-            if class_roots[i] && hard_stats[i].prose() * 2 > total {
-                keep[i] = true;
-                restore = true;
+        if class_roots.iter().any(|&r| r) {
+            let (hard_only, _) = prune(nodes, false, &none);
+            let hard_stats = compute_stats(nodes, &hard_only, &in_link);
+            let total = hard_stats.first().map_or(0, Stats::prose);
+            for i in 0..n {
+                if class_roots[i] && hard_stats[i].prose() * 2 > total {
+                    keep[i] = true;
+                    restore = true;
+                }
             }
         }
         let pruned = if restore {
@@ -189,7 +191,7 @@ impl<'a> Page<'a> {
 
     fn tag_bonus(&self, i: usize) -> f32 {
         let node = &self.nodes[i];
-        let mut s = match node.tag.as_str() {
+        let mut s = match node.tag {
             "article" => 10.0,
             "div" | "main" => 5.0,
             "pre" | "td" | "blockquote" => 3.0,
@@ -211,7 +213,7 @@ impl<'a> Page<'a> {
         let mut touched = vec![false; n];
         for i in 0..n {
             let node = &self.nodes[i];
-            if self.pruned[i] || node.is_text() || !is_paragraph_like(&node.tag) {
+            if self.pruned[i] || node.is_text() || !is_paragraph_like(node.tag) {
                 continue;
             }
             let st = self.stats[i];
@@ -285,8 +287,8 @@ impl<'a> Page<'a> {
         while let Some((i, exiting)) = stack.pop() {
             let node = &self.nodes[i];
             if exiting {
-                if is_block_tag(&node.tag) || node.tag == "td" || node.tag == "th" {
-                    out.end_block(&node.tag);
+                if is_block_tag(node.tag) || node.tag == "td" || node.tag == "th" {
+                    out.end_block(node.tag);
                 }
                 continue;
             }
@@ -298,7 +300,7 @@ impl<'a> Page<'a> {
                 out.push_text(&node.text, in_link);
                 continue;
             }
-            match node.tag.as_str() {
+            match node.tag {
                 "br" => out.line_break(),
                 "td" | "th" => out.cell(),
                 t if is_block_tag(t) => out.start_block(t),
@@ -319,7 +321,7 @@ impl<'a> Page<'a> {
                     if self.nodes[p].tag == "a" {
                         return true;
                     }
-                    if is_block_tag(&self.nodes[p].tag) {
+                    if is_block_tag(self.nodes[p].tag) {
                         return false;
                     }
                     i = p;

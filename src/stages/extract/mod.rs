@@ -24,7 +24,9 @@ use dom::{Dom, DomError};
 pub struct ExtractOptions {
     /// Larger pages are dropped (`html_too_large`). Common Crawl truncates at 1 MiB.
     pub max_html_bytes: usize,
-    /// Deeper DOMs are dropped (`dom_too_deep`).
+    /// Deeper DOMs are dropped (`dom_too_deep`). Tree building costs time proportional to
+    /// depth × tags, so this bounds parsing time; real pages with many unclosed inline tags
+    /// reach depths of a thousand or more.
     pub max_depth: u32,
     /// DOMs with more nodes are dropped (`dom_too_large`).
     pub max_nodes: usize,
@@ -38,7 +40,7 @@ impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             max_html_bytes: 4 << 20,
-            max_depth: 1024,
+            max_depth: 3000,
             max_nodes: 1_000_000,
             time_budget_ms: 5_000,
             keep_empty: false,
