@@ -6,7 +6,8 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::eval::extraction;
+use crate::eval::{extraction, langid};
+use crate::stages::langid::Identifier;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -18,6 +19,21 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// Word-level precision/recall/F1 of `extract` on the HTML extraction benchmarks.
     Extract(EvalExtractArgs),
+    /// Per-language accuracy of whatlang and a fastText model, and English recall.
+    Langid(EvalLangidArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalLangidArgs {
+    /// The shared data directory.
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// fastText model to compare with whatlang (default: lid.176 in the shared data).
+    #[arg(long)]
+    pub lid_model: Option<PathBuf>,
+    /// Print the English texts that were not labelled English.
+    #[arg(long)]
+    pub show_misses: bool,
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +52,65 @@ pub struct EvalExtractArgs {
 pub fn run(a: EvalArgs) -> Result<Outcome> {
     match a.what {
         EvalCommand::Extract(e) => eval_extract(e),
+        EvalCommand::Langid(e) => eval_langid(e),
     }
+}
+
+fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
+    let model = a
+        .lid_model
+        .unwrap_or_else(|| a.data.join("langid/fasttext-lid176/lid.176.ftz"));
+    let identifiers = [Identifier::new(None)?, Identifier::new(Some(&model))?];
+    let results: Vec<_> = identifiers
+        .iter()
+        .map(|id| langid::sentence_accuracy(id, &a.data))
+        .collect::<Result<_>>()?;
+    println!(
+        "{:<6} {:>7} {:>10} {:>10}",
+        "lang", "texts", "whatlang", "lid.176"
+    );
+    let (mut totals, mut n) = ([0usize; 2], 0usize);
+    for (lang, &(_, count)) in &results[0] {
+        let acc: Vec<f64> = results
+            .iter()
+            .map(|r| r[lang].0 as f64 / count.max(1) as f64)
+            .collect();
+        println!("{lang:<6} {count:>7} {:>10.3} {:>10.3}", acc[0], acc[1]);
+        totals[0] += results[0][lang].0;
+        totals[1] += results[1][lang].0;
+        n += count;
+    }
+    println!(
+        "{:<6} {n:>7} {:>10.3} {:>10.3}",
+        "all",
+        totals[0] as f64 / n.max(1) as f64,
+        totals[1] as f64 / n.max(1) as f64
+    );
+    // English recall on benchmark texts of 200+ characters whose page declares itself
+    // English (`<html lang="en...">`): the benchmarks mix languages and carry no labels.
+    let mut texts = Vec::new();
+    for name in extraction::BENCHMARKS {
+        for page in extraction::load(name, &a.data)? {
+            if langid::declared_lang(&page.html).is_some_and(|l| l == "en" || l.starts_with("en-"))
+            {
+                texts.push(page.gold);
+            }
+        }
+    }
+    for id in &identifiers {
+        let (en, total, misses) = langid::english_recall(id, &texts, 200);
+        if a.show_misses {
+            for m in &misses {
+                println!("    miss ({}): {m}", id.name());
+            }
+        }
+        println!(
+            "English recall ({}, gold texts of 200+ chars of pages declared lang=en): {en}/{total} = {:.4}",
+            id.name(),
+            en as f64 / total.max(1) as f64
+        );
+    }
+    Ok(Outcome::Ok)
 }
 
 fn eval_extract(a: EvalExtractArgs) -> Result<Outcome> {

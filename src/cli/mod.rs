@@ -9,6 +9,7 @@ pub mod eval;
 pub mod extract;
 pub mod import;
 pub mod inspect;
+pub mod langid;
 pub mod run;
 pub mod warc;
 
@@ -34,6 +35,8 @@ pub enum Command {
     Warc(warc::WarcArgs),
     /// WARC responses → main text (boilerplate removed, charset decided).
     Extract(extract::ExtractArgs),
+    /// Label documents with their language; keep the wanted languages.
+    Langid(langid::LangidArgs),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -57,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Warc(a) => warc::run(a),
         Command::Extract(a) => extract::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Langid(a) => langid::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),
     }

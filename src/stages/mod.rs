@@ -1,3 +1,4 @@
 //! Streaming stages, one module each.
 
 pub mod extract;
+pub mod langid;

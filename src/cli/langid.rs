@@ -1,0 +1,52 @@
+//! `sieve langid`: label documents with their language and keep the wanted ones.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::common::{run_stage_command, RunArgs};
+use super::Outcome;
+use crate::io::source::InputKind;
+use crate::pipeline::stage::Stage;
+use crate::read::SourceSpec;
+use crate::stages::langid::{LangidOptions, LangidStage};
+
+#[derive(Debug, Args)]
+pub struct LangidArgs {
+    /// Languages to keep (ISO 639-1, comma-separated); default: keep all, only label.
+    #[arg(long, value_delimiter = ',')]
+    pub keep: Vec<String>,
+    /// Drop documents whose language confidence is lower.
+    #[arg(long, default_value_t = 0.0)]
+    pub min_score: f32,
+    /// A fastText language-ID model, e.g. ../shared/data/langid/fasttext-lid176/lid.176.ftz
+    /// (default: whatlang, no model file).
+    #[arg(long, value_name = "PATH")]
+    pub lid_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Document shards (e.g. `sieve extract` output).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+}
+
+pub fn run(a: LangidArgs) -> Result<Outcome> {
+    let options = LangidOptions {
+        keep: a.keep,
+        min_score: a.min_score,
+        lid_model: a.lid_model,
+    };
+    LangidStage::new(&options)?; // report a bad model path before resolving inputs
+    let stages =
+        Arc::new(move || Ok(vec![Box::new(LangidStage::new(&options)?) as Box<dyn Stage>]));
+    run_stage_command(
+        "langid",
+        &a.inputs,
+        InputKind::Shards,
+        SourceSpec::Shards,
+        stages,
+        &a.run,
+    )
+}

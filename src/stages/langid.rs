@@ -1,0 +1,320 @@
+//! The `langid` stage: the language of each document and the identifier's confidence, with
+//! whatlang (trigram profiles, no model file) by default or a fastText language-ID model
+//! such as lid.176 (`lid_model`). Documents outside `keep` or under `min_score` are dropped.
+//!
+//! Languages are ISO 639-1 codes where one exists (`en`, `de`), as lid.176 labels them;
+//! whatlang's ISO 639-3 codes are mapped to those.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{anyhow, Result};
+use serde::Deserialize;
+
+use crate::doc::Document;
+use crate::pipeline::stage::{Emit, Stage};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LangidOptions {
+    /// Languages to keep (ISO 639-1); empty keeps every language.
+    pub keep: Vec<String>,
+    /// Documents whose identified language has a lower confidence are dropped.
+    pub min_score: f32,
+    /// A fastText language-ID model (e.g. lid.176.ftz); whatlang when absent.
+    pub lid_model: Option<PathBuf>,
+}
+
+/// A language and the identifier's confidence in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guess {
+    pub lang: String,
+    pub score: f32,
+}
+
+/// A language identifier.
+pub enum Identifier {
+    Whatlang,
+    FastText(Arc<fasttext::FastText>),
+}
+
+/// fastText models are loaded once per process and shared by every shard's stage.
+fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<fasttext::FastText>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("model cache lock");
+    if let Some(m) = cache.get(path) {
+        return Ok(m.clone());
+    }
+    if !path.is_file() {
+        return Err(anyhow!(
+            "language-ID model {} does not exist",
+            path.display()
+        ));
+    }
+    let mut model = fasttext::FastText::new();
+    model
+        .load_model(&path.to_string_lossy())
+        .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
+    let model = Arc::new(model);
+    cache.insert(path.to_path_buf(), model.clone());
+    Ok(model)
+}
+
+/// Characters of a document given to the identifier: enough for a confident answer, and it
+/// keeps the cost per document bounded.
+const MAX_CHARS: usize = 4000;
+
+fn prefix(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+impl Identifier {
+    pub fn new(lid_model: Option<&Path>) -> Result<Identifier> {
+        Ok(match lid_model {
+            Some(p) => Identifier::FastText(load_shared(p)?),
+            None => Identifier::Whatlang,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Identifier::Whatlang => "whatlang",
+            Identifier::FastText(_) => "fasttext",
+        }
+    }
+
+    /// The most likely language, or `None` when the text gives no signal.
+    pub fn identify(&self, text: &str) -> Option<Guess> {
+        let text = prefix(text, MAX_CHARS);
+        match self {
+            Identifier::Whatlang => {
+                let info = whatlang::detect(text)?;
+                Some(Guess {
+                    lang: iso639_1(info.lang().code()).to_string(),
+                    score: info.confidence() as f32,
+                })
+            }
+            Identifier::FastText(model) => {
+                // fastText reads one line: fold the document onto it.
+                let line: String = text
+                    .chars()
+                    .map(|c| {
+                        if c == '\n' || c == '\r' || c == '\0' {
+                            ' '
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                if line.trim().is_empty() {
+                    return None;
+                }
+                let best = model.predict(&line, 1, 0.0).ok()?.into_iter().next()?;
+                Some(Guess {
+                    lang: best.label.trim_start_matches("__label__").to_string(),
+                    score: best.prob.clamp(0.0, 1.0),
+                })
+            }
+        }
+    }
+}
+
+/// ISO 639-3 codes of whatlang's languages → ISO 639-1 (the code itself if it has none).
+pub fn iso639_1(code3: &str) -> &str {
+    match code3 {
+        "epo" => "eo",
+        "eng" => "en",
+        "rus" => "ru",
+        "cmn" => "zh",
+        "spa" => "es",
+        "por" => "pt",
+        "ita" => "it",
+        "ben" => "bn",
+        "fra" => "fr",
+        "deu" => "de",
+        "ukr" => "uk",
+        "kat" => "ka",
+        "ara" => "ar",
+        "hin" => "hi",
+        "jpn" => "ja",
+        "heb" => "he",
+        "yid" => "yi",
+        "pol" => "pl",
+        "amh" => "am",
+        "jav" => "jv",
+        "kor" => "ko",
+        "nob" => "no",
+        "dan" => "da",
+        "swe" => "sv",
+        "fin" => "fi",
+        "tur" => "tr",
+        "nld" => "nl",
+        "hun" => "hu",
+        "ces" => "cs",
+        "ell" => "el",
+        "bul" => "bg",
+        "bel" => "be",
+        "mar" => "mr",
+        "kan" => "kn",
+        "ron" => "ro",
+        "slv" => "sl",
+        "hrv" => "hr",
+        "srp" => "sr",
+        "mkd" => "mk",
+        "lit" => "lt",
+        "lav" => "lv",
+        "est" => "et",
+        "tam" => "ta",
+        "vie" => "vi",
+        "urd" => "ur",
+        "tha" => "th",
+        "guj" => "gu",
+        "uzb" => "uz",
+        "pan" => "pa",
+        "aze" => "az",
+        "ind" => "id",
+        "tel" => "te",
+        "pes" => "fa",
+        "mal" => "ml",
+        "ori" => "or",
+        "mya" => "my",
+        "nep" => "ne",
+        "sin" => "si",
+        "khm" => "km",
+        "tuk" => "tk",
+        "aka" => "ak",
+        "zul" => "zu",
+        "sna" => "sn",
+        "afr" => "af",
+        "lat" => "la",
+        "slk" => "sk",
+        "cat" => "ca",
+        "tgl" => "tl",
+        "hye" => "hy",
+        "cym" => "cy",
+        other => other,
+    }
+}
+
+pub struct LangidStage {
+    identifier: Identifier,
+    keep: Vec<String>,
+    min_score: f32,
+}
+
+impl LangidStage {
+    pub fn new(options: &LangidOptions) -> Result<LangidStage> {
+        Ok(LangidStage {
+            identifier: Identifier::new(options.lid_model.as_deref())?,
+            keep: options
+                .keep
+                .iter()
+                .map(|l| l.trim().to_ascii_lowercase())
+                .collect(),
+            min_score: options.min_score,
+        })
+    }
+
+    pub fn from_table(table: &toml::Table) -> Result<Box<dyn Stage>> {
+        let options: LangidOptions = toml::Value::Table(table.clone()).try_into()?;
+        Ok(Box::new(LangidStage::new(&options)?))
+    }
+}
+
+impl Stage for LangidStage {
+    fn name(&self) -> &'static str {
+        "langid"
+    }
+
+    fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
+        let Some(guess) = self.identifier.identify(&doc.text) else {
+            out.drop(doc, "lang_unknown");
+            return Ok(());
+        };
+        let kept = self.keep.is_empty() || self.keep.contains(&guess.lang);
+        let confident = guess.score >= self.min_score;
+        doc.lang = Some(guess.lang);
+        doc.lang_score = Some(guess.score);
+        doc.meta
+            .insert("langid".into(), self.identifier.name().into());
+        if !kept {
+            out.drop(doc, "lang_not_kept");
+        } else if !confident {
+            out.drop(doc, "lang_low_score");
+        } else {
+            out.keep(doc);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Document {
+        Document {
+            id: "t/x#1".into(),
+            dataset: "t".into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn whatlang_labels_keep_and_drop() {
+        let mut stage = LangidStage::new(&LangidOptions {
+            keep: vec!["en".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let mut e = Emit::default();
+        stage.process(doc("The quick brown fox jumps over the lazy dog near the river bank every morning."), &mut e).unwrap();
+        stage.process(doc("Der schnelle braune Fuchs springt jeden Morgen über den faulen Hund am Flussufer."), &mut e).unwrap();
+        stage.process(doc(""), &mut e).unwrap();
+        assert_eq!(e.kept.len(), 1);
+        assert_eq!(e.kept[0].lang.as_deref(), Some("en"));
+        assert!(e.kept[0].lang_score.unwrap() > 0.5);
+        let reasons: Vec<_> = e
+            .dropped
+            .iter()
+            .map(|(d, r)| (d.lang.clone(), *r))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (Some("de".to_string()), "lang_not_kept"),
+                (None, "lang_unknown")
+            ]
+        );
+    }
+
+    #[test]
+    fn min_score_drops_unconfident_guesses() {
+        let mut stage = LangidStage::new(&LangidOptions {
+            min_score: 0.99,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut e = Emit::default();
+        stage.process(doc("ok"), &mut e).unwrap();
+        assert!(e.kept.is_empty());
+    }
+
+    #[test]
+    fn a_missing_model_is_a_clear_error() {
+        let options = LangidOptions {
+            lid_model: Some("/no/such/lid.176.ftz".into()),
+            ..Default::default()
+        };
+        let err = LangidStage::new(&options).err().unwrap().to_string();
+        assert!(err.contains("/no/such/lid.176.ftz"), "{err}");
+    }
+}
