@@ -8,7 +8,7 @@ use clap::Args;
 use super::Outcome;
 use crate::io::shards::ShardFormat;
 use crate::io::source::{parse_shard_spec, resolve, select_shard, InputKind, Resolve};
-use crate::pipeline::runner::{self, jobs_for, Job, RunConfig};
+use crate::pipeline::runner::{self, disambiguate_stems, jobs_for, Job, RunConfig};
 use crate::pipeline::stage::StageFactory;
 use crate::read::SourceSpec;
 
@@ -86,7 +86,9 @@ pub fn run_stage_command(
             base_url: args.base_url.clone(),
         },
     )?;
-    let jobs = args.select(jobs_for(resolved, &source, None))?;
+    let mut jobs = jobs_for(resolved, &source, None);
+    disambiguate_stems(&mut jobs);
+    let jobs = args.select(jobs)?;
     execute(label, jobs, stages, args)
 }
 
@@ -102,7 +104,7 @@ pub fn run_on_warc_or_shards(
     let resolved = resolve(
         inputs,
         &Resolve {
-            kind: InputKind::Any,
+            kind: InputKind::PreferWarc,
             base_url: args.base_url.clone(),
         },
     )?;
@@ -117,7 +119,8 @@ pub fn run_on_warc_or_shards(
         None,
     );
     jobs.extend(jobs_for(shards, &SourceSpec::Shards, None));
-    jobs.sort_by(|a, b| a.stem.cmp(&b.stem));
+    jobs.sort_by(|a, b| a.input.key.cmp(&b.input.key));
+    disambiguate_stems(&mut jobs);
     let jobs = args.select(jobs)?;
     execute(label, jobs, stages, args)
 }

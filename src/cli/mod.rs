@@ -4,6 +4,7 @@
 //! `sieve <command> [OPTIONS] --output <DIR> <INPUT>...`, with the run options of
 //! [`common::RunArgs`] (threads, shard selection, format, rejected sidecar).
 
+pub mod clean;
 pub mod common;
 pub mod eval;
 pub mod extract;
@@ -37,6 +38,8 @@ pub enum Command {
     Extract(extract::ExtractArgs),
     /// Label documents with their language; keep the wanted languages.
     Langid(langid::LangidArgs),
+    /// Repair Unicode, normalise whitespace, apply the MT-NLG length rules.
+    Clean(clean::CleanArgs),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Warc(a) => warc::run(a),
         Command::Extract(a) => extract::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Clean(a) => clean::run(a),
         Command::Langid(a) => langid::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),

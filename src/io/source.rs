@@ -80,6 +80,8 @@ pub enum InputKind {
     Shards,
     /// Either of the above.
     Any,
+    /// WARC files; a directory without any is walked for shards instead.
+    PreferWarc,
 }
 
 impl InputKind {
@@ -111,6 +113,7 @@ impl InputKind {
             InputKind::Warc => warc,
             InputKind::Shards => shard,
             InputKind::Any => warc || shard,
+            InputKind::PreferWarc => warc,
         }
     }
 }
@@ -181,6 +184,9 @@ pub fn resolve(args: &[String], opts: &Resolve) -> Result<Vec<Input>> {
         } else if path.is_dir() {
             let before = found.len();
             walk(path, path, opts.kind, &mut found)?;
+            if found.len() == before && opts.kind == InputKind::PreferWarc {
+                walk(path, path, InputKind::Shards, &mut found)?;
+            }
             if found.len() == before {
                 bail!("{arg}: the directory holds no input files");
             }

@@ -9,8 +9,11 @@ use super::stage::{Stage, StageFactory};
 type Constructor = fn(&toml::Table) -> Result<Box<dyn Stage>>;
 
 /// Registered stages: name and constructor, in pipeline order.
-const STAGES: &[(&str, Constructor)] =
-    &[("extract", crate::stages::extract::ExtractStage::from_table)];
+const STAGES: &[(&str, Constructor)] = &[
+    ("extract", crate::stages::extract::ExtractStage::from_table),
+    ("langid", crate::stages::langid::LangidStage::from_table),
+    ("clean", crate::stages::clean::CleanStage::from_table),
+];
 
 /// Names of the registered stages (for help and error messages).
 pub fn stage_names() -> Vec<&'static str> {

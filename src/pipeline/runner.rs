@@ -111,6 +111,26 @@ pub fn jobs_for(inputs: Vec<Input>, source: &SourceSpec, stem_prefix: Option<&st
         .collect()
 }
 
+/// Gives every job whose stem collides with another's (`x.warc` beside `x.warc.gz`) a stem
+/// built from its whole key instead. Call it on the full job list, before `--shard`
+/// selection, so that every task names shards the same way.
+pub fn disambiguate_stems(jobs: &mut [Job]) {
+    let mut count: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for j in jobs.iter() {
+        *count.entry(j.stem.clone()).or_default() += 1;
+    }
+    for j in jobs.iter_mut() {
+        if count[&j.stem] > 1 {
+            let short = stem_for_key(&j.input.key);
+            let full = j.input.key.replace(['/', '\\'], "__");
+            j.stem = match j.stem.strip_suffix(&short) {
+                Some(prefix) => format!("{prefix}{full}"),
+                None => full,
+            };
+        }
+    }
+}
+
 fn marker_path(out: &Path, stem: &str) -> PathBuf {
     out.join("done").join(stem)
 }
@@ -396,6 +416,17 @@ fn process_shard(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colliding_stems_fall_back_to_the_whole_key() {
+        let inputs = ["x.warc", "x.warc.gz", "y.warc.gz"]
+            .map(|k| Input::local(Path::new(k)))
+            .to_vec();
+        let mut jobs = jobs_for(inputs, &SourceSpec::Shards, Some("web"));
+        disambiguate_stems(&mut jobs);
+        let stems: Vec<_> = jobs.iter().map(|j| j.stem.as_str()).collect();
+        assert_eq!(stems, ["web__x.warc", "web__x.warc.gz", "web__y"]);
+    }
 
     #[test]
     fn stems_drop_extensions_and_flatten_directories() {

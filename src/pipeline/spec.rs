@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use crate::io::shards::ShardFormat;
 use crate::io::source::{resolve, InputKind, Resolve};
-use crate::pipeline::runner::{jobs_for, Job};
+use crate::pipeline::runner::{disambiguate_stems, jobs_for, Job};
 use crate::read::corpus::ImportSpec;
 use crate::read::SourceSpec;
 
@@ -165,6 +165,7 @@ impl PipelineSpec {
             });
             jobs.extend(jobs_for(inputs, &source, prefix.as_deref()));
         }
+        disambiguate_stems(&mut jobs);
         Ok(jobs)
     }
 }

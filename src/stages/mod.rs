@@ -1,4 +1,5 @@
 //! Streaming stages, one module each.
 
+pub mod clean;
 pub mod extract;
 pub mod langid;

@@ -1,3 +1,4 @@
 //! Text utilities shared by stages: charset decisions, ...
 
 pub mod charset;
+pub mod repair;

@@ -6,4 +6,5 @@ mod http_inputs;
 mod malformed_warcs;
 mod parquet_pyarrow;
 mod shared_warcs;
+mod text_stages;
 mod util;

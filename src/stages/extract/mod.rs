@@ -1,4 +1,5 @@
 //! The `extract` stage: raw HTML documents (from WARC responses) → main text.
+//! Documents that did not come from the web (imported corpora) pass through unchanged.
 //!
 //! Only successful (HTTP 200) HTML responses are extracted; everything else is dropped with a
 //! reason. Limits keep any single page from hanging or exhausting a run: the HTML size, the
@@ -87,6 +88,12 @@ pub fn looks_binary(text: &str) -> bool {
     bad * 10 > sample.len()
 }
 
+/// Documents read from WARC records (or raw-HTML shards made from them) carry their record
+/// type or content type; only those are extracted.
+fn is_web_document(doc: &Document) -> bool {
+    doc.meta.contains_key("warc_type") || doc.meta.contains_key("content_type")
+}
+
 /// Why a page is not extracted, if it is not.
 fn precheck(doc: &Document, options: &ExtractOptions) -> Option<&'static str> {
     if let Some(status) = doc.meta.get("http_status") {
@@ -120,6 +127,11 @@ impl Stage for ExtractStage {
     }
 
     fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
+        if !is_web_document(&doc) {
+            // Imported corpora are text already: they pass through untouched.
+            out.keep(doc);
+            return Ok(());
+        }
         if let Some(reason) = precheck(&doc, &self.options) {
             out.drop(doc, reason);
             return Ok(());

@@ -1,0 +1,170 @@
+//! extract → langid → clean end to end: on the sample pipeline, on every shared WARC (all
+//! charsets, no panics), and each command on its own.
+
+use crate::util::{docs_of, read_stage, repo, run_ok, sample_web, shared_data, stats};
+
+#[test]
+fn the_sample_pipeline_keeps_clean_english_main_text() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("o");
+    let spec = repo().join("pipelines/sample.toml");
+    run_ok(&[
+        "run",
+        "-q",
+        "--output",
+        out.to_str().unwrap(),
+        spec.to_str().unwrap(),
+    ]);
+    let s = stats(&out);
+    let extract = read_stage(&s, "extract");
+    assert_eq!(extract["dropped"]["http_status"], 1, "{extract}");
+    let langid = read_stage(&s, "langid");
+    assert!(
+        langid["dropped"]["lang_not_kept"].as_u64().unwrap() > 30,
+        "{langid}"
+    );
+    let clean = read_stage(&s, "clean");
+    assert!(
+        clean["dropped"]["too_short"].as_u64().unwrap() > 0,
+        "{clean}"
+    );
+    let web: Vec<_> = ["web__sample-web-00000", "web__sample-web-00001"]
+        .iter()
+        .flat_map(|s| docs_of(&out.join(format!("{s}.parquet"))))
+        .collect();
+    assert!(web.len() > 100);
+    for doc in &web {
+        assert_eq!(doc.lang.as_deref(), Some("en"), "{}", doc.id);
+        assert!(doc.text.chars().count() >= 512, "{}", doc.id);
+        for furniture in [
+            "We use cookies",
+            "All rights reserved",
+            "About us",
+            "not text",
+            "Add to cart",
+            "Related",
+        ] {
+            assert!(
+                !doc.text.contains(furniture),
+                "{furniture:?} in {}: {}",
+                doc.id,
+                doc.text
+            );
+        }
+        assert!(!doc.text.contains('<'), "markup left in {}", doc.id);
+        assert!(doc.meta.contains_key("title"));
+    }
+    // Imported corpora pass through extract untouched.
+    let books = docs_of(&out.join("books__books.parquet"));
+    assert!(books.iter().all(|d| d.text.contains("\n\n")));
+}
+
+#[test]
+fn every_shared_warc_extracts_without_panics_and_decodes_its_charset() {
+    let Some(data) = shared_data() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("o");
+    let warcs = data.join("warc");
+    let o = crate::util::run_expect(
+        &[
+            "extract",
+            "-q",
+            "--write-rejected",
+            "--output",
+            out.to_str().unwrap(),
+            warcs.to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(o.stderr.len() < 200_000);
+    let s = stats(&out);
+    let extract = read_stage(&s, "extract");
+    assert!(extract["docs_out"].as_u64().unwrap() > 1000, "{extract}");
+    // The Common Crawl excerpt includes windows-1251 and other pages; ClueWeb is EUC-JP.
+    let cc = docs_of(&out.join("resiliparse__warcfile.parquet"));
+    assert!(
+        cc.iter()
+            .any(|d| d.text.chars().any(|c| ('а'..='я').contains(&c))),
+        "no Cyrillic decoded"
+    );
+    let clueweb = docs_of(&out.join("resiliparse__clueweb-quirk.parquet"));
+    assert!(clueweb
+        .iter()
+        .any(|d| d.meta.get("charset").map(String::as_str) == Some("euc-jp")));
+    assert!(
+        clueweb.iter().any(|d| d
+            .text
+            .chars()
+            .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c))),
+        "no kana decoded"
+    );
+    for doc in cc.iter().chain(&clueweb) {
+        assert!(doc.meta.contains_key("charset_source"), "{}", doc.id);
+        assert!(
+            !doc.text.contains('\u{fffd}') || doc.meta.contains_key("charset_errors"),
+            "{}",
+            doc.id
+        );
+    }
+}
+
+#[test]
+fn each_text_command_runs_on_the_previous_ones_output() {
+    let d = tempfile::tempdir().unwrap();
+    let (ex, li, cl) = (
+        d.path().join("ex"),
+        d.path().join("li"),
+        d.path().join("cl"),
+    );
+    run_ok(&[
+        "extract",
+        "-q",
+        "--output",
+        ex.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "langid",
+        "-q",
+        "--keep",
+        "en,de",
+        "--output",
+        li.to_str().unwrap(),
+        ex.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "clean",
+        "-q",
+        "--min-chars",
+        "300",
+        "--output",
+        cl.to_str().unwrap(),
+        li.to_str().unwrap(),
+    ]);
+    let docs = docs_of(&cl.join("sample-web-00000.parquet"));
+    assert!(docs.iter().any(|d| d.lang.as_deref() == Some("de")));
+    assert!(docs
+        .iter()
+        .all(|d| matches!(d.lang.as_deref(), Some("en" | "de"))));
+    assert!(docs.iter().all(|d| d.text.chars().count() >= 300));
+    if let Some(data) = shared_data() {
+        let model = data.join("langid/fasttext-lid176/lid.176.ftz");
+        let ft = d.path().join("ft");
+        run_ok(&[
+            "langid",
+            "-q",
+            "--lid-model",
+            model.to_str().unwrap(),
+            "--output",
+            ft.to_str().unwrap(),
+            ex.to_str().unwrap(),
+        ]);
+        let docs = docs_of(&ft.join("sample-web-00000.parquet"));
+        assert!(docs.iter().all(|d| d.meta["langid"] == "fasttext"));
+        let fr = docs
+            .iter()
+            .filter(|d| d.lang.as_deref() == Some("fr"))
+            .count();
+        assert!(fr > 0);
+    }
+}
