@@ -27,6 +27,10 @@ pub struct CleanArgs {
     /// Megatron's general_cleaning substitution (join lines after words, squeeze spaces).
     #[arg(long)]
     pub megatron_general_cleaning: bool,
+    /// Megatron's cleanup_dataset rule: drop documents under 8×N characters with fewer than
+    /// N GPT-2 tokens (`too_few_tokens`); Megatron uses 128. 0 (default) disables.
+    #[arg(long, default_value_t = 0)]
+    pub min_gpt2_tokens: usize,
     /// Skip Unicode repair (mojibake, entities, controls, NFC).
     #[arg(long)]
     pub no_repair: bool,
@@ -48,6 +52,7 @@ pub fn run(a: CleanArgs) -> Result<Outcome> {
         javascript_max_chars: a.javascript_max_chars,
         short_non_english_chars: a.short_non_english_chars,
         megatron_general_cleaning: a.megatron_general_cleaning,
+        min_gpt2_tokens: a.min_gpt2_tokens,
     };
     let stages = Arc::new(move || {
         Ok(vec![

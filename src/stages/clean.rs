@@ -7,6 +7,7 @@
 //! | fewer than 256 characters and contains "javascript" (any case) | `javascript_max_chars` | `javascript` |
 //! | Megatron `remove_512_non_english`: fewer than N characters and `lang` is not `en` | `short_non_english_chars` (off) | `short_non_english` |
 //! | Megatron `general_cleaning`: `re.sub(r"  +\|\b\n+ \|\b\n+", " ", text)` | `megatron_general_cleaning` (off) | — |
+//! | Megatron `cleanup_dataset`: under 8 × N characters and fewer than N GPT-2 tokens | `min_gpt2_tokens` (off; Megatron: 128) | `too_few_tokens` |
 //!
 //! Lengths are counted in characters (Unicode scalar values, as Python's `len`), after repair
 //! and normalisation.
@@ -29,6 +30,7 @@ pub struct CleanOptions {
     pub javascript_max_chars: usize,
     pub short_non_english_chars: usize,
     pub megatron_general_cleaning: bool,
+    pub min_gpt2_tokens: usize,
 }
 
 impl Default for CleanOptions {
@@ -40,6 +42,7 @@ impl Default for CleanOptions {
             javascript_max_chars: 256,
             short_non_english_chars: 0,
             megatron_general_cleaning: false,
+            min_gpt2_tokens: 0,
         }
     }
 }
@@ -102,6 +105,16 @@ impl CleanStage {
         }
         if chars < o.short_non_english_chars && lang != Some("en") {
             return Some("short_non_english");
+        }
+        // Megatron tokenizes only texts under 8 characters per required token: longer texts
+        // always have enough tokens.
+        if o.min_gpt2_tokens > 0 && chars < 8 * o.min_gpt2_tokens {
+            let tokens = tiktoken_rs::r50k_base_singleton()
+                .encode_ordinary(text)
+                .len();
+            if tokens < o.min_gpt2_tokens {
+                return Some("too_few_tokens");
+            }
         }
         None
     }
