@@ -13,15 +13,9 @@ use sieve::stages::extract::dom::Dom;
 use sieve::stages::extract::extractor::extract;
 use sieve::text::charset;
 
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+#[path = "common.rs"]
+mod common;
+use common::cpu_time;
 
 fn main() {
     let args: Vec<String> = std::env::args()

@@ -11,15 +11,9 @@ use std::time::Duration;
 use sieve::io::http_payload::parse_response;
 use sieve::io::warc::{RecordType, TypeFilter, WarcReader};
 
-fn cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
+#[path = "common.rs"]
+mod common;
+use common::cpu_time;
 
 fn default_warc() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -60,6 +60,27 @@ impl RunArgs {
     }
 
     /// Keeps this task's share of the jobs when `--shard` is given.
+    /// Resolves the command-line inputs with this command's `--base-url`.
+    pub fn resolve(
+        &self,
+        inputs: &[String],
+        kind: InputKind,
+    ) -> Result<Vec<crate::io::source::Input>> {
+        resolve(
+            inputs,
+            &Resolve {
+                kind,
+                base_url: self.base_url.clone(),
+            },
+        )
+    }
+
+    /// Names shards unambiguously, then keeps this task's share (`--shard`).
+    pub fn finish_jobs(&self, mut jobs: Vec<Job>) -> Result<Vec<Job>> {
+        disambiguate_stems(&mut jobs);
+        self.select(jobs)
+    }
+
     pub fn select(&self, jobs: Vec<Job>) -> Result<Vec<Job>> {
         let Some(spec) = &self.shard else {
             return Ok(jobs);
@@ -79,16 +100,8 @@ pub fn run_stage_command(
     stages: StageFactory,
     args: &RunArgs,
 ) -> Result<Outcome> {
-    let resolved = resolve(
-        inputs,
-        &Resolve {
-            kind,
-            base_url: args.base_url.clone(),
-        },
-    )?;
-    let mut jobs = jobs_for(resolved, &source, None);
-    disambiguate_stems(&mut jobs);
-    let jobs = args.select(jobs)?;
+    let resolved = args.resolve(inputs, kind)?;
+    let jobs = args.finish_jobs(jobs_for(resolved, &source, None))?;
     execute(label, jobs, stages, args)
 }
 
@@ -101,13 +114,7 @@ pub fn run_on_warc_or_shards(
     stages: StageFactory,
     args: &RunArgs,
 ) -> Result<Outcome> {
-    let resolved = resolve(
-        inputs,
-        &Resolve {
-            kind: InputKind::PreferWarc,
-            base_url: args.base_url.clone(),
-        },
-    )?;
+    let resolved = args.resolve(inputs, InputKind::PreferWarc)?;
     let (warcs, shards): (Vec<_>, Vec<_>) = resolved
         .into_iter()
         .partition(|i| InputKind::Warc.accepts(&i.key));
@@ -120,8 +127,7 @@ pub fn run_on_warc_or_shards(
     );
     jobs.extend(jobs_for(shards, &SourceSpec::Shards, None));
     jobs.sort_by(|a, b| a.input.key.cmp(&b.input.key));
-    disambiguate_stems(&mut jobs);
-    let jobs = args.select(jobs)?;
+    let jobs = args.finish_jobs(jobs)?;
     execute(label, jobs, stages, args)
 }
 
