@@ -13,6 +13,7 @@ const STAGES: &[(&str, Constructor)] = &[
     ("extract", crate::stages::extract::ExtractStage::from_table),
     ("langid", crate::stages::langid::LangidStage::from_table),
     ("clean", crate::stages::clean::CleanStage::from_table),
+    ("quality", crate::stages::quality::QualityStage::from_table),
 ];
 
 /// Names of the registered stages (for help and error messages).

@@ -5,15 +5,15 @@
 //! Languages are ISO 639-1 codes where one exists (`en`, `de`), as lid.176 labels them;
 //! whatlang's ISO 639-3 codes are mapped to those.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use serde::Deserialize;
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
+use crate::stages::fasttext_model::{load_shared, one_line};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -37,31 +37,6 @@ pub struct Guess {
 pub enum Identifier {
     Whatlang,
     FastText(Arc<fasttext::FastText>),
-}
-
-/// fastText models are loaded once per process and shared by every shard's stage.
-fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<fasttext::FastText>>>> = OnceLock::new();
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .expect("model cache lock");
-    if let Some(m) = cache.get(path) {
-        return Ok(m.clone());
-    }
-    if !path.is_file() {
-        return Err(anyhow!(
-            "language-ID model {} does not exist",
-            path.display()
-        ));
-    }
-    let mut model = fasttext::FastText::new();
-    model
-        .load_model(&path.to_string_lossy())
-        .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
-    let model = Arc::new(model);
-    cache.insert(path.to_path_buf(), model.clone());
-    Ok(model)
 }
 
 /// Characters of a document given to the identifier: enough for a confident answer, and it
@@ -102,17 +77,7 @@ impl Identifier {
                 })
             }
             Identifier::FastText(model) => {
-                // fastText reads one line: fold the document onto it.
-                let line: String = text
-                    .chars()
-                    .map(|c| {
-                        if c == '\n' || c == '\r' || c == '\0' {
-                            ' '
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
+                let line = one_line(text);
                 if line.trim().is_empty() {
                     return None;
                 }

@@ -2,4 +2,6 @@
 
 pub mod clean;
 pub mod extract;
+pub mod fasttext_model;
 pub mod langid;
+pub mod quality;

@@ -1,0 +1,44 @@
+//! fastText models, loaded once per process and shared by every shard's stage (a model can be
+//! hundreds of megabytes; stages are built once per input shard).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use anyhow::{anyhow, Result};
+
+/// Loads `path`, or returns the copy already loaded.
+pub fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<fasttext::FastText>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("model cache lock");
+    if let Some(m) = cache.get(path) {
+        return Ok(m.clone());
+    }
+    if !path.is_file() {
+        return Err(anyhow!("fastText model {} does not exist", path.display()));
+    }
+    let mut model = fasttext::FastText::new();
+    model
+        .load_model(&path.to_string_lossy())
+        .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
+    let model = Arc::new(model);
+    cache.insert(path.to_path_buf(), model.clone());
+    Ok(model)
+}
+
+/// A document as one fastText input line: fastText reads line by line, so line breaks (and
+/// NULs, which end C strings) become spaces.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '\n' || c == '\r' || c == '\0' {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,301 @@
+//! The `quality` stage: a fastText classifier's probability that a document is high quality
+//! goes into `quality`, then either a Pareto sampling filter (MT-NLG, α = 3) or a threshold
+//! decides whether it stays.
+//!
+//! Pareto mode keeps a document iff `U^(-1/α) − 1 > 1 − score`, i.e. a Pareto(α) draw (as
+//! `numpy.random.pareto`) exceeds `1 − score`, so P(keep | s) = (2 − s)^(−α). U comes from a
+//! hash of (seed, document id), never from a generator's state: the decision is the same
+//! whatever the thread count, shard split or order, and it is recorded in `meta`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use serde::Deserialize;
+
+use crate::doc::Document;
+use crate::pipeline::stage::{Emit, Stage};
+use crate::stages::fasttext_model::{load_shared, one_line};
+
+/// The label of high-quality text in sieve's quality models.
+pub const HIGH_QUALITY_LABEL: &str = "__label__hq";
+/// The label of other (raw crawl) text.
+pub const LOW_QUALITY_LABEL: &str = "__label__lq";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityOptions {
+    pub model: PathBuf,
+    /// Pareto shape; MT-NLG and NeMo Curator use 3. Ignored when `threshold` is set.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Keep documents with a score at least this high instead of sampling.
+    #[serde(default)]
+    pub threshold: Option<f32>,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_alpha() -> f64 {
+    3.0
+}
+
+/// A uniform draw in (0, 1) from (seed, document id): 53 bits of xxh3, never 0.
+pub fn uniform_draw(seed: u64, id: &str) -> f64 {
+    let h = xxhash_rust::xxh3::xxh3_64_with_seed(id.as_bytes(), seed);
+    ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+}
+
+/// A Pareto(α) draw (numpy's parameterisation: Lomax, support [0, ∞)) from a uniform one.
+pub fn pareto_draw(u: f64, alpha: f64) -> f64 {
+    u.powf(-1.0 / alpha) - 1.0
+}
+
+/// The Pareto filter's decision for a document of this score.
+pub fn pareto_keeps(score: f32, draw: f64) -> bool {
+    draw > 1.0 - score as f64
+}
+
+/// Scores text with a quality model: P(high quality).
+pub struct QualityModel {
+    model: Arc<fasttext::FastText>,
+}
+
+impl QualityModel {
+    pub fn load(path: &std::path::Path) -> Result<QualityModel> {
+        let model = load_shared(path)?;
+        let labels = model.get_labels().map_err(|e| anyhow::anyhow!("{e}"))?.0;
+        if !labels.iter().any(|l| l == HIGH_QUALITY_LABEL) {
+            bail!("{} is not a quality model: it has no {HIGH_QUALITY_LABEL} label (labels: {labels:?})", path.display());
+        }
+        Ok(QualityModel { model })
+    }
+
+    pub fn score(&self, text: &str) -> f32 {
+        let line = one_line(text);
+        let predictions = self.model.predict(&line, 2, 0.0).unwrap_or_default();
+        match predictions.iter().find(|p| p.label == HIGH_QUALITY_LABEL) {
+            Some(p) => p.prob.clamp(0.0, 1.0),
+            // With two labels, the other one's probability is the complement.
+            None => predictions
+                .first()
+                .map_or(0.0, |p| (1.0 - p.prob).clamp(0.0, 1.0)),
+        }
+    }
+}
+
+pub struct QualityStage {
+    model: QualityModel,
+    options: QualityOptions,
+}
+
+impl QualityStage {
+    pub fn new(options: QualityOptions) -> Result<QualityStage> {
+        if options.threshold.is_none() && options.alpha <= 0.0 {
+            bail!(
+                "the Pareto shape alpha must be positive (got {})",
+                options.alpha
+            );
+        }
+        Ok(QualityStage {
+            model: QualityModel::load(&options.model)?,
+            options,
+        })
+    }
+
+    pub fn from_table(table: &toml::Table) -> Result<Box<dyn Stage>> {
+        let options: QualityOptions = toml::Value::Table(table.clone()).try_into()?;
+        Ok(Box::new(QualityStage::new(options)?))
+    }
+}
+
+impl Stage for QualityStage {
+    fn name(&self) -> &'static str {
+        "quality"
+    }
+
+    fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
+        let score = self.model.score(&doc.text);
+        doc.quality = Some(score);
+        let keep = match self.options.threshold {
+            Some(t) => score >= t,
+            None => {
+                let draw =
+                    pareto_draw(uniform_draw(self.options.seed, &doc.id), self.options.alpha);
+                doc.meta
+                    .insert("quality_pareto_draw".into(), format!("{draw:.6}"));
+                pareto_keeps(score, draw)
+            }
+        };
+        if keep {
+            out.keep(doc);
+        } else {
+            out.drop(doc, "quality");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_rate_matches_two_minus_s_to_the_minus_alpha() {
+        let n = 250_000;
+        for &s in &[0.0f32, 0.5, 0.8, 1.0] {
+            let kept = (0..n)
+                .filter(|i| pareto_keeps(s, pareto_draw(uniform_draw(7, &format!("doc/{i}")), 3.0)))
+                .count();
+            let rate = kept as f64 / n as f64;
+            let expected = (2.0 - s as f64).powf(-3.0);
+            assert!(
+                (rate - expected).abs() < 0.01,
+                "s={s}: kept {rate:.4}, expected {expected:.4}"
+            );
+        }
+    }
+
+    /// Trains a tiny two-label model on the fly (one thread, so it is reproducible).
+    fn tiny_model(dir: &std::path::Path) -> PathBuf {
+        let train = dir.join("train.txt");
+        let mut lines = String::new();
+        for i in 0..200 {
+            lines.push_str(&format!("{HIGH_QUALITY_LABEL} the committee published a careful report on the history of the river valley number {i}\n"));
+            lines.push_str(&format!(
+                "{LOW_QUALITY_LABEL} click here buy now cheap deals lol omg free download {i}\n"
+            ));
+        }
+        std::fs::write(&train, lines).unwrap();
+        let mut args = fasttext::Args::new();
+        args.set_input(train.to_str().unwrap()).unwrap();
+        args.set_model(fasttext::ModelName::SUP);
+        args.set_loss(fasttext::LossName::SOFTMAX);
+        args.set_word_ngrams(2);
+        args.set_bucket(10_000);
+        args.set_dim(8);
+        args.set_epoch(25);
+        args.set_lr(0.5);
+        args.set_minn(0);
+        args.set_maxn(0);
+        args.set_min_count(1);
+        args.set_thread(1);
+        args.set_verbose(0);
+        let mut ft = fasttext::FastText::new();
+        ft.train(&args).unwrap();
+        let path = dir.join("tiny.bin");
+        ft.save_model(path.to_str().unwrap()).unwrap();
+        path
+    }
+
+    fn doc(id: &str, text: &str) -> Document {
+        Document {
+            id: id.into(),
+            dataset: "t".into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn scores_documents_and_decides_by_threshold_or_pareto_draw() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let options = |threshold| QualityOptions {
+            model: model.clone(),
+            alpha: 3.0,
+            threshold,
+            seed: 11,
+        };
+        let mut by_threshold = QualityStage::new(options(Some(0.5))).unwrap();
+        let mut e = Emit::default();
+        by_threshold
+            .process(
+                doc(
+                    "a#1",
+                    "the committee published a careful report on the river",
+                ),
+                &mut e,
+            )
+            .unwrap();
+        by_threshold
+            .process(
+                doc("a#2", "click here buy now cheap deals free download"),
+                &mut e,
+            )
+            .unwrap();
+        assert_eq!(e.kept.len(), 1);
+        assert!(e.kept[0].quality.unwrap() > 0.8, "{:?}", e.kept[0].quality);
+        assert!(
+            e.dropped[0].0.quality.unwrap() < 0.2,
+            "{:?}",
+            e.dropped[0].0.quality
+        );
+        assert_eq!(e.dropped[0].1, "quality");
+
+        // Pareto mode: the decision and the recorded draw follow from (seed, id) alone.
+        let mut pareto = QualityStage::new(options(None)).unwrap();
+        let mut first = Emit::default();
+        let mut second = Emit::default();
+        for i in 0..50 {
+            let d = doc(
+                &format!("b#{i}"),
+                "click here buy now cheap deals free download",
+            );
+            pareto.process(d.clone(), &mut first).unwrap();
+            QualityStage::new(options(None))
+                .unwrap()
+                .process(d, &mut second)
+                .unwrap();
+        }
+        let ids = |e: &Emit| e.kept.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&first), ids(&second));
+        for d in first
+            .kept
+            .iter()
+            .chain(first.dropped.iter().map(|(d, _)| d))
+        {
+            let draw: f64 = d.meta["quality_pareto_draw"].parse().unwrap();
+            let expected = pareto_draw(uniform_draw(11, &d.id), 3.0);
+            assert!((draw - expected).abs() < 1e-5);
+        }
+        // Low scores are kept only by large draws: a few, not none and not all.
+        assert!(
+            !first.kept.is_empty() && first.kept.len() < 40,
+            "{}",
+            first.kept.len()
+        );
+    }
+
+    #[test]
+    fn a_model_without_the_quality_label_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let train = dir.path().join("t.txt");
+        std::fs::write(&train, "__label__a x y\n__label__b z w\n".repeat(20)).unwrap();
+        let mut args = fasttext::Args::new();
+        args.set_input(train.to_str().unwrap()).unwrap();
+        args.set_model(fasttext::ModelName::SUP);
+        args.set_loss(fasttext::LossName::SOFTMAX);
+        args.set_min_count(1);
+        args.set_minn(0);
+        args.set_maxn(0);
+        args.set_bucket(1000);
+        args.set_dim(4);
+        args.set_thread(1);
+        args.set_verbose(0);
+        let mut ft = fasttext::FastText::new();
+        ft.train(&args).unwrap();
+        let path = dir.path().join("m.bin");
+        ft.save_model(path.to_str().unwrap()).unwrap();
+        let err = QualityModel::load(&path).err().unwrap().to_string();
+        assert!(err.contains("no __label__hq label"), "{err}");
+    }
+
+    #[test]
+    fn draws_depend_only_on_seed_and_id() {
+        assert_eq!(uniform_draw(1, "a/b#3"), uniform_draw(1, "a/b#3"));
+        assert_ne!(uniform_draw(1, "a/b#3"), uniform_draw(2, "a/b#3"));
+        let u = uniform_draw(0, "x");
+        assert!(u > 0.0 && u < 1.0);
+    }
+}
