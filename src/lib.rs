@@ -10,6 +10,7 @@ pub mod doc;
 pub mod eval;
 pub mod io;
 pub mod pipeline;
+pub mod quality_train;
 pub mod read;
 pub mod stages;
 pub mod text;

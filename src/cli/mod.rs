@@ -11,6 +11,7 @@ pub mod extract;
 pub mod import;
 pub mod inspect;
 pub mod langid;
+pub mod quality;
 pub mod run;
 pub mod warc;
 
@@ -40,6 +41,8 @@ pub enum Command {
     Langid(langid::LangidArgs),
     /// Repair Unicode, normalise whitespace, apply the MT-NLG length rules.
     Clean(clean::CleanArgs),
+    /// Train the quality classifier, or filter documents with it (Pareto or threshold).
+    Quality(quality::QualityArgs),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Extract(a) => extract::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Clean(a) => clean::run(a),
+        Command::Quality(a) => quality::run(a),
         Command::Langid(a) => langid::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),

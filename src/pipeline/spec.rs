@@ -95,6 +95,21 @@ impl PipelineSpec {
         if spec.inputs.is_empty() {
             bail!("{}: the spec names no [[input]]", path.display());
         }
+        // Model paths in stage options are relative to the spec, like every other path.
+        let base = spec.base_dir.clone();
+        for stage in &mut spec.stages {
+            for (key, value) in stage.options.iter_mut() {
+                if key == "model" || key.ends_with("_model") {
+                    if let toml::Value::String(p) = value {
+                        if Path::new(p.as_str()).is_relative() {
+                            *p = normalize(&base.join(p.as_str()))
+                                .to_string_lossy()
+                                .into_owned();
+                        }
+                    }
+                }
+            }
+        }
         Ok(spec)
     }
 

@@ -77,7 +77,9 @@ impl Identifier {
                 })
             }
             Identifier::FastText(model) => {
-                let line = one_line(text);
+                // The newline adds `</s>`, as fastText's own tools and Python bindings do.
+                let mut line = one_line(text);
+                line.push('\n');
                 if line.trim().is_empty() {
                     return None;
                 }

@@ -56,12 +56,23 @@ pub fn pareto_keeps(score: f32, draw: f64) -> bool {
     draw > 1.0 - score as f64
 }
 
+/// A document as the classifier sees it, in training and in scoring alike: one line, and
+/// no token that fastText would take for a label.
+pub fn classifier_text(text: &str) -> String {
+    one_line(text).replace("__label__", "label__")
+}
+
 /// Scores text with a quality model: P(high quality).
 pub struct QualityModel {
     model: Arc<fasttext::FastText>,
 }
 
 impl QualityModel {
+    /// Wraps a model already in memory (just trained).
+    pub fn from_fasttext(model: Arc<fasttext::FastText>) -> QualityModel {
+        QualityModel { model }
+    }
+
     pub fn load(path: &std::path::Path) -> Result<QualityModel> {
         let model = load_shared(path)?;
         let labels = model.get_labels().map_err(|e| anyhow::anyhow!("{e}"))?.0;
@@ -72,7 +83,10 @@ impl QualityModel {
     }
 
     pub fn score(&self, text: &str) -> f32 {
-        let line = one_line(text);
+        // The trailing newline gives the end-of-sentence token `</s>`, as in training lines
+        // and in the Python bindings; without it a bigram model sees different features.
+        let mut line = classifier_text(text);
+        line.push('\n');
         let predictions = self.model.predict(&line, 2, 0.0).unwrap_or_default();
         match predictions.iter().find(|p| p.label == HIGH_QUALITY_LABEL) {
             Some(p) => p.prob.clamp(0.0, 1.0),
