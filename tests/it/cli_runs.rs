@@ -225,13 +225,7 @@ fn jsonl_output_formats_round_trip() {
 fn inspect_summarizes_warcs_shards_and_runs() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o");
-    run_ok(&[
-        "warc",
-        "-q",
-        "--output",
-        out.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::warc_sample_into(&out);
     let warc = sample_web().join("sample-web-00001.warc.gz");
     let o = run_ok(&["inspect", "--json", warc.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

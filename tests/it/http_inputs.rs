@@ -108,13 +108,7 @@ fn handle(mut stream: TcpStream, root: &std::path::Path, how: Misbehaviour, n: u
 
 fn local_reference(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("local");
-    run_ok(&[
-        "warc",
-        "-q",
-        "--output",
-        out.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::warc_sample_into(&out);
     out
 }
 

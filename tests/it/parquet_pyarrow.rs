@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::util::{repo, run_ok, sample_web};
+use crate::util::repo;
 
 #[test]
 fn pyarrow_reads_sieve_parquet_with_the_documented_schema() {
@@ -25,13 +25,7 @@ fn pyarrow_reads_sieve_parquet_with_the_documented_schema() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    run_ok(&[
-        "warc",
-        "-q",
-        "--output",
-        out.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::warc_sample_into(&out);
     let ours: Vec<_> = crate::util::docs_of(&out.join("sample-web-00000.parquet"));
     let check = Command::new(&python)
         .arg(repo().join("tests/python/check_parquet.py"))

@@ -121,3 +121,14 @@ pub fn docs_of(path: &Path) -> Vec<sieve::doc::Document> {
         .map(Result::unwrap)
         .collect()
 }
+
+/// `sieve warc` over the sample WARCs into `out`.
+pub fn warc_sample_into(out: &Path) {
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        out.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+}

@@ -162,6 +162,23 @@ fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+/// If `after_lt` (the bytes after a `<`) opens a script, style or svg element, the closing
+/// tag that ends its body.
+fn raw_text_element(after_lt: &[u8]) -> Option<&'static [u8]> {
+    const RAW: &[(&[u8], &[u8])] = &[
+        (b"script", b"</script"),
+        (b"style", b"</style"),
+        (b"svg", b"</svg"),
+    ];
+    RAW.iter().find_map(|(name, close)| {
+        let n = name.len();
+        let opens = after_lt.len() > n
+            && after_lt[..n].eq_ignore_ascii_case(name)
+            && !after_lt[n].is_ascii_alphanumeric();
+        opens.then_some(*close)
+    })
+}
+
 /// Removes the bodies of `<script>`, `<style>` and `<svg>` elements and HTML comments before
 /// parsing: they are never text, are often most of a page's bytes, and html5ever would
 /// otherwise tokenize them character by character. The tags themselves stay, so the tree
@@ -176,28 +193,9 @@ pub fn strip_non_text(html: &str) -> std::borrow::Cow<'_, str> {
         let rest = &bytes[lt + 1..];
         let (body_start, close): (usize, &[u8]) = if rest.starts_with(b"!--") {
             (lt + 4, b"-->")
-        } else if rest.len() >= 7
-            && rest[..6].eq_ignore_ascii_case(b"script")
-            && !rest[6].is_ascii_alphanumeric()
-        {
+        } else if let Some(close) = raw_text_element(rest) {
             match memchr::memchr(b'>', rest) {
-                Some(e) => (lt + 1 + e + 1, b"</script"),
-                None => break,
-            }
-        } else if rest.len() >= 6
-            && rest[..5].eq_ignore_ascii_case(b"style")
-            && !rest[5].is_ascii_alphanumeric()
-        {
-            match memchr::memchr(b'>', rest) {
-                Some(e) => (lt + 1 + e + 1, b"</style"),
-                None => break,
-            }
-        } else if rest.len() >= 4
-            && rest[..3].eq_ignore_ascii_case(b"svg")
-            && !rest[3].is_ascii_alphanumeric()
-        {
-            match memchr::memchr(b'>', rest) {
-                Some(e) => (lt + 1 + e + 1, b"</svg"),
+                Some(e) => (lt + 1 + e + 1, close),
                 None => break,
             }
         } else {
