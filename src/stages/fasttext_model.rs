@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{anyhow, Result};
 
+use super::fasttext_infer::SupervisedModel;
+
 /// Loads `path`, or returns the copy already loaded.
 pub fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
     static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<fasttext::FastText>>>> = OnceLock::new();
@@ -25,6 +27,21 @@ pub fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
         .load_model(&path.to_string_lossy())
         .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
     let model = Arc::new(model);
+    cache.insert(path.to_path_buf(), model.clone());
+    Ok(model)
+}
+
+/// Loads `path` with the Rust reader ([`SupervisedModel`]), or returns the copy already loaded.
+pub fn load_supervised_shared(path: &Path) -> Result<Arc<SupervisedModel>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<SupervisedModel>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .expect("model cache lock");
+    if let Some(m) = cache.get(path) {
+        return Ok(m.clone());
+    }
+    let model = Arc::new(SupervisedModel::load(path)?);
     cache.insert(path.to_path_buf(), model.clone());
     Ok(model)
 }

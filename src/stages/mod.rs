@@ -2,6 +2,7 @@
 
 pub mod clean;
 pub mod extract;
+pub mod fasttext_infer;
 pub mod fasttext_model;
 pub mod langid;
 pub mod quality;

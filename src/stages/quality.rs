@@ -15,7 +15,8 @@ use serde::Deserialize;
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
-use crate::stages::fasttext_model::{load_shared, one_line};
+use crate::stages::fasttext_infer::SupervisedModel;
+use crate::stages::fasttext_model::{load_shared, load_supervised_shared, one_line};
 
 /// The label of high-quality text in sieve's quality models.
 pub const HIGH_QUALITY_LABEL: &str = "__label__hq";
@@ -63,23 +64,49 @@ pub fn classifier_text(text: &str) -> String {
 }
 
 /// Scores text with a quality model: P(high quality).
-pub struct QualityModel {
-    model: Arc<fasttext::FastText>,
+pub enum QualityModel {
+    /// sieve's own reader (supervised word/bigram models): same results, faster.
+    Rust {
+        model: Arc<SupervisedModel>,
+        hq: usize,
+    },
+    /// The C++ library, for models the Rust reader does not handle.
+    Cpp(Arc<fasttext::FastText>),
 }
 
 impl QualityModel {
-    /// Wraps a model already in memory (just trained).
+    /// Wraps a model already in memory (just trained), through the C++ library.
     pub fn from_fasttext(model: Arc<fasttext::FastText>) -> QualityModel {
-        QualityModel { model }
+        QualityModel::Cpp(model)
     }
 
     pub fn load(path: &std::path::Path) -> Result<QualityModel> {
+        match load_supervised_shared(path) {
+            Ok(model) => {
+                let Some(hq) = model.labels().iter().position(|l| l == HIGH_QUALITY_LABEL) else {
+                    bail!(
+                        "{} is not a quality model: it has no {HIGH_QUALITY_LABEL} label (labels: {:?})",
+                        path.display(),
+                        model.labels()
+                    );
+                };
+                Ok(QualityModel::Rust { model, hq })
+            }
+            Err(_) => QualityModel::load_cpp(path),
+        }
+    }
+
+    /// Loads through the C++ library.
+    pub fn load_cpp(path: &std::path::Path) -> Result<QualityModel> {
         let model = load_shared(path)?;
         let labels = model.get_labels().map_err(|e| anyhow::anyhow!("{e}"))?.0;
         if !labels.iter().any(|l| l == HIGH_QUALITY_LABEL) {
-            bail!("{} is not a quality model: it has no {HIGH_QUALITY_LABEL} label (labels: {labels:?})", path.display());
+            bail!(
+                "{} is not a quality model: it has no {HIGH_QUALITY_LABEL} label (labels: {labels:?})",
+                path.display()
+            );
         }
-        Ok(QualityModel { model })
+        Ok(QualityModel::Cpp(model))
     }
 
     pub fn score(&self, text: &str) -> f32 {
@@ -87,13 +114,18 @@ impl QualityModel {
         // and in the Python bindings; without it a bigram model sees different features.
         let mut line = classifier_text(text);
         line.push('\n');
-        let predictions = self.model.predict(&line, 2, 0.0).unwrap_or_default();
-        match predictions.iter().find(|p| p.label == HIGH_QUALITY_LABEL) {
-            Some(p) => p.prob.clamp(0.0, 1.0),
-            // With two labels, the other one's probability is the complement.
-            None => predictions
-                .first()
-                .map_or(0.0, |p| (1.0 - p.prob).clamp(0.0, 1.0)),
+        match self {
+            QualityModel::Rust { model, hq } => model.predict(&line)[*hq].clamp(0.0, 1.0),
+            QualityModel::Cpp(model) => {
+                let predictions = model.predict(&line, 2, 0.0).unwrap_or_default();
+                match predictions.iter().find(|p| p.label == HIGH_QUALITY_LABEL) {
+                    Some(p) => p.prob.clamp(0.0, 1.0),
+                    // With two labels, the other one's probability is the complement.
+                    None => predictions
+                        .first()
+                        .map_or(0.0, |p| (1.0 - p.prob).clamp(0.0, 1.0)),
+                }
+            }
         }
     }
 }
@@ -303,6 +335,25 @@ mod tests {
         ft.save_model(path.to_str().unwrap()).unwrap();
         let err = QualityModel::load(&path).err().unwrap().to_string();
         assert!(err.contains("no __label__hq label"), "{err}");
+    }
+
+    #[test]
+    fn the_rust_reader_reproduces_the_cpp_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let rust = QualityModel::load(&model).unwrap();
+        assert!(matches!(rust, QualityModel::Rust { .. }));
+        let cpp = QualityModel::load_cpp(&model).unwrap();
+        for text in [
+            "the committee published a careful report",
+            "click here   buy now\nsecond line ignored? no: folded",
+            "unknown tokens zzzq qqqz with the river valley",
+            "",
+            "é ü __label__hq sneaky",
+        ] {
+            let (a, b) = (rust.score(text), cpp.score(text));
+            assert!((a - b).abs() < 1e-5, "{text:?}: rust {a} vs C++ {b}");
+        }
     }
 
     #[test]

@@ -196,3 +196,30 @@ fn the_shipped_quality_model_scores_prose_above_chatter() {
     // The ranking is what the Pareto filter relies on.
     assert!(p > 0.9 && p - c > 0.3, "prose {p} vs chatter {c}");
 }
+
+#[test]
+fn rust_inference_equals_the_cpp_library_on_the_shipped_quantized_model() {
+    use sieve::stages::quality::QualityModel;
+    let path = repo().join("models/quality/mtnlg-quality.ftz");
+    let rust = QualityModel::load(&path).unwrap();
+    assert!(
+        matches!(rust, QualityModel::Rust { .. }),
+        "the shipped model should use the Rust reader"
+    );
+    let cpp = QualityModel::load_cpp(&path).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let ex = d.path().join("ex");
+    run_ok(&[
+        "extract",
+        "-q",
+        "--output",
+        ex.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+    let docs = docs_of(&ex.join("sample-web-00000.parquet"));
+    assert!(docs.len() > 100);
+    for doc in &docs {
+        let (a, b) = (rust.score(&doc.text), cpp.score(&doc.text));
+        assert!((a - b).abs() < 1e-5, "{}: rust {a} vs C++ {b}", doc.id);
+    }
+}
