@@ -9,41 +9,45 @@ use anyhow::{anyhow, Result};
 
 use super::fasttext_infer::SupervisedModel;
 
-/// Loads `path`, or returns the copy already loaded.
-pub fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<fasttext::FastText>>>> = OnceLock::new();
-    let mut cache = CACHE
+type Cache<T> = OnceLock<Mutex<HashMap<PathBuf, Arc<T>>>>;
+
+/// Returns the model cached for `path`, loading it with `load` the first time.
+fn cached<T>(
+    cache: &'static Cache<T>,
+    path: &Path,
+    load: impl FnOnce() -> Result<T>,
+) -> Result<Arc<T>> {
+    let mut cache = cache
         .get_or_init(Default::default)
         .lock()
         .expect("model cache lock");
     if let Some(m) = cache.get(path) {
         return Ok(m.clone());
     }
-    if !path.is_file() {
-        return Err(anyhow!("fastText model {} does not exist", path.display()));
-    }
-    let mut model = fasttext::FastText::new();
-    model
-        .load_model(&path.to_string_lossy())
-        .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
-    let model = Arc::new(model);
+    let model = Arc::new(load()?);
     cache.insert(path.to_path_buf(), model.clone());
     Ok(model)
 }
 
+/// Loads `path` with the C++ library, or returns the copy already loaded.
+pub fn load_shared(path: &Path) -> Result<Arc<fasttext::FastText>> {
+    static CACHE: Cache<fasttext::FastText> = OnceLock::new();
+    cached(&CACHE, path, || {
+        if !path.is_file() {
+            return Err(anyhow!("fastText model {} does not exist", path.display()));
+        }
+        let mut model = fasttext::FastText::new();
+        model
+            .load_model(&path.to_string_lossy())
+            .map_err(|e| anyhow!("cannot load fastText model {}: {e}", path.display()))?;
+        Ok(model)
+    })
+}
+
 /// Loads `path` with the Rust reader ([`SupervisedModel`]), or returns the copy already loaded.
 pub fn load_supervised_shared(path: &Path) -> Result<Arc<SupervisedModel>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<SupervisedModel>>>> = OnceLock::new();
-    let mut cache = CACHE
-        .get_or_init(Default::default)
-        .lock()
-        .expect("model cache lock");
-    if let Some(m) = cache.get(path) {
-        return Ok(m.clone());
-    }
-    let model = Arc::new(SupervisedModel::load(path)?);
-    cache.insert(path.to_path_buf(), model.clone());
-    Ok(model)
+    static CACHE: Cache<SupervisedModel> = OnceLock::new();
+    cached(&CACHE, path, || SupervisedModel::load(path))
 }
 
 /// A document as one fastText input line: fastText reads line by line, so line breaks (and

@@ -41,14 +41,19 @@ struct Stats {
 
 impl Stats {
     fn link_density(&self) -> f32 {
-        if self.chars == 0 {
-            0.0
-        } else {
-            self.link_chars as f32 / self.chars as f32
-        }
+        link_density(self.link_chars, self.chars)
     }
     fn prose(&self) -> u32 {
         self.chars - self.link_chars.min(self.chars)
+    }
+}
+
+/// Share of characters inside links (0 for empty text).
+fn link_density(link_chars: u32, chars: u32) -> f32 {
+    if chars == 0 {
+        0.0
+    } else {
+        link_chars as f32 / chars as f32
     }
 }
 
@@ -344,11 +349,7 @@ struct Block {
 
 impl Block {
     fn link_density(&self) -> f32 {
-        if self.chars == 0 {
-            0.0
-        } else {
-            self.link_chars as f32 / self.chars as f32
-        }
+        link_density(self.link_chars, self.chars)
     }
 }
 
