@@ -54,7 +54,7 @@ pub fn run(a: CleanArgs) -> Result<Outcome> {
         megatron_general_cleaning: a.megatron_general_cleaning,
         min_gpt2_tokens: a.min_gpt2_tokens,
     };
-    let stages = Arc::new(move || {
+    let stages = Arc::new(move |_stem: &str| {
         Ok(vec![
             Box::new(CleanStage::new(options.clone())) as Box<dyn Stage>
         ])

@@ -38,7 +38,7 @@ pub fn run(a: ExtractArgs) -> Result<Outcome> {
         time_budget_ms: a.time_budget_ms,
         ..Default::default()
     };
-    let stages = Arc::new(move || {
+    let stages = Arc::new(move |_stem: &str| {
         Ok(vec![
             Box::new(ExtractStage::new(options.clone())) as Box<dyn Stage>
         ])

@@ -39,8 +39,9 @@ pub fn run(a: LangidArgs) -> Result<Outcome> {
         lid_model: a.lid_model,
     };
     LangidStage::new(&options)?; // report a bad model path before resolving inputs
-    let stages =
-        Arc::new(move || Ok(vec![Box::new(LangidStage::new(&options)?) as Box<dyn Stage>]));
+    let stages = Arc::new(move |_stem: &str| {
+        Ok(vec![Box::new(LangidStage::new(&options)?) as Box<dyn Stage>])
+    });
     run_stage_command(
         "langid",
         &a.inputs,

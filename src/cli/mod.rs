@@ -6,6 +6,7 @@
 
 pub mod clean;
 pub mod common;
+pub mod dedup;
 pub mod eval;
 pub mod extract;
 pub mod import;
@@ -43,6 +44,8 @@ pub enum Command {
     Clean(clean::CleanArgs),
     /// Train the quality classifier, or filter documents with it (Pareto or threshold).
     Quality(quality::QualityArgs),
+    /// Remove exact, URL and near duplicates across datasets (MinHash LSH, priority-aware).
+    Dedup(Box<dedup::DedupArgs>),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Clean(a) => clean::run(a),
         Command::Quality(a) => quality::run(a),
         Command::Langid(a) => langid::run(a),
+        Command::Dedup(a) => dedup::run(*a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),
     }

@@ -106,7 +106,7 @@ pub fn run(a: QualityArgs) -> Result<Outcome> {
                 seed: f.seed,
             };
             QualityStage::new(options.clone())?; // a bad model fails before any work
-            let stages = Arc::new(move || {
+            let stages = Arc::new(move |_stem: &str| {
                 Ok(vec![
                     Box::new(QualityStage::new(options.clone())?) as Box<dyn Stage>
                 ])

@@ -251,17 +251,26 @@ fn glob_root(pattern: &str) -> PathBuf {
     }
 }
 
+/// Subdirectories of a run output directory that hold no output shards.
+const RUN_OUTPUT_SIDE_DIRS: &[&str] = &["rejected", "work", "dedup-work", "stats", "done"];
+
 fn walk(root: &Path, dir: &Path, kind: InputKind, out: &mut Vec<Input>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
+    // A sieve output directory (it has completion markers) is read as its output shards:
+    // the rejected sidecar and intermediate work files are not documents to process.
+    let is_run_output = dir.join("done").is_dir();
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue; // temporary files and other hidden state
         }
         let path = entry.path();
+        if is_run_output && RUN_OUTPUT_SIDE_DIRS.contains(&name.as_str()) && path.is_dir() {
+            continue;
+        }
         if path.is_dir() {
             walk(root, &path, kind, out)?;
         } else if kind.accepts(&name) {

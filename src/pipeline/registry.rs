@@ -41,7 +41,7 @@ pub fn factory(specs: &[StageSpec]) -> Result<StageFactory> {
             }
         }
     }
-    Ok(std::sync::Arc::new(move || {
+    Ok(std::sync::Arc::new(move |_stem: &str| {
         constructors.iter().map(|(c, opts)| c(opts)).collect()
     }))
 }

@@ -155,7 +155,9 @@ pub fn run(jobs: Vec<Job>, stages: StageFactory, cfg: &RunConfig) -> Result<RunS
     }
     crate::io::shards::ensure_output_dir(&cfg.output)?;
     // Build the chain once up front so that a bad model path fails before any work starts.
-    stages().context("cannot build the pipeline's stages")?;
+    if let Some(first) = jobs.first() {
+        stages(&first.stem).context("cannot build the pipeline's stages")?;
+    }
 
     let (todo, done): (Vec<Job>, Vec<Job>) = jobs
         .into_iter()
@@ -295,7 +297,7 @@ fn process_shard(
     progress: &Progress,
 ) -> Result<()> {
     remove_stale_temporaries(&cfg.output, &job.stem);
-    let mut chain = stages()?;
+    let mut chain = stages(&job.stem)?;
     let items = job.source.open(&job.input)?;
     let out_path = cfg
         .output

@@ -48,10 +48,11 @@ impl Emit {
     }
 }
 
-/// Builds a fresh chain of stages for one input shard.
-pub type StageFactory = std::sync::Arc<dyn Fn() -> Result<Vec<Box<dyn Stage>>> + Send + Sync>;
+/// Builds a fresh chain of stages for one input shard, given the shard's stem (stages that
+/// carry per-shard state from a global step, like the dedup filter's remove list, use it).
+pub type StageFactory = std::sync::Arc<dyn Fn(&str) -> Result<Vec<Box<dyn Stage>>> + Send + Sync>;
 
 /// A factory for the empty chain (`sieve import`, `sieve warc`, a spec with no stages).
 pub fn no_stages() -> StageFactory {
-    std::sync::Arc::new(|| Ok(Vec::new()))
+    std::sync::Arc::new(|_stem: &str| Ok(Vec::new()))
 }

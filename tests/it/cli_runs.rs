@@ -12,7 +12,8 @@ use sieve::pipeline::stage::{Emit, Stage};
 use sieve::read::SourceSpec;
 
 use crate::util::{
-    assert_same_tree, docs_of, read_stage, repo, run_expect, run_ok, sample_web, stats, tree,
+    assert_same_outputs, assert_same_tree, docs_of, read_stage, repo, run_expect, run_ok,
+    sample_web, stats, tree,
 };
 
 fn sample_run(dir: &Path, threads: &str) {
@@ -34,7 +35,8 @@ fn sample_pipeline_output_is_identical_with_one_and_two_threads() {
     let (one, two) = (d.path().join("one"), d.path().join("two"));
     sample_run(&one, "1");
     sample_run(&two, "2");
-    assert_same_tree(&one, &two);
+    // Markers name the input location, which for the part after dedup is inside each run.
+    assert_same_outputs(&one, &two);
     let s = stats(&one);
     assert_eq!(s["shards"], 5);
     let read = read_stage(&s, "read");
@@ -59,13 +61,53 @@ fn sieve_rerun(dir: &Path) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The sample spec without its dedup stage (a global step cannot run as one of N tasks),
+/// written beside the original so that its relative paths still hold.
+fn sample_spec_without_dedup(dir: &Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
+    let start = text.find("[[stage]]\nname = \"dedup\"").unwrap();
+    let end = start + text[start + 1..].find("[[stage]]").unwrap() + 1;
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    let text = text.replace("\"../", &format!("\"{}/", repo().display()));
+    let path = dir.join("no-dedup.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_spec_with_dedup_refuses_shard_tasks() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = repo().join("pipelines/sample.toml");
+    let o = run_expect(
+        &[
+            "run",
+            "-q",
+            "--shard",
+            "0/2",
+            "--output",
+            d.path().to_str().unwrap(),
+            spec.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("runs as one task"));
+}
+
 #[test]
 fn shard_tasks_partition_the_work_and_merge_to_the_full_run() {
     let d = tempfile::tempdir().unwrap();
+    let spec = sample_spec_without_dedup(d.path());
     let full = d.path().join("full");
-    sample_run(&full, "2");
+    run_ok(&[
+        "run",
+        "-q",
+        "-j",
+        "2",
+        "--output",
+        full.to_str().unwrap(),
+        spec.to_str().unwrap(),
+    ]);
     let split = d.path().join("split");
-    let spec = repo().join("pipelines/sample.toml");
     for task in ["0/3", "1/3", "2/3"] {
         run_ok(&[
             "run",
@@ -334,7 +376,7 @@ fn runner_counts_keeps_drops_splits_and_stage_errors() {
         label: "test".into(),
     };
     let factory: sieve::pipeline::stage::StageFactory =
-        Arc::new(|| Ok(vec![Box::new(DropAndSplit) as Box<dyn Stage>]));
+        Arc::new(|_: &str| Ok(vec![Box::new(DropAndSplit) as Box<dyn Stage>]));
     let summary = run(jobs, factory, &cfg).unwrap();
     assert!(summary.failed.is_empty());
     let stage = summary.stats.stage("drop_and_split").unwrap();

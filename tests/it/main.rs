@@ -2,6 +2,7 @@
 
 mod cli_runs;
 mod crash_resume;
+mod dedup;
 mod http_inputs;
 mod malformed_warcs;
 mod parquet_pyarrow;

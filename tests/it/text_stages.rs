@@ -33,6 +33,12 @@ fn the_sample_pipeline_keeps_clean_english_main_text() {
         .flat_map(|s| docs_of(&out.join(format!("{s}.parquet"))))
         .collect();
     assert!(web.len() > 30, "{}", web.len());
+    let dedup = read_stage(&s, "dedup");
+    assert!(
+        dedup["dropped"]["exact_duplicate"].as_u64().unwrap() > 0
+            && dedup["dropped"]["near_duplicate"].as_u64().unwrap() > 0,
+        "{dedup}"
+    );
     let quality = read_stage(&s, "quality");
     assert!(
         quality["dropped"]["quality"].as_u64().unwrap() > 0,

@@ -1,0 +1,286 @@
+//! `sieve dedup`: exact, URL and fuzzy dedup across datasets, all steps at once or one step
+//! at a time (each step with `--shard I/N` for Slurm arrays).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+
+use super::common::{execute, RunArgs};
+use super::Outcome;
+use crate::dedup::config::{DedupConfig, Methods, Preset, Verify};
+use crate::dedup::files::WorkDir;
+use crate::dedup::filter::DedupFilterStage;
+use crate::dedup::shingle::Shingling;
+use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
+use crate::io::source::{parse_shard_spec, InputKind};
+use crate::pipeline::runner::{jobs_for, Job};
+use crate::pipeline::stage::{Stage, StageFactory};
+use crate::read::SourceSpec;
+
+#[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true)]
+pub struct DedupArgs {
+    #[command(subcommand)]
+    pub step: Option<DedupStep>,
+    /// Input document shards (files, directories, globs).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Work directory for the intermediate files; default: OUT/dedup-work.
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: DedupSettings,
+    /// Optional only so that the step subcommands parse; required without one.
+    #[command(flatten)]
+    pub run: Option<RunArgs>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DedupStep {
+    /// Step 1 (map): keys, shingle sets and MinHash signatures of every input shard.
+    Signatures(SignaturesArgs),
+    /// Step 2 (map): band keys of every signatures shard, partitioned and sorted.
+    Lsh(StepArgs),
+    /// Step 3 (reduce per band and key range): candidate pairs → verified edges.
+    Edges(StepArgs),
+    /// Step 4 (one task): connected components, representatives, remove lists, reports.
+    Components(WorkArgs),
+    /// Step 5 (map): drop the documents the components step listed.
+    Filter(FilterArgs),
+    /// Why a document was removed (or kept): its representative and its verified edges.
+    Explain(ExplainArgs),
+}
+
+/// The settings of a dedup run; stored in WORK/config.json by the first step.
+#[derive(Debug, Clone, Args)]
+pub struct DedupSettings {
+    /// Datasets from highest to lowest priority: each group of duplicates keeps the first
+    /// document met in the highest-priority dataset. Unlisted datasets rank last.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    pub priority: Vec<String>,
+    /// LSH layout: mtnlg = 20 bands × 13 rows (260 hashes), fineweb = 14 × 8.
+    #[arg(long, value_enum, default_value = "mtnlg")]
+    pub preset: Preset,
+    /// Override the preset's number of bands.
+    #[arg(long)]
+    pub bands: Option<usize>,
+    /// Override the preset's rows per band.
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Shingles: word:N (N consecutive normalised words) or char:N.
+    #[arg(long, default_value = "word:5", value_parser = Shingling::parse)]
+    pub shingle: Shingling,
+    /// Minimum Jaccard similarity of a verified pair.
+    #[arg(long, default_value_t = 0.8)]
+    pub threshold: f64,
+    /// Verify candidates by exact Jaccard of shingle sets or by the signature estimate.
+    #[arg(long, value_enum, default_value = "exact")]
+    pub verify: Verify,
+    /// Which relations make duplicates.
+    #[arg(long, default_value = "exact,url,fuzzy", value_parser = Methods::parse)]
+    pub methods: Methods,
+    /// Seed of the MinHash permutations.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Key ranges per band (edges tasks per band = ranges).
+    #[arg(long, default_value_t = 1)]
+    pub ranges: usize,
+    /// Jaccard computations per bucket before the rest of the bucket is skipped.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_bucket_comparisons: u64,
+}
+
+impl DedupSettings {
+    pub fn config(&self) -> Result<DedupConfig> {
+        let (bands, rows) = self.preset.bands_rows();
+        let cfg = DedupConfig {
+            shingling: self.shingle,
+            bands: self.bands.unwrap_or(bands),
+            rows: self.rows.unwrap_or(rows),
+            seed: self.seed,
+            threshold: self.threshold,
+            verify: self.verify,
+            methods: self.methods,
+            priority: self.priority.clone(),
+            ranges: self.ranges,
+            max_bucket_comparisons: self.max_bucket_comparisons,
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkArgs {
+    /// The dedup work directory.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    /// Worker threads; default: all cores.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Run only task I of N (0-based).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignaturesArgs {
+    /// Input document shards.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    #[command(flatten)]
+    pub settings: DedupSettings,
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// The same input shards given to `signatures`.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    /// The document id.
+    pub id: String,
+}
+
+fn threads(n: Option<usize>) -> usize {
+    n.filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn task(shard: &Option<String>) -> Result<(usize, usize)> {
+    match shard {
+        Some(s) => parse_shard_spec(s),
+        None => Ok((0, 1)),
+    }
+}
+
+/// The input shards as jobs, named the same way by every step.
+fn input_jobs(inputs: &[String], run: &RunArgs) -> Result<Vec<Job>> {
+    let resolved = run.resolve(inputs, InputKind::Shards)?;
+    let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
+    crate::pipeline::runner::disambiguate_stems(&mut jobs);
+    Ok(jobs)
+}
+
+/// A stage factory that puts the dedup filter of each shard in front of `rest`.
+pub fn filter_factory(work: WorkDir, rest: Option<StageFactory>) -> StageFactory {
+    Arc::new(move |stem: &str| {
+        let mut chain: Vec<Box<dyn Stage>> =
+            vec![Box::new(DedupFilterStage::for_shard(&work, stem)?)];
+        if let Some(rest) = &rest {
+            chain.extend(rest(stem)?);
+        }
+        Ok(chain)
+    })
+}
+
+pub fn print_report(report: &components::Report, work: &WorkDir) {
+    eprintln!(
+        "sieve dedup: {} documents, {} groups of duplicates, {} removed ({:.2}%); edges {:?}",
+        report.documents,
+        report.components,
+        report.removed,
+        100.0 * report.removed as f64 / report.documents.max(1) as f64,
+        report.edges
+    );
+    if let Some(big) = report.largest.first() {
+        eprintln!(
+            "sieve dedup: largest group: {} documents, kept {} ({})",
+            big.size, big.representative, big.representative_dataset
+        );
+    }
+    eprintln!(
+        "sieve dedup: report in {}",
+        work.step("components").join("report.json").display()
+    );
+}
+
+pub fn run(a: DedupArgs) -> Result<Outcome> {
+    match a.step {
+        None => {
+            let Some(run) = a.run else {
+                bail!("`sieve dedup` needs --output DIR (or a step: signatures, lsh, edges, components, filter, explain)");
+            };
+            if run.shard.is_some() {
+                bail!("`sieve dedup` runs every step on one box; for task arrays run the steps (`sieve dedup signatures --shard I/N`, ...)");
+            }
+            let cfg = a.settings.config()?;
+            let work = WorkDir::new(&a.work.unwrap_or_else(|| run.output.join("dedup-work")));
+            let jobs = input_jobs(&a.inputs, &run)?;
+            let report = find_duplicates(&work, &cfg, &jobs, run.threads())?;
+            if !run.quiet {
+                print_report(&report, &work);
+            }
+            execute("dedup", jobs, filter_factory(work, None), &run)
+        }
+        Some(DedupStep::Signatures(s)) => {
+            let cfg = s.settings.config()?;
+            let run = RunArgs {
+                output: s.work.clone(),
+                threads: s.threads,
+                shard: s.shard.clone(),
+                format: crate::io::shards::ShardFormat::Parquet,
+                write_rejected: false,
+                base_url: String::new(),
+                quiet: false,
+            };
+            let all = input_jobs(&s.inputs, &run)?;
+            let selected = run.select(all.clone())?;
+            signatures::run(
+                &WorkDir::new(&s.work),
+                &cfg,
+                &all,
+                &selected,
+                threads(s.threads),
+            )?;
+            Ok(Outcome::Ok)
+        }
+        Some(DedupStep::Lsh(s)) => {
+            lsh::run(&WorkDir::new(&s.work), task(&s.shard)?, threads(s.threads))?;
+            Ok(Outcome::Ok)
+        }
+        Some(DedupStep::Edges(s)) => {
+            edges::run(&WorkDir::new(&s.work), task(&s.shard)?, threads(s.threads))?;
+            Ok(Outcome::Ok)
+        }
+        Some(DedupStep::Components(s)) => {
+            let work = WorkDir::new(&s.work);
+            let report = components::run(&work)?;
+            print_report(&report, &work);
+            Ok(Outcome::Ok)
+        }
+        Some(DedupStep::Filter(f)) => {
+            let work = WorkDir::new(&f.work);
+            let jobs = f.run.select(input_jobs(&f.inputs, &f.run)?)?;
+            execute("dedup filter", jobs, filter_factory(work, None), &f.run)
+        }
+        Some(DedupStep::Explain(e)) => {
+            let x = explain::explain(&WorkDir::new(&e.work), &e.id)?;
+            println!("{}", serde_json::to_string_pretty(&x)?);
+            Ok(Outcome::Ok)
+        }
+    }
+}

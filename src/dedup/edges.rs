@@ -1,0 +1,325 @@
+//! Step 3 (reduce, one task per partition): merges the sorted LSH files of one band and key
+//! range, and turns each bucket of equal keys into verified edges.
+//!
+//! Verification inside a bucket (members ordered by priority, then shard, then position):
+//! the first member not yet matched is an anchor and is compared with every member not yet
+//! matched; matches (Jaccard ≥ threshold) become edges to the anchor and leave the pool; the
+//! next unmatched member becomes the next anchor. A bucket of true duplicates costs one pass;
+//! a bucket of unrelated documents (a false LSH collision) costs more, bounded by
+//! `max_bucket_comparisons` (skipped pairs are counted, and usually meet again in another band).
+//! Exact-text and URL buckets compare the full 128-bit keys instead.
+//!
+//! Memory: one 16 KiB read buffer per input shard, the current bucket, and a cache of open
+//! shard tables.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::config::{DedupConfig, Verify};
+use super::files::{
+    part_kind, part_name, Edge, LshRecord, ShardTables, WorkDir, KIND_EXACT, KIND_FUZZY, KIND_URL,
+    LSH_RECORD_SIZE,
+};
+use super::minhash::estimate_jaccard;
+use super::shingle::jaccard_sorted;
+use super::steps::{for_each_task, write_json};
+use crate::io::shards::AtomicFile;
+
+#[derive(Debug, Default, Serialize)]
+pub struct EdgeStats {
+    pub records: u64,
+    /// Buckets with at least two members.
+    pub buckets: u64,
+    pub largest_bucket: u64,
+    pub comparisons: u64,
+    pub edges: u64,
+    pub rejected: u64,
+    /// Buckets where `max_bucket_comparisons` stopped the verification early.
+    pub capped_buckets: u64,
+}
+
+/// Every partition name of a configuration, sorted: the tasks of this step.
+pub fn partitions(cfg: &DedupConfig) -> Vec<String> {
+    let mut parts = Vec::new();
+    for range in 0..cfg.ranges {
+        if cfg.methods.fuzzy {
+            for band in 0..cfg.bands {
+                parts.push(part_name(KIND_FUZZY, band, range));
+            }
+        }
+        if cfg.methods.exact {
+            parts.push(part_name(KIND_EXACT, 0, range));
+        }
+        if cfg.methods.url {
+            parts.push(part_name(KIND_URL, 0, range));
+        }
+    }
+    parts.sort();
+    parts
+}
+
+pub fn run(work: &WorkDir, task: (usize, usize), threads: usize) -> Result<()> {
+    let cfg = DedupConfig::load(&work.root)?;
+    let shards = work.signature_shards()?;
+    let lsh_done = work.done("lsh")?;
+    if lsh_done.len() != shards.len() {
+        anyhow::bail!(
+            "{} of {} shards have finished `sieve dedup lsh`; run it on all shards first",
+            lsh_done.len(),
+            shards.len()
+        );
+    }
+    let mine: Vec<String> = partitions(&cfg)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % task.1 == task.0)
+        .map(|(_, p)| p)
+        .collect();
+    for_each_task(
+        "dedup edges",
+        work,
+        "edges",
+        &mine,
+        |p| p.clone(),
+        threads,
+        |part| partition(work, &cfg, &shards, part),
+    )
+}
+
+/// Streams the sorted records of every file of a partition in global order.
+struct Merge {
+    readers: Vec<BufReader<File>>,
+    heap: BinaryHeap<Reverse<(LshRecord, usize)>>,
+}
+
+impl Merge {
+    fn open(dir: &std::path::Path) -> Result<Merge> {
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        if dir.exists() {
+            for e in
+                std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?
+            {
+                let p = e?.path();
+                if p.extension().is_some_and(|x| x == "bin") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        let mut m = Merge {
+            readers: Vec::with_capacity(files.len()),
+            heap: BinaryHeap::new(),
+        };
+        for p in files {
+            let f = File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
+            m.readers.push(BufReader::with_capacity(16 << 10, f));
+            let i = m.readers.len() - 1;
+            m.refill(i)?;
+        }
+        Ok(m)
+    }
+
+    fn refill(&mut self, i: usize) -> Result<()> {
+        let mut b = [0u8; LSH_RECORD_SIZE];
+        match self.readers[i].read_exact(&mut b) {
+            Ok(()) => self.heap.push(Reverse((LshRecord::from_bytes(&b), i))),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e).context("cannot read an lsh file"),
+        }
+        Ok(())
+    }
+
+    fn next(&mut self) -> Result<Option<LshRecord>> {
+        let Some(Reverse((rec, i))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        self.refill(i)?;
+        Ok(Some(rec))
+    }
+}
+
+/// Open shard tables, at most `CAPACITY` at once (each holds four file handles).
+pub struct ShardCache<'a> {
+    work: &'a WorkDir,
+    shards: &'a [String],
+    num_perm: usize,
+    open: HashMap<u32, (ShardTables, u64)>,
+    clock: u64,
+}
+
+impl<'a> ShardCache<'a> {
+    const CAPACITY: usize = 200;
+
+    pub fn new(work: &'a WorkDir, shards: &'a [String], num_perm: usize) -> ShardCache<'a> {
+        ShardCache {
+            work,
+            shards,
+            num_perm,
+            open: HashMap::new(),
+            clock: 0,
+        }
+    }
+
+    pub fn get(&mut self, shard: u32) -> Result<&ShardTables> {
+        self.clock += 1;
+        if !self.open.contains_key(&shard) {
+            if self.open.len() >= Self::CAPACITY {
+                let oldest = *self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(k, _)| k)
+                    .expect("cache is full");
+                self.open.remove(&oldest);
+            }
+            let stem = self
+                .shards
+                .get(shard as usize)
+                .with_context(|| format!("shard number {shard} out of range"))?;
+            let tables = ShardTables::open(self.work, stem, self.num_perm)?;
+            self.open.insert(shard, (tables, 0));
+        }
+        let slot = self.open.get_mut(&shard).expect("inserted above");
+        slot.1 = self.clock;
+        Ok(&slot.0)
+    }
+}
+
+fn partition(work: &WorkDir, cfg: &DedupConfig, shards: &[String], part: &str) -> Result<()> {
+    let kind = part_kind(part);
+    let mut merge = Merge::open(&work.step("lsh").join(part))?;
+    let mut cache = ShardCache::new(work, shards, cfg.num_perm());
+    let mut out = AtomicFile::create(&work.edges_file(part))?;
+    let mut stats = EdgeStats::default();
+    let mut bucket: Vec<LshRecord> = Vec::new();
+    let mut verifier = Verifier::default();
+    loop {
+        let next = merge.next()?;
+        if let Some(r) = next {
+            stats.records += 1;
+            if bucket.first().is_none_or(|b| b.key == r.key) {
+                bucket.push(r);
+                continue;
+            }
+        }
+        if bucket.len() > 1 {
+            stats.buckets += 1;
+            stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
+            let edges = match kind {
+                KIND_EXACT | KIND_URL => verifier.same_key(&bucket, kind, &mut cache)?,
+                _ => verifier.similar(&bucket, cfg, &mut cache, &mut stats)?,
+            };
+            for e in edges {
+                out.write_all(&e.to_bytes())?;
+                stats.edges += 1;
+            }
+        }
+        bucket.clear();
+        match next {
+            Some(r) => bucket.push(r),
+            None => break,
+        }
+    }
+    out.commit()?;
+    write_json(&work.stats("edges", part), &stats)
+}
+
+/// Verification buffers, reused across buckets.
+#[derive(Default)]
+struct Verifier {
+    sets: Vec<Vec<u32>>,
+}
+
+impl Verifier {
+    /// Exact-text or URL bucket: members with the same full 128-bit key are linked to the
+    /// first of them (a 64-bit bucket key collision links nothing).
+    fn same_key(
+        &mut self,
+        bucket: &[LshRecord],
+        kind: u8,
+        cache: &mut ShardCache,
+    ) -> Result<Vec<Edge>> {
+        let mut first_with: HashMap<u128, (u32, u32)> = HashMap::new();
+        let mut edges = Vec::new();
+        for r in bucket {
+            let entry = cache.get(r.shard())?.entry(r.doc)?;
+            let key = if kind == KIND_EXACT {
+                entry.text_key
+            } else {
+                entry.url_key
+            };
+            let me = (r.shard(), r.doc);
+            match first_with.get(&key) {
+                Some(&anchor) => edges.push(Edge {
+                    a: anchor,
+                    b: me,
+                    jaccard: 1.0,
+                    kind,
+                }),
+                None => {
+                    first_with.insert(key, me);
+                }
+            }
+        }
+        Ok(edges)
+    }
+
+    /// Fuzzy bucket: anchors in priority order, each compared with the unmatched rest.
+    fn similar(
+        &mut self,
+        bucket: &[LshRecord],
+        cfg: &DedupConfig,
+        cache: &mut ShardCache,
+        stats: &mut EdgeStats,
+    ) -> Result<Vec<Edge>> {
+        let n = bucket.len();
+        self.sets.resize_with(n, Vec::new);
+        for (i, r) in bucket.iter().enumerate() {
+            let tables = cache.get(r.shard())?;
+            match cfg.verify {
+                Verify::Exact => {
+                    let entry = tables.entry(r.doc)?;
+                    tables.shingles(&entry, &mut self.sets[i])?;
+                }
+                Verify::Estimate => tables.signature(r.doc, &mut self.sets[i])?,
+            }
+        }
+        let mut unmatched: Vec<usize> = (0..n).collect();
+        let mut edges = Vec::new();
+        let mut comparisons = 0u64;
+        while unmatched.len() > 1 {
+            if comparisons >= cfg.max_bucket_comparisons {
+                stats.capped_buckets += 1;
+                break;
+            }
+            let anchor = unmatched[0];
+            let mut rest = Vec::with_capacity(unmatched.len());
+            for &other in &unmatched[1..] {
+                comparisons += 1;
+                let j = match cfg.verify {
+                    Verify::Exact => jaccard_sorted(&self.sets[anchor], &self.sets[other]),
+                    Verify::Estimate => estimate_jaccard(&self.sets[anchor], &self.sets[other]),
+                };
+                if j >= cfg.threshold {
+                    edges.push(Edge {
+                        a: (bucket[anchor].shard(), bucket[anchor].doc),
+                        b: (bucket[other].shard(), bucket[other].doc),
+                        jaccard: j as f32,
+                        kind: KIND_FUZZY,
+                    });
+                } else {
+                    stats.rejected += 1;
+                    rest.push(other);
+                }
+            }
+            unmatched = rest;
+        }
+        stats.comparisons += comparisons;
+        Ok(edges)
+    }
+}

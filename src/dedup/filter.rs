@@ -1,0 +1,64 @@
+//! Step 5 (map, one task per input shard): drops every document that `components` listed
+//! for its shard, recording its representative, as a pipeline stage.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+
+use super::files::{id_hash, kind_name, read_removals, Removal, WorkDir, KIND_EXACT, KIND_URL};
+use crate::doc::Document;
+use crate::pipeline::stage::{Emit, Stage};
+
+pub struct DedupFilterStage {
+    removals: HashMap<u64, Removal>,
+}
+
+impl DedupFilterStage {
+    /// The filter for the input shard `stem`, from the remove list `components` wrote.
+    pub fn for_shard(work: &WorkDir, stem: &str) -> Result<DedupFilterStage> {
+        if !work.marker("components", "all").exists() {
+            bail!(
+                "{}: `sieve dedup components` has not finished; run the earlier dedup steps first",
+                work.root.display()
+            );
+        }
+        let path = work.remove_file(stem);
+        if !path.exists() {
+            bail!(
+                "{} has no remove list for shard `{stem}`: it was not among the inputs of `sieve dedup signatures`",
+                work.root.display()
+            );
+        }
+        let removals = read_removals(&path)?
+            .into_iter()
+            .map(|r| (r.id_hash, r))
+            .collect();
+        Ok(DedupFilterStage { removals })
+    }
+}
+
+impl Stage for DedupFilterStage {
+    fn name(&self) -> &'static str {
+        "dedup"
+    }
+
+    fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
+        let Some(r) = self.removals.get(&id_hash(&doc.id)) else {
+            out.keep(doc);
+            return Ok(());
+        };
+        doc.meta
+            .insert("dedup_representative".into(), r.representative.clone());
+        doc.meta
+            .insert("dedup_component_size".into(), r.component_size.to_string());
+        doc.meta
+            .insert("dedup_match".into(), kind_name(r.kind).to_string());
+        let reason = match r.kind {
+            KIND_EXACT => "exact_duplicate",
+            KIND_URL => "url_duplicate",
+            _ => "near_duplicate",
+        };
+        out.drop(doc, reason);
+        Ok(())
+    }
+}

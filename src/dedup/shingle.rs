@@ -1,0 +1,341 @@
+//! Text → shingle hashes, the exact-text key and the normalised URL key.
+//!
+//! Normalisation is the same for every key: lowercase, punctuation and whitespace dropped,
+//! words = runs of letters and digits (each CJK ideograph or kana is a word of its own, since
+//! those scripts do not separate words with spaces). So "Hello, World!" and "hello world"
+//! have the same exact key and the same word shingles.
+
+use std::fmt;
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+/// What a shingle is: `n` consecutive words or `n` consecutive characters of the normalised
+/// text. Written `word:5` or `char:5`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Shingling {
+    Words(usize),
+    Chars(usize),
+}
+
+impl Shingling {
+    pub fn parse(s: &str) -> Result<Shingling> {
+        let (kind, n) = s.split_once(':').unwrap_or((s, "5"));
+        let n: usize = match n.parse() {
+            Ok(n) if (1..=64).contains(&n) => n,
+            _ => bail!("shingle size in `{s}` must be a number from 1 to 64"),
+        };
+        match kind {
+            "word" | "words" => Ok(Shingling::Words(n)),
+            "char" | "chars" => Ok(Shingling::Chars(n)),
+            _ => bail!("unknown shingle type in `{s}` (use word:N or char:N)"),
+        }
+    }
+}
+
+impl fmt::Display for Shingling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shingling::Words(n) => write!(f, "word:{n}"),
+            Shingling::Chars(n) => write!(f, "char:{n}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Shingling {
+    type Error = anyhow::Error;
+    fn try_from(s: String) -> Result<Self> {
+        Shingling::parse(&s)
+    }
+}
+
+impl From<Shingling> for String {
+    fn from(s: Shingling) -> String {
+        s.to_string()
+    }
+}
+
+/// The 64-bit finaliser of MurmurHash3: spreads every input bit over the whole word.
+#[inline]
+pub fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Scripts written without spaces between words: each character counts as a word.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // hiragana, katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0x20000..=0x2FA1F  // CJK extensions B–F
+        | 0x0E00..=0x0EFF    // Thai, Lao
+        | 0x1000..=0x109F    // Myanmar
+        | 0x1780..=0x17FF    // Khmer
+    )
+}
+
+/// Calls `word` with the hash of every normalised word of `text`, in order.
+pub fn for_each_word_hash(text: &str, mut word: impl FnMut(u64)) {
+    let mut h = FNV_OFFSET;
+    let mut in_word = false;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            i += 1;
+            if b.is_ascii_alphanumeric() {
+                h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
+                in_word = true;
+            } else if in_word {
+                word(fmix64(h));
+                h = FNV_OFFSET;
+                in_word = false;
+            }
+            continue;
+        }
+        // Non-ASCII: decode one character (the text is valid UTF-8).
+        let c = text[i..].chars().next().expect("inside the string");
+        i += c.len_utf8();
+        if !c.is_alphanumeric() {
+            if in_word {
+                word(fmix64(h));
+                h = FNV_OFFSET;
+                in_word = false;
+            }
+        } else if is_unspaced_script(c) {
+            if in_word {
+                word(fmix64(h));
+            }
+            word(fmix64((FNV_OFFSET ^ c as u64).wrapping_mul(FNV_PRIME)));
+            h = FNV_OFFSET;
+            in_word = false;
+        } else {
+            for l in c.to_lowercase() {
+                h = (h ^ l as u64).wrapping_mul(FNV_PRIME);
+            }
+            in_word = true;
+        }
+    }
+    if in_word {
+        word(fmix64(h));
+    }
+}
+
+/// The normalised characters of `text`: lowercase, whitespace runs as one space, trimmed.
+fn for_each_normalized_char(text: &str, mut emit: impl FnMut(u32)) {
+    let mut pending_space = false;
+    let mut started = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            pending_space = started;
+            continue;
+        }
+        if pending_space {
+            emit(' ' as u32);
+            pending_space = false;
+        }
+        started = true;
+        if c.is_ascii() {
+            emit(c.to_ascii_lowercase() as u32);
+        } else {
+            for l in c.to_lowercase() {
+                emit(l as u32);
+            }
+        }
+    }
+}
+
+/// Combines `n` consecutive hashes into one shingle hash (order-sensitive).
+#[inline]
+fn combine(window: &[u64]) -> u64 {
+    let mut h = 0x9e37_79b9_7f4a_7c15u64;
+    for &w in window {
+        h = (h ^ w).wrapping_mul(0x8764_ef8a_1d87_2d9b).rotate_left(29);
+    }
+    fmix64(h)
+}
+
+/// Reusable buffers for shingling one document after another without allocating.
+#[derive(Default)]
+pub struct Shingler {
+    units: Vec<u64>,
+    /// The 32-bit shingle values of the last document: the set MinHash runs over, sorted
+    /// and without repeats.
+    pub set: Vec<u32>,
+}
+
+impl Shingler {
+    /// Computes the shingle set of `text` into `self.set`. A text with fewer units than the
+    /// shingle size has an empty set: such documents are matched by the exact key only
+    /// (otherwise all of them would collide with each other).
+    pub fn shingle(&mut self, text: &str, how: Shingling) {
+        self.units.clear();
+        self.set.clear();
+        let n = match how {
+            Shingling::Words(n) => {
+                for_each_word_hash(text, |h| self.units.push(h));
+                n
+            }
+            Shingling::Chars(n) => {
+                for_each_normalized_char(text, |c| self.units.push(c as u64));
+                n
+            }
+        };
+        if self.units.len() < n {
+            return;
+        }
+        self.set
+            .extend(self.units.windows(n).map(|w| (combine(w) >> 32) as u32));
+        self.set.sort_unstable();
+        self.set.dedup();
+    }
+}
+
+/// The 128-bit key of the normalised text (exact dedup). A text without any word falls back
+/// to its trimmed bytes, so that "!!!" and "???" are not duplicates of each other.
+pub fn text_key(text: &str) -> u128 {
+    let mut hasher = Xxh3::new();
+    let mut words = 0usize;
+    for_each_word_hash(text, |h| {
+        hasher.update(&h.to_le_bytes());
+        words += 1;
+    });
+    if words == 0 {
+        return xxh3_128(text.trim().as_bytes()) | 1;
+    }
+    // Never 0: 0 means "no key" in the docs table.
+    hasher.digest128() | 1
+}
+
+/// The normalised form of a URL for URL dedup: scheme dropped (http and https are the same
+/// page), host lowercased without a leading `www.`, default ports and the fragment removed,
+/// a trailing `/` of the path removed. The query is kept: it often selects different content.
+pub fn normalize_url(url: &str) -> Option<String> {
+    let url = url.trim();
+    if url.is_empty() {
+        return None;
+    }
+    let rest = match url.find("://") {
+        Some(p) => &url[p + 3..],
+        None => url,
+    };
+    let rest = rest.split('#').next().unwrap_or("");
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path_query) = rest.split_at(split);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    let mut host = host_port.to_ascii_lowercase();
+    for default_port in [":80", ":443"] {
+        if let Some(h) = host.strip_suffix(default_port) {
+            host = h.to_string();
+        }
+    }
+    let host = host
+        .strip_prefix("www.")
+        .unwrap_or(&host)
+        .trim_end_matches('.');
+    if host.is_empty() {
+        return None;
+    }
+    let (path, query) = match path_query.find('?') {
+        Some(q) => (&path_query[..q], &path_query[q..]),
+        None => (path_query, ""),
+    };
+    let path = path.trim_end_matches('/');
+    let query = if query == "?" { "" } else { query };
+    Some(format!("{host}{path}{query}"))
+}
+
+/// The 128-bit key of a URL (0 = no usable URL).
+pub fn url_key(url: Option<&str>) -> u128 {
+    match url.and_then(normalize_url) {
+        Some(u) => xxh3_128(u.as_bytes()) | 1,
+        None => 0,
+    }
+}
+
+/// Exact Jaccard similarity of two sorted sets without repeats.
+pub fn jaccard_sorted(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(t: &str) -> Vec<u64> {
+        let mut v = Vec::new();
+        for_each_word_hash(t, |h| v.push(h));
+        v
+    }
+
+    #[test]
+    fn words_ignore_case_and_punctuation() {
+        assert_eq!(words("Hello, World!"), words("hello   world"));
+        assert_eq!(words("Ünïcode ÉTÉ"), words("ünïcode été"));
+        assert_eq!(words("a-b c").len(), 3);
+        assert_eq!(words("東京都").len(), 3);
+        assert_ne!(words("abc"), words("abd"));
+    }
+
+    #[test]
+    fn exact_key_is_normalised() {
+        assert_eq!(text_key("The cat sat."), text_key("the  CAT sat"));
+        assert_ne!(text_key("the cat sat"), text_key("the sat cat"));
+        assert_ne!(text_key("!!!"), text_key("???"));
+    }
+
+    #[test]
+    fn url_normalisation() {
+        let n = |u| normalize_url(u).unwrap();
+        assert_eq!(
+            n("https://www.Example.com/a/"),
+            n("http://example.com/a#top")
+        );
+        assert_eq!(n("http://example.com:80/a"), "example.com/a");
+        assert_eq!(n("https://example.com/?"), "example.com");
+        assert_ne!(n("http://example.com/a?x=1"), n("http://example.com/a?x=2"));
+        assert!(normalize_url("").is_none());
+    }
+
+    #[test]
+    fn shingle_sets_and_jaccard() {
+        let mut s = Shingler::default();
+        s.shingle("one two three four five six", Shingling::Words(5));
+        assert_eq!(s.set.len(), 2);
+        let a = s.set.clone();
+        s.shingle("one two three four", Shingling::Words(5));
+        assert!(s.set.is_empty(), "shorter than a shingle: no set");
+        s.shingle("ONE two, three four five seven", Shingling::Words(5));
+        assert!((jaccard_sorted(&a, &s.set) - 1.0 / 3.0).abs() < 1e-9);
+        s.shingle("abcdef", Shingling::Chars(5));
+        assert_eq!(s.set.len(), 2);
+        assert_eq!(Shingling::parse("char:7").unwrap(), Shingling::Chars(7));
+        assert!(Shingling::parse("byte:5").is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! What every dedup step shares: tasks run in parallel, skipped when their completion marker
+//! exists, and marked done only after their outputs are in place.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::files::WorkDir;
+use crate::io::shards::AtomicFile;
+
+/// Runs `f` for every task without a marker in `WORK/<step>/done/`, on `threads` threads,
+/// and writes each task's marker after `f` succeeds. Fails (after all tasks ran) if any
+/// task failed, naming them.
+pub fn for_each_task<T: Sync>(
+    label: &str,
+    work: &WorkDir,
+    step: &str,
+    tasks: &[T],
+    name: impl Fn(&T) -> String + Sync,
+    threads: usize,
+    f: impl Fn(&T) -> Result<()> + Sync,
+) -> Result<()> {
+    let todo: Vec<&T> = tasks
+        .iter()
+        .filter(|t| !work.marker(step, &name(t)).exists())
+        .collect();
+    let skipped = tasks.len() - todo.len();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .context("cannot start the worker threads")?;
+    let failures: Vec<String> = pool.install(|| {
+        todo.par_iter()
+            .with_max_len(1)
+            .filter_map(|t| {
+                let n = name(t);
+                let result = f(t).and_then(|()| AtomicFile::write_all(&work.marker(step, &n), b""));
+                match result {
+                    Ok(()) => None,
+                    Err(e) => {
+                        eprintln!("{label}: error: {n}: {e:#}");
+                        Some(n)
+                    }
+                }
+            })
+            .collect()
+    });
+    if std::env::var_os("SIEVE_QUIET").is_none() {
+        eprintln!(
+            "{label}: {} tasks done, {} already done, {} failed",
+            todo.len() - failures.len(),
+            skipped,
+            failures.len()
+        );
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{label}: {} of {} tasks failed (first: {}); fix and re-run, finished tasks are kept",
+            failures.len(),
+            tasks.len(),
+            failures[0]
+        );
+    }
+    Ok(())
+}
+
+/// Writes a value as pretty JSON, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    AtomicFile::write_all(path, &bytes)
+}

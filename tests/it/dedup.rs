@@ -1,0 +1,282 @@
+//! Dedup end to end: priority-aware representatives whatever the input order and thread
+//! count, the steps run as separate tasks equal to the one-shot command, and explanations.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{assert_same_outputs, docs_of, run_ok, sample_web, tree};
+
+/// A deterministic ~300-word English-like text.
+fn long_text(seed: u64) -> String {
+    const WORDS: &[&str] = &[
+        "river", "market", "council", "winter", "library", "garden", "harbour", "school", "bridge",
+        "station", "festival", "museum", "village", "forest", "mountain", "engine", "letter",
+        "painter", "teacher", "doctor", "farmer", "season", "history", "science", "morning",
+        "evening", "summer", "autumn", "road", "island", "castle", "tower",
+    ];
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = String::new();
+    for i in 0..300 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push_str(WORDS[(state % WORDS.len() as u64) as usize]);
+        out.push(if i % 12 == 11 { '.' } else { ' ' });
+        if i % 12 == 11 {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+/// Imports `docs` (url, text) as dataset `dataset` into `out/<file>.parquet`.
+fn import(dir: &Path, file: &str, dataset: &str, docs: &[(String, String)]) -> PathBuf {
+    let src = dir.join(format!("src-{file}.jsonl"));
+    let lines: Vec<String> = docs
+        .iter()
+        .map(|(url, text)| serde_json::json!({"url": url, "text": text}).to_string())
+        .collect();
+    std::fs::write(&src, lines.join("\n") + "\n").unwrap();
+    let out = dir.join("shards");
+    let renamed = dir.join(format!("{file}.jsonl"));
+    std::fs::rename(&src, &renamed).unwrap();
+    run_ok(&[
+        "import",
+        "-q",
+        "--dataset",
+        dataset,
+        "--output",
+        out.to_str().unwrap(),
+        renamed.to_str().unwrap(),
+    ]);
+    out
+}
+
+/// Three datasets each holding a copy of one text (exact in two, one word changed in the
+/// third), plus unique filler; `names` gives the shard file of each dataset, which decides
+/// the order in which the copies are met.
+fn three_copies(dir: &Path, names: [&str; 3]) -> PathBuf {
+    let shared = long_text(7);
+    let near = shared.replacen("river", "canal", 1);
+    let mut out = PathBuf::new();
+    for (k, (dataset, name)) in ["web", "books", "wiki"].iter().zip(names).enumerate() {
+        let copy = if *dataset == "web" {
+            near.clone()
+        } else {
+            shared.clone()
+        };
+        let mut docs = vec![
+            (
+                format!("https://{dataset}.example/a"),
+                long_text(100 + k as u64),
+            ),
+            (format!("https://{dataset}.example/shared"), copy),
+            (
+                format!("https://{dataset}.example/b"),
+                long_text(200 + k as u64),
+            ),
+        ];
+        if k == 1 {
+            docs.reverse();
+        }
+        out = import(dir, name, dataset, &docs);
+    }
+    out
+}
+
+fn dedup(input: &Path, out: &Path, threads: &str, priority: &str) {
+    run_ok(&[
+        "dedup",
+        "-q",
+        "-j",
+        threads,
+        "--priority",
+        priority,
+        "--write-rejected",
+        "--output",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+}
+
+fn all_docs(dir: &Path) -> Vec<sieve::doc::Document> {
+    let mut docs = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    files.sort();
+    for f in files {
+        docs.extend(docs_of(&f));
+    }
+    docs
+}
+
+#[test]
+fn the_highest_priority_copy_is_kept_whatever_the_order_and_threads() {
+    let shared = long_text(7);
+    for names in [["a", "b", "c"], ["c", "a", "b"], ["b", "c", "a"]] {
+        let d = tempfile::tempdir().unwrap();
+        let input = three_copies(d.path(), names);
+        for threads in ["1", "2"] {
+            let out = d.path().join(format!("out-{threads}"));
+            dedup(&input, &out, threads, "books,wiki,web");
+            let kept = all_docs(&out);
+            assert_eq!(kept.len(), 7, "{names:?}: 9 documents, 2 copies removed");
+            let copies: Vec<_> = kept
+                .iter()
+                .filter(|d| d.url.as_deref().unwrap().ends_with("/shared"))
+                .collect();
+            assert_eq!(copies.len(), 1, "{names:?}");
+            assert_eq!(copies[0].dataset, "books", "{names:?} -j{threads}");
+            assert_eq!(copies[0].text, shared);
+            let rejected = all_docs(&out.join("rejected"));
+            assert_eq!(rejected.len(), 2);
+            for r in &rejected {
+                assert_eq!(r.meta["dedup_representative"], copies[0].id);
+                assert_eq!(r.meta["dedup_component_size"], "3");
+                let want = if r.dataset == "web" {
+                    "near_duplicate"
+                } else {
+                    "exact_duplicate"
+                };
+                assert_eq!(r.meta["drop_reason"], want, "{}", r.id);
+            }
+        }
+        assert_same_outputs(&d.path().join("out-1"), &d.path().join("out-2"));
+    }
+}
+
+#[test]
+fn without_a_priority_list_the_first_copy_met_is_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let input = three_copies(d.path(), ["b", "c", "a"]);
+    let out = d.path().join("out");
+    dedup(&input, &out, "2", "");
+    let kept = all_docs(&out);
+    let copy = kept
+        .iter()
+        .find(|d| d.url.as_deref().unwrap().ends_with("/shared"))
+        .unwrap();
+    // Shard `a` (wiki) sorts first.
+    assert_eq!(copy.dataset, "wiki");
+}
+
+#[test]
+fn steps_run_as_separate_tasks_equal_the_one_shot_command() {
+    let d = tempfile::tempdir().unwrap();
+    let extracted = d.path().join("extracted");
+    run_ok(&[
+        "extract",
+        "-q",
+        "--output",
+        extracted.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+    let one_shot = d.path().join("one");
+    run_ok(&[
+        "dedup",
+        "-q",
+        "--output",
+        one_shot.to_str().unwrap(),
+        "--ranges",
+        "2",
+        extracted.to_str().unwrap(),
+    ]);
+    let work = d.path().join("work");
+    let (w, x) = (work.to_str().unwrap(), extracted.to_str().unwrap());
+    for task in ["1/2", "0/2"] {
+        run_ok(&[
+            "dedup",
+            "signatures",
+            "--work",
+            w,
+            "--ranges",
+            "2",
+            "--shard",
+            task,
+            x,
+        ]);
+    }
+    for task in ["0/2", "1/2"] {
+        run_ok(&["dedup", "lsh", "--work", w, "--shard", task]);
+    }
+    for task in ["2/3", "0/3", "1/3"] {
+        run_ok(&["dedup", "edges", "-j", "1", "--work", w, "--shard", task]);
+    }
+    run_ok(&["dedup", "components", "--work", w]);
+    let stepwise = d.path().join("steps");
+    run_ok(&[
+        "dedup",
+        "filter",
+        "-q",
+        "--work",
+        w,
+        "--output",
+        stepwise.to_str().unwrap(),
+        x,
+    ]);
+    let (a, b) = (tree(&one_shot), tree(&stepwise));
+    for (name, bytes) in &b {
+        if name.ends_with(".parquet") || name == "stats.json" {
+            assert!(a[name] == *bytes, "{name} differs");
+        }
+    }
+    let wa = tree(&one_shot.join("dedup-work"));
+    let wb = tree(&work);
+    for (name, bytes) in &wa {
+        if !name.contains("done/") {
+            assert!(wb[name] == *bytes, "work file {name} differs");
+        }
+    }
+    // The sample's planted exact and near copies are found.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("components/report.json")).unwrap())
+            .unwrap();
+    assert!(
+        report["removed_by_kind"]["exact"].as_u64().unwrap() >= 10,
+        "{report}"
+    );
+    assert!(
+        report["removed_by_kind"]["fuzzy"].as_u64().unwrap() >= 3,
+        "{report}"
+    );
+    // And each removal can be explained.
+    let rejected_id = {
+        let removed = std::fs::read_to_string(work.join("components/components.jsonl")).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(removed.lines().next().unwrap()).unwrap();
+        first["members"][0].as_str().unwrap().to_string()
+    };
+    let o = run_ok(&["dedup", "explain", "--work", w, &rejected_id]);
+    let x: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(x["removed"], true);
+    assert!(!x["edges"].as_array().unwrap().is_empty(), "{x}");
+}
+
+#[test]
+fn a_work_directory_refuses_other_settings() {
+    let d = tempfile::tempdir().unwrap();
+    let input = three_copies(d.path(), ["a", "b", "c"]);
+    let w = d.path().join("w");
+    let (w, x) = (w.to_str().unwrap(), input.to_str().unwrap());
+    run_ok(&["dedup", "signatures", "--work", w, x]);
+    let o = crate::util::run_expect(
+        &["dedup", "signatures", "--work", w, "--threshold", "0.7", x],
+        1,
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
+    // lsh before every signatures task has finished is refused with the reason.
+    let w2 = d.path().join("w2");
+    run_ok(&[
+        "dedup",
+        "signatures",
+        "--work",
+        w2.to_str().unwrap(),
+        "--shard",
+        "0/3",
+        x,
+    ]);
+    let o = crate::util::run_expect(&["dedup", "lsh", "--work", w2.to_str().unwrap()], 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
+}
