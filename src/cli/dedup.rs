@@ -69,9 +69,10 @@ pub struct DedupSettings {
     /// Override the preset's rows per band.
     #[arg(long)]
     pub rows: Option<usize>,
-    /// Shingles: word:N (N consecutive normalised words) or char:N.
-    #[arg(long, default_value = "word:5", value_parser = Shingling::parse)]
-    pub shingle: Shingling,
+    /// Shingles: word:N (N consecutive normalised words) or char:N; default: the preset's
+    /// (mtnlg: char:5, fineweb: word:5; see docs/dedup.md for the measurements behind it).
+    #[arg(long, value_parser = Shingling::parse)]
+    pub shingle: Option<Shingling>,
     /// Minimum Jaccard similarity of a verified pair.
     #[arg(long, default_value_t = 0.8)]
     pub threshold: f64,
@@ -96,7 +97,7 @@ impl DedupSettings {
     pub fn config(&self) -> Result<DedupConfig> {
         let (bands, rows) = self.preset.bands_rows();
         let cfg = DedupConfig {
-            shingling: self.shingle,
+            shingling: self.shingle.unwrap_or(self.preset.shingling()),
             bands: self.bands.unwrap_or(bands),
             rows: self.rows.unwrap_or(rows),
             seed: self.seed,
@@ -230,7 +231,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             let cfg = a.settings.config()?;
             let work = WorkDir::new(&a.work.unwrap_or_else(|| run.output.join("dedup-work")));
             let jobs = input_jobs(&a.inputs, &run)?;
-            let report = find_duplicates(&work, &cfg, &jobs, run.threads())?;
+            let report = find_duplicates(&work, &cfg, &jobs, run.threads(), run.quiet)?;
             if !run.quiet {
                 print_report(&report, &work);
             }
@@ -255,15 +256,26 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
                 &all,
                 &selected,
                 threads(s.threads),
+                false,
             )?;
             Ok(Outcome::Ok)
         }
         Some(DedupStep::Lsh(s)) => {
-            lsh::run(&WorkDir::new(&s.work), task(&s.shard)?, threads(s.threads))?;
+            lsh::run(
+                &WorkDir::new(&s.work),
+                task(&s.shard)?,
+                threads(s.threads),
+                false,
+            )?;
             Ok(Outcome::Ok)
         }
         Some(DedupStep::Edges(s)) => {
-            edges::run(&WorkDir::new(&s.work), task(&s.shard)?, threads(s.threads))?;
+            edges::run(
+                &WorkDir::new(&s.work),
+                task(&s.shard)?,
+                threads(s.threads),
+                false,
+            )?;
             Ok(Outcome::Ok)
         }
         Some(DedupStep::Components(s)) => {

@@ -21,6 +21,34 @@ pub enum EvalCommand {
     Extract(EvalExtractArgs),
     /// Per-language accuracy of whatlang and a fastText model, and English recall.
     Langid(EvalLangidArgs),
+    /// Recall by true Jaccard and precision of dedup on a labelled near-duplicate set.
+    Dedup(EvalDedupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalDedupArgs {
+    /// The shared data directory.
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// Base documents (each gets three perturbed copies).
+    #[arg(long, default_value_t = 1500)]
+    pub families: usize,
+    /// Seed of the perturbations.
+    #[arg(long, default_value_t = 1)]
+    pub set_seed: u64,
+    /// Shinglings to compare (each scored with its own true Jaccard); default: --shingle.
+    #[arg(long, value_delimiter = ',', value_parser = crate::dedup::shingle::Shingling::parse)]
+    pub compare_shingles: Vec<crate::dedup::shingle::Shingling>,
+    #[command(flatten)]
+    pub settings: super::dedup::DedupSettings,
+    /// Scratch directory (default: a temporary directory).
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+    /// Also write the scores as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +81,48 @@ pub fn run(a: EvalArgs) -> Result<Outcome> {
     match a.what {
         EvalCommand::Extract(e) => eval_extract(e),
         EvalCommand::Langid(e) => eval_langid(e),
+        EvalCommand::Dedup(e) => eval_dedup(e),
     }
+}
+
+fn eval_dedup(a: EvalDedupArgs) -> Result<Outcome> {
+    let set = crate::eval::dedup::build(&a.data, a.families, a.set_seed)?;
+    eprintln!(
+        "labelled set: {} documents in {} families",
+        set.len(),
+        a.families
+    );
+    let temp = tempfile::tempdir()?;
+    let scratch = a
+        .scratch
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut scores = Vec::new();
+    let shinglings = if a.compare_shingles.is_empty() {
+        vec![a.settings.shingle.unwrap_or(a.settings.preset.shingling())]
+    } else {
+        a.compare_shingles.clone()
+    };
+    for shingling in &shinglings {
+        let mut settings = a.settings.clone();
+        settings.shingle = Some(*shingling);
+        let cfg = settings.config()?;
+        let s = crate::eval::dedup::score(
+            &set,
+            &cfg,
+            &scratch.join(shingling.to_string().replace(':', "-")),
+            threads,
+        )?;
+        print!("{}", crate::eval::dedup::render(&s, &cfg));
+        scores.push(s);
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&scores)?)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {

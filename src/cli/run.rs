@@ -95,7 +95,7 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
     let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
     disambiguate_stems(&mut jobs);
     let dedup_work = WorkDir::new(&work.join("dedup"));
-    let report = find_duplicates(&dedup_work, &cfg, &jobs, args.threads())?;
+    let report = find_duplicates(&dedup_work, &cfg, &jobs, args.threads(), args.quiet)?;
     if !args.quiet {
         print_report(&report, &dedup_work);
     }

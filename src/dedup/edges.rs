@@ -63,7 +63,7 @@ pub fn partitions(cfg: &DedupConfig) -> Vec<String> {
     parts
 }
 
-pub fn run(work: &WorkDir, task: (usize, usize), threads: usize) -> Result<()> {
+pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) -> Result<()> {
     let cfg = DedupConfig::load(&work.root)?;
     let shards = work.signature_shards()?;
     let lsh_done = work.done("lsh")?;
@@ -87,6 +87,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize) -> Result<()> {
         &mine,
         |p| p.clone(),
         threads,
+        quiet,
         |part| partition(work, &cfg, &shards, part),
     )
 }

@@ -25,7 +25,7 @@ pub struct LshStats {
 }
 
 /// Runs the lsh step on this task's share (`shard_index`, `shard_count`) of the shards.
-pub fn run(work: &WorkDir, task: (usize, usize), threads: usize) -> Result<()> {
+pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) -> Result<()> {
     let cfg = DedupConfig::load(&work.root)?;
     let shards = work.signature_shards()?;
     let mine: Vec<(u32, String)> = shards
@@ -41,6 +41,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize) -> Result<()> {
         &mine,
         |(_, stem)| stem.clone(),
         threads,
+        quiet,
         |(index, stem)| shard(work, &cfg, *index, stem),
     )
 }

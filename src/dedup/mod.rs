@@ -37,10 +37,11 @@ pub fn find_duplicates(
     cfg: &DedupConfig,
     jobs: &[Job],
     threads: usize,
+    quiet: bool,
 ) -> Result<components::Report> {
-    signatures::run(work, cfg, jobs, jobs, threads)?;
-    lsh::run(work, (0, 1), threads)?;
-    edges::run(work, (0, 1), threads)?;
+    signatures::run(work, cfg, jobs, jobs, threads, quiet)?;
+    lsh::run(work, (0, 1), threads, quiet)?;
+    edges::run(work, (0, 1), threads, quiet)?;
     // One task, cheap next to the others, and deterministic: simply redone on a re-run.
     components::run(work)
 }

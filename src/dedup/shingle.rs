@@ -67,9 +67,6 @@ pub fn fmix64(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
 /// Scripts written without spaces between words: each character counts as a word.
 fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
@@ -84,23 +81,56 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
+/// ASCII bytes → their lowercase form if they belong to words, 0 if they separate words.
+const ASCII_WORD: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The hash of one normalised word (its lowercase UTF-8 bytes). Words of up to 8 bytes —
+/// most of them — are mixed as one integer, cheaper than a general hash call.
+#[inline]
+fn word_hash(bytes: &[u8]) -> u64 {
+    if bytes.len() <= 8 {
+        let mut v = [0u8; 8];
+        v[..bytes.len()].copy_from_slice(bytes);
+        fmix64(u64::from_le_bytes(v) ^ ((bytes.len() as u64) << 59) ^ 0x5bd1_e995_3c6e_f372)
+    } else {
+        xxhash_rust::xxh3::xxh3_64(bytes)
+    }
+}
+
 /// Calls `word` with the hash of every normalised word of `text`, in order.
 pub fn for_each_word_hash(text: &str, mut word: impl FnMut(u64)) {
-    let mut h = FNV_OFFSET;
-    let mut in_word = false;
+    // The lowercase bytes of the current word; words longer than this are hashed by their
+    // first 256 bytes, which no real word reaches.
+    let mut buf = [0u8; 256];
+    let mut len = 0usize;
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b < 0x80 {
             i += 1;
-            if b.is_ascii_alphanumeric() {
-                h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
-                in_word = true;
-            } else if in_word {
-                word(fmix64(h));
-                h = FNV_OFFSET;
-                in_word = false;
+            let l = ASCII_WORD[b as usize];
+            if l != 0 {
+                if len < buf.len() {
+                    buf[len] = l;
+                }
+                len += 1;
+            } else if len > 0 {
+                word(word_hash(&buf[..len.min(buf.len())]));
+                len = 0;
             }
             continue;
         }
@@ -108,27 +138,31 @@ pub fn for_each_word_hash(text: &str, mut word: impl FnMut(u64)) {
         let c = text[i..].chars().next().expect("inside the string");
         i += c.len_utf8();
         if !c.is_alphanumeric() {
-            if in_word {
-                word(fmix64(h));
-                h = FNV_OFFSET;
-                in_word = false;
+            if len > 0 {
+                word(word_hash(&buf[..len.min(buf.len())]));
+                len = 0;
             }
         } else if is_unspaced_script(c) {
-            if in_word {
-                word(fmix64(h));
+            if len > 0 {
+                word(word_hash(&buf[..len.min(buf.len())]));
+                len = 0;
             }
-            word(fmix64((FNV_OFFSET ^ c as u64).wrapping_mul(FNV_PRIME)));
-            h = FNV_OFFSET;
-            in_word = false;
+            let mut one = [0u8; 4];
+            word(word_hash(c.encode_utf8(&mut one).as_bytes()));
         } else {
             for l in c.to_lowercase() {
-                h = (h ^ l as u64).wrapping_mul(FNV_PRIME);
+                let mut enc = [0u8; 4];
+                for &e in l.encode_utf8(&mut enc).as_bytes() {
+                    if len < buf.len() {
+                        buf[len] = e;
+                    }
+                    len += 1;
+                }
             }
-            in_word = true;
         }
     }
-    if in_word {
-        word(fmix64(h));
+    if len > 0 {
+        word(word_hash(&buf[..len.min(buf.len())]));
     }
 }
 
@@ -156,12 +190,14 @@ fn for_each_normalized_char(text: &str, mut emit: impl FnMut(u32)) {
     }
 }
 
-/// Combines `n` consecutive hashes into one shingle hash (order-sensitive).
+/// Combines `n` consecutive hashes into one shingle hash. Each position gets its own
+/// rotation, so the order matters ("a b" ≠ "b a"); the unit hashes are already uniform, and
+/// the final mix spreads the result.
 #[inline]
 fn combine(window: &[u64]) -> u64 {
-    let mut h = 0x9e37_79b9_7f4a_7c15u64;
-    for &w in window {
-        h = (h ^ w).wrapping_mul(0x8764_ef8a_1d87_2d9b).rotate_left(29);
+    let mut h = window.len() as u64;
+    for (i, &w) in window.iter().enumerate() {
+        h ^= w.rotate_left((i as u32 * 23) & 63);
     }
     fmix64(h)
 }

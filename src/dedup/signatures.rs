@@ -37,6 +37,7 @@ pub fn run(
     all: &[Job],
     selected: &[Job],
     threads: usize,
+    quiet: bool,
 ) -> Result<()> {
     cfg.save_or_check(&work.root)?;
     record_expected(work, all)?;
@@ -48,6 +49,7 @@ pub fn run(
         selected,
         |j| j.stem.clone(),
         threads,
+        quiet,
         |job| shard(work, cfg, &hasher, job),
     )
 }

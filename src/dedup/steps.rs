@@ -20,6 +20,7 @@ pub fn for_each_task<T: Sync>(
     tasks: &[T],
     name: impl Fn(&T) -> String + Sync,
     threads: usize,
+    quiet: bool,
     f: impl Fn(&T) -> Result<()> + Sync,
 ) -> Result<()> {
     let todo: Vec<&T> = tasks
@@ -47,7 +48,7 @@ pub fn for_each_task<T: Sync>(
             })
             .collect()
     });
-    if std::env::var_os("SIEVE_QUIET").is_none() {
+    if !quiet {
         eprintln!(
             "{label}: {} tasks done, {} already done, {} failed",
             todo.len() - failures.len(),

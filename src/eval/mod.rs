@@ -1,4 +1,5 @@
 //! Evaluations against labelled data in `../shared/data/`.
 
+pub mod dedup;
 pub mod extraction;
 pub mod langid;
