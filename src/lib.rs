@@ -6,6 +6,7 @@
 //! stats and completion markers. The command line lives in [`cli`].
 
 pub mod cli;
+pub mod decontam;
 pub mod dedup;
 pub mod doc;
 pub mod eval;

@@ -6,6 +6,7 @@
 
 pub mod clean;
 pub mod common;
+pub mod decontam;
 pub mod dedup;
 pub mod eval;
 pub mod extract;
@@ -46,6 +47,8 @@ pub enum Command {
     Quality(quality::QualityArgs),
     /// Remove exact, URL and near duplicates across datasets (MinHash LSH, priority-aware).
     Dedup(Box<dedup::DedupArgs>),
+    /// Cut downstream-task n-grams out of documents (Megatron's decontamination).
+    Decontam(Box<decontam::DecontamArgs>),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Quality(a) => quality::run(a),
         Command::Langid(a) => langid::run(a),
         Command::Dedup(a) => dedup::run(*a),
+        Command::Decontam(a) => decontam::run(*a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),
     }

@@ -1,26 +1,29 @@
 //! `sieve run SPEC.toml`: a whole pipeline from a spec file.
 //!
-//! A spec whose stages include `dedup` runs in three parts, because dedup needs every
-//! document before it can drop any: the stages before it write `OUT/work/before-dedup/`,
-//! the dedup steps run over those shards in `OUT/work/dedup/`, and the dedup filter plus
-//! the stages after it write `OUT/`. `OUT/stats.json` covers the whole chain.
+//! Global stages (`dedup`, `decontam`) need every document before they can decide about any,
+//! so a spec runs in passes split at them: the stages before the first global stage write
+//! `OUT/work/before-<stage>/`; the global stage's reduce runs over those shards in
+//! `OUT/work/<stage>/`; its per-document part (the dedup filter, the decontam strip) then
+//! leads the next pass, and the last pass writes `OUT/`. `OUT/stats.json` covers the chain.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::Args;
 
 use super::common::{execute, RunArgs};
-use super::dedup::{filter_factory, print_report};
 use super::Outcome;
+use crate::decontam::passes::DecontamConfig;
 use crate::dedup::config::DedupConfig;
 use crate::dedup::files::WorkDir;
 use crate::dedup::find_duplicates;
 use crate::io::shards::{AtomicFile, ShardFormat};
 use crate::io::source::InputKind;
 use crate::pipeline::registry;
-use crate::pipeline::runner::{disambiguate_stems, jobs_for};
-use crate::pipeline::spec::PipelineSpec;
+use crate::pipeline::runner::{disambiguate_stems, jobs_for, Job};
+use crate::pipeline::spec::{PipelineSpec, StageSpec};
+use crate::pipeline::stage::StageFactory;
 use crate::pipeline::stats::RunStats;
 use crate::read::SourceSpec;
 
@@ -42,6 +45,46 @@ pub struct RunSpecArgs {
     pub quiet: bool,
 }
 
+const GLOBAL_STAGES: &[&str] = &["dedup", "decontam"];
+
+/// `first` then `then`, per shard.
+fn chain(first: Option<StageFactory>, then: StageFactory) -> StageFactory {
+    match first {
+        None => then,
+        Some(first) => Arc::new(move |stem: &str| {
+            let mut stages = first(stem)?;
+            stages.extend(then(stem)?);
+            Ok(stages)
+        }),
+    }
+}
+
+/// Runs a global stage's reduce over `jobs`; returns its per-document stage.
+fn prepare_global(
+    spec: &StageSpec,
+    jobs: &[Job],
+    work: PathBuf,
+    args: &RunArgs,
+) -> Result<StageFactory> {
+    match spec.name.as_str() {
+        "dedup" => {
+            let cfg = DedupConfig::from_table(&spec.options)?;
+            let work = WorkDir::new(&work);
+            let report = find_duplicates(&work, &cfg, jobs, args.threads(), args.quiet)?;
+            if !args.quiet {
+                super::dedup::print_report(&report, &work);
+            }
+            Ok(super::dedup::filter_factory(work, None))
+        }
+        "decontam" => {
+            let cfg = DecontamConfig::from_table(&spec.options)?;
+            let index = super::decontam::prepare(&work, &cfg, jobs, args.threads(), args.quiet)?;
+            Ok(super::decontam::strip_factory(index, &cfg))
+        }
+        other => bail!("`{other}` is not a global stage"),
+    }
+}
+
 pub fn run(a: RunSpecArgs) -> Result<Outcome> {
     let spec = PipelineSpec::load(&a.spec)?;
     let args = RunArgs {
@@ -53,63 +96,86 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
         base_url: String::new(),
         quiet: a.quiet,
     };
-    let dedup_at: Vec<usize> = spec
+    let globals = spec
         .stages
         .iter()
-        .enumerate()
-        .filter(|(_, s)| s.name == "dedup")
-        .map(|(i, _)| i)
-        .collect();
-    let Some(&at) = dedup_at.first() else {
+        .filter(|s| GLOBAL_STAGES.contains(&s.name.as_str()))
+        .count();
+    if globals == 0 {
         let stages = registry::factory(&spec.stages)?;
         let jobs = args.select(spec.jobs()?)?;
         return execute("run", jobs, stages, &args);
-    };
-    if dedup_at.len() > 1 {
-        bail!("a pipeline spec can have one dedup stage");
     }
     if args.shard.is_some() {
-        bail!("a spec with a dedup stage runs as one task; for task arrays run the stages and `sieve dedup` steps as separate commands");
-    }
-    let cfg = DedupConfig::from_table(&spec.stages[at].options)?;
-    let before = registry::factory(&spec.stages[..at])?;
-    let after = registry::factory(&spec.stages[at + 1..])?;
-
-    // Part 1: the stages before dedup.
-    let work = args.output.join("work");
-    let before_args = RunArgs {
-        output: work.join("before-dedup"),
-        format: ShardFormat::Parquet,
-        ..args.clone()
-    };
-    if execute("run", spec.jobs()?, before, &before_args)? == Outcome::Partial {
-        eprintln!("sieve run: some inputs failed before dedup; fix them and re-run (finished shards are kept)");
-        return Ok(Outcome::Partial);
+        bail!("a spec with a dedup or decontam stage runs as one task; for task arrays run the stages and the `sieve dedup` / `sieve decontam` steps as separate commands");
     }
 
-    // Part 2: dedup over everything part 1 wrote.
-    let resolved = args.resolve(
-        &[before_args.output.to_string_lossy().into_owned()],
-        InputKind::Shards,
+    let mut jobs = spec.jobs()?;
+    let mut lead: Option<StageFactory> = None;
+    let mut pending: Vec<StageSpec> = Vec::new();
+    let mut passes: Vec<PathBuf> = Vec::new();
+    for stage in &spec.stages {
+        if !GLOBAL_STAGES.contains(&stage.name.as_str()) {
+            pending.push(stage.clone());
+            continue;
+        }
+        // One pass up to this global stage, into the work directory.
+        let pass_args = RunArgs {
+            output: args
+                .output
+                .join("work")
+                .join(format!("before-{}", stage.name)),
+            format: ShardFormat::Parquet,
+            ..args.clone()
+        };
+        let stages = chain(lead.take(), registry::factory(&pending)?);
+        if execute("run", jobs, stages, &pass_args)? == Outcome::Partial {
+            eprintln!(
+                "sieve run: some shards failed before {}; fix them and re-run (finished shards are kept)",
+                stage.name
+            );
+            return Ok(Outcome::Partial);
+        }
+        passes.push(pass_args.output.clone());
+        pending.clear();
+        let resolved = args.resolve(
+            &[pass_args.output.to_string_lossy().into_owned()],
+            InputKind::Shards,
+        )?;
+        jobs = jobs_for(resolved, &SourceSpec::Shards, None);
+        disambiguate_stems(&mut jobs);
+        let work = args.output.join("work").join(&stage.name);
+        lead = Some(prepare_global(stage, &jobs, work, &args)?);
+    }
+    let outcome = execute(
+        "run",
+        jobs,
+        chain(lead, registry::factory(&pending)?),
+        &args,
     )?;
-    let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
-    disambiguate_stems(&mut jobs);
-    let dedup_work = WorkDir::new(&work.join("dedup"));
-    let report = find_duplicates(&dedup_work, &cfg, &jobs, args.threads(), args.quiet)?;
-    if !args.quiet {
-        print_report(&report, &dedup_work);
-    }
 
-    // Part 3: the dedup filter and the stages after it.
-    let outcome = execute("run", jobs, filter_factory(dedup_work, Some(after)), &args)?;
-    let mut total = RunStats::load(&before_args.output.join("stats.json"))?;
-    let last = RunStats::load(&args.output.join("stats.json"))?;
-    total
-        .stages
-        .extend(last.stages.into_iter().filter(|s| s.name != "read"));
+    // The whole chain's counters: the first pass's reading, then every stage once.
+    passes.push(args.output.clone());
+    let mut total = RunStats::default();
+    for (i, dir) in passes.iter().enumerate() {
+        let s = RunStats::load(&dir.join("stats.json"))?;
+        if i == 0 {
+            total = s;
+        } else {
+            total
+                .stages
+                .extend(s.stages.into_iter().filter(|s| s.name != "read"));
+        }
+    }
     AtomicFile::write_all(&args.output.join("stats.json"), &total.to_json())?;
     if !args.quiet {
         eprint!("whole pipeline:\n{}", total.table());
+    }
+    if spec.stages.iter().any(|s| s.name == "decontam") {
+        let summary = super::decontam::summarize(&args.output)?;
+        if !args.quiet {
+            super::decontam::print_summary(&summary, &args.output);
+        }
     }
     Ok(outcome)
 }

@@ -19,8 +19,8 @@ use super::edges::{partitions, ShardCache};
 use super::files::{
     for_each_record, kind_name, write_removal, DocsReader, Edge, Removal, WorkDir, EDGE_SIZE,
 };
-use super::steps::write_json;
 use crate::io::shards::AtomicFile;
+use crate::pipeline::tasks::write_json;
 
 /// Components listed in full in `report.json`.
 const LARGEST_LISTED: usize = 20;

@@ -27,8 +27,8 @@ use super::files::{
 };
 use super::minhash::estimate_jaccard;
 use super::shingle::jaccard_sorted;
-use super::steps::{for_each_task, write_json};
 use crate::io::shards::AtomicFile;
+use crate::pipeline::tasks::{for_each_task, write_json};
 
 #[derive(Debug, Default, Serialize)]
 pub struct EdgeStats {
@@ -82,8 +82,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) ->
         .collect();
     for_each_task(
         "dedup edges",
-        work,
-        "edges",
+        &work.step("edges").join("done"),
         &mine,
         |p| p.clone(),
         threads,

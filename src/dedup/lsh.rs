@@ -14,8 +14,8 @@ use super::files::{
     part_name, range_of, DocsReader, LshRecord, WorkDir, KIND_EXACT, KIND_FUZZY, KIND_URL,
 };
 use super::minhash::band_key;
-use super::steps::{for_each_task, write_json};
 use crate::io::shards::AtomicFile;
+use crate::pipeline::tasks::{for_each_task, write_json};
 
 #[derive(Debug, Default, Serialize)]
 pub struct LshStats {
@@ -36,8 +36,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) ->
         .collect();
     for_each_task(
         "dedup lsh",
-        work,
-        "lsh",
+        &work.step("lsh").join("done"),
         &mine,
         |(_, stem)| stem.clone(),
         threads,

@@ -23,7 +23,6 @@ pub mod lsh;
 pub mod minhash;
 pub mod shingle;
 pub mod signatures;
-mod steps;
 
 use anyhow::Result;
 

@@ -14,9 +14,9 @@ use super::config::{DedupConfig, Verify};
 use super::files::{id_hash, write_docs_header, DocEntry, WorkDir};
 use super::minhash::MinHasher;
 use super::shingle::{text_key, url_key, Shingler};
-use super::steps::{for_each_task, write_json};
 use crate::io::shards::AtomicFile;
 use crate::pipeline::runner::Job;
+use crate::pipeline::tasks::{for_each_task, write_json};
 use crate::read::ReadItem;
 
 #[derive(Debug, Default, Serialize)]
@@ -44,8 +44,7 @@ pub fn run(
     let hasher = MinHasher::new(cfg.num_perm(), cfg.seed);
     for_each_task(
         "dedup signatures",
-        work,
-        "signatures",
+        &work.step("signatures").join("done"),
         selected,
         |j| j.stem.clone(),
         threads,

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -26,6 +26,8 @@ use crate::pipeline::runner::{disambiguate_stems, jobs_for};
 use crate::read::SourceSpec;
 
 const DATASETS: &[&str] = &["curated", "news", "web"];
+const LONG: &str = "unrelated long text";
+const LONG_WORDS: usize = 10_000;
 const SHARDS: usize = 4;
 
 /// Lines that sites add around articles; inserted by the boilerplate perturbation.
@@ -239,6 +241,36 @@ pub fn build(data: &Path, families: usize, seed: u64) -> Result<Vec<Labelled>> {
             });
         }
     }
+    // Unrelated long texts: 10,000-word chunks of different books, each a family of one.
+    // Any merge among them is a false positive; long texts are where character shingle
+    // sets saturate (every common 5-gram occurs), so they test precision hardest.
+    let mut books: Vec<PathBuf> = std::fs::read_dir(data.join("quality/gutenberg/texts"))
+        .with_context(|| "cannot list quality/gutenberg/texts")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    books.sort();
+    let mut family = bases.len();
+    for book in books {
+        let text = std::fs::read_to_string(&book).unwrap_or_default();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for chunk in words
+            .chunks(LONG_WORDS)
+            .filter(|c| c.len() == LONG_WORDS)
+            .take(6)
+        {
+            set.push(Labelled {
+                doc: Document {
+                    id: format!("books/long{family:05}"),
+                    dataset: "books".into(),
+                    text: chunk.join(" "),
+                    ..Default::default()
+                },
+                family,
+                perturbation: LONG.to_string(),
+            });
+            family += 1;
+        }
+    }
     // Spread families over shards and positions so that copies meet across files.
     let mut order: Vec<usize> = (0..set.len()).collect();
     reorder_usize(&mut order, &mut rng);
@@ -335,6 +367,9 @@ pub struct DedupScore {
     /// Pairs of documents sharing a component whose true Jaccard is ≥ 0.8.
     pub pair_precision: f64,
     pub cross_family_pairs_merged: usize,
+    /// Unrelated 10,000-word book chunks, and how many ended in a component with another.
+    pub long_texts: usize,
+    pub long_texts_merged: usize,
     /// Perturbation → (copies, found with their original, mean true Jaccard).
     pub by_perturbation: BTreeMap<String, (usize, usize, f64)>,
     pub seconds: f64,
@@ -497,6 +532,12 @@ pub fn score(
         }
     }
     out.pair_precision = good as f64 / pairs.max(1) as f64;
+    out.long_texts = set.iter().filter(|l| l.perturbation == LONG).count();
+    out.long_texts_merged = set
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.perturbation == LONG && component.contains_key(i))
+        .count();
     Ok(out)
 }
 
@@ -524,8 +565,15 @@ pub fn render(s: &DedupScore, cfg: &DedupConfig) -> String {
     }
     out.push_str(&format!(
         "recall, true J ≥ 0.9: {:.4}\nremoved documents with a true J ≥ 0.8 neighbour in their component: {:.4}\n\
-         same-component pairs with true J ≥ 0.8: {:.4} ({} cross-family pairs merged)\n",
-        s.recall_at_least_0_9, s.removed_justified, s.pair_precision, s.cross_family_pairs_merged
+         same-component pairs with true J ≥ 0.8: {:.4} ({} cross-family pairs merged)\n\
+         unrelated {}-word book chunks merged with another document: {} of {}\n",
+        s.recall_at_least_0_9,
+        s.removed_justified,
+        s.pair_precision,
+        s.cross_family_pairs_merged,
+        LONG_WORDS,
+        s.long_texts_merged,
+        s.long_texts
     ));
     out.push_str("perturbation                              copies  found  mean true J\n");
     for (k, (n, f, j)) in &s.by_perturbation {

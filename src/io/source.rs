@@ -252,7 +252,15 @@ fn glob_root(pattern: &str) -> PathBuf {
 }
 
 /// Subdirectories of a run output directory that hold no output shards.
-const RUN_OUTPUT_SIDE_DIRS: &[&str] = &["rejected", "work", "dedup-work", "stats", "done"];
+const RUN_OUTPUT_SIDE_DIRS: &[&str] = &[
+    "rejected",
+    "work",
+    "dedup-work",
+    "decontam-work",
+    "reports",
+    "stats",
+    "done",
+];
 
 fn walk(root: &Path, dir: &Path, kind: InputKind, out: &mut Vec<Input>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)

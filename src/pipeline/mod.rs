@@ -6,3 +6,4 @@ pub mod runner;
 pub mod spec;
 pub mod stage;
 pub mod stats;
+pub mod tasks;

@@ -261,6 +261,8 @@ struct ShardRun<'a> {
     stem: &'a str,
     problems: u64,
     rejected: Option<Box<dyn DocWriter>>,
+    /// Stage reports of this shard, by stage name.
+    reports: Vec<(&'static str, AtomicFile)>,
 }
 
 impl ShardRun<'_> {
@@ -270,6 +272,28 @@ impl ShardRun<'_> {
             self.progress
                 .println(&format!("{}: warning: {message}", self.cfg.label));
         }
+    }
+
+    fn write_report(&mut self, stage: &'static str, line: &str) -> Result<()> {
+        use std::io::Write;
+        if !self.reports.iter().any(|(s, _)| *s == stage) {
+            let path = self
+                .cfg
+                .output
+                .join("reports")
+                .join(stage)
+                .join(format!("{}.jsonl", self.stem));
+            self.reports.push((stage, AtomicFile::create(&path)?));
+        }
+        let file = &mut self
+            .reports
+            .iter_mut()
+            .find(|(s, _)| *s == stage)
+            .expect("created above")
+            .1;
+        file.write_all(line.as_bytes())?;
+        file.write_all(b"\n")?;
+        Ok(())
     }
 
     fn reject(&mut self, mut doc: Document, stage: &str, reason: &str) -> Result<()> {
@@ -314,6 +338,7 @@ fn process_shard(
         stem: &job.stem,
         problems: 0,
         rejected: None,
+        reports: Vec::new(),
     };
     let mut emit = Emit::default();
     let mut current: Vec<Document> = Vec::new();
@@ -364,6 +389,9 @@ fn process_shard(
                     shard.report(&msg);
                     continue;
                 }
+                for line in emit.reports.drain(..) {
+                    shard.write_report(stage.name(), &line)?;
+                }
                 for (dropped, reason) in emit.dropped.drain(..) {
                     stats.drop_reason(reason);
                     shard.reject(dropped, stage.name(), reason)?;
@@ -397,6 +425,9 @@ fn process_shard(
     writer.finish()?;
     if let Some(r) = shard.rejected.take() {
         r.finish()?;
+    }
+    for (_, report) in std::mem::take(&mut shard.reports) {
+        report.commit()?;
     }
     let mut stats = RunStats {
         shards: 1,

@@ -23,6 +23,7 @@ pub trait Stage: Send {
 pub struct Emit {
     pub(crate) kept: Vec<Document>,
     pub(crate) dropped: Vec<(Document, &'static str)>,
+    pub(crate) reports: Vec<String>,
 }
 
 impl Emit {
@@ -42,9 +43,16 @@ impl Emit {
         self.kept.extend(pieces);
     }
 
+    /// Adds one JSON line to the stage's report for this shard, written by the runner to
+    /// `OUT/reports/<stage>/<stem>.jsonl` with the shard (e.g. why a document was cut).
+    pub fn report(&mut self, json_line: String) {
+        self.reports.push(json_line);
+    }
+
     pub(crate) fn clear(&mut self) {
         self.kept.clear();
         self.dropped.clear();
+        self.reports.clear();
     }
 }
 

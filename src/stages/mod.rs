@@ -1,6 +1,7 @@
 //! Streaming stages, one module each.
 
 pub mod clean;
+pub mod decontam;
 pub mod extract;
 pub mod fasttext_infer;
 pub mod fasttext_model;

@@ -61,13 +61,17 @@ fn sieve_rerun(dir: &Path) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The sample spec without its dedup stage (a global step cannot run as one of N tasks),
-/// written beside the original so that its relative paths still hold.
+/// The sample spec without its global stages (they cannot run as one of N tasks), with
+/// paths made absolute so that it runs from a temporary directory.
 fn sample_spec_without_dedup(dir: &Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
-    let start = text.find("[[stage]]\nname = \"dedup\"").unwrap();
-    let end = start + text[start + 1..].find("[[stage]]").unwrap() + 1;
-    let text = format!("{}{}", &text[..start], &text[end..]);
+    let mut text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
+    for name in ["dedup", "decontam"] {
+        let start = text.find(&format!("[[stage]]\nname = \"{name}\"")).unwrap();
+        let end = text[start + 1..]
+            .find("[[stage]]")
+            .map_or(text.len(), |e| start + 1 + e);
+        text = format!("{}{}", &text[..start], &text[end..]);
+    }
     let text = text.replace("\"../", &format!("\"{}/", repo().display()));
     let path = dir.join("no-dedup.toml");
     std::fs::write(&path, text).unwrap();

@@ -2,6 +2,7 @@
 
 mod cli_runs;
 mod crash_resume;
+mod decontam;
 mod dedup;
 mod http_inputs;
 mod malformed_warcs;

@@ -1,5 +1,5 @@
-//! What every dedup step shares: tasks run in parallel, skipped when their completion marker
-//! exists, and marked done only after their outputs are in place.
+//! Tasks of the global steps (dedup, decontam counting): run in parallel, skipped when their
+//! completion marker exists, and marked done only after their outputs are in place.
 
 use std::path::Path;
 
@@ -7,16 +7,14 @@ use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::files::WorkDir;
 use crate::io::shards::AtomicFile;
 
-/// Runs `f` for every task without a marker in `WORK/<step>/done/`, on `threads` threads,
+/// Runs `f` for every task without a marker in `done_dir`, on `threads` threads,
 /// and writes each task's marker after `f` succeeds. Fails (after all tasks ran) if any
 /// task failed, naming them.
 pub fn for_each_task<T: Sync>(
     label: &str,
-    work: &WorkDir,
-    step: &str,
+    done_dir: &Path,
     tasks: &[T],
     name: impl Fn(&T) -> String + Sync,
     threads: usize,
@@ -25,7 +23,7 @@ pub fn for_each_task<T: Sync>(
 ) -> Result<()> {
     let todo: Vec<&T> = tasks
         .iter()
-        .filter(|t| !work.marker(step, &name(t)).exists())
+        .filter(|t| !done_dir.join(name(t)).exists())
         .collect();
     let skipped = tasks.len() - todo.len();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -37,7 +35,7 @@ pub fn for_each_task<T: Sync>(
             .with_max_len(1)
             .filter_map(|t| {
                 let n = name(t);
-                let result = f(t).and_then(|()| AtomicFile::write_all(&work.marker(step, &n), b""));
+                let result = f(t).and_then(|()| AtomicFile::write_all(&done_dir.join(&n), b""));
                 match result {
                     Ok(()) => None,
                     Err(e) => {

@@ -1,0 +1,160 @@
+//! The two passes over one document: which task n-grams it contains (counting), and the
+//! text left after cutting them out (stripping).
+//!
+//! Cutting (Megatron's `split_text`): around an n-gram at characters `[s, s + len)`, go 200
+//! characters left of `s`, then further left to the nearest `.`, `!` or `?`; everything up
+//! to and including it is the piece before. Go 200 characters right of `s + len`, then
+//! further right to the nearest `.!?`; everything after it is the piece after, which is
+//! scanned again. Pieces of 200 characters or fewer are dropped (strictly more are kept),
+//! and a document left in more than 10 pieces is dropped whole.
+
+use std::collections::VecDeque;
+
+use super::ngrams::{Compat, Scanner};
+
+/// The cutting rule's numbers (Megatron's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rules {
+    /// Characters removed on each side of a match (before the punctuation extension).
+    pub context_chars: usize,
+    /// Pieces must be longer than this to be kept.
+    pub min_piece_chars: usize,
+    /// Documents left in more pieces than this are dropped.
+    pub max_pieces: usize,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            context_chars: 200,
+            min_piece_chars: 200,
+            max_pieces: 10,
+        }
+    }
+}
+
+/// One cut, in characters of the original document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Cut {
+    pub tasks: Vec<String>,
+    pub ngram: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// What stripping left of a document.
+#[derive(Debug, Default)]
+pub struct Stripped {
+    /// The pieces kept, with the character offset of each in the original document.
+    pub pieces: Vec<(String, usize)>,
+    pub cuts: Vec<Cut>,
+}
+
+fn is_stop(c: char) -> bool {
+    matches!(c, '.' | '!' | '?')
+}
+
+/// Cuts every task n-gram of `text` out. With no match, the one piece is the text itself.
+pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
+    let mut out = Stripped::default();
+    let mut queue: VecDeque<(String, usize)> = VecDeque::new();
+    queue.push_back((text.to_string(), 0));
+    while let Some((piece, base)) = queue.pop_front() {
+        scanner.tokenize(&piece);
+        let Some(m) = scanner.first_match() else {
+            out.pieces.push((piece, base));
+            continue;
+        };
+        let (start, len) = scanner.span_chars(&piece, &m);
+        let chars: Vec<(usize, char)> = piece.char_indices().collect();
+        let n = chars.len();
+        let byte_at = |c: usize| chars.get(c).map_or(piece.len(), |&(b, _)| b);
+        // Left: 200 characters back, then back to punctuation; `p > 0` is required.
+        let mut p = start as isize - rules.context_chars as isize;
+        if p >= n as isize {
+            p = n as isize - 1; // Megatron-mode offsets can overshoot after lowercasing
+        }
+        while p > 0 && !is_stop(chars[p as usize].1) {
+            p -= 1;
+        }
+        let first = if p > 0 {
+            &piece[..byte_at(p as usize + 1)]
+        } else {
+            ""
+        };
+        // Right: 200 characters past the n-gram, then on to punctuation.
+        let mut q = start + len + rules.context_chars;
+        while q < n && !is_stop(chars[q].1) {
+            q += 1;
+        }
+        let second = if q + 1 < n {
+            &piece[byte_at(q + 1)..]
+        } else {
+            ""
+        };
+        out.cuts.push(Cut {
+            tasks: scanner
+                .index
+                .task_list(&m.entry)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            ngram: scanner.ngram_text(&piece, &m),
+            start: base + start,
+            end: base + (start + len).min(n),
+        });
+        if first.chars().count() > rules.min_piece_chars {
+            out.pieces.push((first.to_string(), base));
+        }
+        if second.chars().count() > rules.min_piece_chars {
+            queue.push_back((second.to_string(), base + q + 1));
+        }
+    }
+    // Pieces come out in queue order, which is text order: every "before" piece is final
+    // when found and precedes the "after" piece queued at the same time.
+    out.pieces.sort_by_key(|&(_, base)| base);
+    out
+}
+
+/// The task n-grams a document contains, each once (document frequency): key and text.
+///
+/// Sieve mode counts every window. Megatron mode follows its script: after a match, scanning
+/// resumes on the text after the matched n-gram, so overlapping n-grams are not counted.
+pub fn count(text: &str, scanner: &mut Scanner, found: &mut Vec<(u64, String)>) {
+    found.clear();
+    match scanner.compat {
+        Compat::Sieve => {
+            scanner.tokenize(text);
+            let mut matches = Vec::new();
+            scanner.all_matches(&mut matches);
+            for m in &matches {
+                if !found.iter().any(|(k, _)| *k == m.key) {
+                    found.push((m.key, scanner.ngram_text(text, m)));
+                }
+            }
+        }
+        Compat::Megatron => {
+            let mut queue: VecDeque<String> = VecDeque::new();
+            queue.push_back(text.to_string());
+            while let Some(piece) = queue.pop_front() {
+                scanner.tokenize(&piece);
+                let Some(m) = scanner.first_match() else {
+                    continue;
+                };
+                if !found.iter().any(|(k, _)| *k == m.key) {
+                    found.push((m.key, scanner.ngram_text(&piece, &m)));
+                }
+                let (start, len) = scanner.span_chars(&piece, &m);
+                let n = piece.chars().count();
+                if start + len + 1 < n {
+                    let from = piece
+                        .char_indices()
+                        .nth(start + len + 1)
+                        .map_or(piece.len(), |(b, _)| b);
+                    queue.push_back(piece[from..].to_string());
+                }
+            }
+        }
+    }
+    found.sort_unstable_by_key(|f| f.0);
+}

@@ -1,0 +1,315 @@
+//! The task n-gram index and the scanner that finds task n-grams in a text.
+//!
+//! Index (Megatron's rule): a task text of fewer than `min_n` (8) words is skipped; one of
+//! `min_n .. max_n` (8–12) words is one n-gram of its own length; a longer one gives every
+//! `max_n`-word (13) window. Keys are 64-bit polynomial hashes of the word hashes, so any
+//! window of a document is looked up in O(1) from prefix sums; a second, independent 32-bit
+//! hash confirms each hit, so a false match needs both to collide.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::words::{sequence_key, words, Windows, Word};
+
+/// Keys are already uniform hashes: use them as their own hash.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+pub type KeyMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+/// Which algorithm: sieve's (quirks fixed) or Megatron-LM's `filter_ngrams.py` exactly.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compat {
+    /// Offsets on the original text, Unicode-safe lowercasing, short texts scanned too.
+    Sieve,
+    /// Megatron-LM's `filter_ngrams.py`, quirks included.
+    Megatron,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    pub len: u8,
+    check: u32,
+    /// Index into [`NgramIndex::task_sets`].
+    pub tasks: u32,
+}
+
+/// Every task n-gram, by key.
+pub struct NgramIndex {
+    pub entries: KeyMap<Entry>,
+    /// Distinct lists of task numbers (an n-gram can occur in several tasks).
+    pub task_sets: Vec<Vec<u16>>,
+    pub task_names: Vec<String>,
+    /// Lengths present, ascending.
+    pub lengths: Vec<usize>,
+    pub min_n: usize,
+    pub max_n: usize,
+}
+
+fn check_hash(words: &[Word]) -> u32 {
+    let mut bytes = Vec::with_capacity(8 * words.len());
+    for w in words {
+        bytes.extend_from_slice(&w.hash.to_le_bytes());
+    }
+    xxh3_64_with_seed(&bytes, 0x5eed) as u32
+}
+
+impl NgramIndex {
+    pub fn new(task_names: Vec<String>, min_n: usize, max_n: usize) -> NgramIndex {
+        NgramIndex {
+            entries: KeyMap::default(),
+            task_sets: Vec::new(),
+            task_names,
+            lengths: Vec::new(),
+            min_n,
+            max_n,
+        }
+    }
+
+    /// Adds the n-grams of one task text.
+    pub fn add_text(&mut self, task: u16, text: &str, set_ids: &mut HashMap<Vec<u16>, u32>) {
+        let mut ws = Vec::new();
+        words(text, &mut ws);
+        if ws.len() < self.min_n {
+            return;
+        }
+        let windows: Vec<&[Word]> = if ws.len() < self.max_n {
+            vec![&ws[..]]
+        } else {
+            ws.windows(self.max_n).collect()
+        };
+        for w in windows {
+            let key = sequence_key(w.iter().map(|x| x.hash));
+            let check = check_hash(w);
+            let len = w.len() as u8;
+            let current = self
+                .entries
+                .get(&key)
+                .map(|e| self.task_sets[e.tasks as usize].clone());
+            let mut tasks = current.unwrap_or_default();
+            if !tasks.contains(&task) {
+                tasks.push(task);
+                tasks.sort_unstable();
+            }
+            let next_id = self.task_sets.len() as u32;
+            let id = *set_ids.entry(tasks.clone()).or_insert(next_id);
+            if id == next_id {
+                self.task_sets.push(tasks);
+            }
+            self.entries.insert(
+                key,
+                Entry {
+                    len,
+                    check,
+                    tasks: id,
+                },
+            );
+        }
+    }
+
+    /// Recomputes the lengths present (after building or removing entries).
+    pub fn finish(&mut self) {
+        let mut present = [false; 256];
+        for e in self.entries.values() {
+            present[e.len as usize] = true;
+        }
+        self.lengths = (0..256).filter(|&l| present[l]).collect();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn task_list(&self, entry: &Entry) -> Vec<&str> {
+        self.task_sets[entry.tasks as usize]
+            .iter()
+            .map(|&t| self.task_names[t as usize].as_str())
+            .collect()
+    }
+}
+
+/// A task n-gram found in a text.
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub key: u64,
+    pub entry: Entry,
+    /// Word range in the scanned text's words.
+    pub first_word: usize,
+    pub words: usize,
+}
+
+/// Finds task n-grams in texts; holds reusable buffers.
+pub struct Scanner<'a> {
+    pub index: &'a NgramIndex,
+    pub compat: Compat,
+    pub words: Vec<Word>,
+    windows: Windows,
+    /// Megatron mode tokenizes the lowercased text; this holds it.
+    pub lowered: String,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(index: &'a NgramIndex, compat: Compat) -> Scanner<'a> {
+        Scanner {
+            index,
+            compat,
+            words: Vec::new(),
+            windows: Windows::default(),
+            lowered: String::new(),
+        }
+    }
+
+    /// Tokenizes `text` for the mode: the original text (sieve) or its lowercased copy
+    /// (Megatron, whose offsets then refer to the lowercased string).
+    pub fn tokenize(&mut self, text: &str) {
+        match self.compat {
+            Compat::Sieve => words(text, &mut self.words),
+            Compat::Megatron => {
+                self.lowered = text.to_lowercase();
+                words(&self.lowered, &mut self.words);
+            }
+        }
+        self.windows.reset(&self.words);
+    }
+
+    #[inline]
+    fn lookup(&mut self, i: usize, len: usize) -> Option<Match> {
+        let key = self.windows.key(i, len);
+        let entry = *self.index.entries.get(&key)?;
+        if entry.len as usize != len || check_hash(&self.words[i..i + len]) != entry.check {
+            return None;
+        }
+        Some(Match {
+            key,
+            entry,
+            first_word: i,
+            words: len,
+        })
+    }
+
+    /// The first match in the tokenized text, in the mode's scanning order.
+    pub fn first_match(&mut self) -> Option<Match> {
+        let n = self.words.len();
+        let lengths = self.index.lengths.clone();
+        match self.compat {
+            Compat::Sieve => {
+                // Earliest start; at one start the longest n-gram (it removes the most).
+                for i in 0..n {
+                    for &len in lengths.iter().rev() {
+                        if i + len <= n {
+                            if let Some(m) = self.lookup(i, len) {
+                                return Some(m);
+                            }
+                        }
+                    }
+                }
+                None
+            }
+            Compat::Megatron => {
+                let max = self.index.max_n;
+                if n < max {
+                    return None; // texts under 13 words are never scanned
+                }
+                for i in 0..=n - max {
+                    if let Some(m) = self.lookup(i, max) {
+                        return Some(m);
+                    }
+                    for &len in &lengths {
+                        if let Some(m) = self.lookup(i, len) {
+                            return Some(m);
+                        }
+                    }
+                }
+                if n > max {
+                    // The last 13 words: the shorter n-grams starting inside them.
+                    let base = n - max;
+                    for &len in lengths.iter().filter(|&&l| l != max) {
+                        for k in 0..=max - len {
+                            if let Some(m) = self.lookup(base + k, len) {
+                                return Some(m);
+                            }
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Every task n-gram occurrence in the tokenized text (sieve mode's counting pass).
+    pub fn all_matches(&mut self, out: &mut Vec<Match>) {
+        out.clear();
+        let n = self.words.len();
+        let lengths = self.index.lengths.clone();
+        for i in 0..n {
+            for &len in &lengths {
+                if i + len <= n {
+                    if let Some(m) = self.lookup(i, len) {
+                        out.push(m);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The span of a match: start and length in characters of the scanned text. Sieve mode
+    /// measures the matched words in the original text; Megatron mode takes the start in the
+    /// lowercased text and the length of the words joined by single spaces, as its script does.
+    pub fn span_chars(&self, text: &str, m: &Match) -> (usize, usize) {
+        let first = self.words[m.first_word];
+        let last = self.words[m.first_word + m.words - 1];
+        match self.compat {
+            Compat::Sieve => {
+                let start = text[..first.start].chars().count();
+                let len = text[first.start..last.end].chars().count();
+                (start, len)
+            }
+            Compat::Megatron => {
+                let start = self.lowered[..first.start].chars().count();
+                let joined: usize = self.words[m.first_word..m.first_word + m.words]
+                    .iter()
+                    .map(|w| w.lower_chars as usize)
+                    .sum::<usize>()
+                    + m.words
+                    - 1;
+                (start, joined)
+            }
+        }
+    }
+
+    /// The matched n-gram as text: its lowercase words joined by single spaces.
+    pub fn ngram_text(&self, text: &str, m: &Match) -> String {
+        let source = match self.compat {
+            Compat::Sieve => text,
+            Compat::Megatron => &self.lowered,
+        };
+        self.words[m.first_word..m.first_word + m.words]
+            .iter()
+            .map(|w| source[w.start..w.end].to_lowercase())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

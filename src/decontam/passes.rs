@@ -1,0 +1,340 @@
+//! The file-based passes: `count` (map: per-shard document frequencies of task n-grams),
+//! `merge` (reduce: n-grams found in `df_threshold` or more documents are common phrases and
+//! leave the index), and loading the final index for `strip`.
+//!
+//! ```text
+//! WORK/config.json            tasks, mode and rules (checked by every step)
+//! WORK/counts/<stem>.bin      per shard: key u64, documents u32, n-gram length u16 + text
+//! WORK/counts/done/<stem>
+//! WORK/frequent.bin           sorted keys of the n-grams removed from the index
+//! WORK/merge.json             index size, per-task counts, the most frequent n-grams
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::cut::{count, Rules};
+use super::ngrams::{Compat, NgramIndex, Scanner};
+
+use super::tasks::{build_index, TaskSpec};
+use crate::io::shards::AtomicFile;
+use crate::pipeline::runner::Job;
+use crate::pipeline::tasks::{for_each_task, write_json};
+use crate::read::ReadItem;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecontamConfig {
+    pub tasks: Vec<TaskSpec>,
+    pub compat: Compat,
+    /// Task texts shorter than this many words are ignored.
+    pub min_ngram: usize,
+    /// Longer task texts give every window of this many words.
+    pub max_ngram: usize,
+    /// N-grams found in at least this many documents are not removed.
+    pub df_threshold: u32,
+    pub rules: Rules,
+}
+
+impl DecontamConfig {
+    pub fn check(&self) -> Result<()> {
+        if self.min_ngram == 0 || self.min_ngram > self.max_ngram || self.max_ngram > 64 {
+            bail!("n-gram sizes must satisfy 1 ≤ min ≤ max ≤ 64");
+        }
+        Ok(())
+    }
+
+    /// Writes the config into `work`, or checks that the one there is the same.
+    pub fn save_or_check(&self, work: &Path) -> Result<()> {
+        self.check()?;
+        let path = work.join("config.json");
+        if path.exists() {
+            let existing = Self::load(work)?;
+            if existing != *self {
+                bail!(
+                    "{} was written with other settings; use a new work directory or the same settings",
+                    path.display()
+                );
+            }
+            return Ok(());
+        }
+        write_json(&path, self)
+    }
+
+    pub fn load(work: &Path) -> Result<DecontamConfig> {
+        let path = work.join("config.json");
+        let text = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read {} (run `sieve decontam count` first)",
+                path.display()
+            )
+        })?;
+        serde_json::from_slice(&text).with_context(|| format!("{} is not valid", path.display()))
+    }
+
+    pub fn build_index(&self) -> Result<NgramIndex> {
+        Ok(build_index(&self.tasks, self.min_ngram, self.max_ngram)?.0)
+    }
+}
+
+fn counts_dir(work: &Path) -> PathBuf {
+    work.join("counts")
+}
+
+/// Pass 1 on this task's shards: which task n-grams each document contains.
+pub fn count_pass(
+    work: &Path,
+    cfg: &DecontamConfig,
+    index: &NgramIndex,
+    jobs: &[Job],
+    threads: usize,
+    quiet: bool,
+) -> Result<()> {
+    cfg.save_or_check(work)?;
+    for_each_task(
+        "decontam count",
+        &counts_dir(work).join("done"),
+        jobs,
+        |j| j.stem.clone(),
+        threads,
+        quiet,
+        |job| count_shard(work, cfg, index, job),
+    )
+}
+
+fn count_shard(work: &Path, cfg: &DecontamConfig, index: &NgramIndex, job: &Job) -> Result<()> {
+    let mut scanner = Scanner::new(index, cfg.compat);
+    let mut df: HashMap<u64, (u32, String)> = HashMap::new();
+    let mut found = Vec::new();
+    let mut errors = 0u64;
+    for item in job.source.open(&job.input)? {
+        let doc = match item {
+            ReadItem::Doc(d) => d,
+            ReadItem::Fatal(m) => bail!("{m}"),
+            ReadItem::Error { message, .. } => {
+                errors += 1;
+                if errors <= 20 {
+                    eprintln!("sieve decontam count: {message}");
+                }
+                continue;
+            }
+            ReadItem::Dropped { .. } => continue,
+        };
+        count(&doc.text, &mut scanner, &mut found);
+        for (key, text) in found.drain(..) {
+            let e = df.entry(key).or_insert_with(|| (0, text));
+            e.0 += 1;
+        }
+    }
+    let mut rows: Vec<(u64, u32, String)> = df.into_iter().map(|(k, (n, t))| (k, n, t)).collect();
+    rows.sort_unstable_by_key(|r| r.0);
+    let mut out = AtomicFile::create(&counts_dir(work).join(format!("{}.bin", job.stem)))?;
+    for (key, n, text) in rows {
+        let text = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
+        out.write_all(&key.to_le_bytes())?;
+        out.write_all(&n.to_le_bytes())?;
+        out.write_all(&(text.len() as u16).to_le_bytes())?;
+        out.write_all(text)?;
+    }
+    out.commit()
+}
+
+fn read_counts(path: &Path, mut f: impl FnMut(u64, u32, &str)) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 14 > bytes.len() {
+            bail!("{}: truncated at byte {i}", path.display());
+        }
+        let key = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8"));
+        let n = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().expect("4"));
+        let len = u16::from_le_bytes(bytes[i + 12..i + 14].try_into().expect("2")) as usize;
+        if i + 14 + len > bytes.len() {
+            bail!("{}: truncated at byte {i}", path.display());
+        }
+        f(
+            key,
+            n,
+            &String::from_utf8_lossy(&bytes[i + 14..i + 14 + len]),
+        );
+        i += 14 + len;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct FrequentNgram {
+    pub ngram: String,
+    pub documents: u64,
+    pub tasks: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MergeReport {
+    pub shards: usize,
+    pub index_ngrams: usize,
+    pub ngrams_found: usize,
+    /// Found in `df_threshold` or more documents: kept in the text, removed from the index.
+    pub frequent: usize,
+    pub most_frequent: Vec<FrequentNgram>,
+}
+
+/// Pass 1's reduce: sums the per-shard document frequencies of all `expected` shards.
+pub fn merge_pass(work: &Path, index: &NgramIndex, expected: &[String]) -> Result<MergeReport> {
+    let cfg = DecontamConfig::load(work)?;
+    let dir = counts_dir(work);
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|s| !dir.join("done").join(s).exists())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{} of {} shards have not finished `sieve decontam count` (first: {})",
+            missing.len(),
+            expected.len(),
+            missing[0]
+        );
+    }
+    let mut total: HashMap<u64, (u64, String)> = HashMap::new();
+    for stem in expected {
+        read_counts(&dir.join(format!("{stem}.bin")), |k, n, t| {
+            let e = total.entry(k).or_insert_with(|| (0, t.to_string()));
+            e.0 += n as u64;
+        })?;
+    }
+    let mut frequent: Vec<(u64, u64, String)> = total
+        .iter()
+        .filter(|(_, (n, _))| *n >= cfg.df_threshold as u64)
+        .map(|(k, (n, t))| (*k, *n, t.clone()))
+        .collect();
+    frequent.sort_unstable_by_key(|f| f.0);
+    let mut out = AtomicFile::create(&work.join("frequent.bin"))?;
+    for (k, _, _) in &frequent {
+        out.write_all(&k.to_le_bytes())?;
+    }
+    out.commit()?;
+    let mut top = frequent.clone();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    let report = MergeReport {
+        shards: expected.len(),
+        index_ngrams: index.len(),
+        ngrams_found: total.len(),
+        frequent: frequent.len(),
+        most_frequent: top
+            .into_iter()
+            .take(50)
+            .map(|(k, n, t)| FrequentNgram {
+                ngram: t,
+                documents: n,
+                tasks: index
+                    .entries
+                    .get(&k)
+                    .map(|e| index.task_list(e).into_iter().map(String::from).collect())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+    };
+    write_json(&work.join("merge.json"), &report)?;
+    Ok(report)
+}
+
+/// The index `strip` uses: every task n-gram minus the frequent ones. Needs `merge`.
+pub fn strip_index(work: &Path) -> Result<Arc<NgramIndex>> {
+    let cfg = DecontamConfig::load(work)?;
+    let path = work.join("frequent.bin");
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "cannot read {} (run `sieve decontam merge` first)",
+            path.display()
+        )
+    })?;
+    if bytes.len() % 8 != 0 {
+        bail!("{}: truncated", path.display());
+    }
+    let mut index = cfg.build_index()?;
+    for k in bytes.chunks_exact(8) {
+        index
+            .entries
+            .remove(&u64::from_le_bytes(k.try_into().expect("8")));
+    }
+    index.finish();
+    Ok(Arc::new(index))
+}
+
+/// The `[[stage]] name = "decontam"` table of a pipeline spec: `tasks` (a TOML task set,
+/// relative to the spec) and the same options as the `sieve decontam` flags.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StageOptions {
+    tasks: String,
+    #[serde(default = "default_compat")]
+    compat: Compat,
+    #[serde(default = "default_ngram")]
+    ngram: usize,
+    #[serde(default = "default_min_ngram")]
+    min_ngram: usize,
+    #[serde(default = "default_df_threshold")]
+    df_threshold: u32,
+    #[serde(default = "default_200")]
+    context_chars: usize,
+    #[serde(default = "default_200")]
+    min_piece_chars: usize,
+    #[serde(default = "default_max_pieces")]
+    max_pieces: usize,
+}
+
+fn default_compat() -> Compat {
+    Compat::Sieve
+}
+fn default_ngram() -> usize {
+    13
+}
+fn default_min_ngram() -> usize {
+    8
+}
+fn default_df_threshold() -> u32 {
+    10
+}
+fn default_200() -> usize {
+    200
+}
+fn default_max_pieces() -> usize {
+    10
+}
+
+impl DecontamConfig {
+    pub fn from_table(table: &toml::Table) -> Result<DecontamConfig> {
+        let o: StageOptions = table
+            .clone()
+            .try_into()
+            .context("bad options for the decontam stage")?;
+        let tasks_file = PathBuf::from(&o.tasks);
+        let mut tasks = super::tasks::load_task_file(&tasks_file)?;
+        for t in &mut tasks {
+            for p in &mut t.paths {
+                if let Ok(abs) = std::fs::canonicalize(&*p) {
+                    *p = abs;
+                }
+            }
+        }
+        let cfg = DecontamConfig {
+            tasks,
+            compat: o.compat,
+            min_ngram: o.min_ngram,
+            max_ngram: o.ngram,
+            df_threshold: o.df_threshold,
+            rules: Rules {
+                context_chars: o.context_chars,
+                min_piece_chars: o.min_piece_chars,
+                max_pieces: o.max_pieces,
+            },
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,168 @@
+//! Words as the decontamination algorithm sees them: runs of `\w` (letters, digits, marks of
+//! letters, underscore), lowercased, each with its position in the text.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// One word: its hash (of the lowercase form) and where it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word {
+    pub hash: u64,
+    /// Byte range in the text that was tokenized.
+    pub start: usize,
+    pub end: usize,
+    /// Length in characters of the lowercase form (for the Megatron quirk that measures the
+    /// joined n-gram instead of the matched span).
+    pub lower_chars: u32,
+}
+
+/// Python's `\w` for `str`: alphanumeric or underscore.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    c == '_' || c.is_alphanumeric()
+}
+
+/// The words of `text`, each hashed by its lowercase UTF-8 form. Offsets are byte offsets into
+/// `text` itself, so lowercasing that changes lengths (`İ` → `i̇`) never shifts a cut.
+pub fn words(text: &str, out: &mut Vec<Word>) {
+    out.clear();
+    let mut lower = String::new();
+    let mut start = None;
+    let mut ascii = true;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let finish = |s: usize, e: usize, ascii: bool, lower: &mut String, out: &mut Vec<Word>| {
+        let word = &text[s..e];
+        let (hash, chars) = if ascii {
+            lower.clear();
+            lower.push_str(word);
+            lower.make_ascii_lowercase();
+            (xxh3_64(lower.as_bytes()), word.len() as u32)
+        } else {
+            let l = word.to_lowercase();
+            (xxh3_64(l.as_bytes()), l.chars().count() as u32)
+        };
+        out.push(Word {
+            hash,
+            start: s,
+            end: e,
+            lower_chars: chars,
+        });
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (is_word, len) = if b < 0x80 {
+            (b.is_ascii_alphanumeric() || b == b'_', 1)
+        } else {
+            let c = text[i..].chars().next().expect("inside the string");
+            (is_word_char(c), c.len_utf8())
+        };
+        match (is_word, start) {
+            (true, None) => {
+                start = Some(i);
+                ascii = b < 0x80;
+            }
+            (true, Some(_)) => ascii &= b < 0x80,
+            (false, Some(s)) => {
+                finish(s, i, ascii, &mut lower, out);
+                start = None;
+            }
+            (false, None) => {}
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        finish(s, text.len(), ascii, &mut lower, out);
+    }
+}
+
+/// The key of a word sequence: a polynomial over the word hashes. Keys of every window are
+/// computed from prefix sums in O(1) each (see [`Windows`]).
+const BASE: u64 = 0x9e37_79b9_7f4a_7c15 | 1;
+
+/// The key of the whole sequence `hashes`.
+pub fn sequence_key(hashes: impl IntoIterator<Item = u64>) -> u64 {
+    let mut h = 0u64;
+    let mut n = 0u64;
+    for w in hashes {
+        h = h.wrapping_mul(BASE).wrapping_add(w);
+        n += 1;
+    }
+    finish_key(h, n)
+}
+
+#[inline]
+fn finish_key(h: u64, len: u64) -> u64 {
+    // Mixing in the length keeps windows of different lengths apart.
+    crate::dedup::shingle::fmix64(h ^ len.wrapping_mul(0xc2b2_ae3d_27d4_eb4f))
+}
+
+/// Prefix sums of word hashes: the key of any window in O(1).
+#[derive(Default)]
+pub struct Windows {
+    prefix: Vec<u64>,
+    powers: Vec<u64>,
+}
+
+impl Windows {
+    pub fn reset(&mut self, words: &[Word]) {
+        self.prefix.clear();
+        self.prefix.push(0);
+        let mut h = 0u64;
+        for w in words {
+            h = h.wrapping_mul(BASE).wrapping_add(w.hash);
+            self.prefix.push(h);
+        }
+        if self.powers.is_empty() {
+            self.powers.push(1);
+        }
+    }
+
+    fn power(&mut self, n: usize) -> u64 {
+        while self.powers.len() <= n {
+            let last = *self.powers.last().expect("starts with 1");
+            self.powers.push(last.wrapping_mul(BASE));
+        }
+        self.powers[n]
+    }
+
+    /// The key of words `i .. i + len`; equals [`sequence_key`] of their hashes.
+    #[inline]
+    pub fn key(&mut self, i: usize, len: usize) -> u64 {
+        let p = self.power(len);
+        let h = self.prefix[i + len].wrapping_sub(self.prefix[i].wrapping_mul(p));
+        finish_key(h, len as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_keep_offsets_on_the_original_text() {
+        let text = "İstanbul's  CAFÉ_au-lait!";
+        let mut w = Vec::new();
+        words(text, &mut w);
+        let spans: Vec<&str> = w.iter().map(|w| &text[w.start..w.end]).collect();
+        assert_eq!(spans, ["İstanbul", "s", "CAFÉ_au", "lait"]);
+        // "İ" lowercases to two characters: the quirk's measure sees it, offsets do not.
+        assert_eq!(w[0].lower_chars, 9);
+        let mut v = Vec::new();
+        words("istanbul S café_AU lait", &mut v);
+        assert_eq!(w[1].hash, v[1].hash);
+        assert_eq!(w[2].hash, v[2].hash);
+    }
+
+    #[test]
+    fn window_keys_equal_whole_sequence_keys() {
+        let mut w = Vec::new();
+        words("a b c d e f g h i j k l m n o p", &mut w);
+        let mut win = Windows::default();
+        win.reset(&w);
+        for (i, len) in [(0, 13), (3, 8), (2, 12), (0, 1)] {
+            let direct = sequence_key(w[i..i + len].iter().map(|w| w.hash));
+            assert_eq!(win.key(i, len), direct);
+        }
+        assert_ne!(win.key(0, 8), win.key(1, 8));
+    }
+}
