@@ -231,10 +231,10 @@ pub struct Summary {
 pub fn summarize(out: &Path) -> Result<Summary> {
     let mut s = Summary::default();
     let dir = out.join("reports").join("decontam");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(s);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(_) => Vec::new(),
     };
-    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     files.sort();
     for f in files
         .iter()

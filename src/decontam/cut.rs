@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use super::ngrams::{Compat, Scanner};
+use super::ngrams::Scanner;
 
 /// The cutting rule's numbers (Megatron's defaults).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -57,15 +57,19 @@ fn is_stop(c: char) -> bool {
 /// Cuts every task n-gram of `text` out. With no match, the one piece is the text itself.
 pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
     let mut out = Stripped::default();
-    let mut queue: VecDeque<(String, usize)> = VecDeque::new();
-    queue.push_back((text.to_string(), 0));
-    while let Some((piece, base)) = queue.pop_front() {
-        scanner.tokenize(&piece);
+    // Pieces are byte ranges of `text` (always a prefix or suffix of a piece), with their
+    // character offset in the document; nothing is copied until a piece is final.
+    let mut queue: VecDeque<(usize, usize, usize)> = VecDeque::new();
+    queue.push_back((0, text.len(), 0));
+    let mut finals: Vec<(usize, usize, usize)> = Vec::new();
+    while let Some((lo, hi, base)) = queue.pop_front() {
+        let piece = &text[lo..hi];
+        scanner.tokenize(piece);
         let Some(m) = scanner.first_match() else {
-            out.pieces.push((piece, base));
+            finals.push((lo, hi, base));
             continue;
         };
-        let (start, len) = scanner.span_chars(&piece, &m);
+        let (start, len) = scanner.span_chars(piece, &m);
         let chars: Vec<(usize, char)> = piece.char_indices().collect();
         let n = chars.len();
         let byte_at = |c: usize| chars.get(c).map_or(piece.len(), |&(b, _)| b);
@@ -77,21 +81,13 @@ pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
         while p > 0 && !is_stop(chars[p as usize].1) {
             p -= 1;
         }
-        let first = if p > 0 {
-            &piece[..byte_at(p as usize + 1)]
-        } else {
-            ""
-        };
+        let first_chars = if p > 0 { p as usize + 1 } else { 0 };
         // Right: 200 characters past the n-gram, then on to punctuation.
         let mut q = start + len + rules.context_chars;
         while q < n && !is_stop(chars[q].1) {
             q += 1;
         }
-        let second = if q + 1 < n {
-            &piece[byte_at(q + 1)..]
-        } else {
-            ""
-        };
+        let second_chars = if q + 1 < n { n - (q + 1) } else { 0 };
         out.cuts.push(Cut {
             tasks: scanner
                 .index
@@ -99,61 +95,51 @@ pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
-            ngram: scanner.ngram_text(&piece, &m),
+            ngram: scanner.ngram_text(piece, &m),
             start: base + start,
             end: base + (start + len).min(n),
         });
-        if first.chars().count() > rules.min_piece_chars {
-            out.pieces.push((first.to_string(), base));
+        if first_chars > rules.min_piece_chars {
+            finals.push((lo, lo + byte_at(first_chars), base));
         }
-        if second.chars().count() > rules.min_piece_chars {
-            queue.push_back((second.to_string(), base + q + 1));
+        if second_chars > rules.min_piece_chars {
+            queue.push_back((lo + byte_at(q + 1), hi, base + q + 1));
         }
     }
-    // Pieces come out in queue order, which is text order: every "before" piece is final
-    // when found and precedes the "after" piece queued at the same time.
-    out.pieces.sort_by_key(|&(_, base)| base);
+    // Pieces in text order: every "before" piece is final when found and precedes the
+    // "after" piece queued at the same time.
+    finals.sort_by_key(|&(lo, _, _)| lo);
+    out.pieces = finals
+        .into_iter()
+        .map(|(lo, hi, base)| (text[lo..hi].to_string(), base))
+        .collect();
     out
 }
 
 /// The task n-grams a document contains, each once (document frequency): key and text.
 ///
-/// Sieve mode counts every window. Megatron mode follows its script: after a match, scanning
-/// resumes on the text after the matched n-gram, so overlapping n-grams are not counted.
+/// Both modes follow Megatron's counting: after a match, scanning resumes on the text after
+/// the matched n-gram, so n-grams overlapping a counted one are not counted. Counting every
+/// window instead would make a task passage copied into 10 or more documents a "common
+/// phrase" in full, and it would never be cut; with the resumed scan only about one window
+/// in 13 of such a passage is counted, so the passage is still removed, while short generic
+/// phrases (boilerplate that some task texts quote) still cross the threshold.
 pub fn count(text: &str, scanner: &mut Scanner, found: &mut Vec<(u64, String)>) {
     found.clear();
-    match scanner.compat {
-        Compat::Sieve => {
-            scanner.tokenize(text);
-            let mut matches = Vec::new();
-            scanner.all_matches(&mut matches);
-            for m in &matches {
-                if !found.iter().any(|(k, _)| *k == m.key) {
-                    found.push((m.key, scanner.ngram_text(text, m)));
-                }
-            }
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    queue.push_back(0);
+    while let Some(lo) = queue.pop_front() {
+        let piece = &text[lo..];
+        scanner.tokenize(piece);
+        let Some(m) = scanner.first_match() else {
+            continue;
+        };
+        if !found.iter().any(|(k, _)| *k == m.key) {
+            found.push((m.key, scanner.ngram_text(piece, &m)));
         }
-        Compat::Megatron => {
-            let mut queue: VecDeque<String> = VecDeque::new();
-            queue.push_back(text.to_string());
-            while let Some(piece) = queue.pop_front() {
-                scanner.tokenize(&piece);
-                let Some(m) = scanner.first_match() else {
-                    continue;
-                };
-                if !found.iter().any(|(k, _)| *k == m.key) {
-                    found.push((m.key, scanner.ngram_text(&piece, &m)));
-                }
-                let (start, len) = scanner.span_chars(&piece, &m);
-                let n = piece.chars().count();
-                if start + len + 1 < n {
-                    let from = piece
-                        .char_indices()
-                        .nth(start + len + 1)
-                        .map_or(piece.len(), |(b, _)| b);
-                    queue.push_back(piece[from..].to_string());
-                }
-            }
+        let (start, len) = scanner.span_chars(piece, &m);
+        if let Some((b, _)) = piece.char_indices().nth(start + len + 1) {
+            queue.push_back(lo + b);
         }
     }
     found.sort_unstable_by_key(|f| f.0);

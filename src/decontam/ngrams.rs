@@ -49,11 +49,14 @@ pub enum Compat {
 pub struct Entry {
     pub len: u8,
     check: u32,
+    /// Key of the n-gram's first `min_n` words (for the prefix filter).
+    prefix: u64,
     /// Index into [`NgramIndex::task_sets`].
     pub tasks: u32,
 }
 
 /// Every task n-gram, by key.
+#[derive(Clone)]
 pub struct NgramIndex {
     pub entries: KeyMap<Entry>,
     /// Distinct lists of task numbers (an n-gram can occur in several tasks).
@@ -63,6 +66,19 @@ pub struct NgramIndex {
     pub lengths: Vec<usize>,
     pub min_n: usize,
     pub max_n: usize,
+    /// One bit per slot of the key space, set for the slots of present keys: about 16 bits
+    /// per n-gram, so it stays in cache while the table does not; most windows of a
+    /// document stop here.
+    filter: Vec<u64>,
+    /// The same for the keys of the first `min_n` words of every n-gram: a window position
+    /// whose `min_n`-word prefix is absent cannot start any task n-gram, so one probe
+    /// rules out every length there.
+    prefix_filter: Vec<u64>,
+    filter_shift: u32,
+    /// A small copy of the prefix filter (4 bits per n-gram, at most 1 MiB) that stays in
+    /// the L2 cache; it answers most probes before the large one is touched.
+    small_prefix_filter: Vec<u64>,
+    small_shift: u32,
 }
 
 fn check_hash(words: &[Word]) -> u32 {
@@ -82,7 +98,33 @@ impl NgramIndex {
             lengths: Vec::new(),
             min_n,
             max_n,
+            filter: vec![u64::MAX],
+            prefix_filter: vec![u64::MAX],
+            filter_shift: 63,
+            small_prefix_filter: vec![u64::MAX],
+            small_shift: 63,
         }
+    }
+
+    #[inline]
+    fn probe(bits: &[u64], shift: u32, key: u64) -> bool {
+        let slot = (key >> shift) as usize;
+        bits[slot / 64] >> (slot % 64) & 1 == 1
+    }
+
+    /// Whether `key` may be present (no false negatives).
+    #[inline]
+    pub fn may_contain(&self, key: u64) -> bool {
+        Self::probe(&self.filter, self.filter_shift, key)
+    }
+
+    /// Whether some n-gram may start with the `min_n` words of key `prefix`.
+    #[inline]
+    pub fn may_start(&self, prefix: u64) -> bool {
+        // The small filter uses the key's low bits, independent of the large one's high bits.
+        let low = prefix.rotate_left(32);
+        Self::probe(&self.small_prefix_filter, self.small_shift, low)
+            && Self::probe(&self.prefix_filter, self.filter_shift, prefix)
     }
 
     /// Adds the n-grams of one task text.
@@ -99,6 +141,7 @@ impl NgramIndex {
         };
         for w in windows {
             let key = sequence_key(w.iter().map(|x| x.hash));
+            let prefix = sequence_key(w[..self.min_n].iter().map(|x| x.hash));
             let check = check_hash(w);
             let len = w.len() as u8;
             let current = self
@@ -120,19 +163,37 @@ impl NgramIndex {
                 Entry {
                     len,
                     check,
+                    prefix,
                     tasks: id,
                 },
             );
         }
     }
 
-    /// Recomputes the lengths present (after building or removing entries).
+    /// Recomputes the lengths present and the prefilter (after adding or removing entries).
     pub fn finish(&mut self) {
         let mut present = [false; 256];
         for e in self.entries.values() {
             present[e.len as usize] = true;
         }
         self.lengths = (0..256).filter(|&l| present[l]).collect();
+        let bits = (self.entries.len().max(1) * 16).next_power_of_two().max(64);
+        self.filter_shift = 64 - bits.trailing_zeros();
+        self.filter = vec![0u64; bits / 64];
+        self.prefix_filter = vec![0u64; bits / 64];
+        let small_bits = (self.entries.len().max(1) * 4)
+            .next_power_of_two()
+            .clamp(64, 8 << 20);
+        self.small_shift = 64 - small_bits.trailing_zeros();
+        self.small_prefix_filter = vec![0u64; small_bits / 64];
+        for (&k, e) in &self.entries {
+            let slot = (k >> self.filter_shift) as usize;
+            self.filter[slot / 64] |= 1 << (slot % 64);
+            let slot = (e.prefix >> self.filter_shift) as usize;
+            self.prefix_filter[slot / 64] |= 1 << (slot % 64);
+            let slot = (e.prefix.rotate_left(32) >> self.small_shift) as usize;
+            self.small_prefix_filter[slot / 64] |= 1 << (slot % 64);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -169,6 +230,8 @@ pub struct Scanner<'a> {
     windows: Windows,
     /// Megatron mode tokenizes the lowercased text; this holds it.
     pub lowered: String,
+    /// Per word position: 0 = prefix not checked yet, 1 = may start an n-gram, 2 = cannot.
+    prefix_state: Vec<u8>,
 }
 
 impl<'a> Scanner<'a> {
@@ -179,6 +242,7 @@ impl<'a> Scanner<'a> {
             words: Vec::new(),
             windows: Windows::default(),
             lowered: String::new(),
+            prefix_state: Vec::new(),
         }
     }
 
@@ -188,16 +252,36 @@ impl<'a> Scanner<'a> {
         match self.compat {
             Compat::Sieve => words(text, &mut self.words),
             Compat::Megatron => {
-                self.lowered = text.to_lowercase();
+                self.lowered.clear();
+                if text.is_ascii() {
+                    self.lowered.push_str(text);
+                    self.lowered.make_ascii_lowercase();
+                } else {
+                    self.lowered = text.to_lowercase();
+                }
                 words(&self.lowered, &mut self.words);
             }
         }
         self.windows.reset(&self.words);
+        self.prefix_state.clear();
+        self.prefix_state.resize(self.words.len(), 0);
     }
 
     #[inline]
     fn lookup(&mut self, i: usize, len: usize) -> Option<Match> {
+        let min_n = self.index.min_n;
+        if self.prefix_state[i] == 0 {
+            let ok =
+                i + min_n <= self.words.len() && self.index.may_start(self.windows.key(i, min_n));
+            self.prefix_state[i] = if ok { 1 } else { 2 };
+        }
+        if self.prefix_state[i] == 2 {
+            return None;
+        }
         let key = self.windows.key(i, len);
+        if !self.index.may_contain(key) {
+            return None;
+        }
         let entry = *self.index.entries.get(&key)?;
         if entry.len as usize != len || check_hash(&self.words[i..i + len]) != entry.check {
             return None;

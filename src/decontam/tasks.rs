@@ -167,6 +167,30 @@ pub struct TaskStats {
     pub ngrams: u64,
 }
 
+/// Every task text of one task, in file and record order.
+pub fn task_texts(spec: &TaskSpec) -> Result<(u64, Vec<String>)> {
+    let mut records = 0u64;
+    let mut texts = Vec::new();
+    for path in &spec.paths {
+        let reader = open_decompressed(path)
+            .with_context(|| format!("task {}: cannot open {}", spec.name, path.display()))?;
+        for (n, line) in reader.lines().enumerate() {
+            let line =
+                line.with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: serde_json::Value = serde_json::from_str(&line)
+                .with_context(|| format!("{}: line {} is not JSON", path.display(), n + 1))?;
+            records += 1;
+            for f in &spec.fields {
+                field_texts(&record, f, &mut texts);
+            }
+        }
+    }
+    Ok((records, texts))
+}
+
 /// Builds the n-gram index of every task.
 pub fn build_index(
     tasks: &[TaskSpec],
@@ -186,27 +210,11 @@ pub fn build_index(
     for (t, spec) in tasks.iter().enumerate() {
         let mut st = TaskStats::default();
         let before = index.len();
-        for path in &spec.paths {
-            let reader = open_decompressed(path)
-                .with_context(|| format!("task {}: cannot open {}", spec.name, path.display()))?;
-            for (n, line) in reader.lines().enumerate() {
-                let line = line
-                    .with_context(|| format!("{}: cannot read line {}", path.display(), n + 1))?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let record: serde_json::Value = serde_json::from_str(&line)
-                    .with_context(|| format!("{}: line {} is not JSON", path.display(), n + 1))?;
-                st.records += 1;
-                let mut texts = Vec::new();
-                for f in &spec.fields {
-                    field_texts(&record, f, &mut texts);
-                }
-                st.texts += texts.len() as u64;
-                for text in texts {
-                    index.add_text(t as u16, &text, &mut sets);
-                }
-            }
+        let (records, texts) = task_texts(spec)?;
+        st.records = records;
+        st.texts = texts.len() as u64;
+        for text in texts {
+            index.add_text(t as u16, &text, &mut sets);
         }
         if st.texts == 0 {
             bail!(

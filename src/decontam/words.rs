@@ -21,57 +21,101 @@ pub fn is_word_char(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
+/// The hash of a lowercase word; words of up to 8 bytes are mixed as one integer.
+#[inline]
+fn word_hash(lower: &[u8]) -> u64 {
+    if lower.len() <= 8 {
+        let mut v = [0u8; 8];
+        v[..lower.len()].copy_from_slice(lower);
+        crate::dedup::shingle::fmix64(u64::from_le_bytes(v) ^ ((lower.len() as u64) << 59))
+    } else {
+        xxh3_64(lower)
+    }
+}
+
 /// The words of `text`, each hashed by its lowercase UTF-8 form. Offsets are byte offsets into
 /// `text` itself, so lowercasing that changes lengths (`İ` → `i̇`) never shifts a cut.
 pub fn words(text: &str, out: &mut Vec<Word>) {
     out.clear();
-    let mut lower = String::new();
-    let mut start = None;
-    let mut ascii = true;
     let bytes = text.as_bytes();
+    // The lowercase bytes of the current word (longer words are hashed by a heap copy).
+    let mut buf = [0u8; 64];
+    let mut long = Vec::new();
+    let mut len = 0usize;
+    let mut chars = 0u32;
+    let mut start = 0usize;
     let mut i = 0;
-    let finish = |s: usize, e: usize, ascii: bool, lower: &mut String, out: &mut Vec<Word>| {
-        let word = &text[s..e];
-        let (hash, chars) = if ascii {
-            lower.clear();
-            lower.push_str(word);
-            lower.make_ascii_lowercase();
-            (xxh3_64(lower.as_bytes()), word.len() as u32)
-        } else {
-            let l = word.to_lowercase();
-            (xxh3_64(l.as_bytes()), l.chars().count() as u32)
-        };
-        out.push(Word {
-            hash,
-            start: s,
-            end: e,
-            lower_chars: chars,
-        });
+    let push = |lb: &[u8], buf: &mut [u8; 64], long: &mut Vec<u8>, len: &mut usize| {
+        for &b in lb {
+            if *len < buf.len() {
+                buf[*len] = b;
+            } else {
+                if *len == buf.len() {
+                    long.clear();
+                    long.extend_from_slice(&buf[..]);
+                }
+                long.push(b);
+            }
+            *len += 1;
+        }
     };
     while i < bytes.len() {
         let b = bytes[i];
-        let (is_word, len) = if b < 0x80 {
+        let (is_word, width) = if b < 0x80 {
             (b.is_ascii_alphanumeric() || b == b'_', 1)
         } else {
             let c = text[i..].chars().next().expect("inside the string");
             (is_word_char(c), c.len_utf8())
         };
-        match (is_word, start) {
-            (true, None) => {
-                start = Some(i);
-                ascii = b < 0x80;
+        if is_word {
+            if len == 0 {
+                start = i;
+                chars = 0;
             }
-            (true, Some(_)) => ascii &= b < 0x80,
-            (false, Some(s)) => {
-                finish(s, i, ascii, &mut lower, out);
-                start = None;
+            if b < 0x80 {
+                push(&[b.to_ascii_lowercase()], &mut buf, &mut long, &mut len);
+                chars += 1;
+            } else {
+                let c = text[i..].chars().next().expect("inside the string");
+                for l in c.to_lowercase() {
+                    let mut enc = [0u8; 4];
+                    push(
+                        l.encode_utf8(&mut enc).as_bytes(),
+                        &mut buf,
+                        &mut long,
+                        &mut len,
+                    );
+                    chars += 1;
+                }
             }
-            (false, None) => {}
+        } else if len > 0 {
+            let lower = if len <= buf.len() {
+                &buf[..len]
+            } else {
+                &long[..]
+            };
+            out.push(Word {
+                hash: word_hash(lower),
+                start,
+                end: i,
+                lower_chars: chars,
+            });
+            len = 0;
         }
-        i += len;
+        i += width;
     }
-    if let Some(s) = start {
-        finish(s, text.len(), ascii, &mut lower, out);
+    if len > 0 {
+        let lower = if len <= buf.len() {
+            &buf[..len]
+        } else {
+            &long[..]
+        };
+        out.push(Word {
+            hash: word_hash(lower),
+            start,
+            end: text.len(),
+            lower_chars: chars,
+        });
     }
 }
 
