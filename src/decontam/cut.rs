@@ -87,7 +87,7 @@ pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
         while q < n && !is_stop(chars[q].1) {
             q += 1;
         }
-        let second_chars = if q + 1 < n { n - (q + 1) } else { 0 };
+        let second_chars = n.saturating_sub(q + 1);
         out.cuts.push(Cut {
             tasks: scanner
                 .index
