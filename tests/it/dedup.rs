@@ -280,3 +280,30 @@ fn a_work_directory_refuses_other_settings() {
     let o = crate::util::run_expect(&["dedup", "lsh", "--work", w2.to_str().unwrap()], 1);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
 }
+
+#[test]
+fn the_labelled_set_meets_the_recall_and_precision_targets() {
+    let Some(data) = crate::util::shared_data() else {
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let json = d.path().join("scores.json");
+    run_ok(&[
+        "eval",
+        "dedup",
+        "--families",
+        "300",
+        "--data",
+        data.to_str().unwrap(),
+        "--scratch",
+        d.path().join("scratch").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let scores: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let s = &scores[0];
+    assert!(s["recall_at_least_0_9"].as_f64().unwrap() >= 0.99, "{s}");
+    assert!(s["removed_justified"].as_f64().unwrap() >= 0.99, "{s}");
+    assert_eq!(s["long_texts_merged"], 0, "{s}");
+    assert!(s["removed"].as_u64().unwrap() > 300, "{s}");
+}
