@@ -121,10 +121,22 @@ impl NgramIndex {
     /// Whether some n-gram may start with the `min_n` words of key `prefix`.
     #[inline]
     pub fn may_start(&self, prefix: u64) -> bool {
-        // The small filter uses the key's low bits, independent of the large one's high bits.
-        let low = prefix.rotate_left(32);
-        Self::probe(&self.small_prefix_filter, self.small_shift, low)
-            && Self::probe(&self.prefix_filter, self.filter_shift, prefix)
+        self.may_start_small(prefix) && self.may_start_large(prefix)
+    }
+
+    /// The small filter uses the key's low bits, independent of the large one's high bits.
+    #[inline]
+    fn may_start_small(&self, prefix: u64) -> bool {
+        Self::probe(
+            &self.small_prefix_filter,
+            self.small_shift,
+            prefix.rotate_left(32),
+        )
+    }
+
+    #[inline]
+    fn may_start_large(&self, prefix: u64) -> bool {
+        Self::probe(&self.prefix_filter, self.filter_shift, prefix)
     }
 
     /// Adds the n-grams of one task text.
@@ -230,8 +242,9 @@ pub struct Scanner<'a> {
     windows: Windows,
     /// Megatron mode tokenizes the lowercased text; this holds it.
     pub lowered: String,
-    /// Per word position: 0 = prefix not checked yet, 1 = may start an n-gram, 2 = cannot.
+    /// Per word position: 1 = may start an n-gram, 2 = cannot.
     prefix_state: Vec<u8>,
+    prefix_keys: Vec<u64>,
 }
 
 impl<'a> Scanner<'a> {
@@ -243,6 +256,7 @@ impl<'a> Scanner<'a> {
             windows: Windows::default(),
             lowered: String::new(),
             prefix_state: Vec::new(),
+            prefix_keys: Vec::new(),
         }
     }
 
@@ -254,17 +268,44 @@ impl<'a> Scanner<'a> {
             Compat::Megatron => {
                 self.lowered.clear();
                 if text.is_ascii() {
-                    self.lowered.push_str(text);
-                    self.lowered.make_ascii_lowercase();
+                    // Lowercasing ASCII changes no offsets and the words hash their
+                    // lowercase form anyway: the text itself stands for its lowercased copy.
+                    words(text, &mut self.words);
                 } else {
                     self.lowered = text.to_lowercase();
+                    words(&self.lowered, &mut self.words);
                 }
-                words(&self.lowered, &mut self.words);
             }
         }
         self.windows.reset(&self.words);
+        self.classify_starts();
+    }
+
+    /// Which word positions may start a task n-gram, for all positions at once: the filter
+    /// probes of a batch are independent loads without branches, so their cache misses
+    /// overlap instead of being waited for one at a time.
+    fn classify_starts(&mut self) {
+        let n = self.words.len();
+        let min_n = self.index.min_n;
         self.prefix_state.clear();
-        self.prefix_state.resize(self.words.len(), 0);
+        self.prefix_state.resize(n, 2);
+        if n < min_n {
+            return;
+        }
+        let starts = n - min_n + 1;
+        let mut keys = std::mem::take(&mut self.prefix_keys);
+        keys.clear();
+        keys.extend((0..starts).map(|i| self.windows.key(i, min_n)));
+        let index = self.index;
+        for (state, &k) in self.prefix_state.iter_mut().zip(&keys) {
+            *state = 2 - index.may_start_small(k) as u8;
+        }
+        for (state, &k) in self.prefix_state.iter_mut().zip(&keys) {
+            if *state == 1 && !index.may_start_large(k) {
+                *state = 2;
+            }
+        }
+        self.prefix_keys = keys;
     }
 
     #[inline]
@@ -372,7 +413,12 @@ impl<'a> Scanner<'a> {
                 (start, len)
             }
             Compat::Megatron => {
-                let start = self.lowered[..first.start].chars().count();
+                let lowered = if self.lowered.is_empty() {
+                    text
+                } else {
+                    &self.lowered
+                };
+                let start = lowered[..first.start].chars().count();
                 let joined: usize = self.words[m.first_word..m.first_word + m.words]
                     .iter()
                     .map(|w| w.lower_chars as usize)
@@ -387,8 +433,8 @@ impl<'a> Scanner<'a> {
     /// The matched n-gram as text: its lowercase words joined by single spaces.
     pub fn ngram_text(&self, text: &str, m: &Match) -> String {
         let source = match self.compat {
-            Compat::Sieve => text,
-            Compat::Megatron => &self.lowered,
+            Compat::Megatron if !self.lowered.is_empty() => &self.lowered,
+            _ => text,
         };
         self.words[m.first_word..m.first_word + m.words]
             .iter()

@@ -33,88 +33,120 @@ fn word_hash(lower: &[u8]) -> u64 {
     }
 }
 
+/// Per byte: an ASCII word character → its lowercase form; an ASCII separator → 0; a byte
+/// of a multi-byte character → `NON_ASCII` (decoded on the slow path).
+const NON_ASCII: u8 = 0xff;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c >= 0x80 {
+            NON_ASCII
+        } else if c.is_ascii_alphanumeric() || c == b'_' {
+            c.to_ascii_lowercase()
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// The lowercase bytes of the word being read; words longer than 64 bytes spill to `long`.
+struct WordBuf {
+    short: [u8; 64],
+    long: Vec<u8>,
+    len: usize,
+    chars: u32,
+}
+
+impl WordBuf {
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if self.len < 64 {
+            self.short[self.len] = b;
+        } else {
+            if self.len == 64 {
+                self.long.clear();
+                self.long.extend_from_slice(&self.short);
+            }
+            self.long.push(b);
+        }
+        self.len += 1;
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.len <= 64 {
+            &self.short[..self.len]
+        } else {
+            &self.long
+        }
+    }
+}
+
 /// The words of `text`, each hashed by its lowercase UTF-8 form. Offsets are byte offsets into
 /// `text` itself, so lowercasing that changes lengths (`İ` → `i̇`) never shifts a cut.
 pub fn words(text: &str, out: &mut Vec<Word>) {
     out.clear();
     let bytes = text.as_bytes();
-    // The lowercase bytes of the current word (longer words are hashed by a heap copy).
-    let mut buf = [0u8; 64];
-    let mut long = Vec::new();
-    let mut len = 0usize;
-    let mut chars = 0u32;
-    let mut start = 0usize;
-    let mut i = 0;
-    let push = |lb: &[u8], buf: &mut [u8; 64], long: &mut Vec<u8>, len: &mut usize| {
-        for &b in lb {
-            if *len < buf.len() {
-                buf[*len] = b;
-            } else {
-                if *len == buf.len() {
-                    long.clear();
-                    long.extend_from_slice(&buf[..]);
-                }
-                long.push(b);
-            }
-            *len += 1;
-        }
+    let n = bytes.len();
+    let mut w = WordBuf {
+        short: [0; 64],
+        long: Vec::new(),
+        len: 0,
+        chars: 0,
     };
-    while i < bytes.len() {
-        let b = bytes[i];
-        let (is_word, width) = if b < 0x80 {
-            (b.is_ascii_alphanumeric() || b == b'_', 1)
-        } else {
-            let c = text[i..].chars().next().expect("inside the string");
-            (is_word_char(c), c.len_utf8())
-        };
-        if is_word {
-            if len == 0 {
-                start = i;
-                chars = 0;
-            }
-            if b < 0x80 {
-                push(&[b.to_ascii_lowercase()], &mut buf, &mut long, &mut len);
-                chars += 1;
-            } else {
-                let c = text[i..].chars().next().expect("inside the string");
-                for l in c.to_lowercase() {
-                    let mut enc = [0u8; 4];
-                    push(
-                        l.encode_utf8(&mut enc).as_bytes(),
-                        &mut buf,
-                        &mut long,
-                        &mut len,
-                    );
-                    chars += 1;
-                }
-            }
-        } else if len > 0 {
-            let lower = if len <= buf.len() {
-                &buf[..len]
-            } else {
-                &long[..]
-            };
-            out.push(Word {
-                hash: word_hash(lower),
-                start,
-                end: i,
-                lower_chars: chars,
-            });
-            len = 0;
+    let mut i = 0;
+    loop {
+        // Skip ASCII separators.
+        while i < n && CLASS[bytes[i] as usize] == 0 {
+            i += 1;
         }
-        i += width;
-    }
-    if len > 0 {
-        let lower = if len <= buf.len() {
-            &buf[..len]
-        } else {
-            &long[..]
-        };
+        if i >= n {
+            break;
+        }
+        // Skip non-ASCII separators (decoded one character at a time).
+        if CLASS[bytes[i] as usize] == NON_ASCII {
+            let c = text[i..].chars().next().expect("inside the string");
+            if !is_word_char(c) {
+                i += c.len_utf8();
+                continue;
+            }
+        }
+        // A word starts at i: ASCII bytes on the fast path, others decoded.
+        let start = i;
+        w.len = 0;
+        w.chars = 0;
+        while i < n {
+            let class = CLASS[bytes[i] as usize];
+            if class == 0 {
+                break;
+            }
+            if class != NON_ASCII {
+                w.push(class);
+                w.chars += 1;
+                i += 1;
+                continue;
+            }
+            let c = text[i..].chars().next().expect("inside the string");
+            if !is_word_char(c) {
+                break;
+            }
+            for l in c.to_lowercase() {
+                let mut enc = [0u8; 4];
+                for &e in l.encode_utf8(&mut enc).as_bytes() {
+                    w.push(e);
+                }
+                w.chars += 1;
+            }
+            i += c.len_utf8();
+        }
         out.push(Word {
-            hash: word_hash(lower),
+            hash: word_hash(w.bytes()),
             start,
-            end: text.len(),
-            lower_chars: chars,
+            end: i,
+            lower_chars: w.chars,
         });
     }
 }
