@@ -183,7 +183,7 @@ fn main() {
     let start = cpu_time();
     let mut check = 0u64;
     for d in &docs {
-        shingler.shingle(d, Shingling::Words(5));
+        shingler.shingle_values(d, Shingling::Words(5));
         hasher.signature(&shingler.set, &mut sig);
         check = check.wrapping_add(sig[0] as u64);
     }
@@ -194,7 +194,7 @@ fn main() {
         .iter()
         .take(10_000)
         .map(|d| {
-            shingler.shingle(d, Shingling::Words(5));
+            shingler.shingle_values(d, Shingling::Words(5));
             shingler.set.clone()
         })
         .collect();
@@ -237,13 +237,17 @@ fn main() {
         return;
     };
     let script = root.join("benches/peers/dedup_peers.py");
-    let o = Command::new(python)
+    let mut peers = Command::new(python);
+    peers
         .arg(script)
         .arg("--corpus")
         .arg(data.join("jsonl"))
-        .args(["--docs", &count.to_string()])
-        .output()
-        .unwrap();
+        .args(["--docs", &count.to_string()]);
+    // datatrove takes about 45 minutes on the default corpus: skippable for signature runs.
+    if std::env::var_os("SIEVE_BENCH_SKIP_DATATROVE").is_some() {
+        peers.arg("--skip-datatrove");
+    }
+    let o = peers.output().unwrap();
     if !o.status.success() {
         println!("peers failed:\n{}", String::from_utf8_lossy(&o.stderr));
     }

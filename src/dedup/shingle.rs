@@ -81,13 +81,17 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
-/// ASCII bytes → their lowercase form if they belong to words, 0 if they separate words.
-const ASCII_WORD: [u8; 128] = {
-    let mut t = [0u8; 128];
+/// Bytes → their lowercase form if they are ASCII word characters, 0 if ASCII separators,
+/// `NON_ASCII` for bytes of multi-byte characters (decoded on the slow path).
+const NON_ASCII: u8 = 0xff;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut b = 0;
-    while b < 128 {
+    while b < 256 {
         let c = b as u8;
-        t[b] = if c.is_ascii_alphanumeric() {
+        t[b] = if c >= 0x80 {
+            NON_ASCII
+        } else if c.is_ascii_alphanumeric() {
             c.to_ascii_lowercase()
         } else {
             0
@@ -100,13 +104,14 @@ const ASCII_WORD: [u8; 128] = {
 /// The hash of one normalised word (its lowercase UTF-8 bytes). Words of up to 8 bytes —
 /// most of them — are mixed as one integer, cheaper than a general hash call.
 #[inline]
-fn word_hash(bytes: &[u8]) -> u64 {
-    if bytes.len() <= 8 {
-        let mut v = [0u8; 8];
-        v[..bytes.len()].copy_from_slice(bytes);
-        fmix64(u64::from_le_bytes(v) ^ ((bytes.len() as u64) << 59) ^ 0x5bd1_e995_3c6e_f372)
+fn word_hash(buf: &[u8; 256], len: usize) -> u64 {
+    if len <= 8 {
+        // One 8-byte load, the bytes past the word masked off: no variable-length copy.
+        let v = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+        let v = v & (u64::MAX >> (64 - 8 * len as u32));
+        fmix64(v ^ ((len as u64) << 59) ^ 0x5bd1_e995_3c6e_f372)
     } else {
-        xxhash_rust::xxh3::xxh3_64(bytes)
+        xxhash_rust::xxh3::xxh3_64(&buf[..len.min(buf.len())])
     }
 }
 
@@ -115,41 +120,47 @@ pub fn for_each_word_hash(text: &str, mut word: impl FnMut(u64)) {
     // The lowercase bytes of the current word; words longer than this are hashed by their
     // first 256 bytes, which no real word reaches.
     let mut buf = [0u8; 256];
-    let mut len = 0usize;
     let bytes = text.as_bytes();
+    let n = bytes.len();
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b < 0x80 {
+    loop {
+        // Skip ASCII separators in a tight loop.
+        while i < n && CLASS[bytes[i] as usize] == 0 {
             i += 1;
-            let l = ASCII_WORD[b as usize];
-            if l != 0 {
-                if len < buf.len() {
-                    buf[len] = l;
-                }
-                len += 1;
-            } else if len > 0 {
-                word(word_hash(&buf[..len.min(buf.len())]));
-                len = 0;
-            }
-            continue;
         }
-        // Non-ASCII: decode one character (the text is valid UTF-8).
-        let c = text[i..].chars().next().expect("inside the string");
-        i += c.len_utf8();
-        if !c.is_alphanumeric() {
-            if len > 0 {
-                word(word_hash(&buf[..len.min(buf.len())]));
-                len = 0;
+        if i >= n {
+            break;
+        }
+        let mut len = 0usize;
+        while i < n {
+            let l = CLASS[bytes[i] as usize];
+            if l == 0 {
+                break;
             }
-        } else if is_unspaced_script(c) {
-            if len > 0 {
-                word(word_hash(&buf[..len.min(buf.len())]));
-                len = 0;
+            if l != NON_ASCII {
+                // Words over 256 bytes wrap around the buffer: still one deterministic hash.
+                buf[len & 255] = l;
+                len += 1;
+                i += 1;
+                continue;
             }
-            let mut one = [0u8; 4];
-            word(word_hash(c.encode_utf8(&mut one).as_bytes()));
-        } else {
+            // Non-ASCII: decode one character (the text is valid UTF-8).
+            let c = text[i..].chars().next().expect("inside the string");
+            if !c.is_alphanumeric() {
+                if len == 0 {
+                    i += c.len_utf8(); // a separator between words
+                }
+                break;
+            }
+            if is_unspaced_script(c) {
+                if len == 0 {
+                    let mut one = [0u8; 4];
+                    len = c.encode_utf8(&mut one).len();
+                    buf[..len].copy_from_slice(&one[..len]);
+                    i += c.len_utf8();
+                }
+                break; // the ideograph is a word of its own, next round
+            }
             for l in c.to_lowercase() {
                 let mut enc = [0u8; 4];
                 for &e in l.encode_utf8(&mut enc).as_bytes() {
@@ -159,10 +170,11 @@ pub fn for_each_word_hash(text: &str, mut word: impl FnMut(u64)) {
                     len += 1;
                 }
             }
+            i += c.len_utf8();
         }
-    }
-    if len > 0 {
-        word(word_hash(&buf[..len.min(buf.len())]));
+        if len > 0 {
+            word(word_hash(&buf, len));
+        }
     }
 }
 
@@ -216,6 +228,13 @@ impl Shingler {
     /// shingle size has an empty set: such documents are matched by the exact key only
     /// (otherwise all of them would collide with each other).
     pub fn shingle(&mut self, text: &str, how: Shingling) {
+        self.shingle_values(text, how);
+        self.make_set();
+    }
+
+    /// Like [`Shingler::shingle`] but leaves `self.set` unsorted and with repeats: all that
+    /// MinHash needs (a minimum does not care), without the cost of sorting.
+    pub fn shingle_values(&mut self, text: &str, how: Shingling) {
         self.units.clear();
         self.set.clear();
         let n = match how {
@@ -233,6 +252,10 @@ impl Shingler {
         }
         self.set
             .extend(self.units.windows(n).map(|w| (combine(w) >> 32) as u32));
+    }
+
+    /// Sorts `self.set` and removes repeats (after [`Shingler::shingle_values`]).
+    pub fn make_set(&mut self) {
         self.set.sort_unstable();
         self.set.dedup();
     }

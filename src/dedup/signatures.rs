@@ -144,7 +144,10 @@ fn shard(work: &WorkDir, cfg: &DedupConfig, hasher: &MinHasher, job: &Job) -> Re
             }
         }
         if cfg.methods.fuzzy {
-            shingler.shingle(&doc.text, cfg.shingling);
+            shingler.shingle_values(&doc.text, cfg.shingling);
+            if shingles.is_some() {
+                shingler.make_set(); // stored sets are sorted, without repeats
+            }
             if shingler.set.is_empty() {
                 stats.without_signature += 1;
                 sigs.write_all(&empty_signature)?;
