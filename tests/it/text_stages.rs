@@ -39,6 +39,11 @@ fn the_sample_pipeline_keeps_clean_english_main_text() {
             && dedup["dropped"]["near_duplicate"].as_u64().unwrap() > 0,
         "{dedup}"
     );
+    // The sample page quoting a task passage that survives the quality filter is cut.
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("decontam-summary.json")).unwrap()).unwrap();
+    assert!(summary["documents_cut"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(read_stage(&s, "decontam")["docs_in"].as_u64().unwrap() > 30);
     let quality = read_stage(&s, "quality");
     assert!(
         quality["dropped"]["quality"].as_u64().unwrap() > 0,
