@@ -224,6 +224,18 @@ impl NgramIndex {
     }
 }
 
+/// Whether lowercasing `text` changes a character count or turns a word character into a
+/// separator or back (`İ` → `i̇`): only then does Megatron mode need the lowercased copy.
+fn lowercasing_reshapes(text: &str) -> bool {
+    text.chars().filter(|c| !c.is_ascii()).any(|c| {
+        let mut lower = c.to_lowercase();
+        match (lower.next(), lower.next()) {
+            (Some(l), None) => super::words::is_word_char(l) != super::words::is_word_char(c),
+            _ => true,
+        }
+    })
+}
+
 /// A task n-gram found in a text.
 #[derive(Debug, Clone)]
 pub struct Match {
@@ -267,9 +279,10 @@ impl<'a> Scanner<'a> {
             Compat::Sieve => words(text, &mut self.words),
             Compat::Megatron => {
                 self.lowered.clear();
-                if text.is_ascii() {
-                    // Lowercasing ASCII changes no offsets and the words hash their
-                    // lowercase form anyway: the text itself stands for its lowercased copy.
+                if text.is_ascii() || !lowercasing_reshapes(text) {
+                    // When every character lowercases to exactly one character of the same
+                    // kind, the lowercased copy has the same character offsets and the same
+                    // words (which hash their lowercase form anyway): the text stands for it.
                     words(text, &mut self.words);
                 } else {
                     self.lowered = text.to_lowercase();
