@@ -43,9 +43,7 @@ pub struct RunArgs {
 
 impl RunArgs {
     pub fn threads(&self) -> usize {
-        self.threads
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        thread_count(self.threads)
     }
 
     pub fn config(&self, label: &str) -> RunConfig {
@@ -88,6 +86,21 @@ impl RunArgs {
         let (i, n) = parse_shard_spec(spec)?;
         Ok(select_shard(jobs, i, n))
     }
+}
+
+/// `-j N`, or every core when it is absent or 0.
+pub fn thread_count(n: Option<usize>) -> usize {
+    n.filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Input document shards as jobs, named the same way by every step of a global stage
+/// (all of them, before any `--shard` selection).
+pub fn shard_jobs(inputs: &[String], run: &RunArgs) -> Result<Vec<Job>> {
+    let resolved = run.resolve(inputs, InputKind::Shards)?;
+    let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
+    disambiguate_stems(&mut jobs);
+    Ok(jobs)
 }
 
 /// Resolves inputs, runs them through `stages`, prints the stats, and maps the result to an

@@ -8,17 +8,15 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::common::{execute, RunArgs};
+use super::common::{execute, shard_jobs, thread_count, RunArgs};
 use super::Outcome;
 use crate::decontam::cut::Rules;
 use crate::decontam::ngrams::{Compat, NgramIndex};
 use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
 use crate::decontam::tasks::{load_task_file, merge, parse_task_arg, TaskSpec};
-use crate::io::source::InputKind;
-use crate::pipeline::runner::{disambiguate_stems, jobs_for, Job};
+use crate::pipeline::runner::Job;
 use crate::pipeline::stage::{Stage, StageFactory};
-use crate::pipeline::tasks::write_json;
-use crate::read::SourceSpec;
+use crate::pipeline::tasks::{read_expected, record_expected, write_json};
 use crate::stages::decontam::DecontamStage;
 
 #[derive(Debug, Args)]
@@ -149,40 +147,12 @@ pub struct StripArgs {
     pub run: RunArgs,
 }
 
-fn input_jobs(inputs: &[String], run: &RunArgs) -> Result<Vec<Job>> {
-    let resolved = run.resolve(inputs, InputKind::Shards)?;
-    let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
-    disambiguate_stems(&mut jobs);
-    Ok(jobs)
-}
-
-fn record_expected(work: &Path, jobs: &[Job]) -> Result<()> {
-    let mut stems: Vec<String> = jobs.iter().map(|j| j.stem.clone()).collect();
-    stems.sort();
-    let path = work.join("counts").join("expected.json");
-    if path.exists() {
-        let existing: Vec<String> = serde_json::from_slice(&std::fs::read(&path)?)?;
-        if existing != stems {
-            bail!(
-                "{} lists other inputs; use a new work directory",
-                path.display()
-            );
-        }
-        return Ok(());
-    }
-    write_json(&path, &stems)
+fn expected_path(work: &Path) -> PathBuf {
+    work.join("counts").join("expected.json")
 }
 
 fn expected(work: &Path) -> Result<Vec<String>> {
-    let path = work.join("counts").join("expected.json");
-    Ok(serde_json::from_slice(&std::fs::read(&path).map_err(
-        |e| {
-            anyhow::anyhow!(
-                "cannot read {} (run `sieve decontam count` first): {e}",
-                path.display()
-            )
-        },
-    )?)?)
+    read_expected(&expected_path(work), "sieve decontam count")
 }
 
 /// Both passes' global part: count all shards, merge; returns the strip index.
@@ -195,7 +165,7 @@ pub fn prepare(
 ) -> Result<Arc<NgramIndex>> {
     let index = cfg.build_index()?;
     cfg.save_or_check(work)?;
-    record_expected(work, jobs)?;
+    record_expected(&expected_path(work), jobs)?;
     count_pass(work, cfg, &index, jobs, threads, quiet)?;
     let report = merge_pass(work, &index, &expected(work)?)?;
     if !quiet {
@@ -278,11 +248,6 @@ pub fn print_summary(s: &Summary, out: &Path) {
     );
 }
 
-fn threads(n: Option<usize>) -> usize {
-    n.filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 pub fn run(a: DecontamArgs) -> Result<Outcome> {
     match a.pass {
         None => {
@@ -294,7 +259,7 @@ pub fn run(a: DecontamArgs) -> Result<Outcome> {
             }
             let cfg = a.settings.config()?;
             let work = a.work.unwrap_or_else(|| run.output.join("decontam-work"));
-            let jobs = input_jobs(&a.inputs, &run)?;
+            let jobs = shard_jobs(&a.inputs, &run)?;
             let index = prepare(&work, &cfg, &jobs, run.threads(), run.quiet)?;
             let outcome = execute("decontam", jobs, strip_factory(index, &cfg), &run)?;
             let s = summarize(&run.output)?;
@@ -314,12 +279,12 @@ pub fn run(a: DecontamArgs) -> Result<Outcome> {
                 base_url: String::new(),
                 quiet: false,
             };
-            let all = input_jobs(&c.inputs, &run)?;
+            let all = shard_jobs(&c.inputs, &run)?;
             cfg.save_or_check(&c.work)?;
-            record_expected(&c.work, &all)?;
+            record_expected(&expected_path(&c.work), &all)?;
             let index = cfg.build_index()?;
             let mine = run.select(all)?;
-            count_pass(&c.work, &cfg, &index, &mine, threads(c.threads), false)?;
+            count_pass(&c.work, &cfg, &index, &mine, thread_count(c.threads), false)?;
             Ok(Outcome::Ok)
         }
         Some(DecontamPass::Merge(m)) => {
@@ -338,7 +303,7 @@ pub fn run(a: DecontamArgs) -> Result<Outcome> {
         Some(DecontamPass::Strip(s)) => {
             let cfg = DecontamConfig::load(&s.work)?;
             let index = strip_index(&s.work)?;
-            let jobs = s.run.select(input_jobs(&s.inputs, &s.run)?)?;
+            let jobs = s.run.select(shard_jobs(&s.inputs, &s.run)?)?;
             let outcome = execute("decontam strip", jobs, strip_factory(index, &cfg), &s.run)?;
             let sum = summarize(&s.run.output)?;
             if !s.run.quiet {

@@ -7,17 +7,15 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
-use super::common::{execute, RunArgs};
+use super::common::{execute, shard_jobs, thread_count, RunArgs};
 use super::Outcome;
 use crate::dedup::config::{DedupConfig, Methods, Preset, Verify};
 use crate::dedup::files::WorkDir;
 use crate::dedup::filter::DedupFilterStage;
 use crate::dedup::shingle::Shingling;
 use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
-use crate::io::source::{parse_shard_spec, InputKind};
-use crate::pipeline::runner::{jobs_for, Job};
+use crate::io::source::parse_shard_spec;
 use crate::pipeline::stage::{Stage, StageFactory};
-use crate::read::SourceSpec;
 
 #[derive(Debug, Args)]
 #[command(subcommand_negates_reqs = true)]
@@ -166,24 +164,11 @@ pub struct ExplainArgs {
     pub id: String,
 }
 
-fn threads(n: Option<usize>) -> usize {
-    n.filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
 fn task(shard: &Option<String>) -> Result<(usize, usize)> {
     match shard {
         Some(s) => parse_shard_spec(s),
         None => Ok((0, 1)),
     }
-}
-
-/// The input shards as jobs, named the same way by every step.
-fn input_jobs(inputs: &[String], run: &RunArgs) -> Result<Vec<Job>> {
-    let resolved = run.resolve(inputs, InputKind::Shards)?;
-    let mut jobs = jobs_for(resolved, &SourceSpec::Shards, None);
-    crate::pipeline::runner::disambiguate_stems(&mut jobs);
-    Ok(jobs)
 }
 
 /// A stage factory that puts the dedup filter of each shard in front of `rest`.
@@ -230,7 +215,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             }
             let cfg = a.settings.config()?;
             let work = WorkDir::new(&a.work.unwrap_or_else(|| run.output.join("dedup-work")));
-            let jobs = input_jobs(&a.inputs, &run)?;
+            let jobs = shard_jobs(&a.inputs, &run)?;
             let report = find_duplicates(&work, &cfg, &jobs, run.threads(), run.quiet)?;
             if !run.quiet {
                 print_report(&report, &work);
@@ -248,14 +233,14 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
                 base_url: String::new(),
                 quiet: false,
             };
-            let all = input_jobs(&s.inputs, &run)?;
+            let all = shard_jobs(&s.inputs, &run)?;
             let selected = run.select(all.clone())?;
             signatures::run(
                 &WorkDir::new(&s.work),
                 &cfg,
                 &all,
                 &selected,
-                threads(s.threads),
+                thread_count(s.threads),
                 false,
             )?;
             Ok(Outcome::Ok)
@@ -264,7 +249,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             lsh::run(
                 &WorkDir::new(&s.work),
                 task(&s.shard)?,
-                threads(s.threads),
+                thread_count(s.threads),
                 false,
             )?;
             Ok(Outcome::Ok)
@@ -273,7 +258,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             edges::run(
                 &WorkDir::new(&s.work),
                 task(&s.shard)?,
-                threads(s.threads),
+                thread_count(s.threads),
                 false,
             )?;
             Ok(Outcome::Ok)
@@ -286,7 +271,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
         }
         Some(DedupStep::Filter(f)) => {
             let work = WorkDir::new(&f.work);
-            let jobs = f.run.select(input_jobs(&f.inputs, &f.run)?)?;
+            let jobs = f.run.select(shard_jobs(&f.inputs, &f.run)?)?;
             execute("dedup filter", jobs, filter_factory(work, None), &f.run)
         }
         Some(DedupStep::Explain(e)) => {

@@ -12,20 +12,18 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use super::common::{execute, RunArgs};
+use super::common::{execute, shard_jobs, RunArgs};
 use super::Outcome;
 use crate::decontam::passes::DecontamConfig;
 use crate::dedup::config::DedupConfig;
 use crate::dedup::files::WorkDir;
 use crate::dedup::find_duplicates;
 use crate::io::shards::{AtomicFile, ShardFormat};
-use crate::io::source::InputKind;
 use crate::pipeline::registry;
-use crate::pipeline::runner::{disambiguate_stems, jobs_for, Job};
+use crate::pipeline::runner::Job;
 use crate::pipeline::spec::{PipelineSpec, StageSpec};
 use crate::pipeline::stage::StageFactory;
 use crate::pipeline::stats::RunStats;
-use crate::read::SourceSpec;
 
 #[derive(Debug, Args)]
 pub struct RunSpecArgs {
@@ -138,12 +136,7 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
         }
         passes.push(pass_args.output.clone());
         pending.clear();
-        let resolved = args.resolve(
-            &[pass_args.output.to_string_lossy().into_owned()],
-            InputKind::Shards,
-        )?;
-        jobs = jobs_for(resolved, &SourceSpec::Shards, None);
-        disambiguate_stems(&mut jobs);
+        jobs = shard_jobs(&[pass_args.output.to_string_lossy().into_owned()], &args)?;
         let work = args.output.join("work").join(&stage.name);
         lead = Some(prepare_global(stage, &jobs, work, &args)?);
     }

@@ -104,14 +104,10 @@ impl WorkDir {
     /// Every signature shard, in the order that defines shard numbers; fails if a shard the
     /// signatures tasks were given has not finished.
     pub fn signature_shards(&self) -> Result<Vec<String>> {
-        let expected_path = self.root.join("signatures").join("expected.json");
-        let expected: Vec<String> =
-            serde_json::from_slice(&std::fs::read(&expected_path).with_context(|| {
-                format!(
-                    "cannot read {} (run `sieve dedup signatures` first)",
-                    expected_path.display()
-                )
-            })?)?;
+        let expected = crate::pipeline::tasks::read_expected(
+            &self.root.join("signatures").join("expected.json"),
+            "sieve dedup signatures",
+        )?;
         let done = self.done("signatures")?;
         let missing: Vec<&String> = expected
             .iter()

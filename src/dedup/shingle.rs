@@ -324,7 +324,7 @@ pub fn url_key(url: Option<&str>) -> u128 {
 }
 
 /// Exact Jaccard similarity of two sorted sets without repeats.
-pub fn jaccard_sorted(a: &[u32], b: &[u32]) -> f64 {
+pub fn jaccard_sorted<T: Ord>(a: &[T], b: &[T]) -> f64 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
     }

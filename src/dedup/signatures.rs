@@ -16,7 +16,7 @@ use super::minhash::MinHasher;
 use super::shingle::{text_key, url_key, Shingler};
 use crate::io::shards::AtomicFile;
 use crate::pipeline::runner::Job;
-use crate::pipeline::tasks::{for_each_task, write_json};
+use crate::pipeline::tasks::{for_each_task, record_expected, write_json};
 use crate::read::ReadItem;
 
 #[derive(Debug, Default, Serialize)]
@@ -40,7 +40,7 @@ pub fn run(
     quiet: bool,
 ) -> Result<()> {
     cfg.save_or_check(&work.root)?;
-    record_expected(work, all)?;
+    record_expected(&work.step("signatures").join("expected.json"), all)?;
     let hasher = MinHasher::new(cfg.num_perm(), cfg.seed);
     for_each_task(
         "dedup signatures",
@@ -51,27 +51,6 @@ pub fn run(
         quiet,
         |job| shard(work, cfg, &hasher, job),
     )
-}
-
-/// Every task writes the full list of input stems, so that later steps can tell whether all
-/// signature tasks have finished and number shards the same way.
-fn record_expected(work: &WorkDir, all: &[Job]) -> Result<()> {
-    let mut stems: Vec<String> = all.iter().map(|j| j.stem.clone()).collect();
-    stems.sort();
-    let path = work.step("signatures").join("expected.json");
-    if path.exists() {
-        let existing: Vec<String> = serde_json::from_slice(&std::fs::read(&path)?)?;
-        if existing != stems {
-            bail!(
-                "{} lists other inputs ({} shards) than this run ({}); use a new work directory",
-                path.display(),
-                existing.len(),
-                stems.len()
-            );
-        }
-        return Ok(());
-    }
-    AtomicFile::write_all(&path, &serde_json::to_vec(&stems)?)
 }
 
 fn shard(work: &WorkDir, cfg: &DedupConfig, hasher: &MinHasher, job: &Job) -> Result<()> {

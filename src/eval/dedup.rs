@@ -18,7 +18,7 @@ use crate::dedup::config::DedupConfig;
 use crate::dedup::files::WorkDir;
 use crate::dedup::find_duplicates;
 use crate::dedup::minhash::detection_probability;
-use crate::dedup::shingle::{fmix64, for_each_word_hash, Shingling};
+use crate::dedup::shingle::{fmix64, for_each_word_hash, jaccard_sorted, Shingling};
 use crate::doc::Document;
 use crate::io::shards::{create_writer, ShardFormat};
 use crate::io::source::{resolve, InputKind, Resolve};
@@ -332,27 +332,6 @@ fn true_set(text: &str, how: Shingling) -> Vec<u64> {
     set
 }
 
-fn jaccard64(a: &[u64], b: &[u64]) -> f64 {
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    let union = a.len() + b.len() - common;
-    if union == 0 {
-        1.0
-    } else {
-        common as f64 / union as f64
-    }
-}
-
 /// Scores of one configuration on the labelled set.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct DedupScore {
@@ -465,7 +444,7 @@ pub fn score(
     for members in by_family.values() {
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
-                let j = jaccard64(&sets[a], &sets[b]);
+                let j = jaccard_sorted(&sets[a], &sets[b]);
                 let band = BAND_EDGES
                     .windows(2)
                     .position(|w| j >= w[0] && j < w[1])
@@ -511,7 +490,7 @@ pub fn score(
         let c = component[&d];
         if members_of[c]
             .iter()
-            .any(|&m| m != d && jaccard64(&sets[d], &sets[m]) >= 0.8)
+            .any(|&m| m != d && jaccard_sorted(&sets[d], &sets[m]) >= 0.8)
         {
             justified += 1;
         }
@@ -522,7 +501,7 @@ pub fn score(
         for (x, &a) in members.iter().enumerate() {
             for &b in &members[x + 1..] {
                 pairs += 1;
-                if jaccard64(&sets[a], &sets[b]) >= 0.8 {
+                if jaccard_sorted(&sets[a], &sets[b]) >= 0.8 {
                     good += 1;
                 }
                 if set[a].family != set[b].family {

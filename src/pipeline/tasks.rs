@@ -71,3 +71,32 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     bytes.push(b'\n');
     AtomicFile::write_all(path, &bytes)
 }
+
+/// Records, in `path`, the sorted stems of every input shard of a map step (each task writes
+/// the same list), so that the reduce step can tell whether every task has finished and
+/// number shards the same way. A list already there must be the same.
+pub fn record_expected(path: &Path, jobs: &[crate::pipeline::runner::Job]) -> Result<()> {
+    let mut stems: Vec<String> = jobs.iter().map(|j| j.stem.clone()).collect();
+    stems.sort();
+    if path.exists() {
+        let existing = read_expected(path, "")?;
+        if existing != stems {
+            bail!(
+                "{} lists other inputs ({} shards) than this run ({}); use a new work directory",
+                path.display(),
+                existing.len(),
+                stems.len()
+            );
+        }
+        return Ok(());
+    }
+    AtomicFile::write_all(path, &serde_json::to_vec(&stems)?)
+}
+
+/// Reads a list written by [`record_expected`]; `first_step` names the command to run when
+/// it is missing.
+pub fn read_expected(path: &Path, first_step: &str) -> Result<Vec<String>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read {} (run `{first_step}` first)", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
+}
