@@ -24,36 +24,9 @@ use sieve::io::shards::{create_writer, ShardFormat};
 #[path = "common.rs"]
 mod common;
 use common::cpu_time;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        sieve::dedup::shingle::fmix64(self.0)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn paragraphs(shared: &Path) -> Vec<String> {
-    use std::io::BufRead;
-    let path = shared.join("quality/positives_english_prose.jsonl.gz");
-    let f = std::fs::File::open(&path).unwrap();
-    let mut out = Vec::new();
-    for line in std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f)).lines() {
-        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
-        if v["tokenized"].as_bool() == Some(true) {
-            continue;
-        }
-        for p in v["text"].as_str().unwrap_or("").split('\n') {
-            if p.split_whitespace().count() >= 20 {
-                out.push(p.trim().to_string());
-            }
-        }
-    }
-    out
-}
+#[path = "prose.rs"]
+mod prose;
+use prose::{paragraphs, Rng};
 
 /// `count` documents of about `words` words; every tenth is an edited copy of an earlier one.
 fn corpus(paras: &[String], count: usize, words: usize, seed: u64) -> Vec<String> {
