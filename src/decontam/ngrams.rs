@@ -224,18 +224,6 @@ impl NgramIndex {
     }
 }
 
-/// Whether lowercasing `text` changes a character count or turns a word character into a
-/// separator or back (`İ` → `i̇`): only then does Megatron mode need the lowercased copy.
-fn lowercasing_reshapes(text: &str) -> bool {
-    text.chars().filter(|c| !c.is_ascii()).any(|c| {
-        let mut lower = c.to_lowercase();
-        match (lower.next(), lower.next()) {
-            (Some(l), None) => super::words::is_word_char(l) != super::words::is_word_char(c),
-            _ => true,
-        }
-    })
-}
-
 /// A task n-gram found in a text.
 #[derive(Debug, Clone)]
 pub struct Match {
@@ -254,9 +242,12 @@ pub struct Scanner<'a> {
     windows: Windows,
     /// Megatron mode tokenizes the lowercased text; this holds it.
     pub lowered: String,
-    /// Per word position: 1 = may start an n-gram, 2 = cannot.
-    prefix_state: Vec<u8>,
+    /// Word positions that may start a task n-gram, ascending.
+    starts: Vec<u32>,
     prefix_keys: Vec<u64>,
+    maybe: Vec<bool>,
+    /// The index's n-gram lengths (a copy, so lookups can borrow the scanner mutably).
+    lengths: Vec<usize>,
 }
 
 impl<'a> Scanner<'a> {
@@ -267,8 +258,10 @@ impl<'a> Scanner<'a> {
             words: Vec::new(),
             windows: Windows::default(),
             lowered: String::new(),
-            prefix_state: Vec::new(),
+            starts: Vec::new(),
             prefix_keys: Vec::new(),
+            maybe: Vec::new(),
+            lengths: index.lengths.clone(),
         }
     }
 
@@ -276,15 +269,15 @@ impl<'a> Scanner<'a> {
     /// (Megatron, whose offsets then refer to the lowercased string).
     pub fn tokenize(&mut self, text: &str) {
         match self.compat {
-            Compat::Sieve => words(text, &mut self.words),
+            Compat::Sieve => {
+                words(text, &mut self.words);
+            }
             Compat::Megatron => {
                 self.lowered.clear();
-                if text.is_ascii() || !lowercasing_reshapes(text) {
-                    // When every character lowercases to exactly one character of the same
-                    // kind, the lowercased copy has the same character offsets and the same
-                    // words (which hash their lowercase form anyway): the text stands for it.
-                    words(text, &mut self.words);
-                } else {
+                // When every character lowercases to exactly one character of the same
+                // kind, the lowercased copy has the same character offsets and the same
+                // words (which hash their lowercase form anyway): the text stands for it.
+                if words(text, &mut self.words) {
                     self.lowered = text.to_lowercase();
                     words(&self.lowered, &mut self.words);
                 }
@@ -296,42 +289,36 @@ impl<'a> Scanner<'a> {
 
     /// Which word positions may start a task n-gram, for all positions at once: the filter
     /// probes of a batch are independent loads without branches, so their cache misses
-    /// overlap instead of being waited for one at a time.
+    /// overlap instead of being waited for one at a time. Leaves the survivors, ascending,
+    /// in `self.starts`: only they are looked up.
     fn classify_starts(&mut self) {
         let n = self.words.len();
         let min_n = self.index.min_n;
-        self.prefix_state.clear();
-        self.prefix_state.resize(n, 2);
+        self.starts.clear();
         if n < min_n {
             return;
         }
-        let starts = n - min_n + 1;
+        let count = n - min_n + 1;
         let mut keys = std::mem::take(&mut self.prefix_keys);
         keys.clear();
-        keys.extend((0..starts).map(|i| self.windows.key(i, min_n)));
+        keys.extend((0..count).map(|i| self.windows.key(i, min_n)));
         let index = self.index;
-        for (state, &k) in self.prefix_state.iter_mut().zip(&keys) {
-            *state = 2 - index.may_start_small(k) as u8;
-        }
-        for (state, &k) in self.prefix_state.iter_mut().zip(&keys) {
-            if *state == 1 && !index.may_start_large(k) {
-                *state = 2;
-            }
-        }
+        let mut maybe = std::mem::take(&mut self.maybe);
+        maybe.clear();
+        maybe.extend(keys.iter().map(|&k| index.may_start_small(k)));
+        self.starts.extend(
+            (0..count)
+                .filter(|&i| maybe[i] && index.may_start_large(keys[i]))
+                .map(|i| i as u32),
+        );
         self.prefix_keys = keys;
+        self.maybe = maybe;
     }
 
+    /// The n-gram of `len` words at word `i`, if it is a task n-gram (`i` must have passed
+    /// the prefix filters).
     #[inline]
     fn lookup(&mut self, i: usize, len: usize) -> Option<Match> {
-        let min_n = self.index.min_n;
-        if self.prefix_state[i] == 0 {
-            let ok =
-                i + min_n <= self.words.len() && self.index.may_start(self.windows.key(i, min_n));
-            self.prefix_state[i] = if ok { 1 } else { 2 };
-        }
-        if self.prefix_state[i] == 2 {
-            return None;
-        }
         let key = self.windows.key(i, len);
         if !self.index.may_contain(key) {
             return None;
@@ -351,66 +338,77 @@ impl<'a> Scanner<'a> {
     /// The first match in the tokenized text, in the mode's scanning order.
     pub fn first_match(&mut self) -> Option<Match> {
         let n = self.words.len();
-        let lengths = self.index.lengths.clone();
-        match self.compat {
-            Compat::Sieve => {
-                // Earliest start; at one start the longest n-gram (it removes the most).
-                for i in 0..n {
-                    for &len in lengths.iter().rev() {
-                        if i + len <= n {
-                            if let Some(m) = self.lookup(i, len) {
-                                return Some(m);
-                            }
-                        }
-                    }
-                }
-                None
+        let lengths = std::mem::take(&mut self.lengths);
+        let starts = std::mem::take(&mut self.starts);
+        let found = match self.compat {
+            // Earliest start; at one start the longest n-gram (it removes the most).
+            Compat::Sieve => starts.iter().find_map(|&i| {
+                let i = i as usize;
+                lengths
+                    .iter()
+                    .rev()
+                    .filter(|&&len| i + len <= n)
+                    .find_map(|&len| self.lookup(i, len))
+            }),
+            Compat::Megatron => self.first_match_megatron(&starts, &lengths),
+        };
+        self.lengths = lengths;
+        self.starts = starts;
+        found
+    }
+
+    /// Megatron's order: at each start of a 13-word window, the 13-gram, then every length
+    /// ascending; then, in the last 13 words, each shorter length at every start. Texts under
+    /// 13 words are never scanned.
+    fn first_match_megatron(&mut self, starts: &[u32], lengths: &[usize]) -> Option<Match> {
+        let n = self.words.len();
+        let max = self.index.max_n;
+        if n < max {
+            return None;
+        }
+        let last_window = n - max;
+        for &i in starts.iter().take_while(|&&i| i as usize <= last_window) {
+            let i = i as usize;
+            if let Some(m) = self.lookup(i, max) {
+                return Some(m);
             }
-            Compat::Megatron => {
-                let max = self.index.max_n;
-                if n < max {
-                    return None; // texts under 13 words are never scanned
+            for &len in lengths {
+                if let Some(m) = self.lookup(i, len) {
+                    return Some(m);
                 }
-                for i in 0..=n - max {
-                    if let Some(m) = self.lookup(i, max) {
-                        return Some(m);
-                    }
-                    for &len in &lengths {
+            }
+        }
+        if n > max {
+            for &len in lengths.iter().filter(|&&l| l != max) {
+                for &i in starts.iter().filter(|&&i| i as usize >= last_window) {
+                    let i = i as usize;
+                    if i + len <= n {
                         if let Some(m) = self.lookup(i, len) {
                             return Some(m);
                         }
                     }
                 }
-                if n > max {
-                    // The last 13 words: the shorter n-grams starting inside them.
-                    let base = n - max;
-                    for &len in lengths.iter().filter(|&&l| l != max) {
-                        for k in 0..=max - len {
-                            if let Some(m) = self.lookup(base + k, len) {
-                                return Some(m);
-                            }
-                        }
-                    }
-                }
-                None
             }
         }
+        None
     }
 
     /// Every task n-gram occurrence in the tokenized text (sieve mode's counting pass).
     pub fn all_matches(&mut self, out: &mut Vec<Match>) {
         out.clear();
         let n = self.words.len();
-        let lengths = self.index.lengths.clone();
-        for i in 0..n {
-            for &len in &lengths {
-                if i + len <= n {
-                    if let Some(m) = self.lookup(i, len) {
-                        out.push(m);
-                    }
+        let lengths = std::mem::take(&mut self.lengths);
+        let starts = std::mem::take(&mut self.starts);
+        for &i in &starts {
+            let i = i as usize;
+            for &len in lengths.iter().filter(|&&len| i + len <= n) {
+                if let Some(m) = self.lookup(i, len) {
+                    out.push(m);
                 }
             }
         }
+        self.lengths = lengths;
+        self.starts = starts;
     }
 
     /// The span of a match: start and length in characters of the scanned text. Sieve mode

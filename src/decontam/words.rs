@@ -85,9 +85,23 @@ impl WordBuf {
     }
 }
 
+/// Whether lowercasing `c` changes the character count or turns a word character into a
+/// separator or back (`İ` → `i̇`).
+fn lowercasing_reshapes(c: char) -> bool {
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => is_word_char(l) != is_word_char(c),
+        _ => true,
+    }
+}
+
 /// The words of `text`, each hashed by its lowercase UTF-8 form. Offsets are byte offsets into
 /// `text` itself, so lowercasing that changes lengths (`İ` → `i̇`) never shifts a cut.
-pub fn words(text: &str, out: &mut Vec<Word>) {
+///
+/// Returns whether lowercasing some character of `text` would reshape it (see
+/// [`lowercasing_reshapes`]): only then do the words of `text.to_lowercase()` differ from
+/// these in anything but their offsets' units, which Megatron mode needs to know.
+pub fn words(text: &str, out: &mut Vec<Word>) -> bool {
     out.clear();
     let bytes = text.as_bytes();
     let n = bytes.len();
@@ -97,6 +111,7 @@ pub fn words(text: &str, out: &mut Vec<Word>) {
         len: 0,
         chars: 0,
     };
+    let mut reshapes = false;
     let mut i = 0;
     loop {
         // Skip ASCII separators.
@@ -110,6 +125,7 @@ pub fn words(text: &str, out: &mut Vec<Word>) {
         if CLASS[bytes[i] as usize] == NON_ASCII {
             let c = text[i..].chars().next().expect("inside the string");
             if !is_word_char(c) {
+                reshapes |= lowercasing_reshapes(c);
                 i += c.len_utf8();
                 continue;
             }
@@ -133,13 +149,16 @@ pub fn words(text: &str, out: &mut Vec<Word>) {
             if !is_word_char(c) {
                 break;
             }
+            let chars_before = w.chars;
             for l in c.to_lowercase() {
                 let mut enc = [0u8; 4];
                 for &e in l.encode_utf8(&mut enc).as_bytes() {
                     w.push(e);
                 }
+                reshapes |= !is_word_char(l);
                 w.chars += 1;
             }
+            reshapes |= w.chars != chars_before + 1;
             i += c.len_utf8();
         }
         out.push(Word {
@@ -149,6 +168,7 @@ pub fn words(text: &str, out: &mut Vec<Word>) {
             lower_chars: w.chars,
         });
     }
+    reshapes
 }
 
 /// The key of a word sequence: a polynomial over the word hashes. Keys of every window are
