@@ -5,6 +5,7 @@
 //! parallel by [`pipeline::runner`], and is written to Parquet or JSONL shards with per-stage
 //! stats and completion markers. The command line lives in [`cli`].
 
+pub mod blend;
 pub mod cli;
 pub mod decontam;
 pub mod dedup;
@@ -14,5 +15,7 @@ pub mod io;
 pub mod pipeline;
 pub mod quality_train;
 pub mod read;
+pub mod rng;
 pub mod stages;
 pub mod text;
+pub mod tokenize;

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
+use crate::rng::shuffle;
+
 use crate::io::shards::decompress;
 use crate::io::source::{resolve, Input, InputKind, Resolve};
 use crate::read::corpus::ImportSpec;
@@ -83,22 +85,6 @@ pub struct Metrics {
     pub recall: f64,
     pub calibration: Vec<CalibrationBin>,
     pub model_bytes: u64,
-}
-
-/// A seeded permutation (Fisher–Yates over splitmix64): the same seed, the same split.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9e3779b97f4a7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    };
-    for i in (1..items.len()).rev() {
-        let j = (next() % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }
 
 /// Reads the texts of the inputs: JSONL/Parquet corpora and sieve shards by `text_field`

@@ -4,6 +4,7 @@
 //! `sieve <command> [OPTIONS] --output <DIR> <INPUT>...`, with the run options of
 //! [`common::RunArgs`] (threads, shard selection, format, rejected sidecar).
 
+pub mod blend;
 pub mod clean;
 pub mod common;
 pub mod decontam;
@@ -15,6 +16,8 @@ pub mod inspect;
 pub mod langid;
 pub mod quality;
 pub mod run;
+pub mod sample;
+pub mod tokenize;
 pub mod warc;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +52,12 @@ pub enum Command {
     Dedup(Box<dedup::DedupArgs>),
     /// Cut downstream-task n-grams out of documents (Megatron's decontamination).
     Decontam(Box<decontam::DecontamArgs>),
+    /// Document shards → Megatron .bin/.idx datasets (GPT-2 BPE by default), one per corpus.
+    Tokenize(tokenize::TokenizeArgs),
+    /// Mix tokenized datasets by weight: per-dataset prefixes, blended stream, manifest.
+    Blend(blend::BlendArgs),
+    /// Decode random sequences of tokenized output back to text.
+    Sample(sample::SampleArgs),
     /// Summarize a WARC file, a shard file or an output directory.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
@@ -77,6 +86,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Langid(a) => langid::run(a),
         Command::Dedup(a) => dedup::run(*a),
         Command::Decontam(a) => decontam::run(*a),
+        Command::Tokenize(a) => tokenize::run(a),
+        Command::Blend(a) => blend::run(a),
+        Command::Sample(a) => sample::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),
     }

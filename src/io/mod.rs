@@ -4,7 +4,9 @@
 pub mod compression;
 pub mod http_payload;
 pub mod http_source;
+pub mod indexed;
 pub mod inflate;
+pub mod npy;
 pub mod shards;
 pub mod source;
 pub mod warc;

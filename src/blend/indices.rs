@@ -1,0 +1,156 @@
+//! Megatron's blending arithmetic, reproduced exactly: weight normalisation (numpy's sum),
+//! the `--split` string, the contiguous split ranges, and `build_blending_indices`, the greedy
+//! rule that keeps every dataset's share of the samples drawn so far as close as possible to
+//! its weight.
+
+use anyhow::{bail, Result};
+
+/// numpy's float64 sum of a contiguous array (pairwise: 8 partial sums per block of 128), so
+/// that normalised weights equal Megatron's bit for bit.
+pub fn numpy_sum(a: &[f64]) -> f64 {
+    fn pairwise(a: &[f64]) -> f64 {
+        let n = a.len();
+        if n < 8 {
+            let mut res = -0.0;
+            for &x in a {
+                res += x;
+            }
+            res
+        } else if n <= 128 {
+            let mut r = [0.0f64; 8];
+            r.copy_from_slice(&a[..8]);
+            let mut i = 8;
+            while i < n - n % 8 {
+                for j in 0..8 {
+                    r[j] += a[i + j];
+                }
+                i += 8;
+            }
+            let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+            for &x in &a[i..] {
+                res += x;
+            }
+            res
+        } else {
+            let mut n2 = n / 2;
+            n2 -= n2 % 8;
+            pairwise(&a[..n2]) + pairwise(&a[n2..])
+        }
+    }
+    pairwise(a)
+}
+
+/// `w / sum(w)` as Megatron's `utils.normalize` computes it.
+pub fn normalize(weights: &[f64]) -> Vec<f64> {
+    let total = numpy_sum(weights);
+    weights.iter().map(|w| w / total).collect()
+}
+
+/// `"969, 30, 1"` → normalised `[train, valid, test]`: the numbers in the string (padded
+/// with zeros to three), divided by their sum.
+pub fn parse_split(s: &str) -> Result<[f64; 3]> {
+    let mut values = Vec::new();
+    let mut current = String::new();
+    for c in s.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() || c == '.' {
+            current.push(c);
+        } else if !current.is_empty() {
+            values.push(
+                current
+                    .parse::<f64>()
+                    .map_err(|_| anyhow::anyhow!("split {s:?}: {current:?} is not a number"))?,
+            );
+            current.clear();
+        }
+    }
+    if values.is_empty() || values.len() > 3 {
+        bail!("split {s:?}: expected one to three numbers, like \"98,2,0\"");
+    }
+    values.resize(3, 0.0);
+    let total: f64 = values.iter().sum();
+    if total.is_nan() || total <= 0.0 {
+        bail!("split {s:?}: the parts sum to zero");
+    }
+    Ok([values[0] / total, values[1] / total, values[2] / total])
+}
+
+/// The document range of each split for a dataset of `n` documents: contiguous, with
+/// Python's rounding (half to even) of the cumulative fractions; `None` for an empty split.
+pub fn split_ranges(split: [f64; 3], n: u64) -> [Option<(u64, u64)>; 3] {
+    let mut edges = [0.0f64; 4];
+    for i in 0..3 {
+        edges[i + 1] = edges[i] + split[i];
+    }
+    let mut out = [None; 3];
+    for i in 0..3 {
+        if edges[i + 1] > edges[i] {
+            let beg = (edges[i] * n as f64).round_ties_even() as u64;
+            let end = (edges[i + 1] * n as f64).round_ties_even() as u64;
+            out[i] = Some((beg, end));
+        }
+    }
+    out
+}
+
+/// `helpers.cpp` `build_blending_indices`: for each of `size` samples, the dataset furthest
+/// behind its target (`weight · max(i, 1) − drawn`, ties to the lowest id), and the number of
+/// samples drawn from it before.
+pub fn build_blending_indices(weights: &[f64], size: usize) -> (Vec<i16>, Vec<i64>) {
+    let mut current = vec![0i64; weights.len()];
+    let mut dataset_index = Vec::with_capacity(size);
+    let mut sample_index = Vec::with_capacity(size);
+    for i in 0..size {
+        let x = (i as f64).max(1.0);
+        let mut best = 0usize;
+        let mut best_err = weights[0] * x - current[0] as f64;
+        for (d, &w) in weights.iter().enumerate().skip(1) {
+            let err = w * x - current[d] as f64;
+            if err > best_err {
+                best = d;
+                best_err = err;
+            }
+        }
+        dataset_index.push(best as i16);
+        sample_index.push(current[best]);
+        current[best] += 1;
+    }
+    (dataset_index, sample_index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn megatron_readme_example() {
+        let (d, s) = build_blending_indices(&[0.5, 0.25, 0.25], 4);
+        assert_eq!(d, [0, 1, 2, 0]);
+        assert_eq!(s, [0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn shares_stay_within_one_sample() {
+        let w = normalize(&[0.14336, 0.08962, 0.19336, 0.05689, 0.00859, 0.5]);
+        let (d, _) = build_blending_indices(&w, 20_000);
+        let mut count = vec![0f64; w.len()];
+        for (i, &k) in d.iter().enumerate() {
+            count[k as usize] += 1.0;
+            for (c, wk) in count.iter().zip(&w) {
+                assert!((c - wk * (i + 1) as f64).abs() <= 1.0, "sample {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn splits_follow_megatron() {
+        assert_eq!(parse_split("969, 30, 1").unwrap(), [0.969, 0.03, 0.001]);
+        let s = parse_split("98,2,0").unwrap();
+        assert_eq!(
+            split_ranges(s, 1000),
+            [Some((0, 980)), Some((980, 1000)), None]
+        );
+        // 2.5 rounds to 2 (half to even), as Python's round does.
+        assert_eq!(split_ranges([0.5, 0.5, 0.0], 5)[0], Some((0, 2)));
+        assert!(parse_split("a").is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! `manifest.json` of a blend: what was built, from what, and the checksum of every file.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::source::DatasetSource;
+use super::spec::BlendSpec;
+use crate::io::indexed::{FileDigest, TokenDtype};
+use crate::tokenize::TokenizerInfo;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlendManifest {
+    pub format: String,
+    pub created_by: String,
+    /// sha256 of the configuration: the spec (without paths), the tokenizer, and the
+    /// checksums of every input prefix, so equal hashes mean equal outputs.
+    pub config_sha256: String,
+    pub tokenizer: TokenizerInfo,
+    pub dtype: TokenDtype,
+    pub dtype_code: u8,
+    pub seq_length: u32,
+    pub target_tokens: u64,
+    pub split: String,
+    pub split_fractions: [f64; 3],
+    pub seed: u64,
+    /// Megatron: `--data-args-path blend.txt --split <split>`, run from this directory.
+    pub data_args_path: String,
+    pub datasets: Vec<DatasetEntry>,
+    pub streams: BTreeMap<String, StreamEntry>,
+    pub files: BTreeMap<String, FileDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetEntry {
+    pub name: String,
+    pub weight: f64,
+    pub normalized_weight: f64,
+    pub max_epochs: Option<f64>,
+    pub documents: u64,
+    pub tokens: u64,
+    pub prefix: String,
+    pub splits: BTreeMap<String, SplitEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitEntry {
+    pub documents: u64,
+    pub tokens: u64,
+    /// Samples of `seq_length` tokens the blend draws from this split.
+    pub samples: u64,
+    /// Realised epochs: samples · seq_length / tokens.
+    pub epochs: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamEntry {
+    /// None with `--no-stream` (the indices are still written).
+    pub prefix: Option<String>,
+    pub samples: u64,
+    pub tokens: u64,
+}
+
+impl BlendManifest {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spec: &BlendSpec,
+        split_fractions: [f64; 3],
+        tokenizer: TokenizerInfo,
+        dtype: TokenDtype,
+        datasets: Vec<DatasetEntry>,
+        streams: BTreeMap<String, StreamEntry>,
+        files: BTreeMap<String, FileDigest>,
+        sources: &[DatasetSource],
+    ) -> BlendManifest {
+        let inputs: Vec<serde_json::Value> = spec
+            .datasets
+            .iter()
+            .zip(sources)
+            .map(|(d, s)| {
+                let shas: Vec<&str> = s
+                    .manifest
+                    .datasets
+                    .values()
+                    .flat_map(|t| t.prefixes.iter())
+                    .filter(|p| s.readers.iter().any(|r| r.prefix.ends_with(&p.prefix)))
+                    .map(|p| p.written.bin.sha256.as_str())
+                    .collect();
+                serde_json::json!({
+                    "name": d.name, "weight": d.weight, "max_epochs": d.max_epochs,
+                    "inputs": shas,
+                })
+            })
+            .collect();
+        let config = serde_json::json!({
+            "target_tokens": spec.target_tokens, "split": spec.split, "seed": spec.seed,
+            "seq_length": spec.seq_length, "datasets": inputs, "tokenizer": tokenizer,
+        });
+        let config_sha256 = crate::tokenize::hex(
+            ring::digest::digest(&ring::digest::SHA256, config.to_string().as_bytes()).as_ref(),
+        );
+        BlendManifest {
+            format: "sieve-blend".into(),
+            created_by: format!("sieve {}", env!("CARGO_PKG_VERSION")),
+            config_sha256,
+            tokenizer,
+            dtype,
+            dtype_code: dtype.code(),
+            seq_length: spec.seq_length,
+            target_tokens: spec.target_tokens,
+            split: spec.split.clone(),
+            split_fractions,
+            seed: spec.seed,
+            data_args_path: "blend.txt".into(),
+            datasets,
+            streams,
+            files,
+        }
+    }
+}

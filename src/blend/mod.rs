@@ -1,0 +1,8 @@
+//! Blending: tokenized datasets mixed by weight into Megatron shards, with Megatron's split
+//! and greedy blending rule reproduced exactly (see `indices`).
+
+pub mod build;
+pub mod indices;
+pub mod manifest;
+pub mod source;
+pub mod spec;

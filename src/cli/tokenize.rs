@@ -1,0 +1,85 @@
+//! `sieve tokenize`: document shards → Megatron indexed datasets, one per source corpus.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::common::{shard_jobs, RunArgs};
+use super::Outcome;
+use crate::io::shards::ShardFormat;
+use crate::tokenize::step::{tokenize_all, TokenizeManifest};
+use crate::tokenize::Tokenizer;
+
+#[derive(Debug, Args)]
+pub struct TokenizeArgs {
+    /// Input document shards (files or run output directories).
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// Output directory: OUT/<dataset>/<shard>.bin|.idx and OUT/tokenize.json.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// gpt2 (r50k_base), cl100k or o200k; ids equal tiktoken's.
+    #[arg(long, default_value = "gpt2")]
+    pub tokenizer: String,
+    /// Seed of the per-shard document shuffle.
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Worker threads (one input shard each); default: all cores.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Process only task I of N (0-based); tokenize.json is written by the task that
+    /// finds every shard done.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// No progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(a: TokenizeArgs) -> Result<Outcome> {
+    let run = RunArgs {
+        output: a.output.clone(),
+        threads: a.threads,
+        shard: a.shard.clone(),
+        format: ShardFormat::Parquet,
+        write_rejected: false,
+        base_url: String::new(),
+        quiet: a.quiet,
+    };
+    let tokenizer = Tokenizer::by_name(&a.tokenizer)?;
+    let all = shard_jobs(&a.inputs, &run)?;
+    let selected = run.select(all.clone())?;
+    let manifest = tokenize_all(
+        &a.output,
+        &tokenizer,
+        a.seed,
+        &all,
+        &selected,
+        run.threads(),
+        a.quiet,
+    )?;
+    if let (Some(m), false) = (&manifest, a.quiet) {
+        print_summary(m, &a.output);
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn print_summary(m: &TokenizeManifest, out: &std::path::Path) {
+    eprintln!(
+        "sieve tokenize: {} ({:?}, end of document {}): {} documents read, {} empty, {} unreadable",
+        m.tokenizer.encoding, m.dtype, m.tokenizer.eod_id, m.documents_read, m.empty, m.errors
+    );
+    for (name, d) in &m.datasets {
+        eprintln!(
+            "  {name:<16} {:>10} documents {:>14} tokens  ({} prefixes)",
+            d.documents,
+            d.tokens,
+            d.prefixes.len()
+        );
+    }
+    eprintln!(
+        "  manifest: {}",
+        out.join(crate::tokenize::step::MANIFEST).display()
+    );
+}
