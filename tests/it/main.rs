@@ -9,4 +9,5 @@ mod malformed_warcs;
 mod parquet_pyarrow;
 mod shared_warcs;
 mod text_stages;
+mod tokenize_blend;
 mod util;

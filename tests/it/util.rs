@@ -134,3 +134,29 @@ pub fn warc_sample_into(out: &Path) {
         sample_web().to_str().unwrap(),
     ]);
 }
+
+/// A Python with `modules`: `$SIEVE_TEST_PYTHON` (set by scripts/test.sh to a venv that has
+/// them all; missing ones fail the test), else `python3` if it has them, else `None` (the
+/// caller's test says why it skips).
+pub fn python_with(modules: &[&str]) -> Option<String> {
+    let explicit = std::env::var("SIEVE_TEST_PYTHON").ok();
+    let python = explicit.clone().unwrap_or_else(|| "python3".into());
+    let script = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let ok = Command::new(&python)
+        .args(["-c", &script])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        explicit.is_none(),
+        "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}"
+    );
+    eprintln!("skipping: {python} lacks one of {modules:?} (set SIEVE_TEST_PYTHON)");
+    None
+}
