@@ -5,6 +5,9 @@
 //! `OUT/work/before-<stage>/`; the global stage's reduce runs over those shards in
 //! `OUT/work/<stage>/`; its per-document part (the dedup filter, the decontam strip) then
 //! leads the next pass, and the last pass writes `OUT/`. `OUT/stats.json` covers the chain.
+//!
+//! `tokenize` and `blend` end a spec: they turn the final documents into token shards
+//! (`OUT/tokens/`, one dataset per corpus) and a weighted blend of them (`OUT/blend/`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,6 +47,76 @@ pub struct RunSpecArgs {
 }
 
 const GLOBAL_STAGES: &[&str] = &["dedup", "decontam"];
+/// Stages that turn the final documents into tokens; they end a spec, in this order.
+const TOKEN_STAGES: &[&str] = &["tokenize", "blend"];
+
+/// Splits a spec's stages into document stages and the token stages that end it.
+fn split_token_stages(stages: &[StageSpec]) -> Result<(Vec<StageSpec>, Vec<StageSpec>)> {
+    let first = stages
+        .iter()
+        .position(|s| TOKEN_STAGES.contains(&s.name.as_str()))
+        .unwrap_or(stages.len());
+    let (docs, tail) = stages.split_at(first);
+    let names: Vec<&str> = tail.iter().map(|s| s.name.as_str()).collect();
+    if !names.is_empty() && names != ["tokenize"] && names != ["tokenize", "blend"] {
+        bail!("a spec ends with `tokenize`, optionally followed by `blend` (found {names:?} at the end)");
+    }
+    Ok((docs.to_vec(), tail.to_vec()))
+}
+
+/// `tokenize` over the final shards in OUT, then `blend` (its spec's datasets default to
+/// OUT/tokens/<name>).
+fn run_token_stages(tail: &[StageSpec], args: &RunArgs) -> Result<()> {
+    let Some(tokenize) = tail.first() else {
+        return Ok(());
+    };
+    let text = |key: &str, default: &str| -> Result<String> {
+        match tokenize.options.get(key) {
+            None => Ok(default.to_string()),
+            Some(toml::Value::String(s)) => Ok(s.clone()),
+            Some(other) => bail!("tokenize: `{key}` must be a string, not {other}"),
+        }
+    };
+    let tokenizer = crate::tokenize::Tokenizer::by_name(&text("tokenizer", "gpt2")?)?;
+    let seed = match tokenize.options.get("seed") {
+        None => 1234,
+        Some(toml::Value::Integer(n)) if *n >= 0 => *n as u64,
+        Some(other) => bail!("tokenize: `seed` must be a non-negative integer, not {other}"),
+    };
+    let tokens = args.output.join("tokens");
+    let jobs = shard_jobs(&[args.output.to_string_lossy().into_owned()], args)?;
+    let manifest = crate::tokenize::step::tokenize_all(
+        &tokens,
+        &tokenizer,
+        seed,
+        &jobs,
+        &jobs,
+        args.threads(),
+        args.quiet,
+    )?
+    .expect("every shard was selected");
+    if !args.quiet {
+        super::tokenize::print_summary(&manifest, &tokens);
+    }
+    let Some(blend) = tail.get(1) else {
+        return Ok(());
+    };
+    let Some(toml::Value::String(spec_path)) = blend.options.get("spec") else {
+        bail!("blend: give the blend spec as `spec = \"BLEND.toml\"`");
+    };
+    let spec = crate::blend::spec::BlendSpec::load(std::path::Path::new(spec_path))?;
+    let out = args.output.join("blend");
+    let opts = crate::blend::build::BlendOptions {
+        default_root: Some(tokens),
+        no_stream: false,
+        quiet: args.quiet,
+    };
+    let manifest = crate::blend::build::build_blend(&spec, &out, &opts)?;
+    if !args.quiet {
+        super::blend::print_summary(&manifest, &out);
+    }
+    Ok(())
+}
 
 /// `first` then `then`, per shard.
 fn chain(first: Option<StageFactory>, then: StageFactory) -> StageFactory {
@@ -84,7 +157,9 @@ fn prepare_global(
 }
 
 pub fn run(a: RunSpecArgs) -> Result<Outcome> {
-    let spec = PipelineSpec::load(&a.spec)?;
+    let mut spec = PipelineSpec::load(&a.spec)?;
+    let (doc_stages, token_stages) = split_token_stages(&spec.stages)?;
+    spec.stages = doc_stages;
     let args = RunArgs {
         output: a.output.unwrap_or_else(|| spec.output_dir()),
         threads: a.threads,
@@ -102,7 +177,16 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
     if globals == 0 {
         let stages = registry::factory(&spec.stages)?;
         let jobs = args.select(spec.jobs()?)?;
-        return execute("run", jobs, stages, &args);
+        let outcome = execute("run", jobs, stages, &args)?;
+        if !token_stages.is_empty() {
+            if args.shard.is_some() {
+                bail!("a spec with tokenize runs as one task; for task arrays run `sieve tokenize --shard` separately");
+            }
+            if outcome == Outcome::Ok {
+                run_token_stages(&token_stages, &args)?;
+            }
+        }
+        return Ok(outcome);
     }
     if args.shard.is_some() {
         bail!("a spec with a dedup or decontam stage runs as one task; for task arrays run the stages and the `sieve dedup` / `sieve decontam` steps as separate commands");
@@ -169,6 +253,9 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
         if !args.quiet {
             super::decontam::print_summary(&summary, &args.output);
         }
+    }
+    if outcome == Outcome::Ok {
+        run_token_stages(&token_stages, &args)?;
     }
     Ok(outcome)
 }

@@ -260,6 +260,8 @@ const RUN_OUTPUT_SIDE_DIRS: &[&str] = &[
     "reports",
     "stats",
     "done",
+    "tokens",
+    "blend",
 ];
 
 fn walk(root: &Path, dir: &Path, kind: InputKind, out: &mut Vec<Input>) -> Result<()> {

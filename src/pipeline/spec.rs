@@ -95,12 +95,12 @@ impl PipelineSpec {
         if spec.inputs.is_empty() {
             bail!("{}: the spec names no [[input]]", path.display());
         }
-        // Model and task-set paths in stage options are relative to the spec, like every
+        // Model, task-set and blend-spec paths in stage options are relative to the spec, like every
         // other path.
         let base = spec.base_dir.clone();
         for stage in &mut spec.stages {
             for (key, value) in stage.options.iter_mut() {
-                if key == "model" || key.ends_with("_model") || key == "tasks" {
+                if key == "model" || key.ends_with("_model") || key == "tasks" || key == "spec" {
                     if let toml::Value::String(p) = value {
                         if Path::new(p.as_str()).is_relative() {
                             *p = normalize(&base.join(p.as_str()))

@@ -43,6 +43,12 @@ fn sample_pipeline_output_is_identical_with_one_and_two_threads() {
     // 324 HTML pages (two truncated ones kept, flagged) + 220 corpus documents.
     assert_eq!(read["docs_out"], 544, "{read}");
     assert_eq!(read["dropped"]["not_text"], 3, "{read}");
+    // It ends with the blend: its manifest lists the stream it wrote.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(one.join("blend/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["tokenizer"]["encoding"], "r50k_base");
+    assert_eq!(manifest["streams"]["train"]["samples"], 352, "{manifest}");
+    assert!(one.join("blend/stream/train_text_document.bin").exists());
     // A re-run finds every marker and changes nothing.
     let before = tree(&one);
     let o = sieve_rerun(&one);
@@ -61,11 +67,11 @@ fn sieve_rerun(dir: &Path) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The sample spec without its global stages (they cannot run as one of N tasks), with
+/// The sample spec without its global and token stages (they cannot run as one of N tasks), with
 /// paths made absolute so that it runs from a temporary directory.
 fn sample_spec_without_dedup(dir: &Path) -> std::path::PathBuf {
     let mut text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
-    for name in ["dedup", "decontam"] {
+    for name in ["dedup", "decontam", "tokenize", "blend"] {
         let start = text.find(&format!("[[stage]]\nname = \"{name}\"")).unwrap();
         let end = text[start + 1..]
             .find("[[stage]]")
