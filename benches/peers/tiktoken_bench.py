@@ -1,0 +1,44 @@
+"""OpenAI's tiktoken (GPT-2 / r50k_base, built offline from the .tiktoken file with r50k's
+pattern) over the same documents as benches/tokenize_throughput.rs, single-threaded.
+
+usage: tiktoken_bench.py R50K_BASE.tiktoken DOCS.jsonl
+prints {"cpu_s": best of 3 CPU seconds, "tokens": total, "checksum": sum of (i+1)*id mod 2^61}
+"""
+import base64
+import json
+import sys
+import time
+
+import tiktoken
+
+R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+
+
+def main():
+    ranks = {}
+    with open(sys.argv[1], "rb") as f:
+        for line in f:
+            if line.strip():
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+    enc = tiktoken.Encoding(name="r50k_base", pat_str=R50K_PATTERN, mergeable_ranks=ranks,
+                            special_tokens={"<|endoftext|>": 50256})
+    with open(sys.argv[2], encoding="utf-8") as f:
+        docs = [json.loads(line)["text"] for line in f]
+    best = None
+    for _ in range(3):
+        start = time.process_time()
+        out = [enc.encode_ordinary(d) for d in docs]
+        secs = time.process_time() - start
+        best = secs if best is None else min(best, secs)
+    tokens = 0
+    checksum = 0
+    for ids in out:
+        for t in ids:
+            tokens += 1
+            checksum = (checksum + tokens * t) % (1 << 61)
+    print(json.dumps({"cpu_s": best, "tokens": tokens, "checksum": checksum}))
+
+
+if __name__ == "__main__":
+    main()
