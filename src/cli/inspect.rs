@@ -1,4 +1,5 @@
-//! `sieve inspect PATH`: what is in a WARC file, a shard file or a run directory.
+//! `sieve inspect PATH`: what is in a WARC file, a shard file, a run directory, or a token
+//! output (a blend, a tokenize output, a `.bin/.idx` prefix: see `inspect_tokens`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,7 +18,8 @@ use crate::pipeline::runner::sum_stats;
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// A WARC/WET file (local or URL), a .parquet/.jsonl shard, or a run output directory.
+    /// A WARC/WET file (local or URL), a .parquet/.jsonl shard, a run output directory, a
+    /// blend or tokenize output, or a Megatron .bin/.idx prefix.
     pub path: String,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -25,11 +27,16 @@ pub struct InspectArgs {
     /// How many records or documents to show.
     #[arg(short = 'n', long, default_value_t = 3)]
     pub limit: usize,
+    /// For a blend: check every file's sha256 against the manifest (reads every byte).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 pub fn run(a: InspectArgs) -> Result<Outcome> {
     let path = Path::new(&a.path);
-    let report = if path.is_dir() {
+    let report = if let Some(r) = super::inspect_tokens::token_output(path, a.limit, a.verify)? {
+        r
+    } else if path.is_dir() {
         inspect_dir(path)?
     } else if ShardFormat::from_path(&a.path).is_some() {
         inspect_shard(path, a.limit)?

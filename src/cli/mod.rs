@@ -13,6 +13,7 @@ pub mod eval;
 pub mod extract;
 pub mod import;
 pub mod inspect;
+pub mod inspect_tokens;
 pub mod langid;
 pub mod quality;
 pub mod run;
@@ -58,7 +59,7 @@ pub enum Command {
     Blend(blend::BlendArgs),
     /// Decode random sequences of tokenized output back to text.
     Sample(sample::SampleArgs),
-    /// Summarize a WARC file, a shard file or an output directory.
+    /// Summarize a WARC file, a shard file, an output directory, or token shards and manifests.
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
     Run(run::RunSpecArgs),

@@ -383,4 +383,24 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
     }
     crate::util::assert_same_tree(&outputs[0].0, &outputs[1].0);
     crate::util::assert_same_tree(&outputs[0].1, &outputs[1].1);
+
+    // `sample` decodes sequences back to text; `inspect --verify` checks every checksum and
+    // names a changed file.
+    let blend = outputs[0].1.to_str().unwrap();
+    let o = run_ok(&["sample", "--shards", blend, "-n", "2", "--max-tokens", "20"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.matches("=== ").count(), 2, "{text}");
+    let o = run_ok(&["inspect", "--json", "--verify", blend]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+    let bin = outputs[0].1.join("datasets/beta_text_document.bin");
+    let mut bytes = std::fs::read(&bin).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&bin, bytes).unwrap();
+    let o = run_ok(&["inspect", "--json", "--verify", blend]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["problems"],
+        serde_json::json!(["datasets/beta_text_document.bin: sha256 differs from the manifest"])
+    );
 }
