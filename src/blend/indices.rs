@@ -129,8 +129,13 @@ mod tests {
     }
 
     #[test]
-    fn shares_stay_within_one_sample() {
-        let w = normalize(&[0.14336, 0.08962, 0.19336, 0.05689, 0.00859, 0.5]);
+    fn paper_blend_stays_within_one_sample_for_20k_samples() {
+        // Megatron's greedy rule is not bounded by one sample in general (docs/blend.md);
+        // for the MT-NLG weights it stays within 0.958 over the first 20,000 samples.
+        let w = normalize(&[
+            0.14336, 0.08962, 0.19336, 0.05689, 0.00859, 0.02897, 0.04771, 0.00873, 0.01007,
+            0.00208, 0.13017, 0.09446, 0.15652, 0.01359, 0.01588,
+        ]);
         let (d, _) = build_blending_indices(&w, 20_000);
         let mut count = vec![0f64; w.len()];
         for (i, &k) in d.iter().enumerate() {
