@@ -63,7 +63,7 @@ fn main() {
     let tok = Tokenizer::by_name("gpt2").unwrap();
     let (ours_s, ours) = best_of_3(&docs, |d| {
         let mut ids = Vec::new();
-        tok.encode(d, &mut ids);
+        tok.encode(d, &mut ids).unwrap();
         ids
     });
     let (n, sum) = checksum(&ours);

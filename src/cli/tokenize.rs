@@ -19,7 +19,7 @@ pub struct TokenizeArgs {
     /// Output directory: OUT/<dataset>/<shard>.bin|.idx and OUT/tokenize.json.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
-    /// gpt2 (r50k_base), cl100k or o200k; ids equal tiktoken's.
+    /// gpt2 (r50k_base), cl100k or o200k (ids equal tiktoken's), or PATH/tokenizer.json.
     #[arg(long, default_value = "gpt2")]
     pub tokenizer: String,
     /// Seed of the per-shard document shuffle.

@@ -1,5 +1,6 @@
 //! Text → token ids, offline: GPT-2 (r50k) by sieve's own encoder, cl100k and o200k by
-//! tiktoken-rs, all with ids identical to OpenAI's tiktoken. The vocabularies come embedded in
+//! tiktoken-rs, all with ids identical to OpenAI's tiktoken; Hugging Face `tokenizer.json` files
+//! by the `tokenizers` crate. The vocabularies come embedded in
 //! tiktoken-rs, so nothing is downloaded.
 //!
 //! Documents are always encoded as ordinary text: `<|endoftext|>` written inside a document is
@@ -7,6 +8,7 @@
 //! caller ([`Tokenizer::eod`]).
 
 pub mod bpe;
+pub mod hf;
 pub mod pretokenize;
 pub mod step;
 
@@ -35,6 +37,8 @@ enum Engine {
     Gpt2(Ranks),
     /// tiktoken-rs for the encodings whose patterns we have not hand-written.
     Tiktoken(tiktoken_rs::CoreBPE, Ranks),
+    /// A Hugging Face tokenizer.json.
+    Hf(Box<hf::HfTokenizer>),
 }
 
 pub struct Tokenizer {
@@ -67,8 +71,16 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 impl Tokenizer {
-    /// `gpt2` (also `r50k`, `r50k_base`), `cl100k` (`cl100k_base`), `o200k` (`o200k_base`).
+    /// `gpt2` (also `r50k`, `r50k_base`), `cl100k` (`cl100k_base`), `o200k` (`o200k_base`),
+    /// or the path of a Hugging Face `tokenizer.json`.
     pub fn by_name(name: &str) -> Result<Tokenizer> {
+        if name.ends_with(".json") {
+            let (hf, info) = hf::HfTokenizer::open(std::path::Path::new(name))?;
+            return Ok(Tokenizer {
+                engine: Engine::Hf(Box::new(hf)),
+                info,
+            });
+        }
         let (canonical, encoding, bpe, ordinary, eod, vocab) = match name {
             "gpt2" | "r50k" | "r50k_base" => (
                 "gpt2",
@@ -95,8 +107,8 @@ impl Tokenizer {
                 200_019,
             ),
             other => bail!(
-                "unknown tokenizer {other:?}: expected gpt2, cl100k or o200k \
-                 (Hugging Face tokenizer.json files are not supported yet)"
+                "unknown tokenizer {other:?}: expected gpt2, cl100k, o200k or the path of a \
+                 Hugging Face tokenizer.json"
             ),
         };
         let ranks = ranks_of(&bpe, ordinary);
@@ -119,20 +131,24 @@ impl Tokenizer {
         self.info.eod_id
     }
 
-    /// Appends the ids of `text`, encoded as ordinary text, to `out`.
-    pub fn encode(&self, text: &str, out: &mut Vec<Rank>) {
+    /// Appends the ids of `text`, encoded as ordinary text, to `out`. Only a Hugging Face
+    /// tokenizer can fail (its normalizers and models report errors).
+    pub fn encode(&self, text: &str, out: &mut Vec<Rank>) -> Result<()> {
         match &self.engine {
             Engine::Gpt2(ranks) => {
                 pretokenize::pieces(text, |p| ranks.encode_piece(p.as_bytes(), out))
             }
             Engine::Tiktoken(bpe, _) => out.extend(bpe.encode_ordinary(text)),
+            Engine::Hf(hf) => hf.encode(text, out)?,
         }
+        Ok(())
     }
 
     /// The bytes of `ids`; the end-of-document id decodes to `<|endoftext|>`.
     pub fn decode(&self, ids: &[Rank]) -> Vec<u8> {
         let ranks = match &self.engine {
             Engine::Gpt2(r) | Engine::Tiktoken(_, r) => r,
+            Engine::Hf(hf) => return hf.decode(ids),
         };
         let mut out = Vec::new();
         for &id in ids {
@@ -154,7 +170,7 @@ mod tests {
     fn special_token_text_stays_ordinary() {
         let t = Tokenizer::by_name("gpt2").unwrap();
         let mut ids = Vec::new();
-        t.encode("a<|endoftext|>b", &mut ids);
+        t.encode("a<|endoftext|>b", &mut ids).unwrap();
         assert!(!ids.contains(&t.eod()));
         assert_eq!(t.decode(&ids), b"a<|endoftext|>b");
     }
@@ -165,7 +181,7 @@ mod tests {
         let reference = tiktoken_rs::r50k_base().unwrap();
         let text = "Hello world!  It's 2026: naïve café, 東京, ١٢٣ numbers\n\n\tend   ";
         let mut ids = Vec::new();
-        t.encode(text, &mut ids);
+        t.encode(text, &mut ids).unwrap();
         assert_eq!(ids, reference.encode_ordinary(text));
     }
 }

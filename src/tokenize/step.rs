@@ -125,7 +125,16 @@ fn tokenize_shard(
         };
         record.documents_read += 1;
         ids.clear();
-        tokenizer.encode(&doc.text, &mut ids);
+        if let Err(e) = tokenizer.encode(&doc.text, &mut ids) {
+            record.errors += 1;
+            if record.errors <= 20 {
+                eprintln!(
+                    "sieve tokenize: {}: document {}: {e:#}",
+                    job.input.key, doc.id
+                );
+            }
+            continue;
+        }
         if ids.is_empty() {
             record.empty += 1;
             continue;

@@ -60,7 +60,7 @@ fn gpt2_ids_equal_the_reference_vectors() {
             .map(|x| x.as_u64().unwrap() as u32)
             .collect();
         let mut ids = Vec::new();
-        tok.encode(v["text"].as_str().unwrap(), &mut ids);
+        tok.encode(v["text"].as_str().unwrap(), &mut ids).unwrap();
         assert_eq!(ids, expected, "{:?}", v["text"]);
         n += 1;
     }
@@ -76,7 +76,7 @@ fn gpt2_ids_equal_tiktoken_on_a_corpus() {
         .iter()
         .map(|t| {
             let mut ids = Vec::new();
-            tok.encode(t, &mut ids);
+            tok.encode(t, &mut ids).unwrap();
             ids
         })
         .collect();
@@ -213,7 +213,7 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
     assert_eq!(files.len(), 3);
     for doc in files.iter().flat_map(|f| crate::util::docs_of(f)) {
         let mut ids = Vec::new();
-        tok.encode(&doc.text, &mut ids);
+        tok.encode(&doc.text, &mut ids).unwrap();
         ids.push(50256);
         expected.entry(doc.dataset.clone()).or_default().push(ids);
     }
@@ -403,4 +403,75 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
         report["problems"],
         serde_json::json!(["datasets/beta_text_document.bin: sha256 differs from the manifest"])
     );
+}
+
+/// A GPT-2 `tokenizer.json` built offline from the shared encoder.json and vocab.bpe with the
+/// `tokenizers` crate (byte-level BPE, as Hugging Face's `gpt2` tokenizer is).
+fn gpt2_tokenizer_json(shared: &Path, dir: &Path) -> PathBuf {
+    use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    use tokenizers::AddedToken;
+    let files = shared.join("tokenizer/gpt2-tiktoken-rs");
+    let bpe = BPE::from_file(
+        files.join("encoder.json").to_str().unwrap(),
+        files.join("vocab.bpe").to_str().unwrap(),
+    )
+    .build()
+    .unwrap();
+    let mut t = tokenizers::Tokenizer::new(bpe);
+    t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+    t.with_decoder(Some(ByteLevelDecoder::default()));
+    t.add_special_tokens(&[AddedToken::from("<|endoftext|>", true)]);
+    let path = dir.join("tokenizer.json");
+    t.save(&path, false).unwrap();
+    path
+}
+
+#[test]
+fn a_hugging_face_tokenizer_json_gives_the_same_shards_as_gpt2() {
+    let Some(shared) = shared_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let json = gpt2_tokenizer_json(&shared, dir.path());
+    let hf = Tokenizer::by_name(json.to_str().unwrap()).unwrap();
+    assert_eq!(hf.eod(), 50256);
+    assert_eq!(hf.info.vocab_size, 50257);
+    let gpt2 = Tokenizer::by_name("gpt2").unwrap();
+    for t in corpus(&shared).iter().take(120) {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        gpt2.encode(t, &mut a).unwrap();
+        hf.encode(t, &mut b).unwrap();
+        assert_eq!(a, b, "{:?}", &t[..t.len().min(80)]);
+    }
+    // Special-token text inside a document stays ordinary text.
+    let mut ids = Vec::new();
+    hf.encode("a<|endoftext|>b", &mut ids).unwrap();
+    assert!(!ids.contains(&50256), "{ids:?}");
+
+    let shards = write_corpora(dir.path(), &shared);
+    let (a, b) = (dir.path().join("gpt2"), dir.path().join("hf"));
+    run_ok(&[
+        "tokenize",
+        "-q",
+        "-o",
+        a.to_str().unwrap(),
+        shards.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "tokenize",
+        "-q",
+        "--tokenizer",
+        json.to_str().unwrap(),
+        "-o",
+        b.to_str().unwrap(),
+        shards.to_str().unwrap(),
+    ]);
+    for name in ["alpha", "beta", "gamma"] {
+        let stem = format!("{name}/{name}.bin");
+        assert_eq!(
+            std::fs::read(a.join(&stem)).unwrap(),
+            std::fs::read(b.join(&stem)).unwrap(),
+            "{stem}"
+        );
+    }
 }

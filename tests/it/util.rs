@@ -148,6 +148,7 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
         .join("; ");
     let ok = Command::new(&python)
         .args(["-c", &script])
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if ok {

@@ -1,0 +1,75 @@
+//! Hugging Face `tokenizer.json` files (Llama, Qwen, Mistral, ...), through the `tokenizers`
+//! crate. Special-token text inside documents is encoded as ordinary text, no special tokens
+//! are added around documents, and the end-of-document token is the file's own end-of-text
+//! token, appended by the caller like every other tokenizer's.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::{hex, TokenizerInfo};
+
+/// Names models use for their end-of-text token, tried in this order.
+const EOD_NAMES: &[&str] = &[
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "</s>",
+    "<eos>",
+    "<|im_end|>",
+    "[SEP]",
+];
+
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+}
+
+impl HfTokenizer {
+    pub fn open(path: &Path) -> Result<(HfTokenizer, TokenizerInfo)> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut inner = tokenizers::Tokenizer::from_bytes(&bytes)
+            .map_err(|e| anyhow!("{}: not a tokenizer.json: {e}", path.display()))?;
+        // Text such as "</s>" inside a document must not become the special token.
+        inner.set_encode_special_tokens(true);
+        let Some(eod) = EOD_NAMES.iter().find_map(|n| inner.token_to_id(n)) else {
+            bail!(
+                "{}: no end-of-text token (looked for {})",
+                path.display(),
+                EOD_NAMES.join(" ")
+            );
+        };
+        let vocab_size = inner.get_vocab_size(true) as u32;
+        let name = std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .into_owned();
+        let info = TokenizerInfo {
+            name,
+            encoding: format!(
+                "huggingface:{}",
+                path.file_name()
+                    .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+            ),
+            vocab_size,
+            eod_id: eod,
+            vocab_sha256: hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()),
+        };
+        Ok((HfTokenizer { inner }, info))
+    }
+
+    pub fn encode(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
+        let enc = self
+            .inner
+            .encode_fast(text, false)
+            .map_err(|e| anyhow!("tokenizer: {e}"))?;
+        out.extend_from_slice(enc.get_ids());
+        Ok(())
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> Vec<u8> {
+        self.inner
+            .decode(ids, false)
+            .map(String::into_bytes)
+            .unwrap_or_else(|e| format!("<|undecodable: {e}|>").into_bytes())
+    }
+}
