@@ -4,25 +4,18 @@ pattern) over the same documents as benches/tokenize_throughput.rs, single-threa
 usage: tiktoken_bench.py R50K_BASE.tiktoken DOCS.jsonl
 prints {"cpu_s": best of 3 CPU seconds, "tokens": total, "checksum": sum of (i+1)*id mod 2^61}
 """
-import base64
 import json
+import os
 import sys
 import time
 
-import tiktoken
-
-R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+# The same offline encoding the tests use.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "python"))
+from tiktoken_ids import gpt2_encoding  # noqa: E402
 
 
 def main():
-    ranks = {}
-    with open(sys.argv[1], "rb") as f:
-        for line in f:
-            if line.strip():
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-    enc = tiktoken.Encoding(name="r50k_base", pat_str=R50K_PATTERN, mergeable_ranks=ranks,
-                            special_tokens={"<|endoftext|>": 50256})
+    enc = gpt2_encoding(sys.argv[1])
     with open(sys.argv[2], encoding="utf-8") as f:
         docs = [json.loads(line)["text"] for line in f]
     best = None

@@ -125,6 +125,22 @@ fn gpt2_ids_equal_tiktoken_on_a_corpus() {
     assert!(tokens > 50_000, "{tokens}");
 }
 
+/// Runs `tests/python/megatron_check.py ARGS` (the numpy reference) and parses its JSON.
+fn megatron_check(python: &str, args: &[String]) -> serde_json::Value {
+    let out = Command::new(python)
+        .env("MEGATRON_REF_DIR", repo().join("../shared/tools"))
+        .arg(repo().join("tests/python/megatron_check.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Writes `n` documents per dataset as JSONL corpora and imports them as shards.
 fn write_corpora(dir: &Path, shared: &Path) -> PathBuf {
     let prose = std::fs::read_to_string(shared.join("quality/wikitext-2/valid.txt")).unwrap();
@@ -232,19 +248,9 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
                 .to_string(),
         ))
         .collect();
-    let out = Command::new(&python)
-        .env("MEGATRON_REF_DIR", repo().join("../shared/tools"))
-        .arg(repo().join("tests/python/megatron_check.py"))
-        .arg("read")
-        .args(&prefixes)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut args = vec!["read".to_string()];
+    args.extend(prefixes.iter().cloned());
+    let read: serde_json::Value = megatron_check(&python, &args);
     for (name, prefix) in ["alpha", "beta", "gamma"].iter().zip(&prefixes) {
         assert_eq!(read[prefix]["dtype"], "uint16");
         let mut got: Vec<Vec<u32>> = serde_json::from_value(read[prefix]["docs"].clone()).unwrap();
@@ -303,19 +309,11 @@ fn blending_indices_equal_the_numpy_reference() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cases.json");
     std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let out = Command::new(&python)
-        .env("MEGATRON_REF_DIR", repo().join("../shared/tools"))
-        .arg(repo().join("tests/python/megatron_check.py"))
-        .arg("blend")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let theirs: Vec<serde_json::Value> = serde_json::from_value(megatron_check(
+        &python,
+        &["blend".to_string(), path.display().to_string()],
+    ))
+    .unwrap();
     for ((weights, size), r) in cases.iter().zip(&theirs) {
         let w = normalize(weights);
         let their_w: Vec<f64> = r["weights"]

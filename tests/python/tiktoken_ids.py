@@ -15,19 +15,24 @@ import tiktoken
 R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 
 
-def main():
+def gpt2_encoding(path):
+    """tiktoken's r50k_base from its vocabulary file, without tiktoken's download."""
     ranks = {}
-    with open(sys.argv[1], "rb") as f:
+    with open(path, "rb") as f:
         for line in f:
             if line.strip():
                 token, rank = line.split()
                 ranks[base64.b64decode(token)] = int(rank)
-    enc = tiktoken.Encoding(
+    return tiktoken.Encoding(
         name="r50k_base",
         pat_str=R50K_PATTERN,
         mergeable_ranks=ranks,
         special_tokens={"<|endoftext|>": 50256},
     )
+
+
+def main():
+    enc = gpt2_encoding(sys.argv[1])
     out = sys.stdout
     with open(sys.argv[2], encoding="utf-8") as f:
         for line in f:
