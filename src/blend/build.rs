@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::indices::{build_blending_indices, normalize, parse_split, split_ranges};
+use super::indices::{largest_share_error, normalize, parse_split, split_ranges};
 use super::manifest::{BlendManifest, DatasetEntry, SplitEntry, StreamEntry};
 use super::source::{DatasetSource, SampleStream};
 use super::spec::BlendSpec;
@@ -84,7 +84,7 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
     let mut entries: Vec<DatasetEntry> = Vec::new();
     let mut plans: Vec<(Vec<i16>, Vec<i64>)> = Vec::new();
     for &n in &samples {
-        plans.push(build_blending_indices(&weights, n as usize));
+        plans.push(spec.rule.indices(&weights, n as usize));
     }
     for (k, (d, src)) in spec.datasets.iter().zip(&sources).enumerate() {
         let ranges = split_ranges(fractions, src.order.len() as u64);
@@ -189,6 +189,7 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
         );
         let mut entry = StreamEntry {
             prefix: None,
+            largest_share_error: largest_share_error(&weights, dataset_index),
             samples: dataset_index.len() as u64,
             tokens: dataset_index.len() as u64 * spec.seq_length as u64,
         };

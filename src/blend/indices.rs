@@ -117,6 +117,84 @@ pub fn build_blending_indices(weights: &[f64], size: usize) -> (Vec<i16>, Vec<i6
     (dataset_index, sample_index)
 }
 
+/// A blending order whose every prefix is within one sample of every dataset's share:
+/// Tijdeman's solution of the chairman assignment problem (1980), which keeps
+/// `|drawn − weight · n|` at most `1 − 1/(2K − 2)` for K datasets at every n. At sample n
+/// (1-based), among the datasets owed at least `δ = 1/(2K − 2)` of a sample, it takes the
+/// one whose deadline `(drawn + 1 − δ) / weight` comes first (ties to the lowest id).
+/// Megatron's rule (above) does not have this bound; this one is not Megatron's order.
+pub fn build_bounded_indices(weights: &[f64], size: usize) -> (Vec<i16>, Vec<i64>) {
+    let k = weights.len();
+    let mut current = vec![0i64; k];
+    let mut dataset_index = Vec::with_capacity(size);
+    let mut sample_index = Vec::with_capacity(size);
+    let delta = if k > 1 { 1.0 / (2 * k - 2) as f64 } else { 0.0 };
+    for i in 0..size {
+        let n = (i + 1) as f64;
+        let mut best = usize::MAX;
+        let mut best_deadline = f64::INFINITY;
+        for (d, &w) in weights.iter().enumerate() {
+            if w * n - current[d] as f64 >= delta {
+                let deadline = (current[d] as f64 + 1.0 - delta) / w;
+                if best == usize::MAX || deadline < best_deadline {
+                    best = d;
+                    best_deadline = deadline;
+                }
+            }
+        }
+        // The owed amounts sum to one, so some dataset is owed at least 1/K ≥ δ; rounding
+        // can only matter with weights that sum to slightly less than one.
+        if best == usize::MAX {
+            best = (0..k)
+                .max_by(|&a, &b| {
+                    (weights[a] * n - current[a] as f64)
+                        .total_cmp(&(weights[b] * n - current[b] as f64))
+                        .then(b.cmp(&a))
+                })
+                .expect("at least one dataset");
+        }
+        dataset_index.push(best as i16);
+        sample_index.push(current[best]);
+        current[best] += 1;
+    }
+    (dataset_index, sample_index)
+}
+
+/// Which order a blend follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlendRule {
+    /// Megatron's `build_blending_indices`, exactly (the stream equals Megatron's blend).
+    #[default]
+    Megatron,
+    /// Tijdeman's bounded order: every prefix within one sample of every share.
+    Bounded,
+}
+
+impl BlendRule {
+    pub fn indices(self, weights: &[f64], size: usize) -> (Vec<i16>, Vec<i64>) {
+        match self {
+            BlendRule::Megatron => build_blending_indices(weights, size),
+            BlendRule::Bounded => build_bounded_indices(weights, size),
+        }
+    }
+}
+
+/// The largest distance, over all prefixes and datasets, between the samples drawn and
+/// `weight · prefix length`.
+pub fn largest_share_error(weights: &[f64], dataset_index: &[i16]) -> f64 {
+    let mut count = vec![0f64; weights.len()];
+    let mut worst = 0f64;
+    for (i, &k) in dataset_index.iter().enumerate() {
+        count[k as usize] += 1.0;
+        let n = (i + 1) as f64;
+        for (c, w) in count.iter().zip(weights) {
+            worst = worst.max((c - w * n).abs());
+        }
+    }
+    worst
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +220,28 @@ mod tests {
             count[k as usize] += 1.0;
             for (c, wk) in count.iter().zip(&w) {
                 assert!((c - wk * (i + 1) as f64).abs() <= 1.0, "sample {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bounded_rule_keeps_every_prefix_within_one_sample() {
+        let mut rng = crate::rng::SplitMix(11);
+        for trial in 0..200 {
+            let k = 2 + (rng.next_u64() % 15) as usize;
+            let raw: Vec<f64> = (0..k)
+                .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).powi(3) + 1e-9)
+                .collect();
+            let w = normalize(&raw);
+            let (d, s) = build_bounded_indices(&w, 3000);
+            let bound = 1.0 - 1.0 / (2 * k - 2) as f64;
+            let err = largest_share_error(&w, &d);
+            assert!(err <= bound + 1e-9, "trial {trial}: {err} > {bound}");
+            // Sample indices count each dataset's draws.
+            let mut seen = vec![0i64; k];
+            for (&ki, &si) in d.iter().zip(&s) {
+                assert_eq!(si, seen[ki as usize]);
+                seen[ki as usize] += 1;
             }
         }
     }

@@ -24,6 +24,8 @@ pub struct BlendManifest {
     pub split: String,
     pub split_fractions: [f64; 3],
     pub seed: u64,
+    /// The blending order: `megatron` or `bounded`.
+    pub rule: super::indices::BlendRule,
     /// Megatron: `--data-args-path blend.txt --split <split>`, run from this directory.
     pub data_args_path: String,
     pub datasets: Vec<DatasetEntry>,
@@ -57,6 +59,9 @@ pub struct SplitEntry {
 pub struct StreamEntry {
     /// None with `--no-stream` (the indices are still written).
     pub prefix: Option<String>,
+    /// The largest distance, over every prefix of the stream and every dataset, between the
+    /// samples drawn and weight × prefix length.
+    pub largest_share_error: f64,
     pub samples: u64,
     pub tokens: u64,
 }
@@ -94,7 +99,7 @@ impl BlendManifest {
             .collect();
         let config = serde_json::json!({
             "target_tokens": spec.target_tokens, "split": spec.split, "seed": spec.seed,
-            "seq_length": spec.seq_length, "datasets": inputs, "tokenizer": tokenizer,
+            "seq_length": spec.seq_length, "rule": spec.rule, "datasets": inputs, "tokenizer": tokenizer,
         });
         let config_sha256 = crate::tokenize::hex(
             ring::digest::digest(&ring::digest::SHA256, config.to_string().as_bytes()).as_ref(),
@@ -111,6 +116,7 @@ impl BlendManifest {
             split: spec.split.clone(),
             split_fractions,
             seed: spec.seed,
+            rule: spec.rule,
             data_args_path: "blend.txt".into(),
             datasets,
             streams,

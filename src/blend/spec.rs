@@ -5,6 +5,7 @@
 //! split = "98,2,0"                # train, valid, test (Megatron's --split syntax)
 //! seed = 1234
 //! seq_length = 2048
+//! rule = "megatron"               # or "bounded" (see indices.rs)
 //! [[dataset]]
 //! name = "books"
 //! path = "tokens/books"           # a `sieve tokenize` output (or one dataset inside it)
@@ -27,6 +28,10 @@ pub struct BlendSpec {
     pub seed: u64,
     #[serde(default = "default_seq_length")]
     pub seq_length: u32,
+    /// `megatron` (default: Megatron's order exactly) or `bounded` (every prefix within one
+    /// sample of every share; not Megatron's order).
+    #[serde(default)]
+    pub rule: super::indices::BlendRule,
     #[serde(rename = "dataset")]
     pub datasets: Vec<DatasetSpec>,
 }

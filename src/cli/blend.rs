@@ -63,6 +63,12 @@ pub fn print_summary(m: &BlendManifest, out: &std::path::Path) {
             train.map_or(0.0, |s| s.epochs)
         );
     }
+    for (split, s) in &m.streams {
+        eprintln!(
+            "  {split} stream ({:?} rule): every prefix within {:.3} samples of every share",
+            m.rule, s.largest_share_error
+        );
+    }
     eprintln!(
         "  Megatron: cd {} && ... --data-args-path blend.txt --split {}",
         out.display(),

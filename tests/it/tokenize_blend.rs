@@ -346,6 +346,16 @@ fn blending_indices_equal_the_numpy_reference() {
             w.len()
         );
         assert!(worst <= bound, "{weights:?}: {worst}");
+        // The bounded rule keeps every prefix within one sample, whatever the weights.
+        let (bd, _) = sieve::blend::indices::build_bounded_indices(&w, *size);
+        let bounded = sieve::blend::indices::largest_share_error(&w, &bd);
+        let limit = if w.len() > 1 {
+            1.0 - 1.0 / (2 * w.len() - 2) as f64
+        } else {
+            0.0
+        };
+        eprintln!("  bounded rule: {bounded:.3} (limit {limit:.3})");
+        assert!(bounded <= limit + 1e-9, "{weights:?}: {bounded}");
     }
 }
 
@@ -384,6 +394,27 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
 
     // `sample` decodes sequences back to text; `inspect --verify` checks every checksum and
     // names a changed file.
+    // The bounded rule, end to end: the manifest reports the prefix error it reached.
+    let spec = blend_spec(dir.path(), &outputs[0].0);
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&spec, format!("rule = \"bounded\"\n{text}")).unwrap();
+    let bounded = dir.path().join("bounded");
+    run_ok(&[
+        "blend",
+        "-q",
+        "--spec",
+        spec.to_str().unwrap(),
+        "-o",
+        bounded.to_str().unwrap(),
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bounded.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["rule"], "bounded");
+    for split in ["train", "valid"] {
+        let err = m["streams"][split]["largest_share_error"].as_f64().unwrap();
+        assert!(err < 1.0, "{split}: {err}");
+    }
+
     let blend = outputs[0].1.to_str().unwrap();
     let o = run_ok(&["sample", "--shards", blend, "-n", "2", "--max-tokens", "20"]);
     let text = String::from_utf8(o.stdout).unwrap();
