@@ -23,9 +23,9 @@ use super::indices::{largest_share_error, normalize, parse_split, split_ranges};
 use super::manifest::{BlendManifest, DatasetEntry, SplitEntry, StreamEntry};
 use super::source::{DatasetSource, SampleStream};
 use super::spec::BlendSpec;
-use crate::io::indexed::{FileDigest, IndexedWriter};
+use crate::io::digest::{write_digested, FileDigest};
+use crate::io::indexed::IndexedWriter;
 use crate::io::npy::write_npy;
-use crate::io::shards::AtomicFile;
 use crate::pipeline::tasks::write_json;
 
 pub const SPLITS: [&str; 3] = ["train", "valid", "test"];
@@ -162,7 +162,7 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
         + "\n";
     files.insert(
         "blend.txt".into(),
-        write_file(&out.join("blend.txt"), blend_txt.as_bytes())?,
+        write_digested(&out.join("blend.txt"), blend_txt.as_bytes())?,
     );
 
     // The blended streams.
@@ -230,12 +230,4 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
     );
     write_json(&manifest_path, &manifest)?;
     Ok(manifest)
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<FileDigest> {
-    AtomicFile::write_all(path, bytes)?;
-    Ok(FileDigest {
-        bytes: bytes.len() as u64,
-        sha256: crate::tokenize::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref()),
-    })
 }

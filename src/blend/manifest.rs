@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::source::DatasetSource;
 use super::spec::BlendSpec;
-use crate::io::indexed::{FileDigest, TokenDtype};
+use crate::io::digest::{sha256_hex, FileDigest};
+use crate::io::indexed::TokenDtype;
 use crate::tokenize::TokenizerInfo;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,9 +102,7 @@ impl BlendManifest {
             "target_tokens": spec.target_tokens, "split": spec.split, "seed": spec.seed,
             "seq_length": spec.seq_length, "rule": spec.rule, "datasets": inputs, "tokenizer": tokenizer,
         });
-        let config_sha256 = crate::tokenize::hex(
-            ring::digest::digest(&ring::digest::SHA256, config.to_string().as_bytes()).as_ref(),
-        );
+        let config_sha256 = sha256_hex(config.to_string().as_bytes());
         BlendManifest {
             format: "sieve-blend".into(),
             created_by: format!("sieve {}", env!("CARGO_PKG_VERSION")),

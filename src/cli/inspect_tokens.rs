@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use crate::blend::manifest::BlendManifest;
-use crate::io::indexed::{digest_file, IndexedReader};
+use crate::io::digest::digest_file;
+use crate::io::indexed::IndexedReader;
 use crate::tokenize::Tokenizer;
 
 /// What `path` is, if it is a token output.

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::digest::{FileDigest, Hashing};
 use crate::io::shards::AtomicFile;
 
 const MAGIC: &[u8; 9] = b"MMIDIDX\x00\x00";
@@ -76,52 +77,6 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-/// A file's size and sha256, as recorded in manifests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileDigest {
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-/// Hashes what passes through it.
-struct Hashing<W: Write> {
-    inner: W,
-    ctx: ring::digest::Context,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.ctx.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<W: Write> Hashing<W> {
-    fn new(inner: W) -> Self {
-        Hashing {
-            inner,
-            ctx: ring::digest::Context::new(&ring::digest::SHA256),
-            bytes: 0,
-        }
-    }
-    fn digest(self) -> (W, FileDigest) {
-        let sha = crate::tokenize::hex(self.ctx.finish().as_ref());
-        (
-            self.inner,
-            FileDigest {
-                bytes: self.bytes,
-                sha256: sha,
-            },
-        )
-    }
 }
 
 /// What a finished prefix holds.
@@ -371,26 +326,6 @@ pub fn decode_raw(dtype: TokenDtype, raw: &[u8], out: &mut Vec<u32>) {
     }
 }
 
-/// sha256 and size of a file on disk.
-pub fn digest_file(path: &Path) -> Result<FileDigest> {
-    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        ctx.update(&buf[..n]);
-        bytes += n as u64;
-    }
-    Ok(FileDigest {
-        bytes,
-        sha256: crate::tokenize::hex(ctx.finish().as_ref()),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,7 +354,10 @@ mod tests {
         r.tokens(1, &mut t).unwrap();
         assert_eq!(t, [40, 50256]);
         assert_eq!(r.pointers, [0, 8]);
-        assert_eq!(digest_file(&bin_path(&prefix)).unwrap(), written.bin);
+        assert_eq!(
+            crate::io::digest::digest_file(&bin_path(&prefix)).unwrap(),
+            written.bin
+        );
     }
 
     #[test]

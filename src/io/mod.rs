@@ -2,6 +2,7 @@
 //! and input locations (local paths, globs, Common Crawl listings, HTTP URLs).
 
 pub mod compression;
+pub mod digest;
 pub mod http_payload;
 pub mod http_source;
 pub mod indexed;

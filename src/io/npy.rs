@@ -1,13 +1,11 @@
 //! NumPy `.npy` files (format 1.0) for one-dimensional integer arrays: how Megatron caches its
 //! blending indices, and what `numpy.load` reads.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::indexed::FileDigest;
-use super::shards::AtomicFile;
+use super::digest::{write_digested, FileDigest};
 
 /// Element types written here.
 pub trait NpyElement: Copy {
@@ -49,13 +47,7 @@ pub fn write_npy<T: NpyElement>(path: &Path, values: &[T]) -> Result<FileDigest>
     for &v in values {
         v.write_le(&mut bytes);
     }
-    let mut f = AtomicFile::create(path)?;
-    f.write_all(&bytes)?;
-    f.commit()?;
-    Ok(FileDigest {
-        bytes: bytes.len() as u64,
-        sha256: crate::tokenize::hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()),
-    })
+    write_digested(path, &bytes)
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::{hex, TokenizerInfo};
+use super::TokenizerInfo;
+use crate::io::digest::sha256_hex;
 
 /// Names models use for their end-of-text token, tried in this order.
 const EOD_NAMES: &[&str] = &[
@@ -52,7 +53,7 @@ impl HfTokenizer {
             ),
             vocab_size,
             eod_id: eod,
-            vocab_sha256: hex(ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref()),
+            vocab_sha256: sha256_hex(&bytes),
         };
         Ok((HfTokenizer { inner }, info))
     }

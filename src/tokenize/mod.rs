@@ -58,16 +58,12 @@ fn ranks_of(bpe: &tiktoken_rs::CoreBPE, ordinary: u32) -> Ranks {
 }
 
 fn vocab_sha256(ranks: &Ranks) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut all = Vec::new();
     for bytes in &ranks.by_rank {
-        ctx.update(&(bytes.len() as u32).to_le_bytes());
-        ctx.update(bytes);
+        all.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        all.extend_from_slice(bytes);
     }
-    hex(ctx.finish().as_ref())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::io::digest::sha256_hex(&all)
 }
 
 impl Tokenizer {

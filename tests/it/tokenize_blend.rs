@@ -273,7 +273,7 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
     assert!(stream.iter().all(|s| s.len() == 128));
     // Every file the manifest lists has the size and sha256 it gives.
     for (file, digest) in manifest["files"].as_object().unwrap() {
-        let d = sieve::io::indexed::digest_file(&blend.join(file)).unwrap();
+        let d = sieve::io::digest::digest_file(&blend.join(file)).unwrap();
         assert_eq!(digest["sha256"], d.sha256, "{file}");
     }
 }
