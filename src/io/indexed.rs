@@ -56,6 +56,28 @@ impl TokenDtype {
         }
     }
 
+    /// Appends `ids` to `out` as little-endian elements of this type; an id that does not
+    /// fit is an error, never a silent truncation.
+    pub fn encode(self, ids: &[u32], out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            TokenDtype::Uint16 => {
+                for &t in ids {
+                    let t = u16::try_from(t)
+                        .map_err(|_| anyhow::anyhow!("token id {t} does not fit uint16"))?;
+                    out.extend_from_slice(&t.to_le_bytes());
+                }
+            }
+            TokenDtype::Int32 => {
+                for &t in ids {
+                    let t = i32::try_from(t)
+                        .map_err(|_| anyhow::anyhow!("token id {t} does not fit int32"))?;
+                    out.extend_from_slice(&t.to_le_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn size(self) -> usize {
         match self {
             TokenDtype::Uint16 => 2,
@@ -113,43 +135,23 @@ impl IndexedWriter {
 
     /// Appends one document (its end-of-document token already appended).
     pub fn add(&mut self, tokens: &[u32]) -> Result<()> {
-        if tokens.len() > i32::MAX as usize {
-            bail!(
-                "a document of {} tokens does not fit an int32 length",
-                tokens.len()
-            );
-        }
-        self.scratch.clear();
-        match self.dtype {
-            TokenDtype::Uint16 => {
-                for &t in tokens {
-                    let t = u16::try_from(t).with_context(|| {
-                        format!(
-                            "token id {t} does not fit uint16 ({})",
-                            self.prefix.display()
-                        )
-                    })?;
-                    self.scratch.extend_from_slice(&t.to_le_bytes());
-                }
-            }
-            TokenDtype::Int32 => {
-                for &t in tokens {
-                    let t = i32::try_from(t).context("token id does not fit int32")?;
-                    self.scratch.extend_from_slice(&t.to_le_bytes());
-                }
-            }
-        }
-        self.bin
-            .write_all(&self.scratch)
-            .with_context(|| format!("cannot write {}", bin_path(&self.prefix).display()))?;
-        self.lengths.push(tokens.len() as i32);
-        self.tokens += tokens.len() as u64;
-        Ok(())
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = self
+            .dtype
+            .encode(tokens, &mut scratch)
+            .with_context(|| format!("cannot encode a document for {}", self.prefix.display()))
+            .and_then(|()| self.add_raw(&scratch));
+        self.scratch = scratch;
+        result
     }
 
     /// Appends a document already encoded in this writer's dtype (little-endian bytes).
     pub fn add_raw(&mut self, bytes: &[u8]) -> Result<()> {
         let n = bytes.len() / self.dtype.size();
+        if n > i32::MAX as usize {
+            bail!("a document of {n} tokens does not fit an int32 length");
+        }
         self.bin
             .write_all(bytes)
             .with_context(|| format!("cannot write {}", bin_path(&self.prefix).display()))?;

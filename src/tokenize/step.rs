@@ -141,10 +141,9 @@ fn tokenize_shard(
         }
         ids.push(tokenizer.eod());
         raw.clear();
-        match dtype {
-            TokenDtype::Uint16 => raw.extend(ids.iter().flat_map(|&t| (t as u16).to_le_bytes())),
-            TokenDtype::Int32 => raw.extend(ids.iter().flat_map(|&t| (t as i32).to_le_bytes())),
-        }
+        dtype
+            .encode(&ids, &mut raw)
+            .with_context(|| format!("{}: document {}", job.input.key, doc.id))?;
         if !spills.contains_key(&doc.dataset) {
             check_dataset_name(&doc.dataset)?;
             let dir = out.join(&doc.dataset);
