@@ -51,7 +51,7 @@ pub fn split_samples(spec: &BlendSpec, fractions: [f64; 3]) -> [u64; 3] {
 
 pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<BlendManifest> {
     spec.validate()?;
-    let manifest_path = out.join("manifest.json");
+    let manifest_path = out.join(super::manifest::MANIFEST);
     // A stale manifest must never vouch for files this run is about to replace.
     if manifest_path.exists() {
         std::fs::remove_file(&manifest_path)
@@ -82,16 +82,30 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
     // Plan: the indices of every split, and each dataset's draw per split, checked against
     // its tokens and epoch cap before anything is written.
     let mut entries: Vec<DatasetEntry> = Vec::new();
-    let mut plans: Vec<(Vec<i16>, Vec<i64>)> = Vec::new();
-    for &n in &samples {
-        plans.push(spec.rule.indices(&weights, n as usize));
-    }
+    let plans: Vec<(Vec<i16>, Vec<i64>)> = samples
+        .iter()
+        .map(|&n| spec.rule.indices(&weights, n as usize))
+        .collect();
+    // Samples drawn from each dataset, per split: one pass over each plan.
+    let drawn_per_split: Vec<Vec<u64>> = plans
+        .iter()
+        .map(|(dataset_index, _)| {
+            let mut drawn = vec![0u64; sources.len()];
+            for &k in dataset_index {
+                drawn[k as usize] += 1;
+            }
+            drawn
+        })
+        .collect();
+    let ranges: Vec<[Option<(u64, u64)>; 3]> = sources
+        .iter()
+        .map(|src| split_ranges(fractions, src.order.len() as u64))
+        .collect();
     for (k, (d, src)) in spec.datasets.iter().zip(&sources).enumerate() {
-        let ranges = split_ranges(fractions, src.order.len() as u64);
         let mut splits = BTreeMap::new();
         for (s, name) in SPLITS.iter().enumerate() {
-            let Some(range) = ranges[s] else { continue };
-            let drawn = plans[s].0.iter().filter(|&&i| i as usize == k).count() as u64;
+            let Some(range) = ranges[k][s] else { continue };
+            let drawn = drawn_per_split[s][k];
             let tokens = src.tokens_in(range);
             let epochs = if tokens > 0 {
                 drawn as f64 * spec.seq_length as f64 / tokens as f64
@@ -197,10 +211,8 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
             let prefix = format!("{base}_text_document");
             let mut readers: Vec<SampleStream> = sources
                 .iter()
-                .map(|src| {
-                    let range = split_ranges(fractions, src.order.len() as u64)[s];
-                    SampleStream::new(src, split, range.unwrap_or((0, 0)), spec.seed)
-                })
+                .zip(&ranges)
+                .map(|(src, r)| SampleStream::new(src, split, r[s].unwrap_or((0, 0)), spec.seed))
                 .collect();
             let mut w = IndexedWriter::create(&out.join(&prefix), dtype)?;
             let mut sample = Vec::new();

@@ -1,7 +1,9 @@
 //! `manifest.json` of a blend: what was built, from what, and the checksum of every file.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::source::DatasetSource;
@@ -67,7 +69,19 @@ pub struct StreamEntry {
     pub tokens: u64,
 }
 
+/// The manifest's file name in a blend directory.
+pub const MANIFEST: &str = "manifest.json";
+
 impl BlendManifest {
+    /// Reads `DIR/manifest.json`.
+    pub fn load(dir: &Path) -> Result<BlendManifest> {
+        let path = dir.join(MANIFEST);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not a blend manifest", path.display()))
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         spec: &BlendSpec,
@@ -85,11 +99,8 @@ impl BlendManifest {
             .zip(sources)
             .map(|(d, s)| {
                 let shas: Vec<&str> = s
-                    .manifest
-                    .datasets
-                    .values()
-                    .flat_map(|t| t.prefixes.iter())
-                    .filter(|p| s.readers.iter().any(|r| r.prefix.ends_with(&p.prefix)))
+                    .parts
+                    .iter()
                     .map(|p| p.written.bin.sha256.as_str())
                     .collect();
                 serde_json::json!({

@@ -8,11 +8,13 @@ use anyhow::{bail, Context, Result};
 
 use crate::io::indexed::{IndexedReader, TokenDtype};
 use crate::rng::{derive_seed, shuffle};
-use crate::tokenize::step::{load_manifest, TokenizeManifest, MANIFEST};
+use crate::tokenize::step::{load_manifest, ShardPart, TokenizeManifest, MANIFEST};
 
 pub struct DatasetSource {
     pub name: String,
     pub readers: Vec<IndexedReader>,
+    /// The prefixes opened, as `tokenize.json` records them (with their checksums).
+    pub parts: Vec<ShardPart>,
     pub manifest: TokenizeManifest,
     /// Every document as (reader, position), in the dataset's shuffled order.
     pub order: Vec<(u32, u32)>,
@@ -74,10 +76,11 @@ impl DatasetSource {
             .flat_map(|(i, r)| (0..r.len() as u32).map(move |k| (i as u32, k)))
             .collect();
         shuffle(&mut order, derive_seed(seed, &["dataset", name]));
-        let manifest = manifest.clone();
+        let parts = tokens.prefixes.clone();
         Ok(DatasetSource {
             name: name.to_string(),
             readers,
+            parts,
             manifest,
             order,
         })

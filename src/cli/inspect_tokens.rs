@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
 use crate::blend::manifest::BlendManifest;
@@ -13,7 +13,7 @@ use crate::tokenize::Tokenizer;
 
 /// What `path` is, if it is a token output.
 pub fn token_output(path: &Path, limit: usize, verify: bool) -> Result<Option<serde_json::Value>> {
-    if path.is_dir() && path.join("manifest.json").exists() {
+    if path.is_dir() && path.join(crate::blend::manifest::MANIFEST).exists() {
         return blend(path, verify).map(Some);
     }
     if path.is_dir() && path.join(crate::tokenize::step::MANIFEST).exists() {
@@ -31,18 +31,14 @@ pub fn token_output(path: &Path, limit: usize, verify: bool) -> Result<Option<se
             }))).collect::<serde_json::Map<_, _>>(),
         })));
     }
-    let s = path.to_string_lossy();
-    let prefix = Path::new(s.trim_end_matches(".idx").trim_end_matches(".bin"));
-    if crate::io::indexed::idx_path(prefix).exists() {
-        return indexed(prefix, limit).map(Some);
+    match crate::io::indexed::existing_prefix(path) {
+        Some(prefix) => indexed(&prefix, limit).map(Some),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 fn blend(dir: &Path, verify: bool) -> Result<serde_json::Value> {
-    let path = dir.join("manifest.json");
-    let m: BlendManifest = serde_json::from_slice(&std::fs::read(&path)?)
-        .with_context(|| format!("{} is not a blend manifest", path.display()))?;
+    let m = BlendManifest::load(dir)?;
     // Sizes always; sha256 with --verify (it reads every byte).
     let mut problems = Vec::new();
     for (file, digest) in &m.files {

@@ -7,8 +7,10 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::Outcome;
-use crate::io::indexed::IndexedReader;
+use crate::blend::manifest::{BlendManifest, MANIFEST as BLEND_MANIFEST};
+use crate::io::indexed::{existing_prefix, IndexedReader};
 use crate::rng::SplitMix;
+use crate::tokenize::step::{load_manifest, MANIFEST as TOKENIZE_MANIFEST};
 use crate::tokenize::{Tokenizer, TokenizerInfo};
 
 #[derive(Debug, Args)]
@@ -31,9 +33,8 @@ pub struct SampleArgs {
 /// The prefixes under a directory and the tokenizer that wrote them: a blend's stream (or its
 /// datasets), a tokenize output's prefixes, or a single prefix with a manifest above it.
 pub fn locate(path: &Path) -> Result<(Vec<PathBuf>, Option<TokenizerInfo>)> {
-    if path.join("manifest.json").exists() {
-        let m: crate::blend::manifest::BlendManifest =
-            serde_json::from_slice(&std::fs::read(path.join("manifest.json"))?)?;
+    if path.join(BLEND_MANIFEST).exists() {
+        let m = BlendManifest::load(path)?;
         let mut prefixes: Vec<PathBuf> = m
             .streams
             .get("train")
@@ -45,8 +46,8 @@ pub fn locate(path: &Path) -> Result<(Vec<PathBuf>, Option<TokenizerInfo>)> {
         }
         return Ok((prefixes, Some(m.tokenizer)));
     }
-    if path.join(crate::tokenize::step::MANIFEST).exists() {
-        let m = crate::tokenize::step::load_manifest(path)?;
+    if path.join(TOKENIZE_MANIFEST).exists() {
+        let m = load_manifest(path)?;
         let prefixes = m
             .datasets
             .values()
@@ -54,25 +55,13 @@ pub fn locate(path: &Path) -> Result<(Vec<PathBuf>, Option<TokenizerInfo>)> {
             .collect();
         return Ok((prefixes, Some(m.tokenizer)));
     }
-    let prefix = PathBuf::from(
-        path.to_string_lossy()
-            .trim_end_matches(".idx")
-            .trim_end_matches(".bin"),
-    );
-    if crate::io::indexed::idx_path(&prefix).exists() {
+    if let Some(prefix) = existing_prefix(path) {
         // The tokenizer from the nearest manifest above, if any.
         let info = prefix.ancestors().skip(1).find_map(|dir| {
-            if dir.join(crate::tokenize::step::MANIFEST).exists() {
-                crate::tokenize::step::load_manifest(dir)
-                    .ok()
-                    .map(|m| m.tokenizer)
-            } else if dir.join("manifest.json").exists() {
-                std::fs::read(dir.join("manifest.json"))
-                    .ok()
-                    .and_then(|b| {
-                        serde_json::from_slice::<crate::blend::manifest::BlendManifest>(&b).ok()
-                    })
-                    .map(|m| m.tokenizer)
+            if dir.join(TOKENIZE_MANIFEST).exists() {
+                load_manifest(dir).ok().map(|m| m.tokenizer)
+            } else if dir.join(BLEND_MANIFEST).exists() {
+                BlendManifest::load(dir).ok().map(|m| m.tokenizer)
             } else {
                 None
             }

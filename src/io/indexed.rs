@@ -95,6 +95,13 @@ pub fn idx_path(prefix: &Path) -> PathBuf {
     with_suffix(prefix, ".idx")
 }
 
+/// The prefix `path` names (`P`, `P.bin` or `P.idx`), if its `.idx` exists.
+pub fn existing_prefix(path: &Path) -> Option<PathBuf> {
+    let s = path.to_string_lossy();
+    let prefix = PathBuf::from(s.trim_end_matches(".idx").trim_end_matches(".bin"));
+    idx_path(&prefix).exists().then_some(prefix)
+}
+
 fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
     let mut s = prefix.as_os_str().to_os_string();
     s.push(suffix);
