@@ -246,8 +246,6 @@ pub struct Scanner<'a> {
     starts: Vec<u32>,
     prefix_keys: Vec<u64>,
     maybe: Vec<bool>,
-    /// The index's n-gram lengths (a copy, so lookups can borrow the scanner mutably).
-    lengths: Vec<usize>,
 }
 
 impl<'a> Scanner<'a> {
@@ -261,7 +259,6 @@ impl<'a> Scanner<'a> {
             starts: Vec::new(),
             prefix_keys: Vec::new(),
             maybe: Vec::new(),
-            lengths: index.lengths.clone(),
         }
     }
 
@@ -338,7 +335,9 @@ impl<'a> Scanner<'a> {
     /// The first match in the tokenized text, in the mode's scanning order.
     pub fn first_match(&mut self) -> Option<Match> {
         let n = self.words.len();
-        let lengths = std::mem::take(&mut self.lengths);
+        // The index outlives the scanner's borrow: its lengths can be read while lookups
+        // borrow the scanner mutably.
+        let lengths = &self.index.lengths;
         let starts = std::mem::take(&mut self.starts);
         let found = match self.compat {
             // Earliest start; at one start the longest n-gram (it removes the most).
@@ -350,9 +349,8 @@ impl<'a> Scanner<'a> {
                     .filter(|&&len| i + len <= n)
                     .find_map(|&len| self.lookup(i, len))
             }),
-            Compat::Megatron => self.first_match_megatron(&starts, &lengths),
+            Compat::Megatron => self.first_match_megatron(&starts, lengths),
         };
-        self.lengths = lengths;
         self.starts = starts;
         found
     }
@@ -397,7 +395,7 @@ impl<'a> Scanner<'a> {
     pub fn all_matches(&mut self, out: &mut Vec<Match>) {
         out.clear();
         let n = self.words.len();
-        let lengths = std::mem::take(&mut self.lengths);
+        let lengths = &self.index.lengths;
         let starts = std::mem::take(&mut self.starts);
         for &i in &starts {
             let i = i as usize;
@@ -407,7 +405,6 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        self.lengths = lengths;
         self.starts = starts;
     }
 
