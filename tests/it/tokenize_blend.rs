@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sieve::blend::indices::{build_blending_indices, normalize};
+use sieve::blend::indices::{build_blending_indices, largest_share_error, normalize};
 use sieve::tokenize::Tokenizer;
 
 use crate::util::{python_with, repo, run_ok, shared_data};
@@ -190,6 +190,26 @@ fn blend_spec(dir: &Path, tokens: &Path) -> PathBuf {
     spec
 }
 
+/// `sieve tokenize -q EXTRA... -o TOKENS SHARDS`.
+fn tokenize(shards: &Path, tokens: &Path, extra: &[&str]) {
+    let mut args = vec!["tokenize", "-q"];
+    args.extend_from_slice(extra);
+    args.extend(["-o", tokens.to_str().unwrap(), shards.to_str().unwrap()]);
+    run_ok(&args);
+}
+
+/// `sieve blend -q --spec SPEC -o OUT`.
+fn blend(spec: &Path, out: &Path) {
+    run_ok(&[
+        "blend",
+        "-q",
+        "--spec",
+        spec.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+}
+
 #[test]
 fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
     let Some(shared) = shared_data() else { return };
@@ -199,23 +219,10 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
     let dir = tempfile::tempdir().unwrap();
     let shards = write_corpora(dir.path(), &shared);
     let tokens = dir.path().join("tokens");
-    run_ok(&[
-        "tokenize",
-        "-q",
-        "-o",
-        tokens.to_str().unwrap(),
-        shards.to_str().unwrap(),
-    ]);
-    let blend = dir.path().join("blend");
-    let spec = blend_spec(dir.path(), &tokens);
-    run_ok(&[
-        "blend",
-        "-q",
-        "--spec",
-        spec.to_str().unwrap(),
-        "-o",
-        blend.to_str().unwrap(),
-    ]);
+    tokenize(&shards, &tokens, &[]);
+    let out = dir.path().join("blend");
+    blend(&blend_spec(dir.path(), &tokens), &out);
+    let blend = out;
 
     // Every input document, tokenized here, with the end-of-document token.
     let tok = Tokenizer::by_name("gpt2").unwrap();
@@ -333,14 +340,7 @@ fn blending_indices_equal_the_numpy_reference() {
             15 => 1.04,
             _ => 1.0,
         };
-        let mut count = vec![0f64; w.len()];
-        let mut worst = 0f64;
-        for (i, &k) in di.iter().enumerate() {
-            count[k as usize] += 1.0;
-            for (c, wk) in count.iter().zip(&w) {
-                worst = worst.max((c - wk * (i + 1) as f64).abs());
-            }
-        }
+        let worst = largest_share_error(&w, &di);
         eprintln!(
             "{} datasets: largest distance from the target share {worst:.3} samples",
             w.len()
@@ -348,7 +348,7 @@ fn blending_indices_equal_the_numpy_reference() {
         assert!(worst <= bound, "{weights:?}: {worst}");
         // The bounded rule keeps every prefix within one sample, whatever the weights.
         let (bd, _) = sieve::blend::indices::build_bounded_indices(&w, *size);
-        let bounded = sieve::blend::indices::largest_share_error(&w, &bd);
+        let bounded = largest_share_error(&w, &bd);
         let limit = if w.len() > 1 {
             1.0 - 1.0 / (2 * w.len() - 2) as f64
         } else {
@@ -368,45 +368,20 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
     for threads in ["1", "2"] {
         let run = dir.path().join(format!("j{threads}"));
         let tokens = run.join("tokens");
-        run_ok(&[
-            "tokenize",
-            "-q",
-            "-j",
-            threads,
-            "-o",
-            tokens.to_str().unwrap(),
-            shards.to_str().unwrap(),
-        ]);
-        let spec = blend_spec(&run, &tokens);
-        let blend = run.join("blend");
-        run_ok(&[
-            "blend",
-            "-q",
-            "--spec",
-            spec.to_str().unwrap(),
-            "-o",
-            blend.to_str().unwrap(),
-        ]);
-        outputs.push((tokens, blend));
+        tokenize(&shards, &tokens, &["-j", threads]);
+        let out = run.join("blend");
+        blend(&blend_spec(&run, &tokens), &out);
+        outputs.push((tokens, out));
     }
     crate::util::assert_same_tree(&outputs[0].0, &outputs[1].0);
     crate::util::assert_same_tree(&outputs[0].1, &outputs[1].1);
 
-    // `sample` decodes sequences back to text; `inspect --verify` checks every checksum and
-    // names a changed file.
     // The bounded rule, end to end: the manifest reports the prefix error it reached.
     let spec = blend_spec(dir.path(), &outputs[0].0);
     let text = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(&spec, format!("rule = \"bounded\"\n{text}")).unwrap();
     let bounded = dir.path().join("bounded");
-    run_ok(&[
-        "blend",
-        "-q",
-        "--spec",
-        spec.to_str().unwrap(),
-        "-o",
-        bounded.to_str().unwrap(),
-    ]);
+    blend(&spec, &bounded);
     let m: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bounded.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["rule"], "bounded");
@@ -415,6 +390,8 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
         assert!(err < 1.0, "{split}: {err}");
     }
 
+    // `sample` decodes sequences back to text; `inspect --verify` checks every checksum and
+    // names a changed file.
     let blend = outputs[0].1.to_str().unwrap();
     let o = run_ok(&["sample", "--shards", blend, "-n", "2", "--max-tokens", "20"]);
     let text = String::from_utf8(o.stdout).unwrap();
@@ -479,22 +456,8 @@ fn a_hugging_face_tokenizer_json_gives_the_same_shards_as_gpt2() {
 
     let shards = write_corpora(dir.path(), &shared);
     let (a, b) = (dir.path().join("gpt2"), dir.path().join("hf"));
-    run_ok(&[
-        "tokenize",
-        "-q",
-        "-o",
-        a.to_str().unwrap(),
-        shards.to_str().unwrap(),
-    ]);
-    run_ok(&[
-        "tokenize",
-        "-q",
-        "--tokenizer",
-        json.to_str().unwrap(),
-        "-o",
-        b.to_str().unwrap(),
-        shards.to_str().unwrap(),
-    ]);
+    tokenize(&shards, &a, &[]);
+    tokenize(&shards, &b, &["--tokenizer", json.to_str().unwrap()]);
     for name in ["alpha", "beta", "gamma"] {
         let stem = format!("{name}/{name}.bin");
         assert_eq!(
