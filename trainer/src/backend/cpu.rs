@@ -1,0 +1,653 @@
+//! The CPU backend: the reference every other backend is checked against. GEMMs go through
+//! matrixmultiply; everything is split over rayon in chunks of a fixed number of rows, and
+//! every reduction over rows (bias and LayerNorm gradients, position gradients) sums fixed
+//! chunks in a fixed order, so results never depend on the thread count.
+
+use std::marker::PhantomData;
+
+use rayon::prelude::*;
+
+use super::{Backend, Float};
+
+/// Rows per parallel task. Fixed, so that chunk boundaries (and hence every floating-point
+/// sum) are the same on every machine.
+const ROWS_PER_TASK: usize = 16;
+
+pub struct Cpu<F: Float> {
+    _f: PhantomData<F>,
+}
+
+impl<F: Float> Default for Cpu<F> {
+    fn default() -> Self {
+        Cpu { _f: PhantomData }
+    }
+}
+
+impl<F: Float> Cpu<F> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A raw pointer that may cross threads; used where parallel tasks write disjoint strided
+/// regions of one buffer (the heads of attention), which slices cannot express.
+#[derive(Clone, Copy)]
+struct SendPtr<F>(*mut F);
+unsafe impl<F> Send for SendPtr<F> {}
+unsafe impl<F> Sync for SendPtr<F> {}
+
+impl<F> SendPtr<F> {
+    fn get(self) -> *mut F {
+        self.0
+    }
+}
+
+/// Sums per-chunk partial column sums in chunk order: `acc[j] += Σ_chunks partial[j]`.
+fn reduce_partials<F: Float>(acc: &mut [F], partials: Vec<Vec<F>>) {
+    for p in partials {
+        for (a, v) in acc.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+}
+
+/// Column sums of a `[n, c]` matrix, deterministic.
+fn column_sums<F: Float>(x: &[F], c: usize) -> Vec<Vec<F>> {
+    x.par_chunks(c * ROWS_PER_TASK)
+        .map(|chunk| {
+            let mut s = vec![F::ZERO; c];
+            for row in chunk.chunks_exact(c) {
+                for (a, &v) in s.iter_mut().zip(row) {
+                    *a += v;
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+#[inline]
+fn gelu_scale<F: Float>() -> F {
+    F::from_f64((2.0 / std::f64::consts::PI).sqrt())
+}
+
+impl<F: Float> Backend for Cpu<F> {
+    type F = F;
+
+    fn embed_tokens(&self, out: &mut [F], tokens: &[u32], wte: &[F], vocab_start: usize, c: usize) {
+        let rows = wte.len() / c;
+        out.par_chunks_mut(c)
+            .zip(tokens.par_iter())
+            .for_each(|(o, &tok)| {
+                let t = tok as usize;
+                if t >= vocab_start && t < vocab_start + rows {
+                    let at = (t - vocab_start) * c;
+                    o.copy_from_slice(&wte[at..at + c]);
+                } else {
+                    o.fill(F::ZERO);
+                }
+            });
+    }
+
+    fn embed_tokens_backward(
+        &self,
+        dwte: &mut [F],
+        dout: &[F],
+        tokens: &[u32],
+        vocab_start: usize,
+        c: usize,
+    ) {
+        // Sequential in row order: several rows may hit the same token, and the order of
+        // their sums must not depend on scheduling.
+        let rows = dwte.len() / c;
+        for (r, &tok) in tokens.iter().enumerate() {
+            let t = tok as usize;
+            if t >= vocab_start && t < vocab_start + rows {
+                let at = (t - vocab_start) * c;
+                for (d, &g) in dwte[at..at + c].iter_mut().zip(&dout[r * c..(r + 1) * c]) {
+                    *d += g;
+                }
+            }
+        }
+    }
+
+    fn add_positions(&self, out: &mut [F], wpe: &[F], seq: usize, c: usize) {
+        out.par_chunks_mut(seq * c).for_each(|sample| {
+            for (o, &p) in sample.iter_mut().zip(&wpe[..seq * c]) {
+                *o += p;
+            }
+        });
+    }
+
+    fn add_positions_backward(&self, dwpe: &mut [F], dout: &[F], seq: usize, c: usize) {
+        for sample in dout.chunks_exact(seq * c) {
+            for (d, &g) in dwpe[..seq * c].iter_mut().zip(sample) {
+                *d += g;
+            }
+        }
+    }
+
+    fn layernorm_forward(
+        &self,
+        out: &mut [F],
+        mean: &mut [F],
+        rstd: &mut [F],
+        inp: &[F],
+        weight: &[F],
+        bias: &[F],
+        c: usize,
+    ) {
+        let eps = F::from_f64(1e-5);
+        let cf = F::from_f64(c as f64);
+        out.par_chunks_mut(c)
+            .zip(mean.par_iter_mut())
+            .zip(rstd.par_iter_mut())
+            .zip(inp.par_chunks(c))
+            .for_each(|(((o, m), s), x)| {
+                let mu = x.iter().copied().sum::<F>() / cf;
+                let var = x.iter().map(|&v| (v - mu) * (v - mu)).sum::<F>() / cf;
+                let r = F::ONE / (var + eps).sqrt();
+                for j in 0..c {
+                    o[j] = (x[j] - mu) * r * weight[j] + bias[j];
+                }
+                *m = mu;
+                *s = r;
+            });
+    }
+
+    fn layernorm_backward(
+        &self,
+        dinp: &mut [F],
+        dweight: &mut [F],
+        dbias: &mut [F],
+        dout: &[F],
+        inp: &[F],
+        weight: &[F],
+        mean: &[F],
+        rstd: &[F],
+        c: usize,
+    ) {
+        let cf = F::from_f64(c as f64);
+        let partials: Vec<(Vec<F>, Vec<F>)> = dinp
+            .par_chunks_mut(c * ROWS_PER_TASK)
+            .zip(dout.par_chunks(c * ROWS_PER_TASK))
+            .zip(inp.par_chunks(c * ROWS_PER_TASK))
+            .zip(mean.par_chunks(ROWS_PER_TASK))
+            .zip(rstd.par_chunks(ROWS_PER_TASK))
+            .map(|((((di, dy), x), mu), rs)| {
+                let mut dw = vec![F::ZERO; c];
+                let mut db = vec![F::ZERO; c];
+                for (r, ((di, dy), x)) in di
+                    .chunks_exact_mut(c)
+                    .zip(dy.chunks_exact(c))
+                    .zip(x.chunks_exact(c))
+                    .enumerate()
+                {
+                    let (m, s) = (mu[r], rs[r]);
+                    let mut dnorm_mean = F::ZERO;
+                    let mut dnorm_norm_mean = F::ZERO;
+                    for j in 0..c {
+                        let norm = (x[j] - m) * s;
+                        let dnorm = weight[j] * dy[j];
+                        dnorm_mean += dnorm;
+                        dnorm_norm_mean += dnorm * norm;
+                    }
+                    dnorm_mean = dnorm_mean / cf;
+                    dnorm_norm_mean = dnorm_norm_mean / cf;
+                    for j in 0..c {
+                        let norm = (x[j] - m) * s;
+                        let dnorm = weight[j] * dy[j];
+                        db[j] += dy[j];
+                        dw[j] += norm * dy[j];
+                        di[j] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+                    }
+                }
+                (dw, db)
+            })
+            .collect();
+        for (dw, db) in partials {
+            for j in 0..c {
+                dweight[j] += dw[j];
+                dbias[j] += db[j];
+            }
+        }
+    }
+
+    fn matmul_forward(
+        &self,
+        out: &mut [F],
+        inp: &[F],
+        weight: &[F],
+        bias: Option<&[F]>,
+        c: usize,
+        oc: usize,
+    ) {
+        debug_assert_eq!(weight.len(), oc * c);
+        out.par_chunks_mut(oc * ROWS_PER_TASK * 4)
+            .zip(inp.par_chunks(c * ROWS_PER_TASK * 4))
+            .for_each(|(o, x)| {
+                let m = x.len() / c;
+                match bias {
+                    Some(b) => o.chunks_exact_mut(oc).for_each(|r| r.copy_from_slice(b)),
+                    None => o.fill(F::ZERO),
+                }
+                // o[m, oc] = x[m, c] · wᵀ: w read with column stride c (its transpose).
+                unsafe {
+                    F::gemm(
+                        m,
+                        c,
+                        oc,
+                        F::ONE,
+                        x.as_ptr(),
+                        c as isize,
+                        1,
+                        weight.as_ptr(),
+                        1,
+                        c as isize,
+                        F::ONE,
+                        o.as_mut_ptr(),
+                        oc as isize,
+                        1,
+                    )
+                }
+            });
+    }
+
+    fn matmul_backward(
+        &self,
+        dinp: &mut [F],
+        dweight: &mut [F],
+        dbias: Option<&mut [F]>,
+        dout: &[F],
+        inp: &[F],
+        weight: &[F],
+        c: usize,
+        oc: usize,
+    ) {
+        let n = dout.len() / oc;
+        // dinp[n, c] += dout[n, oc] · w[oc, c], split over rows.
+        dinp.par_chunks_mut(c * ROWS_PER_TASK * 4)
+            .zip(dout.par_chunks(oc * ROWS_PER_TASK * 4))
+            .for_each(|(di, dy)| {
+                let m = dy.len() / oc;
+                unsafe {
+                    F::gemm(
+                        m,
+                        oc,
+                        c,
+                        F::ONE,
+                        dy.as_ptr(),
+                        oc as isize,
+                        1,
+                        weight.as_ptr(),
+                        c as isize,
+                        1,
+                        F::ONE,
+                        di.as_mut_ptr(),
+                        c as isize,
+                        1,
+                    )
+                }
+            });
+        // dweight[oc, c] += doutᵀ[oc, n] · inp[n, c], split over output rows.
+        let rows = ROWS_PER_TASK * 4;
+        dweight
+            .par_chunks_mut(c * rows)
+            .enumerate()
+            .for_each(|(k, dw)| {
+                let m = dw.len() / c;
+                unsafe {
+                    F::gemm(
+                        m,
+                        n,
+                        c,
+                        F::ONE,
+                        dout.as_ptr().add(k * rows),
+                        1,
+                        oc as isize,
+                        inp.as_ptr(),
+                        c as isize,
+                        1,
+                        F::ONE,
+                        dw.as_mut_ptr(),
+                        c as isize,
+                        1,
+                    )
+                }
+            });
+        if let Some(db) = dbias {
+            self.bias_backward(db, dout);
+        }
+    }
+
+    fn bias_add(&self, out: &mut [F], bias: &[F]) {
+        out.par_chunks_mut(bias.len()).for_each(|r| {
+            for (o, &b) in r.iter_mut().zip(bias) {
+                *o += b;
+            }
+        });
+    }
+
+    fn bias_backward(&self, dbias: &mut [F], dout: &[F]) {
+        reduce_partials(dbias, column_sums(dout, dbias.len()));
+    }
+
+    fn attention_forward(
+        &self,
+        out: &mut [F],
+        att: &mut [F],
+        qkv: &[F],
+        batch: usize,
+        seq: usize,
+        heads: usize,
+        hs: usize,
+    ) {
+        let c = heads * hs;
+        let c3 = 3 * c;
+        debug_assert_eq!(att.len(), batch * heads * seq * seq);
+        let scale = F::ONE / F::from_f64(hs as f64).sqrt();
+        let out_ptr = SendPtr(out.as_mut_ptr());
+        att.par_chunks_mut(seq * seq)
+            .enumerate()
+            .for_each(|(bh, a)| {
+                let (b, h) = (bh / heads, bh % heads);
+                let q = qkv[b * seq * c3 + h * hs..].as_ptr();
+                let k = qkv[b * seq * c3 + c + h * hs..].as_ptr();
+                let v = qkv[b * seq * c3 + 2 * c + h * hs..].as_ptr();
+                // scores[t, s] = q[t]·k[s] · scale (the full square; the mask follows).
+                unsafe {
+                    F::gemm(
+                        seq,
+                        hs,
+                        seq,
+                        scale,
+                        q,
+                        c3 as isize,
+                        1,
+                        k,
+                        1,
+                        c3 as isize,
+                        F::ZERO,
+                        a.as_mut_ptr(),
+                        seq as isize,
+                        1,
+                    )
+                }
+                for t in 0..seq {
+                    let row = &mut a[t * seq..(t + 1) * seq];
+                    let mx = row[..=t].iter().fold(F::NEG_INFINITY, |m, &x| m.max(x));
+                    let mut sum = F::ZERO;
+                    for x in row[..=t].iter_mut() {
+                        *x = (*x - mx).exp();
+                        sum += *x;
+                    }
+                    let inv = F::ONE / sum;
+                    row[..=t].iter_mut().for_each(|x| *x *= inv);
+                    row[t + 1..].fill(F::ZERO);
+                }
+                // out[t, h] = Σ_s att[t, s] · v[s]; each (b, h) writes its own columns.
+                unsafe {
+                    F::gemm(
+                        seq,
+                        seq,
+                        hs,
+                        F::ONE,
+                        a.as_ptr(),
+                        seq as isize,
+                        1,
+                        v,
+                        c3 as isize,
+                        1,
+                        F::ZERO,
+                        out_ptr.get().add(b * seq * c + h * hs),
+                        c as isize,
+                        1,
+                    )
+                }
+            });
+    }
+
+    fn attention_backward(
+        &self,
+        dqkv: &mut [F],
+        dout: &[F],
+        qkv: &[F],
+        att: &[F],
+        batch: usize,
+        seq: usize,
+        heads: usize,
+        hs: usize,
+    ) {
+        let c = heads * hs;
+        let c3 = 3 * c;
+        let scale = F::ONE / F::from_f64(hs as f64).sqrt();
+        let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
+        (0..batch * heads).into_par_iter().for_each(|bh| {
+            let (b, h) = (bh / heads, bh % heads);
+            let a = &att[bh * seq * seq..(bh + 1) * seq * seq];
+            let base = b * seq * c3 + h * hs;
+            let q = qkv[base..].as_ptr();
+            let k = qkv[base + c..].as_ptr();
+            let v = qkv[base + 2 * c..].as_ptr();
+            let dy = dout[b * seq * c + h * hs..].as_ptr();
+            let d = dqkv_ptr.get();
+            let mut datt = vec![F::ZERO; seq * seq];
+            unsafe {
+                // datt = dout · vᵀ
+                F::gemm(
+                    seq,
+                    hs,
+                    seq,
+                    F::ONE,
+                    dy,
+                    c as isize,
+                    1,
+                    v,
+                    1,
+                    c3 as isize,
+                    F::ZERO,
+                    datt.as_mut_ptr(),
+                    seq as isize,
+                    1,
+                );
+                // dv += attᵀ · dout
+                F::gemm(
+                    seq,
+                    seq,
+                    hs,
+                    F::ONE,
+                    a.as_ptr(),
+                    1,
+                    seq as isize,
+                    dy,
+                    c as isize,
+                    1,
+                    F::ONE,
+                    d.add(base + 2 * c),
+                    c3 as isize,
+                    1,
+                );
+            }
+            // Softmax backward, row by row, into scaled score gradients.
+            for t in 0..seq {
+                let p = &a[t * seq..=t * seq + t];
+                let g = &mut datt[t * seq..(t + 1) * seq];
+                let dot: F = p.iter().zip(g.iter()).map(|(&p, &g)| p * g).sum();
+                for s in 0..=t {
+                    g[s] = p[s] * (g[s] - dot) * scale;
+                }
+                g[t + 1..].fill(F::ZERO);
+            }
+            unsafe {
+                // dq += dscores · k
+                F::gemm(
+                    seq,
+                    seq,
+                    hs,
+                    F::ONE,
+                    datt.as_ptr(),
+                    seq as isize,
+                    1,
+                    k,
+                    c3 as isize,
+                    1,
+                    F::ONE,
+                    d.add(base),
+                    c3 as isize,
+                    1,
+                );
+                // dk += dscoresᵀ · q
+                F::gemm(
+                    seq,
+                    seq,
+                    hs,
+                    F::ONE,
+                    datt.as_ptr(),
+                    1,
+                    seq as isize,
+                    q,
+                    c3 as isize,
+                    1,
+                    F::ONE,
+                    d.add(base + c),
+                    c3 as isize,
+                    1,
+                );
+            }
+        });
+    }
+
+    fn gelu_forward(&self, out: &mut [F], inp: &[F]) {
+        let s = gelu_scale::<F>();
+        let half = F::from_f64(0.5);
+        let cube = F::from_f64(0.044715);
+        out.par_chunks_mut(4096)
+            .zip(inp.par_chunks(4096))
+            .for_each(|(o, x)| {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = half * x * (F::ONE + (s * (x + cube * x * x * x)).tanh());
+                }
+            });
+    }
+
+    fn gelu_backward(&self, dinp: &mut [F], inp: &[F], dout: &[F]) {
+        let s = gelu_scale::<F>();
+        let half = F::from_f64(0.5);
+        let cube = F::from_f64(0.044715);
+        let three_cube = F::from_f64(3.0 * 0.044715);
+        dinp.par_chunks_mut(4096)
+            .zip(inp.par_chunks(4096))
+            .zip(dout.par_chunks(4096))
+            .for_each(|((di, x), dy)| {
+                for ((di, &x), &dy) in di.iter_mut().zip(x).zip(dy) {
+                    let u = s * (x + cube * x * x * x);
+                    let th = u.tanh();
+                    let sech2 = F::ONE - th * th;
+                    let local = half * (F::ONE + th)
+                        + half * x * sech2 * s * (F::ONE + three_cube * x * x);
+                    *di += local * dy;
+                }
+            });
+    }
+
+    fn residual_forward(&self, out: &mut [F], a: &[F], b: &[F]) {
+        out.par_chunks_mut(4096)
+            .zip(a.par_chunks(4096))
+            .zip(b.par_chunks(4096))
+            .for_each(|((o, a), b)| {
+                for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                    *o = a + b;
+                }
+            });
+    }
+
+    fn accumulate(&self, acc: &mut [F], x: &[F]) {
+        acc.par_chunks_mut(4096)
+            .zip(x.par_chunks(4096))
+            .for_each(|(a, x)| {
+                for (a, &x) in a.iter_mut().zip(x) {
+                    *a += x;
+                }
+            });
+    }
+
+    fn row_max(&self, max: &mut [F], logits: &[F], cols: usize, valid: usize) {
+        max.par_iter_mut()
+            .zip(logits.par_chunks(cols))
+            .for_each(|(m, row)| {
+                *m = row[..valid]
+                    .iter()
+                    .fold(F::NEG_INFINITY, |a, &x| a.max(x));
+            });
+    }
+
+    fn row_sum_exp(&self, sum: &mut [F], logits: &[F], max: &[F], cols: usize, valid: usize) {
+        sum.par_iter_mut()
+            .zip(logits.par_chunks(cols))
+            .zip(max.par_iter())
+            .for_each(|((s, row), &m)| {
+                *s = row[..valid].iter().map(|&x| (x - m).exp()).sum();
+            });
+    }
+
+    fn target_logit(
+        &self,
+        picked: &mut [F],
+        logits: &[F],
+        targets: &[u32],
+        vocab_start: usize,
+        cols: usize,
+    ) {
+        picked
+            .par_iter_mut()
+            .zip(logits.par_chunks(cols))
+            .zip(targets.par_iter())
+            .for_each(|((p, row), &t)| {
+                let t = t as usize;
+                *p = if t >= vocab_start && t < vocab_start + cols {
+                    row[t - vocab_start]
+                } else {
+                    F::ZERO
+                };
+            });
+    }
+
+    fn cross_entropy_backward(
+        &self,
+        dlogits: &mut [F],
+        logits: &[F],
+        max: &[F],
+        sum: &[F],
+        targets: &[u32],
+        dloss: &[F],
+        vocab_start: usize,
+        cols: usize,
+        valid: usize,
+    ) {
+        dlogits
+            .par_chunks_mut(cols)
+            .zip(logits.par_chunks(cols))
+            .enumerate()
+            .for_each(|(r, (d, row))| {
+                let inv = F::ONE / sum[r];
+                let m = max[r];
+                let g = dloss[r];
+                for j in 0..valid {
+                    d[j] = (row[j] - m).exp() * inv * g;
+                }
+                d[valid..].fill(F::ZERO);
+                let t = targets[r] as usize;
+                if t >= vocab_start && t < vocab_start + valid {
+                    d[t - vocab_start] -= g;
+                }
+            });
+    }
+
+    fn round_bf16(&self, x: &mut [F]) {
+        x.par_chunks_mut(4096).for_each(|c| {
+            for v in c {
+                *v = v.round_bf16();
+            }
+        });
+    }
+}

@@ -1,0 +1,185 @@
+//! The scalar the CPU backend computes in: f32 for training, f64 for gradient checks.
+
+use std::fmt::Debug;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + Sum
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const NEG_INFINITY: Self;
+    /// Name for messages and checkpoint headers.
+    const NAME: &'static str;
+
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn tanh(self) -> Self;
+    fn max(self, other: Self) -> Self;
+    /// Rounds to the nearest bf16 value (round half to even), as the GPU stores activations
+    /// and weights in mixed precision. Identity for f64: gradient checks stay exact.
+    fn round_bf16(self) -> Self;
+
+    /// `C = alpha·A·B + beta·C` with explicit row and column strides (matrixmultiply's
+    /// convention: `rs*` is the step between rows, `cs*` between columns).
+    ///
+    /// # Safety
+    /// Every index the strides reach inside the `m×k`, `k×n` and `m×n` shapes must be in
+    /// bounds of the pointed-to buffers, and `c` must not alias `a` or `b`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+impl Float for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+    const NEG_INFINITY: f32 = f32::NEG_INFINITY;
+    const NAME: &'static str = "f32";
+
+    #[inline]
+    fn from_f64(x: f64) -> f32 {
+        x as f32
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    #[inline]
+    fn exp(self) -> f32 {
+        f32::exp(self)
+    }
+    #[inline]
+    fn ln(self) -> f32 {
+        f32::ln(self)
+    }
+    #[inline]
+    fn sqrt(self) -> f32 {
+        f32::sqrt(self)
+    }
+    #[inline]
+    fn tanh(self) -> f32 {
+        f32::tanh(self)
+    }
+    #[inline]
+    fn max(self, other: f32) -> f32 {
+        f32::max(self, other)
+    }
+    #[inline]
+    fn round_bf16(self) -> f32 {
+        half::bf16::from_f32(self).to_f32()
+    }
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        matrixmultiply::sgemm(
+            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
+    }
+}
+
+impl Float for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
+    const NEG_INFINITY: f64 = f64::NEG_INFINITY;
+    const NAME: &'static str = "f64";
+
+    #[inline]
+    fn from_f64(x: f64) -> f64 {
+        x
+    }
+    #[inline]
+    fn to_f64(self) -> f64 {
+        self
+    }
+    #[inline]
+    fn exp(self) -> f64 {
+        f64::exp(self)
+    }
+    #[inline]
+    fn ln(self) -> f64 {
+        f64::ln(self)
+    }
+    #[inline]
+    fn sqrt(self) -> f64 {
+        f64::sqrt(self)
+    }
+    #[inline]
+    fn tanh(self) -> f64 {
+        f64::tanh(self)
+    }
+    #[inline]
+    fn max(self, other: f64) -> f64 {
+        f64::max(self, other)
+    }
+    #[inline]
+    fn round_bf16(self) -> f64 {
+        self
+    }
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
+        matrixmultiply::dgemm(
+            m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc,
+        )
+    }
+}

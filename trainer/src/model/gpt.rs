@@ -1,0 +1,522 @@
+//! GPT-2 forward and backward, written out by hand over flat buffers (llm.c's approach: no
+//! autograd). One [`Gpt`] is one rank's share of the model: its pipeline stage's layers and its
+//! tensor-parallel slice of each. Megatron's conjugate operators are the explicit calls to the
+//! tensor-parallel group below: `g` (all-reduce in forward) after each row-parallel linear and
+//! the vocab-parallel embedding, `f` (all-reduce in backward) before each column-parallel
+//! linear, and the max/sum all-reduces of the vocab-parallel cross-entropy. With one rank they
+//! cost nothing.
+
+use anyhow::Result;
+
+use super::config::GptConfig;
+use super::layout::{Layout, ModelShard};
+use crate::backend::{Backend, Float};
+use crate::dist::comm::{Comm, ReduceOp};
+
+/// How the forward pass rounds: plain, or as a bf16 GPU run would (bf16 weights and
+/// activations, fp32 master weights, gradients and optimizer state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Precision {
+    Full,
+    Bf16,
+}
+
+/// What one layer keeps from forward for backward.
+#[derive(Default)]
+struct LayerActs<F> {
+    ln1: Vec<F>,
+    ln1_mean: Vec<F>,
+    ln1_rstd: Vec<F>,
+    qkv: Vec<F>,
+    att: Vec<F>,
+    atty: Vec<F>,
+    residual2: Vec<F>,
+    ln2: Vec<F>,
+    ln2_mean: Vec<F>,
+    ln2_rstd: Vec<F>,
+    fch: Vec<F>,
+    fch_gelu: Vec<F>,
+    residual3: Vec<F>,
+}
+
+/// The activations of one micro-batch on one stage. The pipeline schedule keeps several.
+pub struct Activations<F> {
+    pub batch: usize,
+    pub seq: usize,
+    /// Token ids (first stage) and targets (last stage) of the micro-batch.
+    pub tokens: Vec<u32>,
+    pub targets: Vec<u32>,
+    /// The stage's input: the embeddings on the first stage, the received hidden states
+    /// elsewhere.
+    pub input: Vec<F>,
+    layers: Vec<LayerActs<F>>,
+    lnf: Vec<F>,
+    lnf_mean: Vec<F>,
+    lnf_rstd: Vec<F>,
+    logits: Vec<F>,
+    ce_max: Vec<F>,
+    ce_sum: Vec<F>,
+    /// Per-position losses of the last stage.
+    pub losses: Vec<F>,
+}
+
+impl<F: Float> Activations<F> {
+    pub fn new(batch: usize, seq: usize) -> Self {
+        Activations {
+            batch,
+            seq,
+            tokens: Vec::new(),
+            targets: Vec::new(),
+            input: Vec::new(),
+            layers: Vec::new(),
+            lnf: Vec::new(),
+            lnf_mean: Vec::new(),
+            lnf_rstd: Vec::new(),
+            logits: Vec::new(),
+            ce_max: Vec::new(),
+            ce_sum: Vec::new(),
+            losses: Vec::new(),
+        }
+    }
+
+    /// The stage's output hidden states (what the next stage receives).
+    pub fn output(&self) -> &[F] {
+        match self.layers.last() {
+            Some(l) => &l.residual3,
+            None => &self.input,
+        }
+    }
+
+    /// The logits of this rank's vocabulary slice, `[batch·seq, vocab_local]`.
+    pub fn logits(&self) -> &[F] {
+        &self.logits
+    }
+}
+
+fn sized<F: Float>(v: &mut Vec<F>, n: usize) {
+    v.clear();
+    v.resize(n, F::ZERO);
+}
+
+pub struct Gpt<B: Backend> {
+    pub cfg: GptConfig,
+    pub shard: ModelShard,
+    pub layout: Layout,
+    pub precision: Precision,
+    /// fp32 (or f64) master parameters and their gradients, same layout.
+    pub params: Vec<B::F>,
+    pub grads: Vec<B::F>,
+    /// The weights forward and backward read: the master weights rounded to bf16 in Bf16
+    /// precision, else unused (the master weights are read directly).
+    compute: Vec<B::F>,
+    pub backend: B,
+}
+
+impl<B: Backend> Gpt<B> {
+    pub fn new(cfg: GptConfig, shard: ModelShard, backend: B, precision: Precision) -> Result<Self> {
+        let layout = Layout::new(&cfg, shard)?;
+        let n = layout.len;
+        Ok(Gpt {
+            cfg,
+            shard,
+            layout,
+            precision,
+            params: vec![B::F::ZERO; n],
+            grads: vec![B::F::ZERO; n],
+            compute: Vec::new(),
+            backend,
+        })
+    }
+
+    /// Refreshes the bf16 copy of the weights; call after every change to `params`.
+    pub fn params_changed(&mut self) {
+        if self.precision == Precision::Bf16 {
+            self.compute.clone_from(&self.params);
+            self.backend.round_bf16(&mut self.compute);
+        }
+    }
+
+    pub fn zero_grads(&mut self) {
+        self.grads.fill(B::F::ZERO);
+    }
+
+    fn weights(&self) -> &[B::F] {
+        match self.precision {
+            Precision::Full => &self.params,
+            Precision::Bf16 => &self.compute,
+        }
+    }
+
+    fn round(&self, x: &mut [B::F]) {
+        if self.precision == Precision::Bf16 {
+            self.backend.round_bf16(x);
+        }
+    }
+
+    fn heads_local(&self) -> usize {
+        self.cfg.heads / self.shard.tp
+    }
+
+    fn hidden_local(&self) -> usize {
+        self.cfg.hidden / self.shard.tp
+    }
+
+    /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
+    /// other stages read `acts.input` (filled by the caller from the previous stage). The last
+    /// stage reads `acts.targets` and returns the sum of the per-position losses.
+    pub fn forward(&self, acts: &mut Activations<B::F>, tp: &dyn Comm<B::F>) -> Result<Option<f64>> {
+        let be = &self.backend;
+        let w = self.weights();
+        let lay = &self.layout;
+        let (b, t) = (acts.batch, acts.seq);
+        let n = b * t;
+        let c = self.cfg.hidden;
+        let cl = self.hidden_local();
+        let hl = self.heads_local();
+        let hs = self.cfg.head_size();
+        assert!(t <= self.cfg.max_seq, "sequence longer than the model's positions");
+
+        if self.shard.first_stage() {
+            assert_eq!(acts.tokens.len(), n, "token count is not batch × seq");
+            sized(&mut acts.input, n * c);
+            let wte = &w[lay.get("wte.weight").range()];
+            be.embed_tokens(&mut acts.input, &acts.tokens, wte, lay.vocab_start, c);
+            tp.all_reduce(&mut acts.input, ReduceOp::Sum)?; // g: vocab-parallel embedding
+            be.add_positions(&mut acts.input, &w[lay.get("wpe.weight").range()], t, c);
+            self.round(&mut acts.input);
+        }
+        assert_eq!(acts.input.len(), n * c, "stage input is not batch × seq × hidden");
+
+        acts.layers
+            .resize_with(lay.layers.len(), LayerActs::default);
+        for (li, l) in lay.layers.clone().enumerate() {
+            let (done, rest) = acts.layers.split_at_mut(li);
+            let x: &[B::F] = match done.last() {
+                Some(prev) => &prev.residual3,
+                None => &acts.input,
+            };
+            let a = &mut rest[0];
+            sized(&mut a.ln1, n * c);
+            sized(&mut a.ln1_mean, n);
+            sized(&mut a.ln1_rstd, n);
+            be.layernorm_forward(
+                &mut a.ln1,
+                &mut a.ln1_mean,
+                &mut a.ln1_rstd,
+                x,
+                &w[lay.layer(l, "ln_1.weight")],
+                &w[lay.layer(l, "ln_1.bias")],
+                c,
+            );
+            self.round(&mut a.ln1);
+            // Column-parallel QKV (f: identity in forward), heads local to this rank.
+            sized(&mut a.qkv, n * 3 * cl);
+            be.matmul_forward(
+                &mut a.qkv,
+                &a.ln1,
+                &w[lay.layer(l, "attn.c_attn.weight")],
+                Some(&w[lay.layer(l, "attn.c_attn.bias")]),
+                c,
+                3 * cl,
+            );
+            self.round(&mut a.qkv);
+            sized(&mut a.atty, n * cl);
+            sized(&mut a.att, b * hl * t * t);
+            be.attention_forward(&mut a.atty, &mut a.att, &a.qkv, b, t, hl, hs);
+            self.round(&mut a.atty);
+            // Row-parallel output projection: partial sums, g, then the bias once.
+            let mut proj = vec![B::F::ZERO; n * c];
+            be.matmul_forward(
+                &mut proj,
+                &a.atty,
+                &w[lay.layer(l, "attn.c_proj.weight")],
+                None,
+                cl,
+                c,
+            );
+            tp.all_reduce(&mut proj, ReduceOp::Sum)?;
+            be.bias_add(&mut proj, &w[lay.layer(l, "attn.c_proj.bias")]);
+            self.round(&mut proj);
+            sized(&mut a.residual2, n * c);
+            be.residual_forward(&mut a.residual2, x, &proj);
+            self.round(&mut a.residual2);
+
+            sized(&mut a.ln2, n * c);
+            sized(&mut a.ln2_mean, n);
+            sized(&mut a.ln2_rstd, n);
+            be.layernorm_forward(
+                &mut a.ln2,
+                &mut a.ln2_mean,
+                &mut a.ln2_rstd,
+                &a.residual2,
+                &w[lay.layer(l, "ln_2.weight")],
+                &w[lay.layer(l, "ln_2.bias")],
+                c,
+            );
+            self.round(&mut a.ln2);
+            sized(&mut a.fch, n * 4 * cl);
+            be.matmul_forward(
+                &mut a.fch,
+                &a.ln2,
+                &w[lay.layer(l, "mlp.c_fc.weight")],
+                Some(&w[lay.layer(l, "mlp.c_fc.bias")]),
+                c,
+                4 * cl,
+            );
+            self.round(&mut a.fch);
+            sized(&mut a.fch_gelu, n * 4 * cl);
+            be.gelu_forward(&mut a.fch_gelu, &a.fch);
+            self.round(&mut a.fch_gelu);
+            let mut proj = vec![B::F::ZERO; n * c];
+            be.matmul_forward(
+                &mut proj,
+                &a.fch_gelu,
+                &w[lay.layer(l, "mlp.c_proj.weight")],
+                None,
+                4 * cl,
+                c,
+            );
+            tp.all_reduce(&mut proj, ReduceOp::Sum)?;
+            be.bias_add(&mut proj, &w[lay.layer(l, "mlp.c_proj.bias")]);
+            self.round(&mut proj);
+            sized(&mut a.residual3, n * c);
+            be.residual_forward(&mut a.residual3, &a.residual2, &proj);
+            self.round(&mut a.residual3);
+        }
+
+        if !self.shard.last_stage() {
+            return Ok(None);
+        }
+        assert_eq!(acts.targets.len(), n, "target count is not batch × seq");
+        let x: &[B::F] = match acts.layers.last() {
+            Some(l) => &l.residual3,
+            None => &acts.input,
+        };
+        sized(&mut acts.lnf, n * c);
+        sized(&mut acts.lnf_mean, n);
+        sized(&mut acts.lnf_rstd, n);
+        be.layernorm_forward(
+            &mut acts.lnf,
+            &mut acts.lnf_mean,
+            &mut acts.lnf_rstd,
+            x,
+            &w[lay.get("ln_f.weight").range()],
+            &w[lay.get("ln_f.bias").range()],
+            c,
+        );
+        self.round(&mut acts.lnf);
+        // Column-parallel classifier with the tied embedding table: this rank's vocab slice.
+        let vl = lay.vocab_local;
+        let valid = self.valid_columns();
+        sized(&mut acts.logits, n * vl);
+        be.matmul_forward(
+            &mut acts.logits,
+            &acts.lnf,
+            &w[lay.get("wte.weight").range()],
+            None,
+            c,
+            vl,
+        );
+        self.round(&mut acts.logits);
+        // Vocab-parallel cross-entropy: global max, then global sums; the full logits never
+        // exist on one rank.
+        sized(&mut acts.ce_max, n);
+        be.row_max(&mut acts.ce_max, &acts.logits, vl, valid);
+        tp.all_reduce(&mut acts.ce_max, ReduceOp::Max)?;
+        sized(&mut acts.ce_sum, n);
+        be.row_sum_exp(&mut acts.ce_sum, &acts.logits, &acts.ce_max, vl, valid);
+        tp.all_reduce(&mut acts.ce_sum, ReduceOp::Sum)?;
+        let mut picked = vec![B::F::ZERO; n];
+        be.target_logit(&mut picked, &acts.logits, &acts.targets, lay.vocab_start, vl);
+        tp.all_reduce(&mut picked, ReduceOp::Sum)?;
+        sized(&mut acts.losses, n);
+        let mut total = 0.0;
+        for i in 0..n {
+            let loss = acts.ce_sum[i].ln() + acts.ce_max[i] - picked[i];
+            acts.losses[i] = loss;
+            total += loss.to_f64();
+        }
+        Ok(Some(total))
+    }
+
+    /// Columns of this rank's logits that are real vocabulary (the padding rows of the
+    /// embedding table never take part in the softmax).
+    fn valid_columns(&self) -> usize {
+        let lay = &self.layout;
+        self.cfg
+            .vocab_size
+            .saturating_sub(lay.vocab_start)
+            .min(lay.vocab_local)
+    }
+
+    /// Backward of one micro-batch, accumulating into `grads`. On the last stage the loss
+    /// gradient is `loss_scale` per position (1 / the global batch's token count); elsewhere
+    /// `dout` is the gradient of the stage's output received from the next stage. Returns the
+    /// gradient of the stage's input (to send to the previous stage), or an empty vector on
+    /// the first stage.
+    pub fn backward(
+        &mut self,
+        acts: &Activations<B::F>,
+        loss_scale: B::F,
+        dout: Option<&[B::F]>,
+        tp: &dyn Comm<B::F>,
+    ) -> Result<Vec<B::F>> {
+        let (b, t) = (acts.batch, acts.seq);
+        let n = b * t;
+        let c = self.cfg.hidden;
+        let cl = self.hidden_local();
+        let hl = self.heads_local();
+        let hs = self.cfg.head_size();
+        let last = self.shard.last_stage();
+        let first = self.shard.first_stage();
+        let valid = self.valid_columns();
+        // Borrow the fields apart: weights read, gradients written.
+        let Gpt {
+            backend: be,
+            layout: lay,
+            grads,
+            precision,
+            params,
+            compute,
+            ..
+        } = self;
+        let w: &[B::F] = match precision {
+            Precision::Full => params,
+            Precision::Bf16 => compute,
+        };
+
+        // Gradient of the stage output (the residual stream after the last layer).
+        let mut dres = vec![B::F::ZERO; n * c];
+        if last {
+            let vl = lay.vocab_local;
+            let dloss = vec![loss_scale; n];
+            let mut dlogits = vec![B::F::ZERO; n * vl];
+            be.cross_entropy_backward(
+                &mut dlogits,
+                &acts.logits,
+                &acts.ce_max,
+                &acts.ce_sum,
+                &acts.targets,
+                &dloss,
+                lay.vocab_start,
+                vl,
+                valid,
+            );
+            let wte = lay.get("wte.weight").range();
+            let mut dlnf = vec![B::F::ZERO; n * c];
+            be.matmul_backward(
+                &mut dlnf,
+                &mut grads[wte.clone()],
+                None,
+                &dlogits,
+                &acts.lnf,
+                &w[wte],
+                c,
+                vl,
+            );
+            tp.all_reduce(&mut dlnf, ReduceOp::Sum)?; // f: column-parallel input
+            let x: &[B::F] = match acts.layers.last() {
+                Some(l) => &l.residual3,
+                None => &acts.input,
+            };
+            let (gw, gb) = two_ranges(
+                grads,
+                lay.get("ln_f.weight").range(),
+                lay.get("ln_f.bias").range(),
+            );
+            be.layernorm_backward(
+                &mut dres,
+                gw,
+                gb,
+                &dlnf,
+                x,
+                &w[lay.get("ln_f.weight").range()],
+                &acts.lnf_mean,
+                &acts.lnf_rstd,
+                c,
+            );
+        } else {
+            let d = dout.expect("a middle stage needs the gradient of its output");
+            assert_eq!(d.len(), n * c);
+            dres.copy_from_slice(d);
+        }
+
+        for (li, l) in lay.layers.clone().enumerate().rev() {
+            let a = &acts.layers[li];
+            let x: &[B::F] = if li == 0 {
+                &acts.input
+            } else {
+                &acts.layers[li - 1].residual3
+            };
+            // residual3 = residual2 + proj(gelu(fc(ln2(residual2)))): dres flows to both.
+            // g in backward is the identity: dres is the gradient of every rank's partial sum.
+            be.bias_backward(&mut grads[lay.layer(l, "mlp.c_proj.bias")], &dres);
+            let mut dgelu = vec![B::F::ZERO; n * 4 * cl];
+            let r = lay.layer(l, "mlp.c_proj.weight");
+            be.matmul_backward(&mut dgelu, &mut grads[r.clone()], None, &dres, &a.fch_gelu, &w[r], 4 * cl, c);
+            let mut dfch = vec![B::F::ZERO; n * 4 * cl];
+            be.gelu_backward(&mut dfch, &a.fch, &dgelu);
+            let mut dln2 = vec![B::F::ZERO; n * c];
+            let (rw, rb) = (lay.layer(l, "mlp.c_fc.weight"), lay.layer(l, "mlp.c_fc.bias"));
+            let (gw, gb) = two_ranges(grads, rw.clone(), rb);
+            be.matmul_backward(&mut dln2, gw, Some(gb), &dfch, &a.ln2, &w[rw], c, 4 * cl);
+            tp.all_reduce(&mut dln2, ReduceOp::Sum)?; // f
+            let (gw, gb) = two_ranges(grads, lay.layer(l, "ln_2.weight"), lay.layer(l, "ln_2.bias"));
+            be.layernorm_backward(
+                &mut dres,
+                gw,
+                gb,
+                &dln2,
+                &a.residual2,
+                &w[lay.layer(l, "ln_2.weight")],
+                &a.ln2_mean,
+                &a.ln2_rstd,
+                c,
+            );
+            // residual2 = x + proj(attention(qkv(ln1(x)))).
+            be.bias_backward(&mut grads[lay.layer(l, "attn.c_proj.bias")], &dres);
+            let mut datty = vec![B::F::ZERO; n * cl];
+            let r = lay.layer(l, "attn.c_proj.weight");
+            be.matmul_backward(&mut datty, &mut grads[r.clone()], None, &dres, &a.atty, &w[r], cl, c);
+            let mut dqkv = vec![B::F::ZERO; n * 3 * cl];
+            be.attention_backward(&mut dqkv, &datty, &a.qkv, &a.att, b, t, hl, hs);
+            let mut dln1 = vec![B::F::ZERO; n * c];
+            let (rw, rb) = (lay.layer(l, "attn.c_attn.weight"), lay.layer(l, "attn.c_attn.bias"));
+            let (gw, gb) = two_ranges(grads, rw.clone(), rb);
+            be.matmul_backward(&mut dln1, gw, Some(gb), &dqkv, &a.ln1, &w[rw], c, 3 * cl);
+            tp.all_reduce(&mut dln1, ReduceOp::Sum)?; // f
+            let (gw, gb) = two_ranges(grads, lay.layer(l, "ln_1.weight"), lay.layer(l, "ln_1.bias"));
+            be.layernorm_backward(
+                &mut dres,
+                gw,
+                gb,
+                &dln1,
+                x,
+                &w[lay.layer(l, "ln_1.weight")],
+                &a.ln1_mean,
+                &a.ln1_rstd,
+                c,
+            );
+        }
+
+        if first {
+            let r = lay.get("wpe.weight").range();
+            be.add_positions_backward(&mut grads[r], &dres, t, c);
+            let r = lay.get("wte.weight").range();
+            be.embed_tokens_backward(&mut grads[r], &dres, &acts.tokens, lay.vocab_start, c);
+            return Ok(Vec::new());
+        }
+        Ok(dres)
+    }
+}
+
+/// Two disjoint mutable ranges of one buffer (a weight's and its bias's gradients).
+fn two_ranges<F>(
+    buf: &mut [F],
+    a: std::ops::Range<usize>,
+    b: std::ops::Range<usize>,
+) -> (&mut [F], &mut [F]) {
+    assert!(a.end <= b.start, "ranges out of order");
+    let (lo, hi) = buf.split_at_mut(b.start);
+    (&mut lo[a], &mut hi[..b.end - b.start])
+}
