@@ -1,0 +1,66 @@
+//! The `sieve-train` command line: one file per subcommand.
+
+pub mod sample;
+pub mod train;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "sieve-train", version, about = "Train a GPT on sieve's blended shards")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a GPT on a `sieve blend` output.
+    Train(train::TrainArgs),
+    /// Generate text from a checkpoint.
+    Sample(sample::SampleArgs),
+    /// Gather a checkpoint's tensor- and pipeline-parallel shards into one safetensors file.
+    Consolidate {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Export a checkpoint for Hugging Face transformers (GPT2LMHeadModel).
+    Export {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long, default_value = "safetensors")]
+        format: String,
+        /// Directory for model.safetensors and config.json.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train(args) => {
+            let summary = train::run(&args)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::Sample(args) => println!("{}", sample::run(&args)?),
+        Command::Consolidate { checkpoint, output } => {
+            crate::ckpt::write_consolidated(&checkpoint, &output)?;
+        }
+        Command::Export {
+            checkpoint,
+            format,
+            output,
+        } => {
+            if format != "safetensors" {
+                bail!("--format {format:?}: only safetensors is supported");
+            }
+            crate::export::export_hf(&checkpoint, &output)?;
+        }
+    }
+    Ok(())
+}

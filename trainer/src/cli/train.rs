@@ -1,0 +1,298 @@
+//! `sieve-train train`: train a GPT on a sieve blend.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::ckpt;
+use crate::data::{BlendDir, SampleSource, Split};
+use crate::metrics::{measure_cpu_gemm_peak, MetricsFile, Progress, Record};
+use crate::model::{GptConfig, ModelShard, Precision};
+use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use crate::train::{Groups, TrainConfig, Trainer};
+
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// A `sieve blend` output directory: samples are served as Megatron-LM's BlendedDataset
+    /// over GPTDatasets would serve them for its blend.txt.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Read the blend's pre-blended stream instead (sample k = window k).
+    #[arg(long)]
+    pub stream: bool,
+    /// Check every data file's sha256 against the manifest before training.
+    #[arg(long)]
+    pub verify_data: bool,
+    /// Model preset: tiny, small, gpt2-124m, gpt2-350m, gpt-1.3b, mtnlg-530b.
+    #[arg(long, default_value = "small")]
+    pub model: String,
+    #[arg(long)]
+    pub layers: Option<usize>,
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Sequence length (default: the model's positions, at most the blend's).
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    #[arg(long, default_value_t = 4)]
+    pub micro_batch: usize,
+    #[arg(long, default_value_t = 8)]
+    pub global_batch: u64,
+    /// Megatron's batch ramp-up: START,INCREMENT,SAMPLES.
+    #[arg(long)]
+    pub rampup_batch_size: Option<String>,
+    #[arg(long, default_value_t = 200)]
+    pub train_iters: u64,
+    #[arg(long, default_value_t = 6e-4)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 6e-5)]
+    pub min_lr: f64,
+    #[arg(long, default_value_t = 20)]
+    pub warmup_iters: u64,
+    /// Iterations of cosine decay (default: train-iters).
+    #[arg(long)]
+    pub lr_decay_iters: Option<u64>,
+    #[arg(long, default_value_t = 0.9)]
+    pub adam_beta1: f64,
+    /// MT-NLG lowered β2 to 0.95 for stability.
+    #[arg(long, default_value_t = 0.95)]
+    pub adam_beta2: f64,
+    #[arg(long, default_value_t = 1e-8)]
+    pub adam_eps: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub clip_grad: f64,
+    #[arg(long, default_value_t = 0.02)]
+    pub init_std: f64,
+    /// Seeds the weights and Megatron's dataset shuffles (Megatron's default: 1234).
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 50)]
+    pub eval_interval: u64,
+    #[arg(long, default_value_t = 2)]
+    pub eval_iters: u64,
+    /// fp32, or bf16 (emulated on CPU: bf16 weights and activations, fp32 master weights).
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub save_interval: u64,
+    /// Resume from this checkpoint (an iteration directory, or a save directory's latest).
+    #[arg(long)]
+    pub load: Option<PathBuf>,
+    /// Per-step metrics, JSONL (or CSV when the name ends in .csv).
+    #[arg(long)]
+    pub metrics: Option<PathBuf>,
+    /// Peak FLOP/s for MFU (default: this CPU's measured GEMM rate).
+    #[arg(long)]
+    pub peak_flops: Option<f64>,
+    /// Stop after this many steps of this process (the schedule still spans train-iters).
+    #[arg(long)]
+    pub exit_after: Option<u64>,
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    pub fn config(&self, blend: &BlendDir) -> Result<TrainConfig> {
+        let vocab = blend.manifest.tokenizer.vocab_size as usize;
+        let mut model = GptConfig::preset(&self.model, vocab)?;
+        if let Some(l) = self.layers {
+            model.layers = l;
+        }
+        if let Some(h) = self.hidden {
+            model.hidden = h;
+        }
+        if let Some(h) = self.heads {
+            model.heads = h;
+        }
+        model.validate()?;
+        let seq = self
+            .seq_len
+            .unwrap_or(model.max_seq.min(blend.manifest.seq_length as usize));
+        let rampup = match &self.rampup_batch_size {
+            None => None,
+            Some(s) => {
+                let v: Vec<u64> = s
+                    .split(',')
+                    .map(|x| x.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .with_context(|| format!("--rampup-batch-size {s:?}: expected START,INCREMENT,SAMPLES"))?;
+                if v.len() != 3 {
+                    bail!("--rampup-batch-size {s:?}: expected START,INCREMENT,SAMPLES");
+                }
+                Some((v[0], v[1], v[2]))
+            }
+        };
+        let precision = match self.precision.as_str() {
+            "fp32" => Precision::Full,
+            "bf16" => Precision::Bf16,
+            p => bail!("--precision {p:?}: fp32 or bf16"),
+        };
+        Ok(TrainConfig {
+            model,
+            seq,
+            micro_batch: self.micro_batch,
+            batch: BatchSchedule::new(self.global_batch, rampup, self.micro_batch as u64)?,
+            lr: LrSchedule {
+                max_lr: self.lr,
+                min_lr: self.min_lr,
+                warmup_iters: self.warmup_iters,
+                decay_iters: self.lr_decay_iters.unwrap_or(self.train_iters),
+            },
+            adam: AdamConfig {
+                beta1: self.adam_beta1,
+                beta2: self.adam_beta2,
+                eps: self.adam_eps,
+                weight_decay: self.weight_decay,
+            },
+            clip_grad: self.clip_grad,
+            init_std: self.init_std,
+            seed: self.seed,
+            train_iters: self.train_iters,
+            eval_interval: self.eval_interval,
+            eval_iters: self.eval_iters,
+            precision,
+            tp: 1,
+            pp: 1,
+            dp: 1,
+        })
+    }
+}
+
+/// The final numbers of a run (printed as JSON on stdout).
+#[derive(Debug, serde::Serialize)]
+pub struct Summary {
+    pub steps: u64,
+    pub first_loss: Option<f64>,
+    pub last_loss: Option<f64>,
+    pub first_val_loss: Option<f64>,
+    pub last_val_loss: Option<f64>,
+    pub tokens_per_s: f64,
+    pub checkpoint: Option<PathBuf>,
+}
+
+pub fn run(args: &TrainArgs) -> Result<Summary> {
+    if let Some(n) = args.threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let blend = BlendDir::open(&args.data, args.verify_data)?;
+    let cfg = args.config(&blend)?;
+    let seed32 = u32::try_from(cfg.seed).context("--seed must be below 2^32 (numpy's RandomState)")?;
+    let (train, valid) = if args.stream {
+        (
+            SampleSource::stream(&blend, Split::Train, cfg.seq)?,
+            SampleSource::stream(&blend, Split::Valid, cfg.seq).ok(),
+        )
+    } else {
+        let valid = match cfg.valid_samples() {
+            0 => None,
+            n => Some(SampleSource::blended(&blend, Split::Valid, n, cfg.seq, seed32)?),
+        };
+        (SampleSource::blended(&blend, Split::Train, cfg.train_samples(), cfg.seq, seed32)?, valid)
+    };
+    if train.len() < cfg.train_samples() {
+        bail!(
+            "{}: the train split serves {} samples, the run needs {}",
+            args.data.display(),
+            train.len(),
+            cfg.train_samples()
+        );
+    }
+    let data_sha = Some(blend.manifest.config_sha256.clone());
+    let tokenizer = Some(blend.manifest.tokenizer.clone());
+    let mut trainer = Trainer::new(cfg.clone(), ModelShard::SINGLE, Groups::single())?;
+    if let Some(load) = &args.load {
+        ckpt::resume(&mut trainer, load, data_sha.as_deref())?;
+    }
+    let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
+    let flops_per_token = cfg.model.flops_per_token(cfg.seq);
+    let mut metrics = args.metrics.as_deref().map(MetricsFile::open).transpose()?;
+    let progress = Progress::new(cfg.train_iters, trainer.step, args.quiet);
+    progress.println(&format!(
+        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; MFU against {:.1} GFLOP/s",
+        cfg.model.layers,
+        cfg.model.hidden,
+        cfg.model.heads,
+        cfg.model.parameters() as f64 / 1e6,
+        cfg.seq,
+        cfg.batch.global,
+        train.len(),
+        peak / 1e9
+    ));
+    let mut summary = Summary {
+        steps: 0,
+        first_loss: None,
+        last_loss: None,
+        first_val_loss: None,
+        last_val_loss: None,
+        tokens_per_s: 0.0,
+        checkpoint: None,
+    };
+    // The starting point of the validation curve, on a fresh run.
+    if let (0, Some(v), true) = (trainer.step, &valid, cfg.eval_interval > 0) {
+        let vl = trainer.evaluate(v)?;
+        summary.first_val_loss = Some(vl);
+        progress.println(&format!("step 0 validation loss {vl:.4} perplexity {:.1}", vl.exp()));
+    }
+    let (mut tokens, mut seconds) = (0u64, 0.0f64);
+    let mut done_here = 0;
+    while trainer.step < cfg.train_iters {
+        if args.exit_after.is_some_and(|n| done_here >= n) {
+            break;
+        }
+        let s = trainer.train_step(&train)?;
+        done_here += 1;
+        tokens += s.tokens;
+        seconds += s.seconds;
+        let tps = s.tokens as f64 / s.seconds.max(1e-9);
+        let mut rec = Record {
+            step: s.step,
+            loss: s.loss,
+            lr: s.lr,
+            grad_norm: s.grad_norm,
+            batch: s.batch,
+            tokens_per_s: tps,
+            mfu: tps * flops_per_token / peak,
+            val_loss: None,
+            val_ppl: None,
+        };
+        let eval_now = cfg.eval_interval > 0
+            && (s.step % cfg.eval_interval == 0 || s.step == cfg.train_iters);
+        if let (true, Some(v)) = (eval_now, &valid) {
+            let vl = trainer.evaluate(v)?;
+            rec.val_loss = Some(vl);
+            rec.val_ppl = Some(vl.exp());
+            summary.first_val_loss.get_or_insert(vl);
+            summary.last_val_loss = Some(vl);
+            progress.println(&format!("step {} validation loss {vl:.4} perplexity {:.1}", s.step, vl.exp()));
+        }
+        summary.first_loss.get_or_insert(s.loss);
+        summary.last_loss = Some(s.loss);
+        summary.steps += 1;
+        progress.step(&rec);
+        if let Some(m) = &mut metrics {
+            m.write(&rec)?;
+        }
+        if let Some(save) = &args.save {
+            if args.save_interval > 0 && s.step % args.save_interval == 0 {
+                summary.checkpoint = Some(ckpt::save(&trainer, save, data_sha.clone(), tokenizer.clone())?);
+            }
+        }
+    }
+    progress.finish();
+    if let Some(save) = &args.save {
+        let last = ckpt::iteration_dir(save, trainer.step);
+        if summary.checkpoint.as_deref() != Some(last.as_path()) {
+            summary.checkpoint = Some(ckpt::save(&trainer, save, data_sha, tokenizer)?);
+        }
+    }
+    summary.tokens_per_s = tokens as f64 / seconds.max(1e-9);
+    Ok(summary)
+}

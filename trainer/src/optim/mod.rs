@@ -1,0 +1,7 @@
+//! The optimiser (AdamW, global-norm clipping lives with the trainer) and the schedules.
+
+pub mod adamw;
+pub mod schedule;
+
+pub use adamw::{AdamConfig, AdamState};
+pub use schedule::{BatchSchedule, LrSchedule};
