@@ -7,9 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="target/py-venv"
-if ! "$venv/bin/python" -c "import pyarrow, tiktoken, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import pyarrow, tiktoken, numpy, safetensors" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow tiktoken numpy
+    "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow tiktoken numpy safetensors
 fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
 cargo test --locked "$@"

@@ -1,0 +1,79 @@
+//! Shared by the trainer's integration tests: the sample pipeline's blend (built once per test
+//! binary), the Python with numpy, and the shared tools directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `OUT/blend` of `sieve run pipelines/sample.toml`, run once into a temporary directory.
+pub fn sample_blend() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = tempfile::tempdir().unwrap().keep();
+        let args = sieve::cli::run::RunSpecArgs {
+            spec: workspace().join("pipelines/sample.toml"),
+            output: Some(out.clone()),
+            threads: Some(2),
+            shard: None,
+            quiet: true,
+        };
+        sieve::cli::run::run(args).expect("the sample pipeline runs");
+        out.join("blend")
+    })
+    .clone()
+}
+
+/// `../shared/tools` beside the repository, or None (with a message) when absent.
+pub fn shared_tools() -> Option<PathBuf> {
+    let p = workspace().parent().unwrap().join("shared/tools");
+    if p.join("megatron_ref.py").exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} not found (the shared tools sit beside the repository)", p.display());
+        None
+    }
+}
+
+/// A Python with `modules`: `$SIEVE_TEST_PYTHON` (scripts/test.sh's venv; a missing module
+/// fails the test) or `python3` if it has them, else None.
+pub fn python_with(modules: &[&str]) -> Option<String> {
+    let explicit = std::env::var("SIEVE_TEST_PYTHON").ok();
+    let python = explicit.clone().unwrap_or_else(|| "python3".into());
+    let script: String = modules.iter().map(|m| format!("import {m}\n")).collect();
+    let ok = Command::new(&python)
+        .args(["-c", &script])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(explicit.is_none(), "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}");
+    eprintln!("skipping: {python} lacks one of {modules:?} (set SIEVE_TEST_PYTHON)");
+    None
+}
+
+/// Runs `python script args…` and returns stdout, failing the test on a non-zero exit.
+pub fn run_python(python: &str, script: &str, args: &[&str]) -> String {
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn sieve_train() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sieve-train"))
+}
