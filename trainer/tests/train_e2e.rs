@@ -1,0 +1,217 @@
+//! The trainer end to end on the sample pipeline's blend: the loss falls, a resumed run is
+//! bitwise an uninterrupted one, the Hugging Face export runs in a numpy GPT-2 and gives the
+//! trainer's logits, and damaged checkpoints or data are refused with the file named.
+
+mod common;
+
+use std::path::Path;
+
+use sieve_trainer::dist::Solo;
+use sieve_trainer::model::Activations;
+
+fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut cmd = common::sieve_train();
+    cmd.args(["train", "-q", "--data", blend.to_str().unwrap(), "--model", "tiny", "-j", "2"]);
+    cmd.args(extra);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "sieve-train train {extra:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn fails(blend: &Path, extra: &[&str]) -> String {
+    let mut cmd = common::sieve_train();
+    cmd.args(["train", "-q", "--data", blend.to_str().unwrap(), "--model", "tiny"]);
+    cmd.args(extra);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success(), "expected a refusal for {extra:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+const SHORT: &[&str] = &[
+    "--seq-len", "32", "--micro-batch", "2", "--global-batch", "4", "--train-iters", "8",
+    "--warmup-iters", "2", "--lr", "2e-3", "--eval-interval", "4", "--eval-iters", "1",
+    "--peak-flops", "1e9",
+];
+
+#[test]
+fn loss_falls_on_the_sample_blend() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.csv");
+    let s = train(
+        &blend,
+        &[
+            "--seq-len", "64", "--micro-batch", "4", "--global-batch", "8", "--train-iters", "60",
+            "--lr", "3e-3", "--min-lr", "3e-4", "--warmup-iters", "5", "--eval-interval", "20",
+            "--eval-iters", "2", "--metrics", metrics.to_str().unwrap(), "--peak-flops", "1e9",
+        ],
+    );
+    let f = |k: &str| s[k].as_f64().unwrap();
+    eprintln!("{s}");
+    // Start near ln(50257) = 10.8: an untrained model.
+    assert!(f("first_loss") > 10.0, "{s}");
+    assert!(f("last_loss") < 6.0, "train loss did not fall well below its start: {s}");
+    assert!(f("last_val_loss") < f("first_val_loss") - 2.0, "validation loss did not fall: {s}");
+    let csv = std::fs::read_to_string(&metrics).unwrap();
+    assert!(csv.starts_with("step,loss,lr,grad_norm"));
+    assert_eq!(csv.lines().count(), 61, "one line per step and a header");
+}
+
+#[test]
+fn resumed_run_is_bitwise_the_uninterrupted_one() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let mut straight = SHORT.to_vec();
+    straight.extend(["--save", a.to_str().unwrap()]);
+    let sa = train(&blend, &straight);
+    let mut first = SHORT.to_vec();
+    first.extend(["--save", b.to_str().unwrap(), "--exit-after", "5"]);
+    train(&blend, &first);
+    assert!(b.join("iter_0000005/state.json").exists());
+    let mut second = SHORT.to_vec();
+    second.extend(["--save", b.to_str().unwrap(), "--load", b.to_str().unwrap()]);
+    let sb = train(&blend, &second);
+    assert_eq!(sa["last_loss"], sb["last_loss"], "last loss after resume");
+    for f in ["model_tp0_pp0.safetensors", "optim_tp0_pp0_dp0.safetensors"] {
+        let x = std::fs::read(a.join("iter_0000008").join(f)).unwrap();
+        let y = std::fs::read(b.join("iter_0000008").join(f)).unwrap();
+        assert!(x == y, "{f} differs between the straight and the resumed run");
+    }
+}
+
+const NUMPY_GPT2: &str = r#"
+import json, sys
+import numpy as np
+from safetensors.numpy import load_file
+d = load_file(sys.argv[1] + "/model.safetensors")
+cfg = json.load(open(sys.argv[1] + "/config.json"))
+tokens = json.loads(sys.argv[2])
+want = np.fromfile(sys.argv[3], dtype=np.float32).reshape(len(tokens), -1)
+def ln(x, w, b):
+    m = x.mean(-1, keepdims=True); v = ((x - m) ** 2).mean(-1, keepdims=True)
+    return (x - m) / np.sqrt(v + 1e-5) * w + b
+def gelu(x):
+    return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+g = lambda k: d["transformer." + k].astype(np.float64)
+T, C, H = len(tokens), cfg["n_embd"], cfg["n_head"]
+x = g("wte.weight")[tokens] + g("wpe.weight")[:T]
+for l in range(cfg["n_layer"]):
+    p = f"h.{l}."
+    h = ln(x, g(p + "ln_1.weight"), g(p + "ln_1.bias"))
+    q, k, v = np.split(h @ g(p + "attn.c_attn.weight") + g(p + "attn.c_attn.bias"), 3, axis=-1)
+    hs = C // H
+    q, k, v = [a.reshape(T, H, hs).transpose(1, 0, 2) for a in (q, k, v)]
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(hs) + np.triu(np.full((T, T), -np.inf), 1)
+    s = np.exp(s - s.max(-1, keepdims=True)); s /= s.sum(-1, keepdims=True)
+    y = (s @ v).transpose(1, 0, 2).reshape(T, C)
+    x = x + y @ g(p + "attn.c_proj.weight") + g(p + "attn.c_proj.bias")
+    h = ln(x, g(p + "ln_2.weight"), g(p + "ln_2.bias"))
+    x = x + gelu(h @ g(p + "mlp.c_fc.weight") + g(p + "mlp.c_fc.bias")) @ g(p + "mlp.c_proj.weight") + g(p + "mlp.c_proj.bias")
+logits = ln(x, g("ln_f.weight"), g("ln_f.bias")) @ g("wte.weight").T
+assert logits.shape == want.shape, (logits.shape, want.shape)
+err = np.abs(logits - want).max() / np.abs(logits).max()
+print(err)
+assert err < 1e-5, err
+"#;
+
+#[test]
+fn exported_safetensors_runs_in_numpy_gpt2() {
+    let Some(py) = common::python_with(&["numpy", "safetensors"]) else {
+        return;
+    };
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("ck");
+    let mut args = SHORT.to_vec();
+    args.extend(["--save", save.to_str().unwrap()]);
+    train(&blend, &args);
+    let hf = dir.path().join("hf");
+    let out = common::sieve_train()
+        .args(["export", "--checkpoint", save.to_str().unwrap(), "--output", hf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The trainer's own logits for a token sequence.
+    let (model, _) = sieve_trainer::cli::sample::load_model(&save).unwrap();
+    let tokens: Vec<u32> = vec![464, 3290, 286, 262, 995, 318, 50256, 11, 290, 1110];
+    let mut acts = Activations::new(1, tokens.len());
+    acts.tokens = tokens.clone();
+    acts.targets = vec![0; tokens.len()];
+    model.forward(&mut acts, &Solo).unwrap();
+    let v = model.cfg.vocab_size;
+    let vl = model.layout.vocab_local;
+    let mut bytes = Vec::new();
+    for row in acts.logits().chunks(vl) {
+        for x in &row[..v] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let logits = dir.path().join("logits.f32");
+    std::fs::write(&logits, bytes).unwrap();
+    let err = common::run_python(
+        &py,
+        NUMPY_GPT2,
+        &[hf.to_str().unwrap(), &serde_json::to_string(&tokens).unwrap(), logits.to_str().unwrap()],
+    );
+    eprintln!("numpy GPT-2 vs trainer logits, max relative error {}", err.trim());
+}
+
+#[test]
+fn damaged_checkpoints_and_data_are_refused() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("ck");
+    let mut args = SHORT.to_vec();
+    args.extend(["--save", save.to_str().unwrap(), "--exit-after", "2"]);
+    train(&blend, &args);
+    let it = save.join("iter_0000002");
+    let load = ["--load", save.to_str().unwrap()];
+
+    // A different model shape.
+    let mut other = SHORT.to_vec();
+    other.extend(["--hidden", "32"]);
+    other.extend(load);
+    let err = fails(&blend, &other);
+    assert!(err.contains("config.json") && err.contains("model"), "{err}");
+
+    // A flipped byte in the parameters.
+    let model = it.join("model_tp0_pp0.safetensors");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x40;
+    std::fs::write(&model, &bytes).unwrap();
+    let mut same = SHORT.to_vec();
+    same.extend(load);
+    let err = fails(&blend, &same);
+    assert!(err.contains("model_tp0_pp0.safetensors") && err.contains("corrupt"), "{err}");
+
+    // A truncated data file, and a blend without its manifest.
+    let copy = dir.path().join("blend");
+    copy_dir(&blend, &copy);
+    let bin = copy.join("datasets/web_text_document.bin");
+    let b = std::fs::read(&bin).unwrap();
+    std::fs::write(&bin, &b[..b.len() - 10]).unwrap();
+    let err = fails(&copy, SHORT);
+    assert!(err.contains("web_text_document.bin") && err.contains("bytes"), "{err}");
+    std::fs::remove_file(copy.join("manifest.json")).unwrap();
+    let err = fails(&copy, SHORT);
+    assert!(err.contains("manifest.json"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
