@@ -12,4 +12,4 @@ if ! "$venv/bin/python" -c "import pyarrow, tiktoken, numpy, safetensors" 2>/dev
     "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow tiktoken numpy safetensors
 fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"

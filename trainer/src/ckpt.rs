@@ -55,7 +55,10 @@ fn model_file(s: ModelShard) -> String {
 }
 
 fn optim_file(s: ModelShard, dp_rank: usize) -> String {
-    format!("optim_tp{}_pp{}_dp{dp_rank}.safetensors", s.tp_rank, s.pp_rank)
+    format!(
+        "optim_tp{}_pp{}_dp{dp_rank}.safetensors",
+        s.tp_rank, s.pp_rank
+    )
 }
 
 fn tensors_of(layout: &Layout, buf: &[f32], prefix: &str) -> Vec<Tensor> {
@@ -71,7 +74,12 @@ fn tensors_of(layout: &Layout, buf: &[f32], prefix: &str) -> Vec<Tensor> {
 }
 
 /// Saves this rank's shard of the run (single-process: the whole run) at its current step.
-pub fn save(trainer: &Trainer, save_dir: &Path, data_sha256: Option<String>, tokenizer: Option<TokenizerInfo>) -> Result<PathBuf> {
+pub fn save(
+    trainer: &Trainer,
+    save_dir: &Path,
+    data_sha256: Option<String>,
+    tokenizer: Option<TokenizerInfo>,
+) -> Result<PathBuf> {
     let final_dir = iteration_dir(save_dir, trainer.step);
     let tmp = final_dir.with_extension("tmp");
     if tmp.exists() {
@@ -84,7 +92,11 @@ pub fn save(trainer: &Trainer, save_dir: &Path, data_sha256: Option<String>, tok
     let meta = BTreeMap::from([("format".to_string(), FORMAT.to_string())]);
     let mut files = BTreeMap::new();
     let mf = model_file(shard);
-    safetensors::write(&tmp.join(&mf), &tensors_of(layout, &trainer.model.params, ""), &meta)?;
+    safetensors::write(
+        &tmp.join(&mf),
+        &tensors_of(layout, &trainer.model.params, ""),
+        &meta,
+    )?;
     let of = optim_file(shard, dp_rank);
     let mut opt = tensors_of(layout, &trainer.adam.m, "m.");
     opt.extend(tensors_of(layout, &trainer.adam.v, "v."));
@@ -125,8 +137,12 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
         return Ok(path.to_path_buf());
     }
     let latest = path.join("latest");
-    let name = std::fs::read_to_string(&latest)
-        .with_context(|| format!("{}: no checkpoint here (no state.json, no latest)", path.display()))?;
+    let name = std::fs::read_to_string(&latest).with_context(|| {
+        format!(
+            "{}: no checkpoint here (no state.json, no latest)",
+            path.display()
+        )
+    })?;
     Ok(path.join(name.trim()))
 }
 
@@ -136,12 +152,14 @@ pub fn open(path: &Path) -> Result<(PathBuf, CheckpointConfig, CheckpointState)>
     let dir = resolve(path)?;
     let state_path = dir.join("state.json");
     let state: CheckpointState = serde_json::from_slice(
-        &std::fs::read(&state_path).with_context(|| format!("cannot read {}", state_path.display()))?,
+        &std::fs::read(&state_path)
+            .with_context(|| format!("cannot read {}", state_path.display()))?,
     )
     .with_context(|| format!("{}: not a checkpoint state", state_path.display()))?;
     for (name, sha) in &state.files {
         let p = dir.join(name);
-        let got = digest_file(&p).with_context(|| format!("{}: checkpoint file missing", p.display()))?;
+        let got =
+            digest_file(&p).with_context(|| format!("{}: checkpoint file missing", p.display()))?;
         if &got.sha256 != sha {
             bail!(
                 "{}: corrupt checkpoint file (sha256 {} but state.json records {})",
@@ -155,7 +173,11 @@ pub fn open(path: &Path) -> Result<(PathBuf, CheckpointConfig, CheckpointState)>
     let config: CheckpointConfig = serde_json::from_slice(&std::fs::read(&cfg_path)?)
         .with_context(|| format!("{}: not a checkpoint configuration", cfg_path.display()))?;
     if config.format != FORMAT {
-        bail!("{}: format {:?}, expected {FORMAT:?}", cfg_path.display(), config.format);
+        bail!(
+            "{}: format {:?}, expected {FORMAT:?}",
+            cfg_path.display(),
+            config.format
+        );
     }
     Ok((dir, config, state))
 }
@@ -191,7 +213,10 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
         ("model", a.model == b.model),
         ("seq", a.seq == b.seq),
         ("micro_batch", a.micro_batch == b.micro_batch),
-        ("batch", a.batch.global == b.batch.global && a.batch.rampup == b.batch.rampup),
+        (
+            "batch",
+            a.batch.global == b.batch.global && a.batch.rampup == b.batch.rampup,
+        ),
         ("lr", a.lr == b.lr),
         ("adam", a.adam == b.adam),
         ("seed", a.seed == b.seed),
@@ -220,7 +245,12 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
     }
     let shard = trainer.model.shard;
     let layout = trainer.model.layout.clone();
-    load_into(&dir.join(model_file(shard)), &layout, &mut trainer.model.params, "")?;
+    load_into(
+        &dir.join(model_file(shard)),
+        &layout,
+        &mut trainer.model.params,
+        "",
+    )?;
     let of = dir.join(optim_file(shard, trainer.groups.dp.rank()));
     load_into(&of, &layout, &mut trainer.adam.m, "m.")?;
     load_into(&of, &layout, &mut trainer.adam.v, "v.")?;
@@ -245,7 +275,12 @@ pub fn consolidate(path: &Path) -> Result<(CheckpointConfig, Vec<Tensor>)> {
     for pp_rank in 0..t.pp {
         let mut full: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
         for tp_rank in 0..t.tp {
-            let shard = ModelShard { tp: t.tp, tp_rank, pp: t.pp, pp_rank };
+            let shard = ModelShard {
+                tp: t.tp,
+                tp_rank,
+                pp: t.pp,
+                pp_rank,
+            };
             let layout = Layout::new(&t.model, shard)?;
             let mut buf = vec![0.0f32; layout.len];
             load_into(&dir.join(model_file(shard)), &layout, &mut buf, "")?;
@@ -253,7 +288,13 @@ pub fn consolidate(path: &Path) -> Result<(CheckpointConfig, Vec<Tensor>)> {
                 full = layout
                     .tensors
                     .iter()
-                    .map(|s| (s.name.clone(), s.full.to_vec(), vec![0.0; s.full[0] * s.full[1]]))
+                    .map(|s| {
+                        (
+                            s.name.clone(),
+                            s.full.to_vec(),
+                            vec![0.0; s.full[0] * s.full[1]],
+                        )
+                    })
                     .collect();
             }
             for (spec, (_, _, dst)) in layout.tensors.iter().zip(full.iter_mut()) {

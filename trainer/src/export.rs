@@ -27,7 +27,10 @@ pub fn export_hf(checkpoint: &Path, out_dir: &Path) -> Result<()> {
     for t in tensors {
         let (rows, cols) = (t.shape[0], t.shape[1]);
         let (shape, data) = if t.name == "wte.weight" {
-            (vec![m.vocab_size, cols], t.data[..m.vocab_size * cols].to_vec())
+            (
+                vec![m.vocab_size, cols],
+                t.data[..m.vocab_size * cols].to_vec(),
+            )
         } else if is_conv1d(&t.name) {
             let mut tr = vec![0.0f32; rows * cols];
             for r in 0..rows {
@@ -66,5 +69,8 @@ pub fn export_hf(checkpoint: &Path, out_dir: &Path) -> Result<()> {
         "eos_token_id": config.tokenizer.as_ref().map(|t| t.eod_id),
         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
     });
-    ckpt::write_atomic(&out_dir.join("config.json"), &serde_json::to_vec_pretty(&hf_config)?)
+    ckpt::write_atomic(
+        &out_dir.join("config.json"),
+        &serde_json::to_vec_pretty(&hf_config)?,
+    )
 }

@@ -4,13 +4,13 @@
 //! flat buffers behind a [`backend::Backend`] trait.
 
 pub mod backend;
+pub mod ckpt;
+pub mod cli;
 pub mod data;
 pub mod dist;
+pub mod export;
+pub mod metrics;
 pub mod model;
 pub mod optim;
-pub mod ckpt;
-pub mod export;
 pub mod safetensors;
 pub mod train;
-pub mod metrics;
-pub mod cli;

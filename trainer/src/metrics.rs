@@ -55,8 +55,15 @@ impl MetricsFile {
             writeln!(
                 self.out,
                 "{},{},{},{},{},{},{},{},{}",
-                r.step, r.loss, r.lr, r.grad_norm, r.batch, r.tokens_per_s, r.mfu,
-                opt(r.val_loss), opt(r.val_ppl)
+                r.step,
+                r.loss,
+                r.lr,
+                r.grad_norm,
+                r.batch,
+                r.tokens_per_s,
+                r.mfu,
+                opt(r.val_loss),
+                opt(r.val_ppl)
             )?;
         } else {
             serde_json::to_writer(&mut self.out, r)?;
@@ -78,8 +85,10 @@ impl Progress {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = indicatif::ProgressBar::new(total);
             b.set_style(
-                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]")
-                    .expect("template"),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]",
+                )
+                .expect("template"),
             );
             b.set_position(start);
             b
@@ -140,8 +149,20 @@ pub fn measure_cpu_gemm_peak() -> f64 {
             for _ in 0..4 {
                 unsafe {
                     matrixmultiply::sgemm(
-                        n, n, n, 1.0, a.as_ptr(), n as isize, 1, b.as_ptr(), n as isize, 1, 0.0,
-                        c.as_mut_ptr(), n as isize, 1,
+                        n,
+                        n,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        n as isize,
+                        1,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
                     )
                 }
             }

@@ -24,7 +24,12 @@ pub fn write(path: &Path, tensors: &[Tensor], metadata: &BTreeMap<String, String
     for t in tensors {
         let n: usize = t.shape.iter().product();
         if n != t.data.len() {
-            bail!("tensor {}: shape {:?} holds {n} values, not {}", t.name, t.shape, t.data.len());
+            bail!(
+                "tensor {}: shape {:?} holds {n} values, not {}",
+                t.name,
+                t.shape,
+                t.data.len()
+            );
         }
         header.insert(
             t.name.clone(),
@@ -51,13 +56,17 @@ pub fn write(path: &Path, tensors: &[Tensor], metadata: &BTreeMap<String, String
 /// Reads every F32 tensor of a file, with the metadata.
 pub fn read(path: &Path) -> Result<(Vec<Tensor>, BTreeMap<String, String>)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let bad = |what: String| anyhow::anyhow!("{}: not a valid safetensors file: {what}", path.display());
+    let bad =
+        |what: String| anyhow::anyhow!("{}: not a valid safetensors file: {what}", path.display());
     if bytes.len() < 8 {
         return Err(bad(format!("{} bytes", bytes.len())));
     }
     let hlen = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
     if hlen > bytes.len() - 8 {
-        return Err(bad(format!("header of {hlen} bytes in a file of {}", bytes.len())));
+        return Err(bad(format!(
+            "header of {hlen} bytes in a file of {}",
+            bytes.len()
+        )));
     }
     let header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&bytes[8..8 + hlen]).map_err(|e| bad(format!("header: {e}")))?;
@@ -71,7 +80,9 @@ pub fn read(path: &Path) -> Result<(Vec<Tensor>, BTreeMap<String, String>)> {
         }
         let dtype = v["dtype"].as_str().unwrap_or("");
         if dtype != "F32" {
-            return Err(bad(format!("tensor {name} has dtype {dtype:?}, expected F32")));
+            return Err(bad(format!(
+                "tensor {name} has dtype {dtype:?}, expected F32"
+            )));
         }
         let shape: Vec<usize> = serde_json::from_value(v["shape"].clone())
             .map_err(|e| bad(format!("tensor {name} shape: {e}")))?;
@@ -79,7 +90,9 @@ pub fn read(path: &Path) -> Result<(Vec<Tensor>, BTreeMap<String, String>)> {
             .map_err(|e| bad(format!("tensor {name} offsets: {e}")))?;
         let n: usize = shape.iter().product();
         if offs[0] > offs[1] || offs[1] > data.len() || offs[1] - offs[0] != 4 * n {
-            return Err(bad(format!("tensor {name}: byte range {offs:?} does not hold shape {shape:?}")));
+            return Err(bad(format!(
+                "tensor {name}: byte range {offs:?} does not hold shape {shape:?}"
+            )));
         }
         let values = data[offs[0]..offs[1]]
             .chunks_exact(4)

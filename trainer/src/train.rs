@@ -104,14 +104,25 @@ impl Trainer {
             );
         }
         if cfg.tp != shard.tp || cfg.pp != shard.pp {
-            bail!("rank layout {shard:?} does not match tp {} pp {}", cfg.tp, cfg.pp);
+            bail!(
+                "rank layout {shard:?} does not match tp {} pp {}",
+                cfg.tp,
+                cfg.pp
+            );
         }
         if cfg.pp != 1 {
             bail!("pipeline parallelism is not available in this build yet (use --pp 1)");
         }
         let mut model = Gpt::new(cfg.model.clone(), shard, Cpu::new(), cfg.precision)?;
         let layout = model.layout.clone();
-        init_params(&mut model.params, &layout, shard, cfg.model.layers, cfg.seed, cfg.init_std);
+        init_params(
+            &mut model.params,
+            &layout,
+            shard,
+            cfg.model.layers,
+            cfg.seed,
+            cfg.init_std,
+        );
         model.params_changed();
         let mut decay = vec![false; layout.len];
         for t in &layout.tensors {
@@ -144,7 +155,10 @@ impl Trainer {
             buf.clear();
             let k = first + s;
             if k >= data.len() {
-                bail!("sample {k} asked of a split built with {} samples", data.len());
+                bail!(
+                    "sample {k} asked of a split built with {} samples",
+                    data.len()
+                );
             }
             data.sample(k, &mut buf)?;
             acts.tokens.extend_from_slice(&buf[..seq]);
@@ -155,7 +169,13 @@ impl Trainer {
 
     /// Forward and backward over one global batch starting at sample `start`; gradients summed
     /// into `model.grads` scaled by 1 / (global tokens). Returns the mean loss.
-    fn accumulate(&mut self, data: &SampleSource, start: u64, global: u64, backward: bool) -> Result<f64> {
+    fn accumulate(
+        &mut self,
+        data: &SampleSource,
+        start: u64,
+        global: u64,
+        backward: bool,
+    ) -> Result<f64> {
         let mb = self.cfg.micro_batch as u64;
         let dp = self.cfg.dp as u64;
         let dp_rank = self.groups.dp.rank() as u64;
@@ -183,7 +203,9 @@ impl Trainer {
         let global = self.cfg.batch.at(self.consumed);
         self.model.zero_grads();
         let loss = self.accumulate(data, self.consumed, global, true)?;
-        self.groups.dp.all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
+        self.groups
+            .dp
+            .all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
         let grad_norm = self.global_grad_norm()?;
         if self.cfg.clip_grad > 0.0 && grad_norm > self.cfg.clip_grad {
             let coef = (self.cfg.clip_grad / (grad_norm + 1e-6)) as f32;
@@ -191,7 +213,14 @@ impl Trainer {
         }
         self.step += 1;
         let lr = self.cfg.lr.at(self.step);
-        self.adam.step(&self.cfg.adam, &mut self.model.params, &self.model.grads, &self.decay, lr, self.step);
+        self.adam.step(
+            &self.cfg.adam,
+            &mut self.model.params,
+            &self.model.grads,
+            &self.decay,
+            lr,
+            self.step,
+        );
         self.model.params_changed();
         self.consumed += global;
         Ok(StepStats {
@@ -215,7 +244,10 @@ impl Trainer {
             if t.split == crate::model::Split::Replicated && tp_rank != 0 {
                 continue;
             }
-            sq += self.model.grads[t.range()].iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>();
+            sq += self.model.grads[t.range()]
+                .iter()
+                .map(|&g| (g as f64) * (g as f64))
+                .sum::<f64>();
         }
         let mut s = [sq as f32];
         if self.groups.tp.size() > 1 || self.groups.pp.size() > 1 {

@@ -9,7 +9,10 @@ use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
     }
     fn vec(&mut self, n: usize) -> Vec<f64> {
@@ -22,10 +25,16 @@ fn assert_close(name: &str, analytic: &[f64], numeric: &[f64]) {
     let mut worst = 0.0f64;
     for (i, (&a, &n)) in analytic.iter().zip(numeric).enumerate() {
         let err = (a - n).abs() / (a.abs().max(n.abs()).max(1e-3));
-        assert!(err < 1e-5, "{name}[{i}]: analytic {a} vs numeric {n} (rel {err:.2e})");
+        assert!(
+            err < 1e-5,
+            "{name}[{i}]: analytic {a} vs numeric {n} (rel {err:.2e})"
+        );
         worst = worst.max(err);
     }
-    eprintln!("{name}: {} values, worst relative error {worst:.2e}", analytic.len());
+    eprintln!(
+        "{name}: {} values, worst relative error {worst:.2e}",
+        analytic.len()
+    );
 }
 
 /// Numeric gradient of `f` with respect to every element of `x`.
@@ -87,7 +96,11 @@ fn layernorm_gradients() {
     let (w0, b0) = (w.clone(), b.clone());
     assert_close("layernorm dinp", &dx, &numeric(&mut x, |x| f(x, &w0, &b0)));
     let x0 = x.clone();
-    assert_close("layernorm dweight", &dw, &numeric(&mut w, |w| f(&x0, w, &b0)));
+    assert_close(
+        "layernorm dweight",
+        &dw,
+        &numeric(&mut w, |w| f(&x0, w, &b0)),
+    );
     assert_close("layernorm dbias", &db, &numeric(&mut b, |b| f(&x0, &w0, b)));
 }
 
@@ -95,7 +108,10 @@ fn layernorm_gradients() {
 fn gelu_gradients() {
     let be = Cpu::<f64>::new();
     let mut r = Lcg(3);
-    let (mut x, probe) = (r.vec(50).iter().map(|v| v * 4.0).collect::<Vec<_>>(), r.vec(50));
+    let (mut x, probe) = (
+        r.vec(50).iter().map(|v| v * 4.0).collect::<Vec<_>>(),
+        r.vec(50),
+    );
     let mut dx = vec![0.0; 50];
     be.gelu_backward(&mut dx, &x, &probe);
     assert_close(
@@ -168,7 +184,9 @@ fn cross_entropy_gradients() {
         be.row_max(&mut m, l, cols, valid);
         be.row_sum_exp(&mut s, l, &m, cols, valid);
         be.target_logit(&mut p, l, &targets, 0, cols);
-        (0..n).map(|i| scale[i] * (s[i].ln() + m[i] - p[i])).sum::<f64>()
+        (0..n)
+            .map(|i| scale[i] * (s[i].ln() + m[i] - p[i]))
+            .sum::<f64>()
     };
     let (mut m, mut s) = (vec![0.0; n], vec![0.0; n]);
     be.row_max(&mut m, &logits, cols, valid);

@@ -76,15 +76,32 @@ fn gpt_dataset_indices_equal_megatron_ref() {
             let out = common::run_python(
                 &py,
                 REFERENCE,
-                &[tools, prefix.to_str().unwrap(), "90,10,0", &which.to_string(), &seq.to_string(), &n.to_string(), &seed.to_string()],
+                &[
+                    tools,
+                    prefix.to_str().unwrap(),
+                    "90,10,0",
+                    &which.to_string(),
+                    &seq.to_string(),
+                    &n.to_string(),
+                    &seed.to_string(),
+                ],
             );
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             let doc: Vec<i32> = serde_json::from_value(v["doc"].clone()).unwrap();
             let sample: Vec<[i64; 2]> = serde_json::from_value(v["sample"].clone()).unwrap();
             let shuffle: Vec<u64> = serde_json::from_value(v["shuffle"].clone()).unwrap();
-            assert_eq!(got.document, doc, "{name} document index, seq {seq} n {n} seed {seed}");
-            assert_eq!(got.sample, sample, "{name} sample index, seq {seq} n {n} seed {seed}");
-            assert_eq!(got.shuffle, shuffle, "{name} shuffle index, seq {seq} n {n} seed {seed}");
+            assert_eq!(
+                got.document, doc,
+                "{name} document index, seq {seq} n {n} seed {seed}"
+            );
+            assert_eq!(
+                got.sample, sample,
+                "{name} sample index, seq {seq} n {n} seed {seed}"
+            );
+            assert_eq!(
+                got.shuffle, shuffle,
+                "{name} shuffle index, seq {seq} n {n} seed {seed}"
+            );
             checked += 1;
         }
     }
@@ -125,7 +142,10 @@ fn blended_samples_equal_megatron_ref() {
             let mut got = Vec::new();
             src.sample(k as u64, &mut got).unwrap();
             assert_eq!(got.len(), seq + 1);
-            assert_eq!(&got, w, "blended sample {k} (seq {seq}, n {n}, seed {seed})");
+            assert_eq!(
+                &got, w,
+                "blended sample {k} (seq {seq}, n {n}, seed {seed})"
+            );
         }
     }
 }
@@ -133,5 +153,8 @@ fn blended_samples_equal_megatron_ref() {
 #[test]
 fn per_dataset_sizes_follow_megatrons_surplus() {
     // ceil(N·w) taken, ceil(ceil(N·w)·1.005) built.
-    assert_eq!(per_dataset_sizes(&[0.5, 0.3, 0.2], 1000), vec![(500, 503), (300, 302), (200, 201)]);
+    assert_eq!(
+        per_dataset_sizes(&[0.5, 0.3, 0.2], 1000),
+        vec![(500, 503), (300, 302), (200, 201)]
+    );
 }

@@ -11,7 +11,16 @@ use sieve_trainer::model::Activations;
 
 fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
     let mut cmd = common::sieve_train();
-    cmd.args(["train", "-q", "--data", blend.to_str().unwrap(), "--model", "tiny", "-j", "2"]);
+    cmd.args([
+        "train",
+        "-q",
+        "--data",
+        blend.to_str().unwrap(),
+        "--model",
+        "tiny",
+        "-j",
+        "2",
+    ]);
     cmd.args(extra);
     let out = cmd.output().unwrap();
     assert!(
@@ -24,7 +33,14 @@ fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
 
 fn fails(blend: &Path, extra: &[&str]) -> String {
     let mut cmd = common::sieve_train();
-    cmd.args(["train", "-q", "--data", blend.to_str().unwrap(), "--model", "tiny"]);
+    cmd.args([
+        "train",
+        "-q",
+        "--data",
+        blend.to_str().unwrap(),
+        "--model",
+        "tiny",
+    ]);
     cmd.args(extra);
     let out = cmd.output().unwrap();
     assert!(!out.status.success(), "expected a refusal for {extra:?}");
@@ -32,9 +48,24 @@ fn fails(blend: &Path, extra: &[&str]) -> String {
 }
 
 const SHORT: &[&str] = &[
-    "--seq-len", "32", "--micro-batch", "2", "--global-batch", "4", "--train-iters", "8",
-    "--warmup-iters", "2", "--lr", "2e-3", "--eval-interval", "4", "--eval-iters", "1",
-    "--peak-flops", "1e9",
+    "--seq-len",
+    "32",
+    "--micro-batch",
+    "2",
+    "--global-batch",
+    "4",
+    "--train-iters",
+    "8",
+    "--warmup-iters",
+    "2",
+    "--lr",
+    "2e-3",
+    "--eval-interval",
+    "4",
+    "--eval-iters",
+    "1",
+    "--peak-flops",
+    "1e9",
 ];
 
 #[test]
@@ -45,17 +76,42 @@ fn loss_falls_on_the_sample_blend() {
     let s = train(
         &blend,
         &[
-            "--seq-len", "64", "--micro-batch", "4", "--global-batch", "8", "--train-iters", "60",
-            "--lr", "3e-3", "--min-lr", "3e-4", "--warmup-iters", "5", "--eval-interval", "20",
-            "--eval-iters", "2", "--metrics", metrics.to_str().unwrap(), "--peak-flops", "1e9",
+            "--seq-len",
+            "64",
+            "--micro-batch",
+            "4",
+            "--global-batch",
+            "8",
+            "--train-iters",
+            "60",
+            "--lr",
+            "3e-3",
+            "--min-lr",
+            "3e-4",
+            "--warmup-iters",
+            "5",
+            "--eval-interval",
+            "20",
+            "--eval-iters",
+            "2",
+            "--metrics",
+            metrics.to_str().unwrap(),
+            "--peak-flops",
+            "1e9",
         ],
     );
     let f = |k: &str| s[k].as_f64().unwrap();
     eprintln!("{s}");
     // Start near ln(50257) = 10.8: an untrained model.
     assert!(f("first_loss") > 10.0, "{s}");
-    assert!(f("last_loss") < 6.0, "train loss did not fall well below its start: {s}");
-    assert!(f("last_val_loss") < f("first_val_loss") - 2.0, "validation loss did not fall: {s}");
+    assert!(
+        f("last_loss") < 6.0,
+        "train loss did not fall well below its start: {s}"
+    );
+    assert!(
+        f("last_val_loss") < f("first_val_loss") - 2.0,
+        "validation loss did not fall: {s}"
+    );
     let csv = std::fs::read_to_string(&metrics).unwrap();
     assert!(csv.starts_with("step,loss,lr,grad_norm"));
     assert_eq!(csv.lines().count(), 61, "one line per step and a header");
@@ -80,7 +136,10 @@ fn resumed_run_is_bitwise_the_uninterrupted_one() {
     for f in ["model_tp0_pp0.safetensors", "optim_tp0_pp0_dp0.safetensors"] {
         let x = std::fs::read(a.join("iter_0000008").join(f)).unwrap();
         let y = std::fs::read(b.join("iter_0000008").join(f)).unwrap();
-        assert!(x == y, "{f} differs between the straight and the resumed run");
+        assert!(
+            x == y,
+            "{f} differs between the straight and the resumed run"
+        );
     }
 }
 
@@ -132,10 +191,20 @@ fn exported_safetensors_runs_in_numpy_gpt2() {
     train(&blend, &args);
     let hf = dir.path().join("hf");
     let out = common::sieve_train()
-        .args(["export", "--checkpoint", save.to_str().unwrap(), "--output", hf.to_str().unwrap()])
+        .args([
+            "export",
+            "--checkpoint",
+            save.to_str().unwrap(),
+            "--output",
+            hf.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The trainer's own logits for a token sequence.
     let (model, _) = sieve_trainer::cli::sample::load_model(&save).unwrap();
     let tokens: Vec<u32> = vec![464, 3290, 286, 262, 995, 318, 50256, 11, 290, 1110];
@@ -156,9 +225,16 @@ fn exported_safetensors_runs_in_numpy_gpt2() {
     let err = common::run_python(
         &py,
         NUMPY_GPT2,
-        &[hf.to_str().unwrap(), &serde_json::to_string(&tokens).unwrap(), logits.to_str().unwrap()],
+        &[
+            hf.to_str().unwrap(),
+            &serde_json::to_string(&tokens).unwrap(),
+            logits.to_str().unwrap(),
+        ],
     );
-    eprintln!("numpy GPT-2 vs trainer logits, max relative error {}", err.trim());
+    eprintln!(
+        "numpy GPT-2 vs trainer logits, max relative error {}",
+        err.trim()
+    );
 }
 
 #[test]
@@ -177,7 +253,10 @@ fn damaged_checkpoints_and_data_are_refused() {
     other.extend(["--hidden", "32"]);
     other.extend(load);
     let err = fails(&blend, &other);
-    assert!(err.contains("config.json") && err.contains("model"), "{err}");
+    assert!(
+        err.contains("config.json") && err.contains("model"),
+        "{err}"
+    );
 
     // A flipped byte in the parameters.
     let model = it.join("model_tp0_pp0.safetensors");
@@ -188,7 +267,10 @@ fn damaged_checkpoints_and_data_are_refused() {
     let mut same = SHORT.to_vec();
     same.extend(load);
     let err = fails(&blend, &same);
-    assert!(err.contains("model_tp0_pp0.safetensors") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains("model_tp0_pp0.safetensors") && err.contains("corrupt"),
+        "{err}"
+    );
 
     // A truncated data file, and a blend without its manifest.
     let copy = dir.path().join("blend");
@@ -197,7 +279,10 @@ fn damaged_checkpoints_and_data_are_refused() {
     let b = std::fs::read(&bin).unwrap();
     std::fs::write(&bin, &b[..b.len() - 10]).unwrap();
     let err = fails(&copy, SHORT);
-    assert!(err.contains("web_text_document.bin") && err.contains("bytes"), "{err}");
+    assert!(
+        err.contains("web_text_document.bin") && err.contains("bytes"),
+        "{err}"
+    );
     std::fs::remove_file(copy.join("manifest.json")).unwrap();
     let err = fails(&copy, SHORT);
     assert!(err.contains("manifest.json"), "{err}");

@@ -543,8 +543,8 @@ impl<F: Float> Backend for Cpu<F> {
                     let u = s * (x + cube * x * x * x);
                     let th = u.tanh();
                     let sech2 = F::ONE - th * th;
-                    let local = half * (F::ONE + th)
-                        + half * x * sech2 * s * (F::ONE + three_cube * x * x);
+                    let local =
+                        half * (F::ONE + th) + half * x * sech2 * s * (F::ONE + three_cube * x * x);
                     *di += local * dy;
                 }
             });
@@ -575,9 +575,7 @@ impl<F: Float> Backend for Cpu<F> {
         max.par_iter_mut()
             .zip(logits.par_chunks(cols))
             .for_each(|(m, row)| {
-                *m = row[..valid]
-                    .iter()
-                    .fold(F::NEG_INFINITY, |a, &x| a.max(x));
+                *m = row[..valid].iter().fold(F::NEG_INFINITY, |a, &x| a.max(x));
             });
     }
 

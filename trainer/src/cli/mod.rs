@@ -9,7 +9,11 @@ use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "sieve-train", version, about = "Train a GPT on sieve's blended shards")]
+#[command(
+    name = "sieve-train",
+    version,
+    about = "Train a GPT on sieve's blended shards"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -32,7 +32,12 @@ pub struct SampleArgs {
 /// A single-rank model holding a checkpoint's consolidated weights.
 pub fn load_model(checkpoint: &std::path::Path) -> Result<(Gpt<Cpu<f32>>, ckpt::CheckpointConfig)> {
     let (config, tensors) = ckpt::consolidate(checkpoint)?;
-    let mut model = Gpt::new(config.train.model.clone(), ModelShard::SINGLE, Cpu::new(), Precision::Full)?;
+    let mut model = Gpt::new(
+        config.train.model.clone(),
+        ModelShard::SINGLE,
+        Cpu::new(),
+        Precision::Full,
+    )?;
     for t in tensors {
         let spec = model.layout.get(&t.name).clone();
         model.params[spec.range()].copy_from_slice(&t.data);
@@ -43,7 +48,10 @@ pub fn load_model(checkpoint: &std::path::Path) -> Result<(Gpt<Cpu<f32>>, ckpt::
 pub fn run(args: &SampleArgs) -> Result<String> {
     let (model, config) = load_model(&args.checkpoint)?;
     let Some(info) = &config.tokenizer else {
-        bail!("{}: the checkpoint does not name its tokenizer", args.checkpoint.display());
+        bail!(
+            "{}: the checkpoint does not name its tokenizer",
+            args.checkpoint.display()
+        );
     };
     let tok = Tokenizer::by_name(&info.name).with_context(|| format!("tokenizer {}", info.name))?;
     let mut ids = Vec::new();

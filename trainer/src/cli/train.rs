@@ -123,7 +123,9 @@ impl TrainArgs {
                     .split(',')
                     .map(|x| x.trim().parse())
                     .collect::<Result<_, _>>()
-                    .with_context(|| format!("--rampup-batch-size {s:?}: expected START,INCREMENT,SAMPLES"))?;
+                    .with_context(|| {
+                        format!("--rampup-batch-size {s:?}: expected START,INCREMENT,SAMPLES")
+                    })?;
                 if v.len() != 3 {
                     bail!("--rampup-batch-size {s:?}: expected START,INCREMENT,SAMPLES");
                 }
@@ -180,11 +182,14 @@ pub struct Summary {
 
 pub fn run(args: &TrainArgs) -> Result<Summary> {
     if let Some(n) = args.threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     let blend = BlendDir::open(&args.data, args.verify_data)?;
     let cfg = args.config(&blend)?;
-    let seed32 = u32::try_from(cfg.seed).context("--seed must be below 2^32 (numpy's RandomState)")?;
+    let seed32 =
+        u32::try_from(cfg.seed).context("--seed must be below 2^32 (numpy's RandomState)")?;
     let (train, valid) = if args.stream {
         (
             SampleSource::stream(&blend, Split::Train, cfg.seq)?,
@@ -193,9 +198,18 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     } else {
         let valid = match cfg.valid_samples() {
             0 => None,
-            n => Some(SampleSource::blended(&blend, Split::Valid, n, cfg.seq, seed32)?),
+            n => Some(SampleSource::blended(
+                &blend,
+                Split::Valid,
+                n,
+                cfg.seq,
+                seed32,
+            )?),
         };
-        (SampleSource::blended(&blend, Split::Train, cfg.train_samples(), cfg.seq, seed32)?, valid)
+        (
+            SampleSource::blended(&blend, Split::Train, cfg.train_samples(), cfg.seq, seed32)?,
+            valid,
+        )
     };
     if train.len() < cfg.train_samples() {
         bail!(
@@ -239,7 +253,10 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     if let (0, Some(v), true) = (trainer.step, &valid, cfg.eval_interval > 0) {
         let vl = trainer.evaluate(v)?;
         summary.first_val_loss = Some(vl);
-        progress.println(&format!("step 0 validation loss {vl:.4} perplexity {:.1}", vl.exp()));
+        progress.println(&format!(
+            "step 0 validation loss {vl:.4} perplexity {:.1}",
+            vl.exp()
+        ));
     }
     let (mut tokens, mut seconds) = (0u64, 0.0f64);
     let mut done_here = 0;
@@ -263,15 +280,19 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
             val_loss: None,
             val_ppl: None,
         };
-        let eval_now = cfg.eval_interval > 0
-            && (s.step % cfg.eval_interval == 0 || s.step == cfg.train_iters);
+        let eval_now =
+            cfg.eval_interval > 0 && (s.step % cfg.eval_interval == 0 || s.step == cfg.train_iters);
         if let (true, Some(v)) = (eval_now, &valid) {
             let vl = trainer.evaluate(v)?;
             rec.val_loss = Some(vl);
             rec.val_ppl = Some(vl.exp());
             summary.first_val_loss.get_or_insert(vl);
             summary.last_val_loss = Some(vl);
-            progress.println(&format!("step {} validation loss {vl:.4} perplexity {:.1}", s.step, vl.exp()));
+            progress.println(&format!(
+                "step {} validation loss {vl:.4} perplexity {:.1}",
+                s.step,
+                vl.exp()
+            ));
         }
         summary.first_loss.get_or_insert(s.loss);
         summary.last_loss = Some(s.loss);
@@ -282,7 +303,12 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
         }
         if let Some(save) = &args.save {
             if args.save_interval > 0 && s.step % args.save_interval == 0 {
-                summary.checkpoint = Some(ckpt::save(&trainer, save, data_sha.clone(), tokenizer.clone())?);
+                summary.checkpoint = Some(ckpt::save(
+                    &trainer,
+                    save,
+                    data_sha.clone(),
+                    tokenizer.clone(),
+                )?);
             }
         }
     }

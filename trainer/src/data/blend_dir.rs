@@ -72,7 +72,10 @@ pub fn parse_blend(text: &str) -> Result<Vec<(f64, String)>> {
         return Ok(vec![(1.0, tokens[0].to_string())]);
     }
     if tokens.is_empty() || tokens.len() % 2 != 0 {
-        bail!("expected weight and prefix pairs, found {} words", tokens.len());
+        bail!(
+            "expected weight and prefix pairs, found {} words",
+            tokens.len()
+        );
     }
     tokens
         .chunks(2)

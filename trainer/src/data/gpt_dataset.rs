@@ -38,7 +38,12 @@ pub fn num_epochs(tokens_per_epoch: u64, num_samples: u64, seq: u64) -> u64 {
     epochs
 }
 
-fn document_index(docs: &[i32], epochs: u64, rs: &mut RandomState, separate_last: bool) -> Vec<i32> {
+fn document_index(
+    docs: &[i32],
+    epochs: u64,
+    rs: &mut RandomState,
+    separate_last: bool,
+) -> Vec<i32> {
     if !separate_last || epochs == 1 {
         let mut all = Vec::with_capacity(docs.len() * epochs as usize);
         for _ in 0..epochs {
@@ -53,7 +58,13 @@ fn document_index(docs: &[i32], epochs: u64, rs: &mut RandomState, separate_last
 }
 
 /// helpers.cpp `build_sample_idx` with `drop_last`.
-fn sample_index(sizes: &[i32], doc: &[i32], seq: u64, epochs: u64, tokens_per_epoch: u64) -> Vec<[i64; 2]> {
+fn sample_index(
+    sizes: &[i32],
+    doc: &[i32],
+    seq: u64,
+    epochs: u64,
+    tokens_per_epoch: u64,
+) -> Vec<[i64; 2]> {
     let n = (epochs * tokens_per_epoch - EXTRA) / seq;
     let mut out = Vec::with_capacity(n as usize + 1);
     out.push([0, 0]);
@@ -89,7 +100,13 @@ fn shuffle_index(first: u64, total: u64, rs: &mut RandomState) -> Vec<u64> {
 
 /// The three indices for the documents `docs` (a split's contiguous range) of a prefix whose
 /// document lengths are `sizes`.
-pub fn build(sizes: &[i32], docs: &[i32], seq: u64, num_samples: u64, seed: u32) -> Result<GptIndices> {
+pub fn build(
+    sizes: &[i32],
+    docs: &[i32],
+    seq: u64,
+    num_samples: u64,
+    seed: u32,
+) -> Result<GptIndices> {
     if seq == 0 {
         bail!("sequence length is zero");
     }

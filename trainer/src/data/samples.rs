@@ -53,7 +53,13 @@ pub fn per_dataset_sizes(weights: &[f64], n: u64) -> Vec<(u64, u64)> {
 impl SampleSource {
     /// The blended dataset of `split` with `num_samples` samples (Megatron's train/valid
     /// sample counts), from `blend`.
-    pub fn blended(blend: &BlendDir, split: Split, num_samples: u64, seq: usize, seed: u32) -> Result<SampleSource> {
+    pub fn blended(
+        blend: &BlendDir,
+        split: Split,
+        num_samples: u64,
+        seq: usize,
+        seed: u32,
+    ) -> Result<SampleSource> {
         let fractions = parse_split(&blend.manifest.split)?;
         let which = split as usize;
         let raw: Vec<f64> = blend.entries.iter().map(|e| e.0).collect();
@@ -63,7 +69,12 @@ impl SampleSource {
         for ((_, prefix), &(_, buffer)) in blend.entries.iter().zip(&sizes) {
             let reader = IndexedReader::open(prefix)?;
             let Some((beg, end)) = split_ranges(fractions, reader.len() as u64)[which] else {
-                bail!("{}: split {} of {:?} is empty", prefix.display(), which, blend.manifest.split);
+                bail!(
+                    "{}: split {} of {:?} is empty",
+                    prefix.display(),
+                    which,
+                    blend.manifest.split
+                );
             };
             if beg == end {
                 bail!(
@@ -98,7 +109,10 @@ impl SampleSource {
             bail!("{}: the blend has no {name} stream", blend.dir.display());
         };
         let Some(prefix) = &entry.prefix else {
-            bail!("{}: the {name} stream was not written (--no-stream)", blend.dir.display());
+            bail!(
+                "{}: the {name} stream was not written (--no-stream)",
+                blend.dir.display()
+            );
         };
         let reader = IndexedReader::open(&blend.dir.join(prefix))?;
         if seq + 1 > blend.manifest.seq_length as usize {
@@ -162,7 +176,13 @@ impl SampleSource {
 
 /// GPTDataset `__getitem__`: sample `k` through the shuffle index, from its start row to the
 /// next row's offset inclusive.
-fn gpt_sample(reader: &IndexedReader, ix: &GptIndices, k: u64, seq: usize, out: &mut Vec<u32>) -> Result<()> {
+fn gpt_sample(
+    reader: &IndexedReader,
+    ix: &GptIndices,
+    k: u64,
+    seq: usize,
+    out: &mut Vec<u32>,
+) -> Result<()> {
     if k as usize >= ix.shuffle.len() {
         bail!(
             "{}: sample {k} asked of a dataset built with {} (raise the surplus)",
@@ -193,7 +213,14 @@ fn gpt_sample(reader: &IndexedReader, ix: &GptIndices, k: u64, seq: usize, out: 
 }
 
 /// Indices of `prefix`'s split, for tests and `sieve-train data` inspection.
-pub fn indices_for(prefix: &Path, split_spec: &str, which: usize, seq: u64, n: u64, seed: u32) -> Result<GptIndices> {
+pub fn indices_for(
+    prefix: &Path,
+    split_spec: &str,
+    which: usize,
+    seq: u64,
+    n: u64,
+    seed: u32,
+) -> Result<GptIndices> {
     let reader = IndexedReader::open(prefix)?;
     let fractions = parse_split(split_spec)?;
     let Some((beg, end)) = split_ranges(fractions, reader.len() as u64)[which] else {

@@ -1,5 +1,7 @@
 //! Communication: the collective trait and its implementations.
 
 pub mod comm;
+pub mod thread_comm;
 
 pub use comm::{Comm, ReduceOp, Solo};
+pub use thread_comm::{ThreadComm, ThreadGroup};

@@ -73,7 +73,11 @@ impl GptConfig {
     /// Parameters of the unsharded model (tied embeddings counted once, padding included).
     pub fn parameters(&self) -> u64 {
         let (c, l) = (self.hidden as u64, self.layers as u64);
-        let per_layer = 2 * c + (3 * c * c + 3 * c) + (c * c + c) + 2 * c + (4 * c * c + 4 * c)
+        let per_layer = 2 * c
+            + (3 * c * c + 3 * c)
+            + (c * c + c)
+            + 2 * c
+            + (4 * c * c + 4 * c)
             + (4 * c * c + c);
         self.padded_vocab() as u64 * c + self.max_seq as u64 * c + l * per_layer + 2 * c
     }

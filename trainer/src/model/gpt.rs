@@ -113,7 +113,12 @@ pub struct Gpt<B: Backend> {
 }
 
 impl<B: Backend> Gpt<B> {
-    pub fn new(cfg: GptConfig, shard: ModelShard, backend: B, precision: Precision) -> Result<Self> {
+    pub fn new(
+        cfg: GptConfig,
+        shard: ModelShard,
+        backend: B,
+        precision: Precision,
+    ) -> Result<Self> {
         let layout = Layout::new(&cfg, shard)?;
         let n = layout.len;
         Ok(Gpt {
@@ -164,7 +169,11 @@ impl<B: Backend> Gpt<B> {
     /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
     /// other stages read `acts.input` (filled by the caller from the previous stage). The last
     /// stage reads `acts.targets` and returns the sum of the per-position losses.
-    pub fn forward(&self, acts: &mut Activations<B::F>, tp: &dyn Comm<B::F>) -> Result<Option<f64>> {
+    pub fn forward(
+        &self,
+        acts: &mut Activations<B::F>,
+        tp: &dyn Comm<B::F>,
+    ) -> Result<Option<f64>> {
         let be = &self.backend;
         let w = self.weights();
         let lay = &self.layout;
@@ -174,7 +183,10 @@ impl<B: Backend> Gpt<B> {
         let cl = self.hidden_local();
         let hl = self.heads_local();
         let hs = self.cfg.head_size();
-        assert!(t <= self.cfg.max_seq, "sequence longer than the model's positions");
+        assert!(
+            t <= self.cfg.max_seq,
+            "sequence longer than the model's positions"
+        );
 
         if self.shard.first_stage() {
             assert_eq!(acts.tokens.len(), n, "token count is not batch × seq");
@@ -185,7 +197,11 @@ impl<B: Backend> Gpt<B> {
             be.add_positions(&mut acts.input, &w[lay.get("wpe.weight").range()], t, c);
             self.round(&mut acts.input);
         }
-        assert_eq!(acts.input.len(), n * c, "stage input is not batch × seq × hidden");
+        assert_eq!(
+            acts.input.len(),
+            n * c,
+            "stage input is not batch × seq × hidden"
+        );
 
         acts.layers
             .resize_with(lay.layers.len(), LayerActs::default);
@@ -327,7 +343,13 @@ impl<B: Backend> Gpt<B> {
         be.row_sum_exp(&mut acts.ce_sum, &acts.logits, &acts.ce_max, vl, valid);
         tp.all_reduce(&mut acts.ce_sum, ReduceOp::Sum)?;
         let mut picked = vec![B::F::ZERO; n];
-        be.target_logit(&mut picked, &acts.logits, &acts.targets, lay.vocab_start, vl);
+        be.target_logit(
+            &mut picked,
+            &acts.logits,
+            &acts.targets,
+            lay.vocab_start,
+            vl,
+        );
         tp.all_reduce(&mut picked, ReduceOp::Sum)?;
         sized(&mut acts.losses, n);
         let mut total = 0.0;
@@ -453,15 +475,31 @@ impl<B: Backend> Gpt<B> {
             be.bias_backward(&mut grads[lay.layer(l, "mlp.c_proj.bias")], &dres);
             let mut dgelu = vec![B::F::ZERO; n * 4 * cl];
             let r = lay.layer(l, "mlp.c_proj.weight");
-            be.matmul_backward(&mut dgelu, &mut grads[r.clone()], None, &dres, &a.fch_gelu, &w[r], 4 * cl, c);
+            be.matmul_backward(
+                &mut dgelu,
+                &mut grads[r.clone()],
+                None,
+                &dres,
+                &a.fch_gelu,
+                &w[r],
+                4 * cl,
+                c,
+            );
             let mut dfch = vec![B::F::ZERO; n * 4 * cl];
             be.gelu_backward(&mut dfch, &a.fch, &dgelu);
             let mut dln2 = vec![B::F::ZERO; n * c];
-            let (rw, rb) = (lay.layer(l, "mlp.c_fc.weight"), lay.layer(l, "mlp.c_fc.bias"));
+            let (rw, rb) = (
+                lay.layer(l, "mlp.c_fc.weight"),
+                lay.layer(l, "mlp.c_fc.bias"),
+            );
             let (gw, gb) = two_ranges(grads, rw.clone(), rb);
             be.matmul_backward(&mut dln2, gw, Some(gb), &dfch, &a.ln2, &w[rw], c, 4 * cl);
             tp.all_reduce(&mut dln2, ReduceOp::Sum)?; // f
-            let (gw, gb) = two_ranges(grads, lay.layer(l, "ln_2.weight"), lay.layer(l, "ln_2.bias"));
+            let (gw, gb) = two_ranges(
+                grads,
+                lay.layer(l, "ln_2.weight"),
+                lay.layer(l, "ln_2.bias"),
+            );
             be.layernorm_backward(
                 &mut dres,
                 gw,
@@ -477,15 +515,31 @@ impl<B: Backend> Gpt<B> {
             be.bias_backward(&mut grads[lay.layer(l, "attn.c_proj.bias")], &dres);
             let mut datty = vec![B::F::ZERO; n * cl];
             let r = lay.layer(l, "attn.c_proj.weight");
-            be.matmul_backward(&mut datty, &mut grads[r.clone()], None, &dres, &a.atty, &w[r], cl, c);
+            be.matmul_backward(
+                &mut datty,
+                &mut grads[r.clone()],
+                None,
+                &dres,
+                &a.atty,
+                &w[r],
+                cl,
+                c,
+            );
             let mut dqkv = vec![B::F::ZERO; n * 3 * cl];
             be.attention_backward(&mut dqkv, &datty, &a.qkv, &a.att, b, t, hl, hs);
             let mut dln1 = vec![B::F::ZERO; n * c];
-            let (rw, rb) = (lay.layer(l, "attn.c_attn.weight"), lay.layer(l, "attn.c_attn.bias"));
+            let (rw, rb) = (
+                lay.layer(l, "attn.c_attn.weight"),
+                lay.layer(l, "attn.c_attn.bias"),
+            );
             let (gw, gb) = two_ranges(grads, rw.clone(), rb);
             be.matmul_backward(&mut dln1, gw, Some(gb), &dqkv, &a.ln1, &w[rw], c, 3 * cl);
             tp.all_reduce(&mut dln1, ReduceOp::Sum)?; // f
-            let (gw, gb) = two_ranges(grads, lay.layer(l, "ln_1.weight"), lay.layer(l, "ln_1.bias"));
+            let (gw, gb) = two_ranges(
+                grads,
+                lay.layer(l, "ln_1.weight"),
+                lay.layer(l, "ln_1.bias"),
+            );
             be.layernorm_backward(
                 &mut dres,
                 gw,

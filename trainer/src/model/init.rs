@@ -35,7 +35,11 @@ pub fn init_params<F: Float>(
             Init::Zeros => out.fill(F::ZERO),
             Init::Ones => out.fill(F::ONE),
             Init::Normal | Init::ResidualNormal => {
-                let s = if t.init == Init::Normal { std } else { residual_std };
+                let s = if t.init == Init::Normal {
+                    std
+                } else {
+                    residual_std
+                };
                 let cols = t.local[1];
                 for (k, v) in out.iter_mut().enumerate() {
                     let full = t.full_index(k / cols, k % cols, shard.tp_rank, shard.tp);

@@ -117,7 +117,9 @@ pub struct Layout {
 impl Layout {
     pub fn new(cfg: &GptConfig, shard: ModelShard) -> Result<Layout> {
         cfg.validate()?;
-        let ModelShard { tp, tp_rank, pp, .. } = shard;
+        let ModelShard {
+            tp, tp_rank, pp, ..
+        } = shard;
         if tp == 0 || pp == 0 || tp_rank >= tp || shard.pp_rank >= pp {
             bail!("bad model shard {shard:?}");
         }
@@ -169,7 +171,14 @@ impl Layout {
         // The first stage embeds; the last stage classifies with the same (tied) table. With
         // more than one stage each holds its own copy, kept equal by summing their gradients.
         if shard.first_stage() || shard.last_stage() {
-            add("wte.weight".into(), [vp, c], vocab, Init::Normal, true, None);
+            add(
+                "wte.weight".into(),
+                [vp, c],
+                vocab,
+                Init::Normal,
+                true,
+                None,
+            );
         }
         if shard.first_stage() {
             add(
@@ -188,22 +197,64 @@ impl Layout {
             add(h("ln_1.weight"), [1, c], rep, Init::Ones, false, l);
             add(h("ln_1.bias"), [1, c], rep, Init::Zeros, false, l);
             let qkv = Split::Rows { parts: 3 };
-            add(h("attn.c_attn.weight"), [3 * c, c], qkv, Init::Normal, true, l);
-            add(h("attn.c_attn.bias"), [3 * c, 1], qkv, Init::Zeros, false, l);
+            add(
+                h("attn.c_attn.weight"),
+                [3 * c, c],
+                qkv,
+                Init::Normal,
+                true,
+                l,
+            );
+            add(
+                h("attn.c_attn.bias"),
+                [3 * c, 1],
+                qkv,
+                Init::Zeros,
+                false,
+                l,
+            );
             let row = Split::Cols;
-            add(h("attn.c_proj.weight"), [c, c], row, Init::ResidualNormal, true, l);
+            add(
+                h("attn.c_proj.weight"),
+                [c, c],
+                row,
+                Init::ResidualNormal,
+                true,
+                l,
+            );
             add(h("attn.c_proj.bias"), [1, c], rep, Init::Zeros, false, l);
             add(h("ln_2.weight"), [1, c], rep, Init::Ones, false, l);
             add(h("ln_2.bias"), [1, c], rep, Init::Zeros, false, l);
             let col = Split::Rows { parts: 1 };
             add(h("mlp.c_fc.weight"), [4 * c, c], col, Init::Normal, true, l);
             add(h("mlp.c_fc.bias"), [4 * c, 1], col, Init::Zeros, false, l);
-            add(h("mlp.c_proj.weight"), [c, 4 * c], row, Init::ResidualNormal, true, l);
+            add(
+                h("mlp.c_proj.weight"),
+                [c, 4 * c],
+                row,
+                Init::ResidualNormal,
+                true,
+                l,
+            );
             add(h("mlp.c_proj.bias"), [1, c], rep, Init::Zeros, false, l);
         }
         if shard.last_stage() {
-            add("ln_f.weight".into(), [1, c], Split::Replicated, Init::Ones, false, None);
-            add("ln_f.bias".into(), [1, c], Split::Replicated, Init::Zeros, false, None);
+            add(
+                "ln_f.weight".into(),
+                [1, c],
+                Split::Replicated,
+                Init::Ones,
+                false,
+                None,
+            );
+            add(
+                "ln_f.bias".into(),
+                [1, c],
+                Split::Replicated,
+                Init::Zeros,
+                false,
+                None,
+            );
         }
         Ok(Layout {
             tensors,

@@ -31,7 +31,15 @@ impl<F: Float> AdamState<F> {
 
     /// One step (`step` counts from 1) on `params` with `grads`; `decay[i]` says whether
     /// element i is decayed.
-    pub fn step(&mut self, cfg: &AdamConfig, params: &mut [F], grads: &[F], decay: &[bool], lr: f64, step: u64) {
+    pub fn step(
+        &mut self,
+        cfg: &AdamConfig,
+        params: &mut [F],
+        grads: &[F],
+        decay: &[bool],
+        lr: f64,
+        step: u64,
+    ) {
         let b1 = F::from_f64(cfg.beta1);
         let b2 = F::from_f64(cfg.beta2);
         let one = F::ONE;

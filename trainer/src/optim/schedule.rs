@@ -46,14 +46,23 @@ impl BatchSchedule {
             bail!("global batch {global} is not a multiple of micro-batch × data-parallel size {unit}");
         }
         if let Some((start, inc, samples)) = rampup {
-            if start == 0 || inc == 0 || start > global || (global - start) % inc != 0 || samples == 0 {
+            if start == 0
+                || inc == 0
+                || start > global
+                || (global - start) % inc != 0
+                || samples == 0
+            {
                 bail!("batch ramp-up {start},{inc},{samples} does not step evenly to {global}");
             }
             if start % unit != 0 || inc % unit != 0 {
                 bail!("batch ramp-up sizes must be multiples of micro-batch × data-parallel size {unit}");
             }
         }
-        Ok(BatchSchedule { global, rampup, unit })
+        Ok(BatchSchedule {
+            global,
+            rampup,
+            unit,
+        })
     }
 
     /// The global batch size after `consumed` samples.
@@ -66,7 +75,11 @@ impl BatchSchedule {
             return self.global;
         }
         let per_step = samples / steps;
-        let grown = if per_step == 0 { steps } else { consumed / per_step };
+        let grown = if per_step == 0 {
+            steps
+        } else {
+            consumed / per_step
+        };
         (start + grown * inc).min(self.global)
     }
 

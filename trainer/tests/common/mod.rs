@@ -8,7 +8,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `OUT/blend` of `sieve run pipelines/sample.toml`, run once into a temporary directory.
@@ -35,7 +38,10 @@ pub fn shared_tools() -> Option<PathBuf> {
     if p.join("megatron_ref.py").exists() {
         Some(p)
     } else {
-        eprintln!("skipping: {} not found (the shared tools sit beside the repository)", p.display());
+        eprintln!(
+            "skipping: {} not found (the shared tools sit beside the repository)",
+            p.display()
+        );
         None
     }
 }
@@ -53,7 +59,10 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
     if ok {
         return Some(python);
     }
-    assert!(explicit.is_none(), "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}");
+    assert!(
+        explicit.is_none(),
+        "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}"
+    );
     eprintln!("skipping: {python} lacks one of {modules:?} (set SIEVE_TEST_PYTHON)");
     None
 }
