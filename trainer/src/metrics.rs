@@ -113,7 +113,7 @@ impl Progress {
                 b.set_message(msg);
             }
             None => {
-                if r.step % self.every == 0 || r.val_loss.is_some() {
+                if r.step.is_multiple_of(self.every) || r.val_loss.is_some() {
                     eprintln!("step {} {msg}", r.step);
                 }
             }

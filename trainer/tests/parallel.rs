@@ -76,29 +76,42 @@ fn run(tp: usize, dp: usize) -> Run {
     let tp_groups: Vec<_> = (0..dp).map(|_| ThreadGroup::new(tp)).collect();
     let dp_groups: Vec<_> = (0..tp).map(|_| ThreadGroup::new(dp)).collect();
     #[allow(clippy::type_complexity)]
-    let results: Vec<(usize, usize, Vec<f64>, Vec<f32>, Vec<f32>, Layout)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..tp * dp)
-            .map(|r| {
-                let (tp_rank, dp_rank) = (r % tp, r / tp);
-                let groups = Groups {
-                    tp: Box::new(tp_groups[dp_rank].comm(tp_rank)) as Box<dyn Comm<f32>>,
-                    pp: Box::new(Solo),
-                    dp: Box::new(dp_groups[tp_rank].comm(dp_rank)),
-                };
-                let cfg = cfg.clone();
-                let src = &src;
-                s.spawn(move || {
-                    let shard = ModelShard { tp, tp_rank, pp: 1, pp_rank: 0 };
-                    let mut t = Trainer::new(cfg, shard, groups).unwrap();
-                    let mut losses = vec![t.train_step(src).unwrap().loss];
-                    let grads = t.model.grads.clone();
-                    losses.extend((1..STEPS).map(|_| t.train_step(src).unwrap().loss));
-                    (tp_rank, dp_rank, losses, t.model.params.clone(), grads, t.model.layout.clone())
+    let results: Vec<(usize, usize, Vec<f64>, Vec<f32>, Vec<f32>, Layout)> =
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..tp * dp)
+                .map(|r| {
+                    let (tp_rank, dp_rank) = (r % tp, r / tp);
+                    let groups = Groups {
+                        tp: Box::new(tp_groups[dp_rank].comm(tp_rank)) as Box<dyn Comm<f32>>,
+                        pp: Box::new(Solo),
+                        dp: Box::new(dp_groups[tp_rank].comm(dp_rank)),
+                    };
+                    let cfg = cfg.clone();
+                    let src = &src;
+                    s.spawn(move || {
+                        let shard = ModelShard {
+                            tp,
+                            tp_rank,
+                            pp: 1,
+                            pp_rank: 0,
+                        };
+                        let mut t = Trainer::new(cfg, shard, groups).unwrap();
+                        let mut losses = vec![t.train_step(src).unwrap().loss];
+                        let grads = t.model.grads.clone();
+                        losses.extend((1..STEPS).map(|_| t.train_step(src).unwrap().loss));
+                        (
+                            tp_rank,
+                            dp_rank,
+                            losses,
+                            t.model.params.clone(),
+                            grads,
+                            t.model.layout.clone(),
+                        )
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
     let mut params = vec![vec![0.0f32; single.len]; dp];
     let mut grads = vec![vec![0.0f32; single.len]; dp];
     let mut losses = vec![Vec::new(); tp * dp];
@@ -139,7 +152,10 @@ fn assert_close(what: &str, layout: &Layout, got: &[f32], want: &[f32], rtol: f3
             // key), so its gradient is rounding noise that Adam turns into lr-sized steps in
             // any run; only the other parameters can be compared after an Adam step.
             let third = t.len() / 3;
-            if what.contains("parameters") && t.name.ends_with("attn.c_attn.bias") && (third..2 * third).contains(&i) {
+            if what.contains("parameters")
+                && t.name.ends_with("attn.c_attn.bias")
+                && (third..2 * third).contains(&i)
+            {
                 continue;
             }
             let err = (a - b).abs();
@@ -150,7 +166,10 @@ fn assert_close(what: &str, layout: &Layout, got: &[f32], want: &[f32], rtol: f3
             );
             worst = worst.max(err);
         }
-        eprintln!("{what} {}: worst absolute difference {worst:.2e} (largest {largest:.2e})", t.name);
+        eprintln!(
+            "{what} {}: worst absolute difference {worst:.2e} (largest {largest:.2e})",
+            t.name
+        );
     }
 }
 
@@ -159,19 +178,39 @@ fn check(tp: usize, dp: usize) {
     let r = run(tp, dp);
     for (rank, l) in r.losses.iter().enumerate() {
         for (s, (&a, &b)) in l.iter().zip(&reference.losses[0]).enumerate() {
-            assert!((a - b).abs() <= 1e-5 * b.abs(), "tp{tp} dp{dp} rank {rank} step {s}: loss {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs(),
+                "tp{tp} dp{dp} rank {rank} step {s}: loss {a} vs {b}"
+            );
         }
     }
     let lay = &reference.layout;
     for (d, g) in r.grads.iter().enumerate() {
-        assert_close(&format!("tp{tp} dp{dp} replica {d} gradients"), lay, g, &reference.grads[0], 1e-5, 1e-5);
+        assert_close(
+            &format!("tp{tp} dp{dp} replica {d} gradients"),
+            lay,
+            g,
+            &reference.grads[0],
+            1e-5,
+            1e-5,
+        );
     }
     for (d, p) in r.params.iter().enumerate() {
-        assert_close(&format!("tp{tp} dp{dp} replica {d} parameters"), lay, p, &reference.params[0], 1e-5, 1e-4);
+        assert_close(
+            &format!("tp{tp} dp{dp} replica {d} parameters"),
+            lay,
+            p,
+            &reference.params[0],
+            1e-5,
+            1e-4,
+        );
     }
     for (g, traces) in r.traces.iter().enumerate() {
         for t in &traces[1..] {
-            assert_eq!(t, &traces[0], "group {g}: ranks issued different collectives");
+            assert_eq!(
+                t, &traces[0],
+                "group {g}: ranks issued different collectives"
+            );
         }
     }
 }
@@ -210,7 +249,8 @@ fn thread_groups_reduce_in_rank_order() {
                 let c = g.comm(r);
                 s.spawn(move || {
                     let mut v = vec![1e8f32 * (r as f32 - 1.0), 1.0 + r as f32];
-                    Comm::<f32>::all_reduce(&c, &mut v, sieve_trainer::dist::ReduceOp::Sum).unwrap();
+                    Comm::<f32>::all_reduce(&c, &mut v, sieve_trainer::dist::ReduceOp::Sum)
+                        .unwrap();
                     v
                 })
             })

@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a GPT on a `sieve blend` output.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Generate text from a checkpoint.
     Sample(sample::SampleArgs),
     /// Gather a checkpoint's tensor- and pipeline-parallel shards into one safetensors file.

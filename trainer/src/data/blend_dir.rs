@@ -71,7 +71,7 @@ pub fn parse_blend(text: &str) -> Result<Vec<(f64, String)>> {
     if tokens.len() == 1 {
         return Ok(vec![(1.0, tokens[0].to_string())]);
     }
-    if tokens.is_empty() || tokens.len() % 2 != 0 {
+    if tokens.is_empty() || !tokens.len().is_multiple_of(2) {
         bail!(
             "expected weight and prefix pairs, found {} words",
             tokens.len()

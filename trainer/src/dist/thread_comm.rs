@@ -107,7 +107,11 @@ impl ThreadComm {
                 );
             }
         }
-        let all: Vec<Arc<Payload>> = st.slots.iter().map(|s| Arc::clone(s.as_ref().unwrap())).collect();
+        let all: Vec<Arc<Payload>> = st
+            .slots
+            .iter()
+            .map(|s| Arc::clone(s.as_ref().unwrap()))
+            .collect();
         st.left += 1;
         if st.left == g.size {
             st.slots.iter_mut().for_each(|s| *s = None);
@@ -121,7 +125,10 @@ impl ThreadComm {
 
     fn vectors<F: Float>(all: &[Arc<Payload>]) -> Vec<&Vec<F>> {
         all.iter()
-            .map(|p| p.downcast_ref::<Vec<F>>().expect("every rank posts the same type"))
+            .map(|p| {
+                p.downcast_ref::<Vec<F>>()
+                    .expect("every rank posts the same type")
+            })
             .collect()
     }
 }
@@ -202,10 +209,18 @@ impl<F: Float> Comm<F> for ThreadComm {
         let g = &self.group;
         let mut st = g.state.lock().unwrap();
         loop {
-            if let Some(m) = st.mail.get_mut(&(from, self.rank)).and_then(|q| q.pop_front()) {
+            if let Some(m) = st
+                .mail
+                .get_mut(&(from, self.rank))
+                .and_then(|q| q.pop_front())
+            {
                 let v = m.downcast::<Vec<F>>().expect("same element type");
                 if v.len() != buf.len() {
-                    bail!("recv from {from}: {} elements, expected {}", v.len(), buf.len());
+                    bail!(
+                        "recv from {from}: {} elements, expected {}",
+                        v.len(),
+                        buf.len()
+                    );
                 }
                 buf.copy_from_slice(&v);
                 return Ok(());

@@ -57,7 +57,7 @@ impl GptConfig {
         if self.layers == 0 || self.hidden == 0 || self.heads == 0 || self.max_seq == 0 {
             bail!("model shape has a zero dimension: {self:?}");
         }
-        if self.hidden % self.heads != 0 {
+        if !self.hidden.is_multiple_of(self.heads) {
             bail!(
                 "hidden size {} is not a multiple of the head count {}",
                 self.hidden,

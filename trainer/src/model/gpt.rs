@@ -353,8 +353,8 @@ impl<B: Backend> Gpt<B> {
         tp.all_reduce(&mut picked, ReduceOp::Sum)?;
         sized(&mut acts.losses, n);
         let mut total = 0.0;
-        for i in 0..n {
-            let loss = acts.ce_sum[i].ln() + acts.ce_max[i] - picked[i];
+        for (i, &p) in picked.iter().enumerate() {
+            let loss = acts.ce_sum[i].ln() + acts.ce_max[i] - p;
             acts.losses[i] = loss;
             total += loss.to_f64();
         }

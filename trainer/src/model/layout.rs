@@ -123,16 +123,16 @@ impl Layout {
         if tp == 0 || pp == 0 || tp_rank >= tp || shard.pp_rank >= pp {
             bail!("bad model shard {shard:?}");
         }
-        if cfg.heads % tp != 0 {
+        if !cfg.heads.is_multiple_of(tp) {
             bail!(
                 "tensor-parallel size {tp} does not divide the head count {}",
                 cfg.heads
             );
         }
-        if cfg.padded_vocab() % tp != 0 {
+        if !cfg.padded_vocab().is_multiple_of(tp) {
             bail!("tensor-parallel size {tp} does not divide the padded vocabulary");
         }
-        if cfg.layers % pp != 0 {
+        if !cfg.layers.is_multiple_of(pp) {
             bail!(
                 "pipeline size {pp} does not divide the layer count {}",
                 cfg.layers

@@ -42,14 +42,14 @@ pub struct BatchSchedule {
 
 impl BatchSchedule {
     pub fn new(global: u64, rampup: Option<(u64, u64, u64)>, unit: u64) -> Result<Self> {
-        if global == 0 || unit == 0 || global % unit != 0 {
+        if global == 0 || unit == 0 || !global.is_multiple_of(unit) {
             bail!("global batch {global} is not a multiple of micro-batch × data-parallel size {unit}");
         }
         if let Some((start, inc, samples)) = rampup {
             if start == 0
                 || inc == 0
                 || start > global
-                || (global - start) % inc != 0
+                || !(global - start).is_multiple_of(inc)
                 || samples == 0
             {
                 bail!("batch ramp-up {start},{inc},{samples} does not step evenly to {global}");
@@ -75,11 +75,7 @@ impl BatchSchedule {
             return self.global;
         }
         let per_step = samples / steps;
-        let grown = if per_step == 0 {
-            steps
-        } else {
-            consumed / per_step
-        };
+        let grown = consumed.checked_div(per_step).unwrap_or(steps);
         (start + grown * inc).min(self.global)
     }
 
