@@ -12,5 +12,6 @@ pub mod export;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod safetensors;
 pub mod train;

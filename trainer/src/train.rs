@@ -6,12 +6,14 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Cpu;
+use crate::backend::{Cpu, Float};
 use crate::data::SampleSource;
 use crate::dist::{Comm, ReduceOp, Solo};
 use crate::model::init::init_params;
 use crate::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, AdamState, BatchSchedule, LrSchedule};
+use crate::parallel::pipeline::{self, MicroBatches};
+use crate::parallel::schedule;
 
 /// Everything that decides the run's numbers; stored in every checkpoint, and a resumed run
 /// must agree with it.
@@ -54,14 +56,14 @@ impl TrainConfig {
 }
 
 /// The process groups of one rank.
-pub struct Groups {
-    pub tp: Box<dyn Comm<f32>>,
-    pub pp: Box<dyn Comm<f32>>,
-    pub dp: Box<dyn Comm<f32>>,
+pub struct Groups<F = f32> {
+    pub tp: Box<dyn Comm<F>>,
+    pub pp: Box<dyn Comm<F>>,
+    pub dp: Box<dyn Comm<F>>,
 }
 
-impl Groups {
-    pub fn single() -> Groups {
+impl<F: Float> Groups<F> {
+    pub fn single() -> Groups<F> {
         Groups {
             tp: Box::new(Solo),
             pp: Box::new(Solo),
@@ -81,21 +83,23 @@ pub struct StepStats {
     pub seconds: f64,
 }
 
-pub struct Trainer {
+/// One rank's trainer. f32 in every run; f64 (`Trainer<f64>`) for equivalence tests, where
+/// summation order no longer shows through Adam's normalisation.
+pub struct Trainer<F: Float = f32> {
     pub cfg: TrainConfig,
-    pub model: Gpt<Cpu<f32>>,
-    pub adam: AdamState<f32>,
+    pub model: Gpt<Cpu<F>>,
+    pub adam: AdamState<F>,
     decay: Vec<bool>,
     /// Optimiser steps taken.
     pub step: u64,
     /// Train samples consumed (the data cursor).
     pub consumed: u64,
-    pub groups: Groups,
+    pub groups: Groups<F>,
 }
 
-impl Trainer {
+impl<F: Float> Trainer<F> {
     /// A fresh model for rank position `shard`, initialised from the seed.
-    pub fn new(cfg: TrainConfig, shard: ModelShard, groups: Groups) -> Result<Trainer> {
+    pub fn new(cfg: TrainConfig, shard: ModelShard, groups: Groups<F>) -> Result<Trainer<F>> {
         if cfg.seq == 0 || cfg.seq > cfg.model.max_seq {
             bail!(
                 "sequence length {} must be between 1 and the model's {} positions",
@@ -110,8 +114,8 @@ impl Trainer {
                 cfg.pp
             );
         }
-        if cfg.pp != 1 {
-            bail!("pipeline parallelism is not available in this build yet (use --pp 1)");
+        if cfg.micro_batch == 0 {
+            bail!("micro-batch size is zero");
         }
         let mut model = Gpt::new(cfg.model.clone(), shard, Cpu::new(), cfg.precision)?;
         let layout = model.layout.clone();
@@ -144,31 +148,8 @@ impl Trainer {
         global / (self.cfg.micro_batch as u64 * self.cfg.dp as u64)
     }
 
-    /// Megatron's pretraining sampler: each micro-step takes `micro × dp` consecutive samples
-    /// and data-parallel rank d takes the d-th `micro` of them.
-    fn fill(&self, data: &SampleSource, first: u64, acts: &mut Activations<f32>) -> Result<()> {
-        let seq = self.cfg.seq;
-        acts.tokens.clear();
-        acts.targets.clear();
-        let mut buf = Vec::with_capacity(seq + 1);
-        for s in 0..self.cfg.micro_batch as u64 {
-            buf.clear();
-            let k = first + s;
-            if k >= data.len() {
-                bail!(
-                    "sample {k} asked of a split built with {} samples",
-                    data.len()
-                );
-            }
-            data.sample(k, &mut buf)?;
-            acts.tokens.extend_from_slice(&buf[..seq]);
-            acts.targets.extend_from_slice(&buf[1..=seq]);
-        }
-        Ok(())
-    }
-
     /// Forward and backward over one global batch starting at sample `start`; gradients summed
-    /// into `model.grads` scaled by 1 / (global tokens). Returns the mean loss.
+    /// into `model.grads` scaled by 1 / (global tokens). Returns the mean loss (on every rank).
     fn accumulate(
         &mut self,
         data: &SampleSource,
@@ -176,25 +157,62 @@ impl Trainer {
         global: u64,
         backward: bool,
     ) -> Result<f64> {
-        let mb = self.cfg.micro_batch as u64;
-        let dp = self.cfg.dp as u64;
-        let dp_rank = self.groups.dp.rank() as u64;
         let tokens = (global * self.cfg.seq as u64) as f64;
-        let scale = (1.0 / tokens) as f32;
-        let mut loss = 0.0;
-        for u in 0..self.micro_batches(global) {
-            let first = start + u * mb * dp + dp_rank * mb;
-            let mut acts = Activations::new(self.cfg.micro_batch, self.cfg.seq);
-            self.fill(data, first, &mut acts)?;
-            let tp = self.groups.tp.as_ref();
-            loss += self.model.forward(&mut acts, tp)?.unwrap_or(0.0);
-            if backward {
-                self.model.backward(&acts, scale, None, tp)?;
-            }
-        }
-        let mut l = [loss as f32];
+        let scale = F::from_f64(1.0 / tokens);
+        let m = self.micro_batches(global) as usize;
+        let batches = Sampler {
+            data,
+            start,
+            micro: self.cfg.micro_batch as u64,
+            dp: self.cfg.dp as u64,
+            dp_rank: self.groups.dp.rank() as u64,
+            seq: self.cfg.seq,
+            first_stage: self.model.shard.first_stage(),
+            last_stage: self.model.shard.last_stage(),
+        };
+        let ops = if backward {
+            schedule::one_f_one_b(self.cfg.pp, self.model.shard.pp_rank, m)
+        } else {
+            schedule::forward_only(self.cfg.pp, self.model.shard.pp_rank, m)
+        };
+        let loss = pipeline::run_stage(
+            &mut self.model,
+            &ops,
+            &batches,
+            (self.cfg.micro_batch, self.cfg.seq),
+            scale,
+            self.groups.tp.as_ref(),
+            self.groups.pp.as_ref(),
+        )?;
+        let mut l = [F::from_f64(loss)];
+        self.groups.pp.all_reduce(&mut l, ReduceOp::Sum)?;
         self.groups.dp.all_reduce(&mut l, ReduceOp::Sum)?;
-        Ok(l[0] as f64 / tokens)
+        Ok(l[0].to_f64() / tokens)
+    }
+
+    /// With more than one stage, the first and the last stage each hold the tied embedding;
+    /// both add the other's gradient (in the same order, so the copies stay bitwise equal).
+    fn sync_tied_embedding(&mut self) -> Result<()> {
+        let pp = self.cfg.pp;
+        let shard = self.model.shard;
+        if pp == 1 || !(shard.first_stage() || shard.last_stage()) {
+            return Ok(());
+        }
+        let r = self.model.layout.get("wte.weight").range();
+        let mine = self.model.grads[r.clone()].to_vec();
+        let mut other = vec![F::ZERO; mine.len()];
+        let peer = if shard.first_stage() { pp - 1 } else { 0 };
+        self.groups.pp.send(peer, &mine)?;
+        self.groups.pp.recv(peer, &mut other)?;
+        let (first, last) = if shard.first_stage() {
+            (&mine, &other)
+        } else {
+            (&other, &mine)
+        };
+        for ((g, a), b) in self.model.grads[r].iter_mut().zip(first).zip(last) {
+            *g = *a + *b;
+        }
+        Ok(())
     }
 
     /// One optimiser step on the next global batch of `data`.
@@ -203,12 +221,13 @@ impl Trainer {
         let global = self.cfg.batch.at(self.consumed);
         self.model.zero_grads();
         let loss = self.accumulate(data, self.consumed, global, true)?;
+        self.sync_tied_embedding()?;
         self.groups
             .dp
             .all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
         let grad_norm = self.global_grad_norm()?;
         if self.cfg.clip_grad > 0.0 && grad_norm > self.cfg.clip_grad {
-            let coef = (self.cfg.clip_grad / (grad_norm + 1e-6)) as f32;
+            let coef = F::from_f64(self.cfg.clip_grad / (grad_norm + 1e-6));
             self.model.grads.iter_mut().for_each(|g| *g *= coef);
         }
         self.step += 1;
@@ -244,16 +263,20 @@ impl Trainer {
             if t.split == crate::model::Split::Replicated && tp_rank != 0 {
                 continue;
             }
+            // The last stage's copy of the tied embedding is counted on the first stage.
+            if t.name == "wte.weight" && self.cfg.pp > 1 && !self.model.shard.first_stage() {
+                continue;
+            }
             sq += self.model.grads[t.range()]
                 .iter()
-                .map(|&g| (g as f64) * (g as f64))
+                .map(|&g| g.to_f64() * g.to_f64())
                 .sum::<f64>();
         }
-        let mut s = [sq as f32];
+        let mut s = [F::from_f64(sq)];
         if self.groups.tp.size() > 1 || self.groups.pp.size() > 1 {
             self.groups.tp.all_reduce(&mut s, ReduceOp::Sum)?;
             self.groups.pp.all_reduce(&mut s, ReduceOp::Sum)?;
-            return Ok((s[0] as f64).sqrt());
+            return Ok(s[0].to_f64().sqrt());
         }
         Ok(sq.sqrt())
     }
@@ -267,5 +290,45 @@ impl Trainer {
             total += self.accumulate(data, i * global, global, false)?;
         }
         Ok(total / self.cfg.eval_iters.max(1) as f64)
+    }
+}
+
+/// Megatron's pretraining sampler: each micro-step takes `micro × dp` consecutive samples and
+/// data-parallel rank d takes the d-th `micro` of them. Only the first stage needs the tokens
+/// and only the last the targets.
+struct Sampler<'a> {
+    data: &'a SampleSource,
+    start: u64,
+    micro: u64,
+    dp: u64,
+    dp_rank: u64,
+    seq: usize,
+    first_stage: bool,
+    last_stage: bool,
+}
+
+impl<F: Float> MicroBatches<F> for Sampler<'_> {
+    fn fill(&self, mb: usize, acts: &mut Activations<F>) -> Result<()> {
+        if !(self.first_stage || self.last_stage) {
+            return Ok(());
+        }
+        let first = self.start + mb as u64 * self.micro * self.dp + self.dp_rank * self.micro;
+        let seq = self.seq;
+        acts.tokens.clear();
+        acts.targets.clear();
+        let mut buf = Vec::with_capacity(seq + 1);
+        for k in first..first + self.micro {
+            buf.clear();
+            if k >= self.data.len() {
+                bail!(
+                    "sample {k} asked of a split built with {} samples",
+                    self.data.len()
+                );
+            }
+            self.data.sample(k, &mut buf)?;
+            acts.tokens.extend_from_slice(&buf[..seq]);
+            acts.targets.extend_from_slice(&buf[1..=seq]);
+        }
+        Ok(())
     }
 }

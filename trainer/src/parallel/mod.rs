@@ -1,0 +1,4 @@
+//! Pipeline parallelism: the schedule as data, and the executor that runs one stage's part.
+
+pub mod pipeline;
+pub mod schedule;
