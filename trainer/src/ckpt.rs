@@ -98,8 +98,26 @@ pub fn save(
         &meta,
     )?;
     let of = optim_file(shard, dp_rank);
-    let mut opt = tensors_of(layout, &trainer.adam.m, "m.");
-    opt.extend(tensors_of(layout, &trainer.adam.v, "v."));
+    let opt = if trainer.cfg.zero1 {
+        // This rank's ZeRO shard of the moments, flat.
+        let n = trainer.adam.m.len();
+        vec![
+            Tensor {
+                name: "m".into(),
+                shape: vec![n],
+                data: trainer.adam.m.clone(),
+            },
+            Tensor {
+                name: "v".into(),
+                shape: vec![n],
+                data: trainer.adam.v.clone(),
+            },
+        ]
+    } else {
+        let mut opt = tensors_of(layout, &trainer.adam.m, "m.");
+        opt.extend(tensors_of(layout, &trainer.adam.v, "v."));
+        opt
+    };
     safetensors::write(&tmp.join(&of), &opt, &meta)?;
     let config = CheckpointConfig {
         format: FORMAT.into(),
@@ -209,7 +227,7 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
     let (dir, config, state) = open(path)?;
     let cfg_path = dir.join("config.json");
     let (a, b) = (&config.train, &trainer.cfg);
-    let checks: [(&str, bool); 11] = [
+    let checks: [(&str, bool); 12] = [
         ("model", a.model == b.model),
         ("seq", a.seq == b.seq),
         ("micro_batch", a.micro_batch == b.micro_batch),
@@ -224,6 +242,7 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
         ("tp", a.tp == b.tp),
         ("pp", a.pp == b.pp),
         ("dp", a.dp == b.dp),
+        ("zero1", a.zero1 == b.zero1),
     ];
     for (field, ok) in checks {
         if !ok {
@@ -252,8 +271,29 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
         "",
     )?;
     let of = dir.join(optim_file(shard, trainer.groups.dp.rank()));
-    load_into(&of, &layout, &mut trainer.adam.m, "m.")?;
-    load_into(&of, &layout, &mut trainer.adam.v, "v.")?;
+    if trainer.cfg.zero1 {
+        let (tensors, _) = safetensors::read(&of)?;
+        for t in tensors {
+            let dst = match t.name.as_str() {
+                "m" => &mut trainer.adam.m,
+                "v" => &mut trainer.adam.v,
+                _ => continue,
+            };
+            if t.data.len() != dst.len() {
+                bail!(
+                    "{}: ZeRO shard {} has {} values, this rank owns {}",
+                    of.display(),
+                    t.name,
+                    t.data.len(),
+                    dst.len()
+                );
+            }
+            dst.copy_from_slice(&t.data);
+        }
+    } else {
+        load_into(&of, &layout, &mut trainer.adam.m, "m.")?;
+        load_into(&of, &layout, &mut trainer.adam.v, "v.")?;
+    }
     trainer.model.params_changed();
     trainer.step = state.step;
     trainer.consumed = state.consumed;

@@ -36,6 +36,10 @@ pub struct TrainConfig {
     pub tp: usize,
     pub pp: usize,
     pub dp: usize,
+    /// ZeRO-1: gradients reduce-scattered, AdamW state and update sharded over the
+    /// data-parallel group, parameters all-gathered.
+    #[serde(default)]
+    pub zero1: bool,
 }
 
 impl TrainConfig {
@@ -90,6 +94,9 @@ pub struct Trainer<F: Float = f32> {
     pub model: Gpt<Cpu<F>>,
     pub adam: AdamState<F>,
     decay: Vec<bool>,
+    /// Elements that count towards the global gradient norm (tensor-parallel replicas and the
+    /// last stage's copy of the tied embedding are counted once, elsewhere).
+    counted: Vec<bool>,
     /// Optimiser steps taken.
     pub step: u64,
     /// Train samples consumed (the data cursor).
@@ -132,12 +139,34 @@ impl<F: Float> Trainer<F> {
         for t in &layout.tensors {
             decay[t.range()].fill(t.decay);
         }
-        let adam = AdamState::new(layout.len);
+        let mut counted = vec![true; layout.len];
+        for t in &layout.tensors {
+            let replica = t.split == crate::model::Split::Replicated && shard.tp_rank != 0;
+            let tied_copy = t.name == "wte.weight" && cfg.pp > 1 && !shard.first_stage();
+            if replica || tied_copy {
+                counted[t.range()].fill(false);
+            }
+        }
+        let dp_rank = groups.dp.rank();
+        if groups.dp.size() != cfg.dp {
+            bail!(
+                "data-parallel group of {} ranks, configuration says {}",
+                groups.dp.size(),
+                cfg.dp
+            );
+        }
+        let state_len = if cfg.zero1 {
+            zero_shard(layout.len, cfg.dp, dp_rank).len()
+        } else {
+            layout.len
+        };
+        let adam = AdamState::new(state_len);
         Ok(Trainer {
             cfg,
             model,
             adam,
             decay,
+            counted,
             step: 0,
             consumed: 0,
             groups,
@@ -222,24 +251,50 @@ impl<F: Float> Trainer<F> {
         self.model.zero_grads();
         let loss = self.accumulate(data, self.consumed, global, true)?;
         self.sync_tied_embedding()?;
-        self.groups
-            .dp
-            .all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
+        let n = self.model.layout.len;
+        let (dp, dp_rank) = (self.cfg.dp, self.groups.dp.rank());
+        let mine = if self.cfg.zero1 {
+            // Each rank receives the sum of its own shard only.
+            let r = zero_shard(n, dp, dp_rank);
+            let per = n.div_ceil(dp);
+            let mut padded = self.model.grads.clone();
+            padded.resize(per * dp, F::ZERO);
+            let mut shard = vec![F::ZERO; per];
+            self.groups.dp.reduce_scatter(&padded, &mut shard)?;
+            let len = r.len();
+            self.model.grads[r.clone()].copy_from_slice(&shard[..len]);
+            r
+        } else {
+            self.groups
+                .dp
+                .all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
+            0..n
+        };
         let grad_norm = self.global_grad_norm()?;
         if self.cfg.clip_grad > 0.0 && grad_norm > self.cfg.clip_grad {
             let coef = F::from_f64(self.cfg.clip_grad / (grad_norm + 1e-6));
-            self.model.grads.iter_mut().for_each(|g| *g *= coef);
+            self.model.grads[mine.clone()]
+                .iter_mut()
+                .for_each(|g| *g *= coef);
         }
         self.step += 1;
         let lr = self.cfg.lr.at(self.step);
         self.adam.step(
             &self.cfg.adam,
-            &mut self.model.params,
-            &self.model.grads,
-            &self.decay,
+            &mut self.model.params[mine.clone()],
+            &self.model.grads[mine.clone()],
+            &self.decay[mine.clone()],
             lr,
             self.step,
         );
+        if self.cfg.zero1 {
+            let per = n.div_ceil(dp);
+            let mut local = self.model.params[mine].to_vec();
+            local.resize(per, F::ZERO);
+            let mut all = vec![F::ZERO; per * dp];
+            self.groups.dp.all_gather(&local, &mut all)?;
+            self.model.params.copy_from_slice(&all[..n]);
+        }
         self.model.params_changed();
         self.consumed += global;
         Ok(StepStats {
@@ -253,31 +308,26 @@ impl<F: Float> Trainer<F> {
         })
     }
 
-    /// The L2 norm of the whole model's gradient, computed in f64: tensor-parallel replicas
-    /// are counted once (only TP rank 0 adds replicated tensors), then summed over the TP and
-    /// pipeline groups.
+    /// The L2 norm of the whole model's gradient, in f64. Squares are summed per ZeRO shard
+    /// (every shard on every rank without ZeRO, each rank its own with it), the shard sums
+    /// added in rank order, then over the tensor- and pipeline-parallel groups; so ZeRO and
+    /// plain data parallelism clip by bitwise the same norm.
     pub fn global_grad_norm(&self) -> Result<f64> {
-        let tp_rank = self.groups.tp.rank();
-        let mut sq = 0.0f64;
-        for t in &self.model.layout.tensors {
-            if t.split == crate::model::Split::Replicated && tp_rank != 0 {
-                continue;
-            }
-            // The last stage's copy of the tied embedding is counted on the first stage.
-            if t.name == "wte.weight" && self.cfg.pp > 1 && !self.model.shard.first_stage() {
-                continue;
-            }
-            sq += self.model.grads[t.range()]
-                .iter()
-                .map(|&g| g.to_f64() * g.to_f64())
-                .sum::<f64>();
-        }
-        let mut s = [F::from_f64(sq)];
-        if self.groups.tp.size() > 1 || self.groups.pp.size() > 1 {
-            self.groups.tp.all_reduce(&mut s, ReduceOp::Sum)?;
-            self.groups.pp.all_reduce(&mut s, ReduceOp::Sum)?;
-            return Ok(s[0].to_f64().sqrt());
-        }
+        let n = self.model.layout.len;
+        let (dp, dp_rank) = (self.cfg.dp, self.groups.dp.rank());
+        let partial = |d: usize| -> f64 {
+            zero_shard(n, dp, d)
+                .filter(|&i| self.counted[i])
+                .map(|i| self.model.grads[i].to_f64() * self.model.grads[i].to_f64())
+                .sum()
+        };
+        let sq = if self.cfg.zero1 {
+            sum_over(self.groups.dp.as_ref(), partial(dp_rank))?
+        } else {
+            (0..dp).map(partial).fold(0.0, |a, b| a + b)
+        };
+        let sq = sum_over(self.groups.tp.as_ref(), sq)?;
+        let sq = sum_over(self.groups.pp.as_ref(), sq)?;
         Ok(sq.sqrt())
     }
 
@@ -331,4 +381,24 @@ impl<F: Float> MicroBatches<F> for Sampler<'_> {
         }
         Ok(())
     }
+}
+
+/// The parameter range data-parallel rank `d` of `dp` owns under ZeRO-1 (equal shards of
+/// `n.div_ceil(dp)`, the last one shorter).
+pub fn zero_shard(n: usize, dp: usize, d: usize) -> std::ops::Range<usize> {
+    let per = n.div_ceil(dp);
+    (d * per).min(n)..((d + 1) * per).min(n)
+}
+
+/// The f64 sum of one value per rank, added in rank order on every rank. Values travel as
+/// two elements (the value rounded to F and the remainder), so f32 communicators keep f64
+/// precision.
+fn sum_over<F: Float>(comm: &dyn Comm<F>, x: f64) -> Result<f64> {
+    let hi = F::from_f64(x);
+    let lo = F::from_f64(x - hi.to_f64());
+    let mut all = vec![F::ZERO; 2 * comm.size()];
+    comm.all_gather(&[hi, lo], &mut all)?;
+    Ok(all
+        .chunks(2)
+        .fold(0.0, |acc, p| acc + (p[0].to_f64() + p[1].to_f64())))
 }

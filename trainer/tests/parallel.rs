@@ -10,7 +10,7 @@ use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::{Comm, Solo, ThreadGroup};
 use sieve_trainer::model::{GptConfig, Layout, ModelShard, Precision, Split as TensorSplit};
 use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
-use sieve_trainer::train::{Groups, TrainConfig, Trainer};
+use sieve_trainer::train::{zero_shard, Groups, TrainConfig, Trainer};
 
 const STEPS: u64 = 3;
 
@@ -23,6 +23,7 @@ struct Grid {
     /// Micro-batches per data-parallel rank and step.
     micro_batches: usize,
     micro_batch: usize,
+    zero1: bool,
 }
 
 fn config(g: Grid) -> TrainConfig {
@@ -60,6 +61,7 @@ fn config(g: Grid) -> TrainConfig {
         tp: g.tp,
         pp: g.pp,
         dp: g.dp,
+        zero1: g.zero1,
     }
 }
 
@@ -77,6 +79,7 @@ struct Run<F> {
     grads: Vec<Vec<F>>,
     traces: Vec<Vec<Vec<String>>>,
     layout: Layout,
+    zero1: bool,
 }
 
 struct RankResult<F> {
@@ -153,7 +156,13 @@ fn run<F: Float>(g: Grid) -> Run<F> {
             for k in 0..spec.len() {
                 let at = full.offset + spec.full_index(k / cols, k % cols, res.shard.tp_rank, tp);
                 params[res.dp_rank][at] = res.params[spec.offset + k];
-                grads[res.dp_rank][at] = res.grads[spec.offset + k];
+                if !g.zero1 {
+                    grads[res.dp_rank][at] = res.grads[spec.offset + k];
+                } else if zero_shard(res.layout.len, dp, res.dp_rank).contains(&(spec.offset + k)) {
+                    // Under ZeRO-1 a rank holds the reduced gradient of its own shard only:
+                    // the shards together make replica 0's.
+                    grads[0][at] = res.grads[spec.offset + k];
+                }
             }
         }
     }
@@ -177,6 +186,7 @@ fn run<F: Float>(g: Grid) -> Run<F> {
         grads,
         traces,
         layout: single,
+        zero1: g.zero1,
     }
 }
 
@@ -224,6 +234,7 @@ fn check(g: Grid) {
         dp: 1,
         micro_batches: g.micro_batches * g.dp,
         micro_batch: g.micro_batch,
+        zero1: false,
     };
     let name = format!("tp{} pp{} dp{} m{}", g.tp, g.pp, g.dp, g.micro_batches);
     compare::<f64>(&format!("f64 {name}"), &run(single), &run(g), true);
@@ -241,7 +252,8 @@ fn compare<F: Float>(name: &str, reference: &Run<F>, r: &Run<F>, parameters: boo
     }
     let lay = &reference.layout;
     let floor = if F::NAME == "f64" { 1e-9 } else { 1e-5 };
-    for (d, grads) in r.grads.iter().enumerate() {
+    let replicas = if r.zero1 { 1 } else { r.grads.len() };
+    for (d, grads) in r.grads.iter().take(replicas).enumerate() {
         assert_close(
             &format!("{name} replica {d} gradients"),
             lay,
@@ -280,6 +292,7 @@ fn grid(tp: usize, pp: usize, dp: usize, micro_batches: usize) -> Grid {
         dp,
         micro_batches,
         micro_batch: if pp > 1 { 1 } else { 2 },
+        zero1: false,
     }
 }
 
@@ -312,6 +325,32 @@ fn pipeline_parallel_4_equals_single_rank_with_1_4_8_micro_batches() {
 #[test]
 fn tp2_pp2_dp2_on_8_threads_equals_single_rank() {
     check(grid(2, 2, 2, 2));
+}
+
+#[test]
+fn zero1_is_bitwise_plain_data_parallelism() {
+    let plain = grid(1, 1, 4, 2);
+    let zero = Grid {
+        zero1: true,
+        ..plain
+    };
+    let (a, b) = (run::<f32>(plain), run::<f32>(zero));
+    assert_eq!(a.losses, b.losses);
+    for d in 0..4 {
+        let same = a.params[d]
+            .iter()
+            .zip(&b.params[d])
+            .all(|(x, y)| x.to_bits() == y.to_bits());
+        assert!(
+            same,
+            "replica {d}: ZeRO-1 parameters differ from plain data parallelism"
+        );
+    }
+    // And against the single rank, with every other axis on.
+    check(Grid {
+        zero1: true,
+        ..grid(2, 2, 2, 2)
+    });
 }
 
 #[test]

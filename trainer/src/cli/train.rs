@@ -164,6 +164,7 @@ impl TrainArgs {
             tp: 1,
             pp: 1,
             dp: 1,
+            zero1: false,
         })
     }
 }
