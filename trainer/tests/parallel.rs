@@ -7,7 +7,7 @@ mod common;
 
 use sieve_trainer::backend::Float;
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
-use sieve_trainer::dist::{Comm, Solo, ThreadGroup};
+use sieve_trainer::dist::{Comm, ThreadGroup};
 use sieve_trainer::model::{GptConfig, Layout, ModelShard, Precision, Split as TensorSplit};
 use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
 use sieve_trainer::train::{zero_shard, Groups, TrainConfig, Trainer};
