@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sieve::io::digest::{digest_file, sha256_hex};
+use sieve::io::digest::digest_file;
 use sieve::tokenize::TokenizerInfo;
 
+use crate::dist::Comm;
 use crate::model::{GptConfig, Layout, ModelShard, Split};
 use crate::safetensors::{self, Tensor};
 use crate::train::{TrainConfig, Trainer};
@@ -73,30 +74,40 @@ fn tensors_of(layout: &Layout, buf: &[f32], prefix: &str) -> Vec<Tensor> {
         .collect()
 }
 
-/// Saves this rank's shard of the run (single-process: the whole run) at its current step.
+/// Saves the run at its current step. Every rank of the run calls it (`world` is the group of
+/// all ranks; a single process passes [`Solo`]): rank 0 prepares the directory, each rank
+/// writes its own shards (the parameters once per tensor/pipeline shard, the optimiser state
+/// per data-parallel rank), and rank 0 records the checksums and commits.
 pub fn save(
     trainer: &Trainer,
     save_dir: &Path,
     data_sha256: Option<String>,
     tokenizer: Option<TokenizerInfo>,
+    world: &dyn Comm<f32>,
 ) -> Result<PathBuf> {
     let final_dir = iteration_dir(save_dir, trainer.step);
     let tmp = final_dir.with_extension("tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
+    let leader = world.rank() == 0;
+    if leader {
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
     }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    world.barrier()?;
     let shard = trainer.model.shard;
     let layout = &trainer.model.layout;
     let dp_rank = trainer.groups.dp.rank();
     let meta = BTreeMap::from([("format".to_string(), FORMAT.to_string())]);
-    let mut files = BTreeMap::new();
-    let mf = model_file(shard);
-    safetensors::write(
-        &tmp.join(&mf),
-        &tensors_of(layout, &trainer.model.params, ""),
-        &meta,
-    )?;
+    if dp_rank == 0 {
+        let mf = model_file(shard);
+        safetensors::write(
+            &tmp.join(&mf),
+            &tensors_of(layout, &trainer.model.params, ""),
+            &meta,
+        )?;
+    }
     let of = optim_file(shard, dp_rank);
     let opt = if trainer.cfg.zero1 {
         // This rank's ZeRO shard of the moments, flat.
@@ -119,33 +130,43 @@ pub fn save(
         opt
     };
     safetensors::write(&tmp.join(&of), &opt, &meta)?;
-    let config = CheckpointConfig {
-        format: FORMAT.into(),
-        train: trainer.cfg.clone(),
-        data_sha256,
-        tokenizer,
-    };
-    let cfg_bytes = serde_json::to_vec_pretty(&config)?;
-    write_atomic(&tmp.join("config.json"), &cfg_bytes)?;
-    for name in [&mf, &of] {
-        files.insert(name.clone(), digest_file(&tmp.join(name))?.sha256);
+    if leader {
+        let config = CheckpointConfig {
+            format: FORMAT.into(),
+            train: trainer.cfg.clone(),
+            data_sha256,
+            tokenizer,
+        };
+        write_atomic(
+            &tmp.join("config.json"),
+            &serde_json::to_vec_pretty(&config)?,
+        )?;
     }
-    files.insert("config.json".into(), sha256_hex(&cfg_bytes));
-    let state = CheckpointState {
-        step: trainer.step,
-        consumed: trainer.consumed,
-        files,
-    };
-    write_atomic(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir)?;
+    world.barrier()?;
+    if leader {
+        let mut files = BTreeMap::new();
+        for e in std::fs::read_dir(&tmp)? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            files.insert(name.clone(), digest_file(&tmp.join(&name))?.sha256);
+        }
+        let state = CheckpointState {
+            step: trainer.step,
+            consumed: trainer.consumed,
+            files,
+        };
+        write_atomic(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
+        if final_dir.exists() {
+            std::fs::remove_dir_all(&final_dir)?;
+        }
+        std::fs::rename(&tmp, &final_dir).with_context(|| {
+            format!("cannot rename {} to {}", tmp.display(), final_dir.display())
+        })?;
+        write_atomic(
+            &save_dir.join("latest"),
+            final_dir.file_name().unwrap().to_string_lossy().as_bytes(),
+        )?;
     }
-    std::fs::rename(&tmp, &final_dir)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), final_dir.display()))?;
-    write_atomic(
-        &save_dir.join("latest"),
-        final_dir.file_name().unwrap().to_string_lossy().as_bytes(),
-    )?;
+    world.barrier()?;
     Ok(final_dir)
 }
 

@@ -78,6 +78,7 @@ impl MetricsFile {
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     every: u64,
+    quiet: bool,
 }
 
 impl Progress {
@@ -95,11 +96,15 @@ impl Progress {
         });
         Progress {
             bar,
-            every: if quiet { u64::MAX } else { 10 },
+            every: 10,
+            quiet,
         }
     }
 
     pub fn step(&self, r: &Record) {
+        if self.quiet {
+            return;
+        }
         let msg = format!(
             "loss {:.4} lr {:.2e} {:.0} tok/s mfu {:.1}%",
             r.loss,
@@ -121,6 +126,9 @@ impl Progress {
     }
 
     pub fn println(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
         match &self.bar {
             Some(b) => b.println(line),
             None => eprintln!("{line}"),

@@ -27,6 +27,11 @@ pub trait Float:
     const NEG_INFINITY: Self;
     /// Name for messages and checkpoint headers.
     const NAME: &'static str;
+    /// Bytes of one value on the wire (little-endian).
+    const BYTES: usize;
+
+    fn write_le(self, out: &mut Vec<u8>);
+    fn read_le(bytes: &[u8]) -> Self;
 
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
@@ -69,6 +74,14 @@ impl Float for f32 {
     const ONE: f32 = 1.0;
     const NEG_INFINITY: f32 = f32::NEG_INFINITY;
     const NAME: &'static str = "f32";
+    const BYTES: usize = 4;
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> f32 {
+        f32::from_le_bytes(bytes[..4].try_into().expect("4 bytes"))
+    }
 
     #[inline]
     fn from_f64(x: f64) -> f32 {
@@ -127,6 +140,14 @@ impl Float for f64 {
     const ONE: f64 = 1.0;
     const NEG_INFINITY: f64 = f64::NEG_INFINITY;
     const NAME: &'static str = "f64";
+    const BYTES: usize = 8;
+
+    fn write_le(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn read_le(bytes: &[u8]) -> f64 {
+        f64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+    }
 
     #[inline]
     fn from_f64(x: f64) -> f64 {

@@ -1,5 +1,6 @@
 //! The `sieve-train` command line: one file per subcommand.
 
+pub mod launch;
 pub mod sample;
 pub mod train;
 
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a GPT on a `sieve blend` output.
     Train(Box<train::TrainArgs>),
+    /// Start one node's ranks as processes: `launch --nproc-per-node N -- train …`.
+    Launch(launch::LaunchArgs),
     /// Generate text from a checkpoint.
     Sample(sample::SampleArgs),
     /// Gather a checkpoint's tensor- and pipeline-parallel shards into one safetensors file.
@@ -49,8 +52,11 @@ pub fn main() -> Result<()> {
     match cli.command {
         Command::Train(args) => {
             let summary = train::run(&args)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            if summary.rank == 0 {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
         }
+        Command::Launch(args) => launch::run(&args)?,
         Command::Sample(args) => println!("{}", sample::run(&args)?),
         Command::Consolidate { checkpoint, output } => {
             crate::ckpt::write_consolidated(&checkpoint, &output)?;

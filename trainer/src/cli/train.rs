@@ -7,6 +7,9 @@ use clap::Args;
 
 use crate::ckpt;
 use crate::data::{BlendDir, SampleSource, Split};
+use crate::dist::grid::RankGrid;
+use crate::dist::tcp::{Mesh, TcpComm};
+use crate::dist::{Comm, Solo};
 use crate::metrics::{measure_cpu_gemm_peak, MetricsFile, Progress, Record};
 use crate::model::{GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
@@ -90,6 +93,19 @@ pub struct TrainArgs {
     /// Peak FLOP/s for MFU (default: this CPU's measured GEMM rate).
     #[arg(long)]
     pub peak_flops: Option<f64>,
+    /// Tensor-parallel size (divides the heads); ranks come from torchrun, Slurm or OpenMPI
+    /// variables, or from `sieve-train launch`.
+    #[arg(long, default_value_t = 1)]
+    pub tp: usize,
+    /// Pipeline-parallel size (divides the layers); the rest of the world is data parallel.
+    #[arg(long, default_value_t = 1)]
+    pub pp: usize,
+    /// ZeRO-1: shard the optimizer state and update over the data-parallel group.
+    #[arg(long)]
+    pub zero1: bool,
+    /// Seconds a rank waits for another before giving up with an error.
+    #[arg(long, default_value_t = 300)]
+    pub comm_timeout: u64,
     /// Stop after this many steps of this process (the schedule still spans train-iters).
     #[arg(long)]
     pub exit_after: Option<u64>,
@@ -100,7 +116,15 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    pub fn config(&self, blend: &BlendDir) -> Result<TrainConfig> {
+    pub fn config(&self, blend: &BlendDir, world: usize) -> Result<TrainConfig> {
+        if self.tp == 0 || self.pp == 0 || !world.is_multiple_of(self.tp * self.pp) {
+            bail!(
+                "world size {world} is not a multiple of --tp {} × --pp {}",
+                self.tp,
+                self.pp
+            );
+        }
+        let dp = world / (self.tp * self.pp);
         let vocab = blend.manifest.tokenizer.vocab_size as usize;
         let mut model = GptConfig::preset(&self.model, vocab)?;
         if let Some(l) = self.layers {
@@ -141,7 +165,7 @@ impl TrainArgs {
             model,
             seq,
             micro_batch: self.micro_batch,
-            batch: BatchSchedule::new(self.global_batch, rampup, self.micro_batch as u64)?,
+            batch: BatchSchedule::new(self.global_batch, rampup, (self.micro_batch * dp) as u64)?,
             lr: LrSchedule {
                 max_lr: self.lr,
                 min_lr: self.min_lr,
@@ -161,10 +185,10 @@ impl TrainArgs {
             eval_interval: self.eval_interval,
             eval_iters: self.eval_iters,
             precision,
-            tp: 1,
-            pp: 1,
-            dp: 1,
-            zero1: false,
+            tp: self.tp,
+            pp: self.pp,
+            dp,
+            zero1: self.zero1,
         })
     }
 }
@@ -179,6 +203,9 @@ pub struct Summary {
     pub last_val_loss: Option<f64>,
     pub tokens_per_s: f64,
     pub checkpoint: Option<PathBuf>,
+    /// This process's rank (only rank 0 prints the summary).
+    #[serde(skip)]
+    pub rank: usize,
 }
 
 pub fn run(args: &TrainArgs) -> Result<Summary> {
@@ -187,8 +214,10 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
             .num_threads(n)
             .build_global();
     }
+    let env = crate::dist::env::from_env()?;
+    let world = env.as_ref().map_or(1, |e| e.world);
     let blend = BlendDir::open(&args.data, args.verify_data)?;
-    let cfg = args.config(&blend)?;
+    let cfg = args.config(&blend, world)?;
     let seed32 =
         u32::try_from(cfg.seed).context("--seed must be below 2^32 (numpy's RandomState)")?;
     let (train, valid) = if args.stream {
@@ -222,16 +251,69 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     }
     let data_sha = Some(blend.manifest.config_sha256.clone());
     let tokenizer = Some(blend.manifest.tokenizer.clone());
-    let mut trainer = Trainer::new(cfg.clone(), ModelShard::SINGLE, Groups::single())?;
+    let (shard, groups, world_comm): (ModelShard, Groups, Box<dyn Comm<f32>>) = match &env {
+        Some(e) if e.world > 1 => {
+            let mut hasher_input = serde_json::to_vec(&cfg)?;
+            hasher_input.extend_from_slice(blend.manifest.config_sha256.as_bytes());
+            let hash = xxhash_rust::xxh3::xxh3_64(&hasher_input);
+            let mesh = std::sync::Arc::new(Mesh::connect(
+                e.rank,
+                e.world,
+                &e.master_addr,
+                e.master_port,
+                hash,
+                std::time::Duration::from_secs(args.comm_timeout),
+            )?);
+            let grid = RankGrid::new(e.rank, cfg.tp, cfg.pp, e.world);
+            let comm = |kind: u32,
+                        name: &str,
+                        members: Vec<usize>,
+                        index: usize|
+             -> Result<Box<dyn Comm<f32>>> {
+                Ok(Box::new(TcpComm::new(
+                    mesh.clone(),
+                    (kind << 24) | index as u32,
+                    name,
+                    members,
+                )?))
+            };
+            let groups = Groups {
+                tp: comm(1, "tp", grid.tp_members(), grid.tp_group())?,
+                pp: comm(2, "pp", grid.pp_members(), grid.pp_group())?,
+                dp: comm(3, "dp", grid.dp_members(), grid.dp_group())?,
+            };
+            (
+                grid.shard,
+                groups,
+                comm(4, "world", (0..e.world).collect(), 0)?,
+            )
+        }
+        _ => {
+            if cfg.tp * cfg.pp > 1 {
+                bail!(
+                    "--tp {} --pp {} needs {} ranks: start with `sieve-train launch --nproc-per-node N -- train …`, torchrun, srun or mpirun",
+                    cfg.tp,
+                    cfg.pp,
+                    cfg.tp * cfg.pp
+                );
+            }
+            (ModelShard::SINGLE, Groups::single(), Box::new(Solo))
+        }
+    };
+    let leader = world_comm.rank() == 0;
+    let mut trainer = Trainer::new(cfg.clone(), shard, groups)?;
     if let Some(load) = &args.load {
         ckpt::resume(&mut trainer, load, data_sha.as_deref())?;
     }
     let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
     let flops_per_token = cfg.model.flops_per_token(cfg.seq);
-    let mut metrics = args.metrics.as_deref().map(MetricsFile::open).transpose()?;
-    let progress = Progress::new(cfg.train_iters, trainer.step, args.quiet);
+    let mut metrics = match leader {
+        true => args.metrics.as_deref().map(MetricsFile::open).transpose()?,
+        false => None,
+    };
+    let progress = Progress::new(cfg.train_iters, trainer.step, args.quiet || !leader);
     progress.println(&format!(
-        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; MFU against {:.1} GFLOP/s",
+        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; tp {} pp {} dp {}{}; MFU against {:.1} GFLOP/s",
         cfg.model.layers,
         cfg.model.hidden,
         cfg.model.heads,
@@ -239,6 +321,10 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
         cfg.seq,
         cfg.batch.global,
         train.len(),
+        cfg.tp,
+        cfg.pp,
+        cfg.dp,
+        if cfg.zero1 { " (ZeRO-1)" } else { "" },
         peak / 1e9
     ));
     let mut summary = Summary {
@@ -249,6 +335,7 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
         last_val_loss: None,
         tokens_per_s: 0.0,
         checkpoint: None,
+        rank: 0,
     };
     // The starting point of the validation curve, on a fresh run.
     if let (0, Some(v), true) = (trainer.step, &valid, cfg.eval_interval > 0) {
@@ -309,6 +396,7 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
                     save,
                     data_sha.clone(),
                     tokenizer.clone(),
+                    world_comm.as_ref(),
                 )?);
             }
         }
@@ -317,9 +405,18 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     if let Some(save) = &args.save {
         let last = ckpt::iteration_dir(save, trainer.step);
         if summary.checkpoint.as_deref() != Some(last.as_path()) {
-            summary.checkpoint = Some(ckpt::save(&trainer, save, data_sha, tokenizer)?);
+            summary.checkpoint = Some(ckpt::save(
+                &trainer,
+                save,
+                data_sha,
+                tokenizer,
+                world_comm.as_ref(),
+            )?);
         }
     }
+    // Nobody leaves while another rank may still need it.
+    world_comm.barrier()?;
     summary.tokens_per_s = tokens as f64 / seconds.max(1e-9);
+    summary.rank = world_comm.rank();
     Ok(summary)
 }

@@ -62,3 +62,23 @@ impl<F: Float> Comm<F> for Solo {
         Ok(())
     }
 }
+
+/// `out[i]` = the reduction of `parts[r][i]` over ranks r = 0, 1, … in that order: the one
+/// reduction every communicator uses, so that every rank (and every implementation) gets
+/// bitwise the same result.
+pub fn reduce_in_rank_order<F: Float>(parts: &[&[F]], op: ReduceOp, out: &mut [F]) -> Result<()> {
+    if parts.iter().any(|p| p.len() != out.len()) {
+        anyhow::bail!("ranks posted buffers of different sizes");
+    }
+    for (i, o) in out.iter_mut().enumerate() {
+        let mut acc = parts[0][i];
+        for p in &parts[1..] {
+            acc = match op {
+                ReduceOp::Sum => acc + p[i],
+                ReduceOp::Max => acc.max(p[i]),
+            };
+        }
+        *o = acc;
+    }
+    Ok(())
+}

@@ -1,6 +1,9 @@
 //! Communication: the collective trait and its implementations.
 
 pub mod comm;
+pub mod env;
+pub mod grid;
+pub mod tcp;
 pub mod thread_comm;
 
 pub use comm::{Comm, ReduceOp, Solo};

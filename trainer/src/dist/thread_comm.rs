@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use super::comm::{Comm, ReduceOp};
+use super::comm::{reduce_in_rank_order, Comm, ReduceOp};
 use crate::backend::Float;
 
 type Payload = Box<dyn Any + Send + Sync>;
@@ -147,20 +147,8 @@ impl<F: Float> Comm<F> for ThreadComm {
         self.trace(what.clone());
         let all = self.exchange(&what, Box::new(buf.to_vec()))?;
         let v = Self::vectors::<F>(&all);
-        if v.iter().any(|x| x.len() != buf.len()) {
-            bail!("{what}: ranks posted buffers of different sizes");
-        }
-        for (i, out) in buf.iter_mut().enumerate() {
-            let mut acc = v[0][i];
-            for x in &v[1..] {
-                acc = match op {
-                    ReduceOp::Sum => acc + x[i],
-                    ReduceOp::Max => acc.max(x[i]),
-                };
-            }
-            *out = acc;
-        }
-        Ok(())
+        let parts: Vec<&[F]> = v.iter().map(|x| x.as_slice()).collect();
+        reduce_in_rank_order(&parts, op, buf).map_err(|e| anyhow::anyhow!("{what}: {e}"))
     }
 
     fn reduce_scatter(&self, input: &[F], out: &mut [F]) -> Result<()> {
@@ -172,14 +160,8 @@ impl<F: Float> Comm<F> for ThreadComm {
         let all = self.exchange(&what, Box::new(input.to_vec()))?;
         let v = Self::vectors::<F>(&all);
         let at = self.rank * out.len();
-        for (i, o) in out.iter_mut().enumerate() {
-            let mut acc = v[0][at + i];
-            for x in &v[1..] {
-                acc += x[at + i];
-            }
-            *o = acc;
-        }
-        Ok(())
+        let parts: Vec<&[F]> = v.iter().map(|x| &x[at..at + out.len()]).collect();
+        reduce_in_rank_order(&parts, ReduceOp::Sum, out)
     }
 
     fn all_gather(&self, local: &[F], out: &mut [F]) -> Result<()> {

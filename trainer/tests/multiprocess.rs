@@ -1,0 +1,213 @@
+//! Ranks as processes over TCP: runs started by `sieve-train launch` are bitwise the threaded
+//! runs of the same grid (which tests/parallel.rs proves equal to the single rank), resuming
+//! TP2×PP2×DP2 from a checkpoint in fresh processes is bitwise an uninterrupted run, and
+//! killing one rank makes the others exit with an error naming it.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sieve_trainer::ckpt;
+use sieve_trainer::data::{BlendDir, SampleSource, Split};
+use sieve_trainer::dist::grid::RankGrid;
+use sieve_trainer::dist::{Comm, ThreadGroup};
+use sieve_trainer::train::{Groups, Trainer};
+
+const BASE: &[&str] = &[
+    "--model",
+    "tiny",
+    "--seq-len",
+    "32",
+    "--micro-batch",
+    "1",
+    "--global-batch",
+    "8",
+    "--train-iters",
+    "4",
+    "--warmup-iters",
+    "1",
+    "--lr",
+    "3e-3",
+    "--eval-interval",
+    "0",
+    "--peak-flops",
+    "1e9",
+    "-j",
+    "1",
+    "-q",
+];
+
+fn launch(n: usize, extra: &[&str]) {
+    let blend = common::sample_blend();
+    let mut cmd = common::sieve_train();
+    cmd.args([
+        "launch",
+        "--nproc-per-node",
+        &n.to_string(),
+        "--",
+        "train",
+        "--data",
+    ]);
+    cmd.arg(&blend).args(BASE).args(extra);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "launch {n} {extra:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The same run as threads, saved with the same checkpoint code.
+fn threaded(config_from: &Path, save: &Path) {
+    let (_, config, _) = ckpt::open(config_from).unwrap();
+    let cfg = config.train;
+    let world = cfg.tp * cfg.pp * cfg.dp;
+    let blend = BlendDir::open(&common::sample_blend(), false).unwrap();
+    let src = SampleSource::blended(
+        &blend,
+        Split::Train,
+        cfg.train_samples(),
+        cfg.seq,
+        cfg.seed as u32,
+    )
+    .unwrap();
+    let groups_of =
+        |n: usize, size: usize| -> Vec<_> { (0..n).map(|_| ThreadGroup::new(size)).collect() };
+    let (tpg, dpg, ppg) = (
+        groups_of(cfg.dp * cfg.pp, cfg.tp),
+        groups_of(cfg.tp * cfg.pp, cfg.dp),
+        groups_of(cfg.tp * cfg.dp, cfg.pp),
+    );
+    let worldg = ThreadGroup::new(world);
+    std::thread::scope(|s| {
+        for r in 0..world {
+            let g = RankGrid::new(r, cfg.tp, cfg.pp, world);
+            let tp: Box<dyn Comm<f32>> = Box::new(tpg[g.tp_group()].comm(g.shard.tp_rank));
+            let groups = Groups {
+                tp,
+                pp: Box::new(ppg[g.pp_group()].comm(g.shard.pp_rank)),
+                dp: Box::new(dpg[g.dp_group()].comm(g.dp_rank)),
+            };
+            let (cfg, src, w, data, tok) = (
+                cfg.clone(),
+                &src,
+                worldg.comm(r),
+                config.data_sha256.clone(),
+                config.tokenizer.clone(),
+            );
+            s.spawn(move || {
+                let mut t = Trainer::new(cfg.clone(), g.shard, groups).unwrap();
+                for _ in 0..cfg.train_iters {
+                    t.train_step(src).unwrap();
+                }
+                ckpt::save(&t, save, data, tok, &w).unwrap();
+            });
+        }
+    });
+}
+
+fn same_files(a: &Path, b: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for n in names {
+        let (x, y) = (
+            std::fs::read(a.join(&n)).unwrap(),
+            std::fs::read(b.join(&n)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{} differs between {} and {}",
+            n.to_string_lossy(),
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[test]
+fn tcp_processes_are_bitwise_the_threaded_runs() {
+    for (name, extra) in [
+        ("dp2", vec![]),
+        ("tp2", vec!["--tp", "2"]),
+        ("pp2 zero1", vec!["--pp", "2", "--zero1"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (procs, threads) = (dir.path().join("procs"), dir.path().join("threads"));
+        let mut args: Vec<&str> = extra.clone();
+        args.extend(["--save", procs.to_str().unwrap()]);
+        launch(2, &args);
+        threaded(&procs, &threads);
+        eprintln!("{name}: processes over TCP and threads agree bitwise");
+        same_files(&procs.join("iter_0000004"), &threads.join("iter_0000004"));
+    }
+}
+
+#[test]
+fn tp2_pp2_dp2_resumed_in_fresh_processes_is_bitwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let grid = ["--tp", "2", "--pp", "2", "--zero1"];
+    let mut straight = grid.to_vec();
+    straight.extend(["--save", a.to_str().unwrap()]);
+    launch(8, &straight);
+    let mut first = grid.to_vec();
+    first.extend(["--save", b.to_str().unwrap(), "--exit-after", "2"]);
+    launch(8, &first);
+    assert!(b.join("iter_0000002/state.json").exists());
+    let mut second = grid.to_vec();
+    second.extend(["--save", b.to_str().unwrap(), "--load", b.to_str().unwrap()]);
+    launch(8, &second);
+    same_files(&a.join("iter_0000004"), &b.join("iter_0000004"));
+}
+
+#[test]
+fn killing_one_rank_stops_the_others_with_a_clear_error() {
+    let blend = common::sample_blend();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spawn = |rank: usize| {
+        let mut cmd = common::sieve_train();
+        let mut args: Vec<&str> = BASE.to_vec();
+        let at = args.iter().position(|&a| a == "--train-iters").unwrap();
+        args[at + 1] = "100000";
+        cmd.args(["train", "--data"]).arg(&blend).args(args);
+        cmd.args(["--comm-timeout", "60"]);
+        cmd.env("RANK", rank.to_string())
+            .env("WORLD_SIZE", "2")
+            .env("MASTER_ADDR", "127.0.0.1")
+            .env("MASTER_PORT", port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let rank0 = spawn(0);
+    let mut rank1 = spawn(1);
+    std::thread::sleep(Duration::from_secs(3));
+    rank1.kill().unwrap();
+    rank1.wait().unwrap();
+    let started = Instant::now();
+    let out = rank0.wait_with_output().unwrap();
+    let waited = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "rank 0 kept going after rank 1 died");
+    assert!(
+        err.contains("lost rank 1"),
+        "rank 0's error does not name rank 1: {err}"
+    );
+    assert!(
+        waited < Duration::from_secs(30),
+        "rank 0 took {waited:?} to notice"
+    );
+    eprintln!(
+        "rank 0 stopped {waited:?} after rank 1 was killed: {}",
+        err.trim()
+    );
+}
