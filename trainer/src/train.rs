@@ -15,6 +15,9 @@ use crate::optim::{AdamConfig, AdamState, BatchSchedule, LrSchedule};
 use crate::parallel::pipeline::{self, MicroBatches};
 use crate::parallel::schedule;
 
+/// Megatron's default data-parallel bucket size (elements).
+pub const BUCKET_ELEMENTS: usize = 40_000_000;
+
 /// Everything that decides the run's numbers; stored in every checkpoint, and a resumed run
 /// must agree with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +43,9 @@ pub struct TrainConfig {
     /// data-parallel group, parameters all-gathered.
     #[serde(default)]
     pub zero1: bool,
+    /// Gradient bucket size in elements (None: Megatron's max(40M, 1M·dp)).
+    #[serde(default)]
+    pub bucket_elements: Option<usize>,
 }
 
 impl TrainConfig {
@@ -265,9 +271,7 @@ impl<F: Float> Trainer<F> {
             self.model.grads[r.clone()].copy_from_slice(&shard[..len]);
             r
         } else {
-            self.groups
-                .dp
-                .all_reduce(&mut self.model.grads, ReduceOp::Sum)?;
+            self.reduce_gradient_buckets()?;
             0..n
         };
         let grad_norm = self.global_grad_norm()?;
@@ -306,6 +310,31 @@ impl<F: Float> Trainer<F> {
             tokens: global * self.cfg.seq as u64,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Megatron's bucketed gradient reduction: the gradient buffer in buckets of
+    /// `max(40M, 1M·dp)` elements from its end (the order backward produces gradients, last
+    /// layer first), one all-reduce each. On a GPU each bucket's reduction overlaps the rest of
+    /// the backward; here they run after it, with the same result.
+    fn reduce_gradient_buckets(&mut self) -> Result<()> {
+        if self.cfg.dp == 1 {
+            return Ok(());
+        }
+        let bucket = self
+            .cfg
+            .bucket_elements
+            .unwrap_or(BUCKET_ELEMENTS.max(1_000_000 * self.cfg.dp))
+            .max(1);
+        let n = self.model.grads.len();
+        let mut end = n;
+        while end > 0 {
+            let start = end.saturating_sub(bucket);
+            self.groups
+                .dp
+                .all_reduce(&mut self.model.grads[start..end], ReduceOp::Sum)?;
+            end = start;
+        }
+        Ok(())
     }
 
     /// The L2 norm of the whole model's gradient, in f64. Squares are summed per ZeRO shard

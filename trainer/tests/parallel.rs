@@ -62,6 +62,8 @@ fn config(g: Grid) -> TrainConfig {
         pp: g.pp,
         dp: g.dp,
         zero1: g.zero1,
+        // Small buckets, so data parallelism reduces the gradient in many pieces.
+        bucket_elements: Some(100_000),
     }
 }
 

@@ -189,6 +189,7 @@ impl TrainArgs {
             pp: self.pp,
             dp,
             zero1: self.zero1,
+            bucket_elements: None,
         })
     }
 }
