@@ -108,6 +108,8 @@ pub struct Trainer<F: Float = f32> {
     /// Train samples consumed (the data cursor).
     pub consumed: u64,
     pub groups: Groups<F>,
+    /// Activation buffers kept between micro-batches and steps.
+    pool: Vec<Activations<F>>,
 }
 
 impl<F: Float> Trainer<F> {
@@ -176,6 +178,7 @@ impl<F: Float> Trainer<F> {
             step: 0,
             consumed: 0,
             groups,
+            pool: Vec::new(),
         })
     }
 
@@ -216,8 +219,8 @@ impl<F: Float> Trainer<F> {
             &batches,
             (self.cfg.micro_batch, self.cfg.seq),
             scale,
-            self.groups.tp.as_ref(),
-            self.groups.pp.as_ref(),
+            (self.groups.tp.as_ref(), self.groups.pp.as_ref()),
+            &mut self.pool,
         )?;
         let mut l = [F::from_f64(loss)];
         self.groups.pp.all_reduce(&mut l, ReduceOp::Sum)?;

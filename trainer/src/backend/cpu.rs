@@ -13,6 +13,21 @@ use super::{Backend, Float};
 /// sum) are the same on every machine.
 const ROWS_PER_TASK: usize = 16;
 
+/// Rows of a GEMM's output per parallel task. Each task packs the whole of the other operand
+/// (the weight, for a linear layer), so tasks must be tall enough for that copy to be small
+/// next to their arithmetic; a fixed size keeps results independent of the thread count.
+const GEMM_ROWS: usize = 256;
+
+/// Output rows per task of the weight-gradient GEMM: each task packs the layer input again,
+/// so the classifier's tall weight (the vocabulary) gets taller tasks.
+fn weight_grad_rows(oc: usize) -> usize {
+    if oc >= 8192 {
+        1024
+    } else {
+        GEMM_ROWS
+    }
+}
+
 pub struct Cpu<F: Float> {
     _f: PhantomData<F>,
 }
@@ -223,8 +238,8 @@ impl<F: Float> Backend for Cpu<F> {
         oc: usize,
     ) {
         debug_assert_eq!(weight.len(), oc * c);
-        out.par_chunks_mut(oc * ROWS_PER_TASK * 4)
-            .zip(inp.par_chunks(c * ROWS_PER_TASK * 4))
+        out.par_chunks_mut(oc * GEMM_ROWS)
+            .zip(inp.par_chunks(c * GEMM_ROWS))
             .for_each(|(o, x)| {
                 let m = x.len() / c;
                 match bias {
@@ -266,8 +281,8 @@ impl<F: Float> Backend for Cpu<F> {
     ) {
         let n = dout.len() / oc;
         // dinp[n, c] += dout[n, oc] · w[oc, c], split over rows.
-        dinp.par_chunks_mut(c * ROWS_PER_TASK * 4)
-            .zip(dout.par_chunks(oc * ROWS_PER_TASK * 4))
+        dinp.par_chunks_mut(c * GEMM_ROWS)
+            .zip(dout.par_chunks(oc * GEMM_ROWS))
             .for_each(|(di, dy)| {
                 let m = dy.len() / oc;
                 unsafe {
@@ -290,7 +305,7 @@ impl<F: Float> Backend for Cpu<F> {
                 }
             });
         // dweight[oc, c] += doutᵀ[oc, n] · inp[n, c], split over output rows.
-        let rows = ROWS_PER_TASK * 4;
+        let rows = weight_grad_rows(oc);
         dweight
             .par_chunks_mut(c * rows)
             .enumerate()
@@ -525,7 +540,7 @@ impl<F: Float> Backend for Cpu<F> {
             .zip(inp.par_chunks(4096))
             .for_each(|(o, x)| {
                 for (o, &x) in o.iter_mut().zip(x) {
-                    *o = half * x * (F::ONE + (s * (x + cube * x * x * x)).tanh());
+                    *o = half * x * (F::ONE + (s * (x + cube * x * x * x)).tanh_fast());
                 }
             });
     }
@@ -541,7 +556,7 @@ impl<F: Float> Backend for Cpu<F> {
             .for_each(|((di, x), dy)| {
                 for ((di, &x), &dy) in di.iter_mut().zip(x).zip(dy) {
                     let u = s * (x + cube * x * x * x);
-                    let th = u.tanh();
+                    let th = u.tanh_fast();
                     let sech2 = F::ONE - th * th;
                     let local =
                         half * (F::ONE + th) + half * x * sech2 * s * (F::ONE + three_cube * x * x);
@@ -579,12 +594,29 @@ impl<F: Float> Backend for Cpu<F> {
             });
     }
 
-    fn row_sum_exp(&self, sum: &mut [F], logits: &[F], max: &[F], cols: usize, valid: usize) {
+    fn row_sum_exp(
+        &self,
+        sum: &mut [F],
+        exps: &mut [F],
+        logits: &[F],
+        max: &[F],
+        cols: usize,
+        valid: usize,
+    ) {
         sum.par_iter_mut()
+            .zip(exps.par_chunks_mut(cols))
             .zip(logits.par_chunks(cols))
             .zip(max.par_iter())
-            .for_each(|((s, row), &m)| {
-                *s = row[..valid].iter().map(|&x| (x - m).exp()).sum();
+            .for_each(|(((s, e), row), &m)| {
+                let mut acc = F::ZERO;
+                for (e, &x) in e[..valid].iter_mut().zip(&row[..valid]) {
+                    *e = (x - m).exp_fast();
+                }
+                for &e in &e[..valid] {
+                    acc += e;
+                }
+                e[valid..].fill(F::ZERO);
+                *s = acc;
             });
     }
 
@@ -613,8 +645,7 @@ impl<F: Float> Backend for Cpu<F> {
     fn cross_entropy_backward(
         &self,
         dlogits: &mut [F],
-        logits: &[F],
-        max: &[F],
+        exps: &[F],
         sum: &[F],
         targets: &[u32],
         dloss: &[F],
@@ -624,19 +655,17 @@ impl<F: Float> Backend for Cpu<F> {
     ) {
         dlogits
             .par_chunks_mut(cols)
-            .zip(logits.par_chunks(cols))
+            .zip(exps.par_chunks(cols))
             .enumerate()
-            .for_each(|(r, (d, row))| {
-                let inv = F::ONE / sum[r];
-                let m = max[r];
-                let g = dloss[r];
-                for j in 0..valid {
-                    d[j] = (row[j] - m).exp() * inv * g;
+            .for_each(|(r, (d, e))| {
+                let scale = dloss[r] / sum[r];
+                for (d, &e) in d[..valid].iter_mut().zip(&e[..valid]) {
+                    *d = e * scale;
                 }
                 d[valid..].fill(F::ZERO);
                 let t = targets[r] as usize;
                 if t >= vocab_start && t < vocab_start + valid {
-                    d[t - vocab_start] -= g;
+                    d[t - vocab_start] -= dloss[r];
                 }
             });
     }

@@ -10,6 +10,7 @@
 
 pub mod cpu;
 pub mod float;
+pub mod timed;
 
 pub use cpu::Cpu;
 pub use float::Float;
@@ -132,10 +133,12 @@ pub trait Backend: Sync + Send {
 
     /// Per row, the largest of the first `valid` columns of this rank's logits (−∞ if none).
     fn row_max(&self, max: &mut [Self::F], logits: &[Self::F], cols: usize, valid: usize);
-    /// Per row, `Σ exp(logit − max)` over the first `valid` columns.
+    /// Per row, `exps = exp(logit − max)` over the first `valid` columns (zero on the
+    /// padding columns), kept for backward, and `sum` = their sum.
     fn row_sum_exp(
         &self,
         sum: &mut [Self::F],
+        exps: &mut [Self::F],
         logits: &[Self::F],
         max: &[Self::F],
         cols: usize,
@@ -150,14 +153,13 @@ pub trait Backend: Sync + Send {
         vocab_start: usize,
         cols: usize,
     );
-    /// `dlogits = (softmax − onehot(target)) · dloss[row]` over the valid columns, zero on
-    /// the padding columns.
+    /// `dlogits = (softmax − onehot(target)) · dloss[row]`, the softmax being `exps / sum`
+    /// (zero on the padding columns).
     #[allow(clippy::too_many_arguments)]
     fn cross_entropy_backward(
         &self,
         dlogits: &mut [Self::F],
-        logits: &[Self::F],
-        max: &[Self::F],
+        exps: &[Self::F],
         sum: &[Self::F],
         targets: &[u32],
         dloss: &[Self::F],

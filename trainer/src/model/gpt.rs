@@ -56,6 +56,8 @@ pub struct Activations<F> {
     logits: Vec<F>,
     ce_max: Vec<F>,
     ce_sum: Vec<F>,
+    /// exp(logit − max) of this rank's columns, kept so backward needs no second exp pass.
+    ce_exp: Vec<F>,
     /// Per-position losses of the last stage.
     pub losses: Vec<F>,
 }
@@ -75,6 +77,7 @@ impl<F: Float> Activations<F> {
             logits: Vec::new(),
             ce_max: Vec::new(),
             ce_sum: Vec::new(),
+            ce_exp: Vec::new(),
             losses: Vec::new(),
         }
     }
@@ -93,9 +96,11 @@ impl<F: Float> Activations<F> {
     }
 }
 
+/// Makes `v` hold `n` elements. Old contents are not cleared: every forward kernel writes
+/// all of its output, so reused activation buffers cost nothing to prepare.
 fn sized<F: Float>(v: &mut Vec<F>, n: usize) {
-    v.clear();
     v.resize(n, F::ZERO);
+    v.truncate(n);
 }
 
 pub struct Gpt<B: Backend> {
@@ -109,6 +114,9 @@ pub struct Gpt<B: Backend> {
     /// The weights forward and backward read: the master weights rounded to bf16 in Bf16
     /// precision, else unused (the master weights are read directly).
     compute: Vec<B::F>,
+    /// The logits' gradient, reused between backward passes (the largest buffer of a step;
+    /// every element is written, so it is never cleared).
+    dlogits: Vec<B::F>,
     pub backend: B,
 }
 
@@ -129,6 +137,7 @@ impl<B: Backend> Gpt<B> {
             params: vec![B::F::ZERO; n],
             grads: vec![B::F::ZERO; n],
             compute: Vec::new(),
+            dlogits: Vec::new(),
             backend,
         })
     }
@@ -340,7 +349,15 @@ impl<B: Backend> Gpt<B> {
         be.row_max(&mut acts.ce_max, &acts.logits, vl, valid);
         tp.all_reduce(&mut acts.ce_max, ReduceOp::Max)?;
         sized(&mut acts.ce_sum, n);
-        be.row_sum_exp(&mut acts.ce_sum, &acts.logits, &acts.ce_max, vl, valid);
+        sized(&mut acts.ce_exp, n * vl);
+        be.row_sum_exp(
+            &mut acts.ce_sum,
+            &mut acts.ce_exp,
+            &acts.logits,
+            &acts.ce_max,
+            vl,
+            valid,
+        );
         tp.all_reduce(&mut acts.ce_sum, ReduceOp::Sum)?;
         let mut picked = vec![B::F::ZERO; n];
         be.target_logit(
@@ -400,6 +417,7 @@ impl<B: Backend> Gpt<B> {
             precision,
             params,
             compute,
+            dlogits,
             ..
         } = self;
         let w: &[B::F] = match precision {
@@ -412,11 +430,10 @@ impl<B: Backend> Gpt<B> {
         if last {
             let vl = lay.vocab_local;
             let dloss = vec![loss_scale; n];
-            let mut dlogits = vec![B::F::ZERO; n * vl];
+            dlogits.resize(n * vl, B::F::ZERO);
             be.cross_entropy_backward(
-                &mut dlogits,
-                &acts.logits,
-                &acts.ce_max,
+                dlogits,
+                &acts.ce_exp,
                 &acts.ce_sum,
                 &acts.targets,
                 &dloss,
@@ -430,7 +447,7 @@ impl<B: Backend> Gpt<B> {
                 &mut dlnf,
                 &mut grads[wte.clone()],
                 None,
-                &dlogits,
+                dlogits,
                 &acts.lnf,
                 &w[wte],
                 c,

@@ -17,15 +17,15 @@ pub trait MicroBatches<F> {
 }
 
 /// Runs `ops` (one stage's schedule) and returns the sum of the last stage's losses (zero on
-/// other stages). With `backward` false only forward ops are run.
+/// other stages). Activation buffers come from and return to `pool`.
 pub fn run_stage<F: Float>(
     model: &mut Gpt<Cpu<F>>,
     ops: &[Op],
     batches: &dyn MicroBatches<F>,
     (batch, seq): (usize, usize),
     loss_scale: F,
-    tp: &dyn Comm<F>,
-    pp: &dyn Comm<F>,
+    (tp, pp): (&dyn Comm<F>, &dyn Comm<F>),
+    pool: &mut Vec<Activations<F>>,
 ) -> Result<f64> {
     let stage = model.shard.pp_rank;
     let width = batch * seq * model.cfg.hidden;
@@ -44,7 +44,11 @@ pub fn run_stage<F: Float>(
                 inputs.insert(mb, buf);
             }
             Op::Forward(mb) => {
-                let mut a = Activations::new(batch, seq);
+                // Reuse a finished micro-batch's buffers when there is one.
+                let mut a = match pool.pop() {
+                    Some(a) if a.batch == batch && a.seq == seq => a,
+                    _ => Activations::new(batch, seq),
+                };
                 batches.fill(mb, &mut a)?;
                 if let Some(x) = inputs.remove(&mb) {
                     a.input = x;
@@ -71,6 +75,7 @@ pub fn run_stage<F: Float>(
                 let d = douts.remove(&mb);
                 let dinput = model.backward(&a, loss_scale, d.as_deref(), tp)?;
                 dinputs.insert(mb, dinput);
+                pool.push(a);
             }
             Op::SendGradient(mb) => {
                 let d = dinputs
@@ -82,5 +87,7 @@ pub fn run_stage<F: Float>(
             }
         }
     }
+    // Forward-only schedules (evaluation) keep their activations to the end.
+    pool.extend(acts.into_values());
     Ok(loss)
 }
