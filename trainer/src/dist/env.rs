@@ -62,13 +62,20 @@ pub fn detect(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<RankEnv>> {
             None => bail!("{source}: MASTER_ADDR is not set (the address of rank 0)"),
         },
     };
-    let master_port = match get("MASTER_PORT") {
+    let mut master_port: u16 = match get("MASTER_PORT") {
         Some(p) => p
             .trim()
             .parse()
             .with_context(|| format!("MASTER_PORT={p:?} is not a port"))?,
         None => 29500,
     };
+    // Under torchrun the agent's own store already listens on MASTER_PORT; rank 0 listens on
+    // the next port instead (so give torchrun a --master-port whose successor is free).
+    if get("TORCHELASTIC_USE_AGENT_STORE").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        master_port = master_port
+            .checked_add(1)
+            .context("MASTER_PORT is the last port")?;
+    }
     Ok(Some(RankEnv {
         rank,
         world,
@@ -162,6 +169,15 @@ mod tests {
             (3, 8, 1, "torchrun")
         );
         assert_eq!((t.master_addr.as_str(), t.master_port), ("10.0.0.1", 1234));
+        let agent = env(&[
+            ("RANK", "0"),
+            ("WORLD_SIZE", "2"),
+            ("MASTER_ADDR", "h"),
+            ("MASTER_PORT", "29500"),
+            ("TORCHELASTIC_USE_AGENT_STORE", "True"),
+        ])
+        .unwrap();
+        assert_eq!(agent.master_port, 29501, "torchrun's agent store keeps MASTER_PORT");
         let s = env(&[
             ("SLURM_PROCID", "5"),
             ("SLURM_NTASKS", "16"),
