@@ -177,7 +177,10 @@ mod tests {
             ("TORCHELASTIC_USE_AGENT_STORE", "True"),
         ])
         .unwrap();
-        assert_eq!(agent.master_port, 29501, "torchrun's agent store keeps MASTER_PORT");
+        assert_eq!(
+            agent.master_port, 29501,
+            "torchrun's agent store keeps MASTER_PORT"
+        );
         let s = env(&[
             ("SLURM_PROCID", "5"),
             ("SLURM_NTASKS", "16"),
