@@ -24,15 +24,14 @@ import json, sys, math
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 import megatron_ref as m
-blend_dir, which, seq, n, seed, count = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
-words = open(blend_dir + "/blend.txt").read().split()
+blend_dir, which, seq, n, seed, count, split = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
+words = sys.argv[9].split()  # Megatron's --data-path: w1 p1 w2 p2 ...
 weights = [float(w) for w in words[0::2]]
 prefixes = [blend_dir + "/" + p for p in words[1::2]]
 w, target, buffer = m.per_dataset_sizes(weights, [n, n, n])
 members = []
 for p, buf in zip(prefixes, buffer):
     r = m.read_indexed(p)
-    split = json.load(open(blend_dir + "/manifest.json"))["split"]
     ranges = m.split_indices(len(r["lengths"]), m.split_matrix(m.parse_split(split)))
     members.append((r, m.gpt_indices(r["lengths"], ranges[which], seq, buf[which], seed)))
 size = sum(t[which] for t in target)
@@ -114,38 +113,71 @@ fn blended_samples_equal_megatron_ref() {
         return;
     };
     let blend_path = common::sample_blend();
+    // The sample blend as written (blend.txt, read through the checked blend directory) ...
     let blend = BlendDir::open(&blend_path, true).unwrap();
-    for (split, which, seq, n, seed) in [
-        (Split::Train, 0usize, 64usize, 300u64, 1234u32),
-        (Split::Valid, 1, 32, 50, 5),
-        (Split::Train, 0, 128, 1000, 42),
+    let written = std::fs::read_to_string(blend_path.join("blend.txt")).unwrap();
+    let mut cases = vec![(
+        written.trim().to_string(),
+        "90,10,0".to_string(),
+        Some(&blend),
+    )];
+    // ... and other blends of its prefixes: other weights and orders, two datasets, another split.
+    for (data, split) in [
+        ("0.1 datasets/books_text_document 0.9 datasets/web_text_document", "90,10,0"),
+        ("3 datasets/encyclopedia_text_document 1 datasets/books_text_document 1 datasets/web_text_document", "80,20"),
+        ("1 datasets/web_text_document", "969, 30, 1"),
     ] {
-        let src = SampleSource::blended(&blend, split, n, seq, seed).unwrap();
-        let count = 40.min(src.len() as usize);
-        let out = common::run_python(
-            &py,
-            BLENDED,
-            &[
-                tools.to_str().unwrap(),
-                blend_path.to_str().unwrap(),
-                &which.to_string(),
-                &seq.to_string(),
-                &n.to_string(),
-                &seed.to_string(),
-                &count.to_string(),
-            ],
-        );
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["size"].as_u64().unwrap(), src.len(), "blended size");
-        let want: Vec<Vec<u32>> = serde_json::from_value(v["samples"].clone()).unwrap();
-        for (k, w) in want.iter().enumerate() {
-            let mut got = Vec::new();
-            src.sample(k as u64, &mut got).unwrap();
-            assert_eq!(got.len(), seq + 1);
-            assert_eq!(
-                &got, w,
-                "blended sample {k} (seq {seq}, n {n}, seed {seed})"
+        cases.push((data.to_string(), split.to_string(), None));
+    }
+    for (data, split_spec, dir) in &cases {
+        for (split, which, seq, n, seed) in [
+            (Split::Train, 0usize, 64usize, 300u64, 1234u32),
+            (Split::Valid, 1, 32, 50, 5),
+            (Split::Train, 0, 128, 1000, 42),
+        ] {
+            let src = match dir {
+                Some(b) => SampleSource::blended(b, split, n, seq, seed).unwrap(),
+                None => {
+                    let words: Vec<&str> = data.split_whitespace().collect();
+                    let entries: Vec<_> = words
+                        .chunks(2)
+                        .map(|p| (p[0].parse::<f64>().unwrap(), blend_path.join(p[1])))
+                        .collect();
+                    SampleSource::blended_from(&entries, split_spec, split, n, seq, seed).unwrap()
+                }
+            };
+            let count = 40.min(src.len() as usize);
+            let out = common::run_python(
+                &py,
+                BLENDED,
+                &[
+                    tools.to_str().unwrap(),
+                    blend_path.to_str().unwrap(),
+                    &which.to_string(),
+                    &seq.to_string(),
+                    &n.to_string(),
+                    &seed.to_string(),
+                    &count.to_string(),
+                    split_spec,
+                    data,
+                ],
             );
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(
+                v["size"].as_u64().unwrap(),
+                src.len(),
+                "blended size of {data:?}"
+            );
+            let want: Vec<Vec<u32>> = serde_json::from_value(v["samples"].clone()).unwrap();
+            for (k, w) in want.iter().enumerate() {
+                let mut got = Vec::new();
+                src.sample(k as u64, &mut got).unwrap();
+                assert_eq!(got.len(), seq + 1);
+                assert_eq!(
+                    &got, w,
+                    "{data:?} split {split_spec:?}: sample {k} (seq {seq}, n {n}, seed {seed})"
+                );
+            }
         }
     }
 }

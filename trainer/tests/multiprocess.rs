@@ -211,3 +211,25 @@ fn killing_one_rank_stops_the_others_with_a_clear_error() {
         err.trim()
     );
 }
+
+#[test]
+fn the_launcher_fails_when_a_rank_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-blend");
+    let out = common::sieve_train()
+        .args(["launch", "--nproc-per-node", "2", "--", "train", "--data"])
+        .arg(&missing)
+        .args(BASE)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("manifest.json"),
+        "the rank's own error is shown: {err}"
+    );
+    assert!(
+        err.contains("failed") && err.contains("rank"),
+        "the launcher names the rank: {err}"
+    );
+}

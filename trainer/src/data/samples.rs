@@ -60,28 +60,44 @@ impl SampleSource {
         seq: usize,
         seed: u32,
     ) -> Result<SampleSource> {
-        let fractions = parse_split(&blend.manifest.split)?;
+        Self::blended_from(
+            &blend.entries,
+            &blend.manifest.split,
+            split,
+            num_samples,
+            seq,
+            seed,
+        )
+    }
+
+    /// The same for any `(weight, prefix)` list and Megatron split string (what
+    /// `--data-path w1 p1 w2 p2 … --split S` names).
+    pub fn blended_from(
+        entries: &[(f64, std::path::PathBuf)],
+        split_spec: &str,
+        split: Split,
+        num_samples: u64,
+        seq: usize,
+        seed: u32,
+    ) -> Result<SampleSource> {
+        let fractions = parse_split(split_spec)?;
         let which = split as usize;
-        let raw: Vec<f64> = blend.entries.iter().map(|e| e.0).collect();
+        let raw: Vec<f64> = entries.iter().map(|e| e.0).collect();
         let weights = normalize(&raw);
         let sizes = per_dataset_sizes(&weights, num_samples);
         let mut members = Vec::new();
-        for ((_, prefix), &(_, buffer)) in blend.entries.iter().zip(&sizes) {
+        for ((_, prefix), &(_, buffer)) in entries.iter().zip(&sizes) {
             let reader = IndexedReader::open(prefix)?;
             let Some((beg, end)) = split_ranges(fractions, reader.len() as u64)[which] else {
                 bail!(
-                    "{}: split {} of {:?} is empty",
-                    prefix.display(),
-                    which,
-                    blend.manifest.split
+                    "{}: split {which} of {split_spec:?} is empty",
+                    prefix.display()
                 );
             };
             if beg == end {
                 bail!(
-                    "{}: split {} of {:?} has no documents",
-                    prefix.display(),
-                    which,
-                    blend.manifest.split
+                    "{}: split {which} of {split_spec:?} has no documents",
+                    prefix.display()
                 );
             }
             let docs: Vec<i32> = (beg as i32..end as i32).collect();
