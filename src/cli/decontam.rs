@@ -147,11 +147,11 @@ pub struct StripArgs {
     pub run: RunArgs,
 }
 
-fn expected_path(work: &Path) -> PathBuf {
+pub(crate) fn expected_path(work: &Path) -> PathBuf {
     work.join("counts").join("expected.json")
 }
 
-fn expected(work: &Path) -> Result<Vec<String>> {
+pub(crate) fn expected(work: &Path) -> Result<Vec<String>> {
     read_expected(&expected_path(work), "sieve decontam count")
 }
 

@@ -15,9 +15,11 @@ pub mod import;
 pub mod inspect;
 pub mod inspect_tokens;
 pub mod langid;
+pub mod plan;
 pub mod quality;
 pub mod run;
 pub mod sample;
+pub mod slurm;
 pub mod tokenize;
 pub mod warc;
 
@@ -65,6 +67,11 @@ pub enum Command {
     Run(run::RunSpecArgs),
     /// Score components against labelled benchmarks (needs ../shared/data).
     Eval(eval::EvalArgs),
+    /// Run a spec on a Slurm cluster: one job array per step, chained with afterok.
+    #[command(subcommand)]
+    Slurm(slurm::SlurmCommand),
+    /// Per step of a Slurm run: tasks done, running, failed and pending, and failed tasks' logs.
+    Status(slurm::StatusArgs),
 }
 
 /// How a command ended, as the process exit code.
@@ -92,5 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Sample(a) => sample::run(a),
         Command::Run(a) => run::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Slurm(slurm::SlurmCommand::Submit(a)) => slurm::submit(&a),
+        Command::Status(a) => slurm::status(&a),
     }
 }

@@ -77,8 +77,14 @@ impl AtomicFile {
         let name = dest
             .file_name()
             .ok_or_else(|| anyhow!("{} has no file name", dest.display()))?;
-        // Deterministic, hidden name: a re-run after a crash overwrites the stale temporary.
-        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+        // Hidden, and unique to this process: tasks of one step on different nodes may write
+        // the same small file (a step's configuration, its expected inputs) at once, and each
+        // must rename its own temporary. Readers skip `.tmp` files.
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(AtomicFile {

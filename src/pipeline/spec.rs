@@ -80,6 +80,9 @@ pub struct PipelineSpec {
     pub output: OutputSpec,
     #[serde(default, rename = "stage")]
     pub stages: Vec<StageSpec>,
+    /// Resources for `sieve slurm submit`.
+    #[serde(default)]
+    pub slurm: SlurmSpec,
     /// Where relative paths are anchored (the spec's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -251,4 +254,34 @@ mod tests {
             toml::from_str("[[input]]\nkind='warc'\npaths=[]\n[output]\ndir='o'\nfromat='jsonl'\n");
         assert!(r.is_err());
     }
+}
+
+/// `[slurm]`: defaults for every step's job array, and `[slurm.steps.NAME]` for one step (a
+/// step name such as `dedup-edges`, or a stage name such as `dedup` for all of its steps),
+/// because steps differ: extraction wants cores, dedup's reduce wants memory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmSpec {
+    pub partition: Option<String>,
+    /// Defaults for every step: `--time`, `--mem`, `--cpus-per-task`.
+    pub time: Option<String>,
+    pub mem: Option<String>,
+    pub cpus: Option<usize>,
+    /// Most tasks of one array running at once (`%N`).
+    pub array_parallelism: Option<usize>,
+    /// Most tasks per step: a map step's shards are spread over at most this many tasks.
+    pub tasks_per_step: Option<usize>,
+    #[serde(default)]
+    pub steps: std::collections::BTreeMap<String, SlurmResources>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SlurmResources {
+    /// `--time`, e.g. `"4:00:00"`.
+    pub time: Option<String>,
+    /// `--mem`, e.g. `"16G"`.
+    pub mem: Option<String>,
+    /// `--cpus-per-task`.
+    pub cpus: Option<usize>,
 }

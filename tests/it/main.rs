@@ -8,6 +8,7 @@ mod http_inputs;
 mod malformed_warcs;
 mod parquet_pyarrow;
 mod shared_warcs;
+mod slurm;
 mod text_stages;
 mod tokenize_blend;
 mod util;

@@ -24,6 +24,8 @@ pub fn sample_blend() -> PathBuf {
             output: Some(out.clone()),
             threads: Some(2),
             shard: None,
+            step: None,
+            plan: false,
             quiet: true,
         };
         sieve::cli::run::run(args).expect("the sample pipeline runs");
