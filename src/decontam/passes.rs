@@ -63,7 +63,10 @@ impl DecontamConfig {
             }
             return Ok(());
         }
-        write_json(&path, self)
+        // Every count task writes it, possibly at once on different nodes.
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        crate::io::shards::AtomicFile::write_shared(&path, &bytes)
     }
 
     pub fn load(work: &Path) -> Result<DecontamConfig> {

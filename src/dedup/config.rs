@@ -149,7 +149,7 @@ impl DedupConfig {
         }
         let mut text = serde_json::to_vec_pretty(self)?;
         text.push(b'\n');
-        AtomicFile::write_all(&path, &text)
+        AtomicFile::write_shared(&path, &text)
     }
 
     pub fn load(work: &Path) -> Result<DedupConfig> {

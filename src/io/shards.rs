@@ -77,14 +77,8 @@ impl AtomicFile {
         let name = dest
             .file_name()
             .ok_or_else(|| anyhow!("{} has no file name", dest.display()))?;
-        // Hidden, and unique to this process: tasks of one step on different nodes may write
-        // the same small file (a step's configuration, its expected inputs) at once, and each
-        // must rename its own temporary. Readers skip `.tmp` files.
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        // Deterministic, hidden name: a re-run after a crash overwrites the stale temporary.
+        let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         Ok(AtomicFile {
@@ -109,6 +103,47 @@ impl AtomicFile {
                 self.dest.display()
             )
         })
+    }
+
+    /// Writes a small file that several tasks of a step may write at once with the same
+    /// content (the step's configuration, its list of inputs), possibly on different nodes:
+    /// each writes its own temporary (named with its process id) and renames it. A rename that
+    /// fails because another writer already swept the temporary is fine when the file is there
+    /// with these bytes. Temporaries of writers that died (no such process here) are removed.
+    pub fn write_shared(dest: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let name = dest
+            .file_name()
+            .ok_or_else(|| anyhow!("{} has no file name", dest.display()))?
+            .to_string_lossy()
+            .into_owned();
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+        if let Err(e) = fs::rename(&tmp, dest) {
+            let _ = fs::remove_file(&tmp);
+            if fs::read(dest).ok().as_deref() != Some(bytes) {
+                return Err(anyhow!(
+                    "cannot rename {} to {}: {e}",
+                    tmp.display(),
+                    dest.display()
+                ));
+            }
+        }
+        let prefix = format!(".{name}.");
+        for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            let pid = f
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(".tmp"))
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(pid) = pid {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes a whole file atomically.

@@ -90,7 +90,7 @@ pub fn record_expected(path: &Path, jobs: &[crate::pipeline::runner::Job]) -> Re
         }
         return Ok(());
     }
-    AtomicFile::write_all(path, &serde_json::to_vec(&stems)?)
+    AtomicFile::write_shared(path, &serde_json::to_vec(&stems)?)
 }
 
 /// Reads a list written by [`record_expected`]; `first_step` names the command to run when
