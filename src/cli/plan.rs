@@ -15,7 +15,7 @@
 //! | `dedup-components` | single | 1 |
 //! | `decontam-count` | map | one per shard |
 //! | `decontam-merge` | single | 1 |
-//! | `finish` | single | 1 (the whole chain's stats) |
+//! | `finish` | single | 1 (every pass's and the whole chain's stats) |
 //! | `tokenize` | map | one per output shard |
 //! | `blend` | single | 1 |
 //!
@@ -248,9 +248,7 @@ impl Plan {
                 }
             }
         }
-        if !globals.is_empty() {
-            steps.push(step("finish", StepKind::Single, 1, None, Action::Finish));
-        }
+        steps.push(step("finish", StepKind::Single, 1, None, Action::Finish));
         if !token_stages.is_empty() {
             steps.push(step(
                 "tokenize",
@@ -402,12 +400,16 @@ impl Plan {
         Ok(Outcome::Ok)
     }
 
-    /// The whole chain's counters (the first pass's reading, then every stage once) and the
-    /// decontamination summary.
+    /// Every pass's stats summed again from its per-shard files (tasks that ran at once may
+    /// each have seen only part of them), the whole chain's counters (the first pass's
+    /// reading, then every stage once) and the decontamination summary.
     fn finish(&self) -> Result<()> {
         let mut total = RunStats::default();
         for (i, pass) in self.passes.iter().enumerate() {
-            let s = RunStats::load(&pass.output.join("stats.json"))?;
+            let s = crate::pipeline::runner::merge_stats(&pass.output)?;
+            if self.globals.is_empty() {
+                return Ok(());
+            }
             if i == 0 {
                 total = s;
             } else {

@@ -203,10 +203,12 @@ pub fn run(jobs: Vec<Job>, stages: StageFactory, cfg: &RunConfig) -> Result<RunS
     })
 }
 
-/// Sums every per-shard stats file of a run directory into `stats.json`.
+/// Sums every per-shard stats file of a run directory into `stats.json`. Tasks of one step
+/// running at once each write it (per-process temporaries); the step's `finish` sums it again
+/// once all of them are done.
 pub fn merge_stats(out: &Path) -> Result<RunStats> {
     let total = sum_stats(out)?;
-    AtomicFile::write_all(&out.join("stats.json"), &total.to_json())?;
+    AtomicFile::write_shared(&out.join("stats.json"), &total.to_json())?;
     Ok(total)
 }
 

@@ -270,7 +270,10 @@ pub fn tokenize_all(
             d.prefixes.push(part);
         }
     }
-    write_json(&manifest_path, &manifest)?;
+    // Tasks finishing together may each write it (the same bytes): per-process temporaries.
+    let mut bytes = serde_json::to_vec_pretty(&manifest)?;
+    bytes.push(b'\n');
+    crate::io::shards::AtomicFile::write_shared(&manifest_path, &bytes)?;
     Ok(Some(manifest))
 }
 
