@@ -64,9 +64,7 @@ impl DecontamConfig {
             return Ok(());
         }
         // Every count task writes it, possibly at once on different nodes.
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        crate::io::shards::AtomicFile::write_shared(&path, &bytes)
+        crate::pipeline::tasks::write_json_shared(&path, self)
     }
 
     pub fn load(work: &Path) -> Result<DecontamConfig> {

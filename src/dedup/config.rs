@@ -8,7 +8,6 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::shingle::Shingling;
-use crate::io::shards::AtomicFile;
 
 /// How candidate pairs from a shared LSH bucket are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -147,9 +146,7 @@ impl DedupConfig {
             }
             return Ok(());
         }
-        let mut text = serde_json::to_vec_pretty(self)?;
-        text.push(b'\n');
-        AtomicFile::write_shared(&path, &text)
+        crate::pipeline::tasks::write_json_shared(&path, self)
     }
 
     pub fn load(work: &Path) -> Result<DedupConfig> {

@@ -65,11 +65,22 @@ pub fn for_each_task<T: Sync>(
     Ok(())
 }
 
-/// Writes a value as pretty JSON, atomically.
-pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+/// A value as pretty JSON with a final newline.
+fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');
-    AtomicFile::write_all(path, &bytes)
+    Ok(bytes)
+}
+
+/// Writes a value as pretty JSON, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    AtomicFile::write_all(path, &json_bytes(value)?)
+}
+
+/// [`write_json`] for a file that several tasks of a step may write at once with the same
+/// content ([`AtomicFile::write_shared`]).
+pub fn write_json_shared(path: &Path, value: &impl Serialize) -> Result<()> {
+    AtomicFile::write_shared(path, &json_bytes(value)?)
 }
 
 /// Records, in `path`, the sorted stems of every input shard of a map step (each task writes

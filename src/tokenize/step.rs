@@ -270,10 +270,8 @@ pub fn tokenize_all(
             d.prefixes.push(part);
         }
     }
-    // Tasks finishing together may each write it (the same bytes): per-process temporaries.
-    let mut bytes = serde_json::to_vec_pretty(&manifest)?;
-    bytes.push(b'\n');
-    crate::io::shards::AtomicFile::write_shared(&manifest_path, &bytes)?;
+    // Tasks finishing together may each write it (the same bytes).
+    crate::pipeline::tasks::write_json_shared(&manifest_path, &manifest)?;
     Ok(Some(manifest))
 }
 
