@@ -7,6 +7,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
+
+use crate::backend::Float;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,8 +158,9 @@ pub fn measure_cpu_gemm_peak() -> f64 {
         (0..threads).into_par_iter().for_each(|_| {
             let mut c = vec![0.0f32; n * n];
             for _ in 0..2 {
+                // SAFETY: a, b and c are n × n, row-major, and c is its own buffer.
                 unsafe {
-                    matrixmultiply::sgemm(
+                    <f32 as Float>::gemm(
                         n,
                         n,
                         n,

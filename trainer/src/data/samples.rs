@@ -88,21 +88,9 @@ impl SampleSource {
         let mut members = Vec::new();
         for ((_, prefix), &(_, buffer)) in entries.iter().zip(&sizes) {
             let reader = IndexedReader::open(prefix)?;
-            let Some((beg, end)) = split_ranges(fractions, reader.len() as u64)[which] else {
-                bail!(
-                    "{}: split {which} of {split_spec:?} is empty",
-                    prefix.display()
-                );
-            };
-            if beg == end {
-                bail!(
-                    "{}: split {which} of {split_spec:?} has no documents",
-                    prefix.display()
-                );
-            }
-            let docs: Vec<i32> = (beg as i32..end as i32).collect();
-            let indices = gpt_dataset::build(&reader.lengths, &docs, seq as u64, buffer, seed)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", prefix.display()))?;
+            let indices = split_indices(
+                &reader, fractions, split_spec, which, seq as u64, buffer, seed,
+            )?;
             members.push(Member { reader, indices });
         }
         let size: u64 = sizes.iter().map(|s| s.0).sum();
@@ -238,10 +226,36 @@ pub fn indices_for(
     seed: u32,
 ) -> Result<GptIndices> {
     let reader = IndexedReader::open(prefix)?;
-    let fractions = parse_split(split_spec)?;
+    split_indices(
+        &reader,
+        parse_split(split_spec)?,
+        split_spec,
+        which,
+        seq,
+        n,
+        seed,
+    )
+}
+
+/// The GPTDataset indices of split `which` (Megatron's contiguous document range) of one
+/// prefix, for `n` samples of `seq + 1` tokens.
+fn split_indices(
+    reader: &IndexedReader,
+    fractions: [f64; 3],
+    split_spec: &str,
+    which: usize,
+    seq: u64,
+    n: u64,
+    seed: u32,
+) -> Result<GptIndices> {
+    let prefix = reader.prefix.display();
     let Some((beg, end)) = split_ranges(fractions, reader.len() as u64)[which] else {
-        bail!("split {which} of {split_spec:?} is empty");
+        bail!("{prefix}: split {which} of {split_spec:?} is empty");
     };
+    if beg == end {
+        bail!("{prefix}: split {which} of {split_spec:?} has no documents");
+    }
     let docs: Vec<i32> = (beg as i32..end as i32).collect();
     gpt_dataset::build(&reader.lengths, &docs, seq, n, seed)
+        .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))
 }
