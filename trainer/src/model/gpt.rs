@@ -441,39 +441,20 @@ impl<B: Backend> Gpt<B> {
                 vl,
                 valid,
             );
-            let wte = lay.get("wte.weight").range();
-            let mut dlnf = vec![B::F::ZERO; n * c];
-            be.matmul_backward(
-                &mut dlnf,
-                &mut grads[wte.clone()],
-                None,
-                dlogits,
-                &acts.lnf,
-                &w[wte],
-                c,
-                vl,
-            );
-            tp.all_reduce(&mut dlnf, ReduceOp::Sum)?; // f: column-parallel input
+            let mut back = Backward {
+                be,
+                lay,
+                w,
+                grads,
+                n,
+            };
+            // Column-parallel classifier (tied embedding, no bias): f on its input.
+            let dlnf = back.column_parallel("wte", false, dlogits, &acts.lnf, c, vl, tp)?;
             let x: &[B::F] = match acts.layers.last() {
                 Some(l) => &l.residual3,
                 None => &acts.input,
             };
-            let (gw, gb) = two_ranges(
-                grads,
-                lay.get("ln_f.weight").range(),
-                lay.get("ln_f.bias").range(),
-            );
-            be.layernorm_backward(
-                &mut dres,
-                gw,
-                gb,
-                &dlnf,
-                x,
-                &w[lay.get("ln_f.weight").range()],
-                &acts.lnf_mean,
-                &acts.lnf_rstd,
-                c,
-            );
+            back.layernorm("ln_f", &mut dres, &dlnf, x, &acts.lnf_mean, &acts.lnf_rstd);
         } else {
             let d = dout.expect("a middle stage needs the gradient of its output");
             assert_eq!(d.len(), n * c);
@@ -487,87 +468,34 @@ impl<B: Backend> Gpt<B> {
             } else {
                 &acts.layers[li - 1].residual3
             };
+            let mut back = Backward {
+                be,
+                lay,
+                w,
+                grads,
+                n,
+            };
+            let h = |what: &str| format!("h.{l}.{what}");
             // residual3 = residual2 + proj(gelu(fc(ln2(residual2)))): dres flows to both.
-            // g in backward is the identity: dres is the gradient of every rank's partial sum.
-            be.bias_backward(&mut grads[lay.layer(l, "mlp.c_proj.bias")], &dres);
-            let mut dgelu = vec![B::F::ZERO; n * 4 * cl];
-            let r = lay.layer(l, "mlp.c_proj.weight");
-            be.matmul_backward(
-                &mut dgelu,
-                &mut grads[r.clone()],
-                None,
-                &dres,
-                &a.fch_gelu,
-                &w[r],
-                4 * cl,
-                c,
-            );
+            let dgelu = back.row_parallel(&h("mlp.c_proj"), &dres, &a.fch_gelu, 4 * cl, c);
             let mut dfch = vec![B::F::ZERO; n * 4 * cl];
             be.gelu_backward(&mut dfch, &a.fch, &dgelu);
-            let mut dln2 = vec![B::F::ZERO; n * c];
-            let (rw, rb) = (
-                lay.layer(l, "mlp.c_fc.weight"),
-                lay.layer(l, "mlp.c_fc.bias"),
-            );
-            let (gw, gb) = two_ranges(grads, rw.clone(), rb);
-            be.matmul_backward(&mut dln2, gw, Some(gb), &dfch, &a.ln2, &w[rw], c, 4 * cl);
-            tp.all_reduce(&mut dln2, ReduceOp::Sum)?; // f
-            let (gw, gb) = two_ranges(
-                grads,
-                lay.layer(l, "ln_2.weight"),
-                lay.layer(l, "ln_2.bias"),
-            );
-            be.layernorm_backward(
+            let dln2 = back.column_parallel(&h("mlp.c_fc"), true, &dfch, &a.ln2, c, 4 * cl, tp)?;
+            back.layernorm(
+                &h("ln_2"),
                 &mut dres,
-                gw,
-                gb,
                 &dln2,
                 &a.residual2,
-                &w[lay.layer(l, "ln_2.weight")],
                 &a.ln2_mean,
                 &a.ln2_rstd,
-                c,
             );
             // residual2 = x + proj(attention(qkv(ln1(x)))).
-            be.bias_backward(&mut grads[lay.layer(l, "attn.c_proj.bias")], &dres);
-            let mut datty = vec![B::F::ZERO; n * cl];
-            let r = lay.layer(l, "attn.c_proj.weight");
-            be.matmul_backward(
-                &mut datty,
-                &mut grads[r.clone()],
-                None,
-                &dres,
-                &a.atty,
-                &w[r],
-                cl,
-                c,
-            );
+            let datty = back.row_parallel(&h("attn.c_proj"), &dres, &a.atty, cl, c);
             let mut dqkv = vec![B::F::ZERO; n * 3 * cl];
             be.attention_backward(&mut dqkv, &datty, &a.qkv, &a.att, b, t, hl, hs);
-            let mut dln1 = vec![B::F::ZERO; n * c];
-            let (rw, rb) = (
-                lay.layer(l, "attn.c_attn.weight"),
-                lay.layer(l, "attn.c_attn.bias"),
-            );
-            let (gw, gb) = two_ranges(grads, rw.clone(), rb);
-            be.matmul_backward(&mut dln1, gw, Some(gb), &dqkv, &a.ln1, &w[rw], c, 3 * cl);
-            tp.all_reduce(&mut dln1, ReduceOp::Sum)?; // f
-            let (gw, gb) = two_ranges(
-                grads,
-                lay.layer(l, "ln_1.weight"),
-                lay.layer(l, "ln_1.bias"),
-            );
-            be.layernorm_backward(
-                &mut dres,
-                gw,
-                gb,
-                &dln1,
-                x,
-                &w[lay.layer(l, "ln_1.weight")],
-                &a.ln1_mean,
-                &a.ln1_rstd,
-                c,
-            );
+            let dln1 =
+                back.column_parallel(&h("attn.c_attn"), true, &dqkv, &a.ln1, c, 3 * cl, tp)?;
+            back.layernorm(&h("ln_1"), &mut dres, &dln1, x, &a.ln1_mean, &a.ln1_rstd);
         }
 
         if first {
@@ -578,6 +506,111 @@ impl<B: Backend> Gpt<B> {
             return Ok(Vec::new());
         }
         Ok(dres)
+    }
+}
+
+/// The gradient side of one backward pass: the weights it reads and the gradients it adds
+/// into, for the three shapes a layer is made of. `name` is a tensor's name without
+/// `.weight` / `.bias`; `n` rows flow through.
+struct Backward<'a, B: Backend> {
+    be: &'a B,
+    lay: &'a Layout,
+    w: &'a [B::F],
+    grads: &'a mut [B::F],
+    n: usize,
+}
+
+impl<B: Backend> Backward<'_, B> {
+    fn range(&self, name: &str, part: &str) -> std::ops::Range<usize> {
+        self.lay.get(&format!("{name}.{part}")).range()
+    }
+
+    /// A row-parallel linear (its forward partial sums went through g, whose backward is the
+    /// identity): bias and weight gradients; returns the gradient of this rank's input slice.
+    fn row_parallel(
+        &mut self,
+        name: &str,
+        dout: &[B::F],
+        inp: &[B::F],
+        in_dim: usize,
+        out_dim: usize,
+    ) -> Vec<B::F> {
+        let (rw, rb) = (self.range(name, "weight"), self.range(name, "bias"));
+        self.be.bias_backward(&mut self.grads[rb], dout);
+        let mut dinp = vec![B::F::ZERO; self.n * in_dim];
+        self.be.matmul_backward(
+            &mut dinp,
+            &mut self.grads[rw.clone()],
+            None,
+            dout,
+            inp,
+            &self.w[rw],
+            in_dim,
+            out_dim,
+        );
+        dinp
+    }
+
+    /// A column-parallel linear (with its bias when `bias`): weight and bias gradients, and the
+    /// input gradient summed over the tensor-parallel group (f's backward).
+    #[allow(clippy::too_many_arguments)]
+    fn column_parallel(
+        &mut self,
+        name: &str,
+        bias: bool,
+        dout: &[B::F],
+        inp: &[B::F],
+        in_dim: usize,
+        out_dim: usize,
+        tp: &dyn Comm<B::F>,
+    ) -> Result<Vec<B::F>> {
+        let rw = self.range(name, "weight");
+        let mut dinp = vec![B::F::ZERO; self.n * in_dim];
+        if bias {
+            let (gw, gb) = two_ranges(self.grads, rw.clone(), self.range(name, "bias"));
+            self.be.matmul_backward(
+                &mut dinp,
+                gw,
+                Some(gb),
+                dout,
+                inp,
+                &self.w[rw],
+                in_dim,
+                out_dim,
+            );
+        } else {
+            self.be.matmul_backward(
+                &mut dinp,
+                &mut self.grads[rw.clone()],
+                None,
+                dout,
+                inp,
+                &self.w[rw],
+                in_dim,
+                out_dim,
+            );
+        }
+        tp.all_reduce(&mut dinp, ReduceOp::Sum)?;
+        Ok(dinp)
+    }
+
+    /// A LayerNorm: gain and bias gradients, and its input gradient added into `dres` (the
+    /// residual stream, which also carries the gradient around the block).
+    fn layernorm(
+        &mut self,
+        name: &str,
+        dres: &mut [B::F],
+        dout: &[B::F],
+        inp: &[B::F],
+        mean: &[B::F],
+        rstd: &[B::F],
+    ) {
+        let (rw, rb) = (self.range(name, "weight"), self.range(name, "bias"));
+        let weight = &self.w[rw.clone()];
+        let c = weight.len();
+        let (gw, gb) = two_ranges(self.grads, rw, rb);
+        self.be
+            .layernorm_backward(dres, gw, gb, dout, inp, weight, mean, rstd, c);
     }
 }
 
