@@ -175,6 +175,27 @@ impl<B: Backend> Gpt<B> {
         self.cfg.hidden / self.shard.tp
     }
 
+    /// A row-parallel linear `name` on this rank's input slice: partial sums, g (the
+    /// all-reduce), then the bias once.
+    fn row_parallel(
+        &self,
+        name: &str,
+        inp: &[B::F],
+        in_dim: usize,
+        tp: &dyn Comm<B::F>,
+    ) -> Result<Vec<B::F>> {
+        let (w, lay, c) = (self.weights(), &self.layout, self.cfg.hidden);
+        let mut out = vec![B::F::ZERO; inp.len() / in_dim * c];
+        let weight = &w[lay.get(&format!("{name}.weight")).range()];
+        self.backend
+            .matmul_forward(&mut out, inp, weight, None, in_dim, c);
+        tp.all_reduce(&mut out, ReduceOp::Sum)?;
+        self.backend
+            .bias_add(&mut out, &w[lay.get(&format!("{name}.bias")).range()]);
+        self.round(&mut out);
+        Ok(out)
+    }
+
     /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
     /// other stages read `acts.input` (filled by the caller from the previous stage). The last
     /// stage reads `acts.targets` and returns the sum of the per-position losses.
@@ -250,18 +271,7 @@ impl<B: Backend> Gpt<B> {
             be.attention_forward(&mut a.atty, &mut a.att, &a.qkv, b, t, hl, hs);
             self.round(&mut a.atty);
             // Row-parallel output projection: partial sums, g, then the bias once.
-            let mut proj = vec![B::F::ZERO; n * c];
-            be.matmul_forward(
-                &mut proj,
-                &a.atty,
-                &w[lay.layer(l, "attn.c_proj.weight")],
-                None,
-                cl,
-                c,
-            );
-            tp.all_reduce(&mut proj, ReduceOp::Sum)?;
-            be.bias_add(&mut proj, &w[lay.layer(l, "attn.c_proj.bias")]);
-            self.round(&mut proj);
+            let proj = self.row_parallel(&format!("h.{l}.attn.c_proj"), &a.atty, cl, tp)?;
             sized(&mut a.residual2, n * c);
             be.residual_forward(&mut a.residual2, x, &proj);
             self.round(&mut a.residual2);
@@ -292,18 +302,7 @@ impl<B: Backend> Gpt<B> {
             sized(&mut a.fch_gelu, n * 4 * cl);
             be.gelu_forward(&mut a.fch_gelu, &a.fch);
             self.round(&mut a.fch_gelu);
-            let mut proj = vec![B::F::ZERO; n * c];
-            be.matmul_forward(
-                &mut proj,
-                &a.fch_gelu,
-                &w[lay.layer(l, "mlp.c_proj.weight")],
-                None,
-                4 * cl,
-                c,
-            );
-            tp.all_reduce(&mut proj, ReduceOp::Sum)?;
-            be.bias_add(&mut proj, &w[lay.layer(l, "mlp.c_proj.bias")]);
-            self.round(&mut proj);
+            let proj = self.row_parallel(&format!("h.{l}.mlp.c_proj"), &a.fch_gelu, 4 * cl, tp)?;
             sized(&mut a.residual3, n * c);
             be.residual_forward(&mut a.residual3, &a.residual2, &proj);
             self.round(&mut a.residual3);
