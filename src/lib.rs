@@ -15,6 +15,7 @@ pub mod io;
 pub mod pipeline;
 pub mod quality_train;
 pub mod read;
+pub mod report;
 pub mod rng;
 pub mod stages;
 pub mod text;

@@ -145,12 +145,26 @@ pub fn run_on_warc_or_shards(
 }
 
 /// Runs jobs and reports.
+/// Steps write to a filesystem every task sees (they rename files into place and read each
+/// other's work); object storage is where a finished run is published.
+pub fn refuse_remote_output(output: &std::path::Path) -> Result<()> {
+    let o = output.to_string_lossy();
+    if o.starts_with("s3:/") || o.starts_with("http:/") || o.starts_with("https:/") {
+        anyhow::bail!(
+            "--output {o}: steps write to a local or shared filesystem; write there, then copy \
+             the finished run with `sieve publish OUT {o}` (or `[output] publish = \"{o}\"` in a spec)"
+        );
+    }
+    Ok(())
+}
+
 pub fn execute(
     label: &str,
     jobs: Vec<Job>,
     stages: StageFactory,
     args: &RunArgs,
 ) -> Result<Outcome> {
+    refuse_remote_output(&args.output)?;
     let cfg = args.config(label);
     let summary = runner::run(jobs, stages, &cfg)?;
     if !args.quiet {

@@ -188,7 +188,7 @@ pub fn strip_factory(index: Arc<NgramIndex>, cfg: &DecontamConfig) -> StageFacto
 }
 
 /// Totals of the strip reports in an output directory.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub documents_cut: u64,
     pub documents_split: u64,

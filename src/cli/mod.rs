@@ -16,7 +16,9 @@ pub mod inspect;
 pub mod inspect_tokens;
 pub mod langid;
 pub mod plan;
+pub mod publish;
 pub mod quality;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod slurm;
@@ -65,6 +67,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Run a pipeline spec (TOML): inputs, ordered stages, output.
     Run(run::RunSpecArgs),
+    /// Copy a finished run to object storage (s3://), markers and manifests last.
+    Publish(publish::PublishArgs),
+    /// Write a run's data card: an HTML page and Markdown with SVG charts.
+    Report(report::ReportArgs),
     /// Score components against labelled benchmarks (needs ../shared/data).
     Eval(eval::EvalArgs),
     /// Run a spec on a Slurm cluster: one job array per step, chained with afterok.
@@ -98,6 +104,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Blend(a) => blend::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Run(a) => run::run(a),
+        Command::Report(a) => report::run(a),
+        Command::Publish(a) => publish::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Slurm(slurm::SlurmCommand::Submit(a)) => slurm::submit(&a),
         Command::Status(a) => slurm::status(&a),

@@ -18,9 +18,12 @@
 //! | `finish` | single | 1 (every pass's and the whole chain's stats) |
 //! | `tokenize` | map | one per output shard |
 //! | `blend` | single | 1 |
+//! | `report` | single | 1 (the data card, `OUT/report/`) |
+//! | `publish` | single | 1 (with `[output] publish = "s3://…"`: the run copied there) |
 //!
 //! Every task writes completion markers after its outputs, so any step can be re-run, and the
-//! bytes do not depend on how a step's tasks were split.
+//! bytes do not depend on how a step's tasks were split. Each finished task also adds its wall
+//! and CPU time to `OUT/timings/` (measurements, kept apart from the outputs).
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +72,8 @@ enum Action {
     Finish,
     Tokenize,
     Blend,
+    Report,
+    Publish,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +155,7 @@ fn step(
 impl Plan {
     /// The plan of `spec` writing to `args.output`.
     pub fn new(spec: PipelineSpec, args: RunArgs) -> Result<Plan> {
+        super::common::refuse_remote_output(&args.output)?;
         let (doc_stages, token_stages) = split_token_stages(&spec.stages)?;
         let shards = spec.jobs()?.len();
         let out = args.output.clone();
@@ -267,6 +273,11 @@ impl Plan {
                 ));
             }
         }
+        steps.push(step("report", StepKind::Single, 1, None, Action::Report));
+        if let Some(dest) = &spec.output.publish {
+            crate::io::s3::S3Url::parse(dest).context("[output] publish")?;
+            steps.push(step("publish", StepKind::Single, 1, None, Action::Publish));
+        }
         Ok(Plan {
             spec,
             args,
@@ -325,8 +336,24 @@ impl Plan {
         )
     }
 
-    /// Runs task `task` = (i, n) of a step (None: all of it).
+    /// Runs task `task` = (i, n) of a step (None: all of it) and, when it succeeds, records
+    /// its time.
     pub fn execute(&self, step: &Step, task: Option<(usize, usize)>) -> Result<Outcome> {
+        let watch = crate::pipeline::timing::Stopwatch::start();
+        let outcome = self.perform(step, task)?;
+        if outcome == Outcome::Ok && !matches!(step.action, Action::Report | Action::Publish) {
+            let position = self.steps.iter().position(|s| s.name == step.name);
+            watch.record(
+                &self.args.output,
+                (&step.name, position.unwrap_or(usize::MAX)),
+                task.unwrap_or((0, 1)),
+                self.args.threads(),
+            )?;
+        }
+        Ok(outcome)
+    }
+
+    fn perform(&self, step: &Step, task: Option<(usize, usize)>) -> Result<Outcome> {
         let args = &self.args;
         let threads = args.threads();
         let quiet = args.quiet;
@@ -396,6 +423,23 @@ impl Plan {
             Action::Finish => self.finish()?,
             Action::Tokenize => self.tokenize(task)?,
             Action::Blend => self.blend()?,
+            Action::Report => {
+                let written = crate::report::write(
+                    &self.args.output,
+                    &self.args.output.join("report"),
+                    &crate::report::SpecFacts::of(&self.spec),
+                )?;
+                if !quiet {
+                    eprintln!("sieve report: data card {}", written.html.display());
+                }
+            }
+            Action::Publish => {
+                let dest = self.spec.output.publish.as_deref().unwrap_or_default();
+                let r = crate::pipeline::publish::publish(&self.args.output, dest, quiet)?;
+                if !quiet {
+                    super::publish::print_report(&r);
+                }
+            }
         }
         Ok(Outcome::Ok)
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use anyhow::{bail, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::DedupConfig;
 use super::edges::{partitions, ShardCache};
@@ -78,7 +78,7 @@ impl Components {
     }
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct LargeComponent {
     pub representative: String,
     pub representative_dataset: String,
@@ -86,7 +86,8 @@ pub struct LargeComponent {
     pub datasets: BTreeMap<String, u64>,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Report {
     pub documents: u64,
     pub shards: u64,

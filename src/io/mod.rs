@@ -8,6 +8,7 @@ pub mod http_source;
 pub mod indexed;
 pub mod inflate;
 pub mod npy;
+pub mod s3;
 pub mod shards;
 pub mod source;
 pub mod warc;

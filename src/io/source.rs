@@ -1,7 +1,8 @@
 //! Turning command-line inputs into a sorted list of input files.
 //!
 //! An input argument is a file, a directory (walked recursively), a glob, a Common Crawl
-//! `*.paths[.gz]` listing (each line joined to a base URL or directory), or an `http(s)://` URL.
+//! `*.paths[.gz]` listing (each line joined to a base URL or directory), an `http(s)://` URL,
+//! or an `s3://bucket/key` object, prefix or glob.
 //! Each resolved input gets a *key*: its path relative to the root it was found under. Keys
 //! name output shards and document ids, so they must not depend on how the input was spelled
 //! (absolute or relative) and must be unique.
@@ -20,6 +21,8 @@ use super::http_source::{HttpReader, RetryPolicy};
 pub enum Location {
     Local(PathBuf),
     Url(String),
+    /// `s3://bucket/key`.
+    S3(String),
 }
 
 /// One input file.
@@ -50,6 +53,11 @@ impl Input {
                     .with_context(|| format!("cannot download {u}"))?;
                 Ok(Box::new(r))
             }
+            Location::S3(u) => {
+                let r = super::s3::S3Reader::open(&super::s3::S3Url::parse(u)?)
+                    .with_context(|| format!("cannot download {u}"))?;
+                Ok(Box::new(r))
+            }
         }
     }
 
@@ -57,7 +65,7 @@ impl Input {
     pub fn local_path(&self) -> Option<&Path> {
         match &self.location {
             Location::Local(p) => Some(p),
-            Location::Url(_) => None,
+            Location::Url(_) | Location::S3(_) => None,
         }
     }
 }
@@ -66,7 +74,7 @@ impl std::fmt::Display for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.location {
             Location::Local(p) => write!(f, "{}", p.display()),
-            Location::Url(u) => write!(f, "{u}"),
+            Location::Url(u) | Location::S3(u) => write!(f, "{u}"),
         }
     }
 }
@@ -145,6 +153,15 @@ fn is_url(s: &str) -> bool {
     s.starts_with("http://") || s.starts_with("https://")
 }
 
+/// A remote location for a listing entry or an argument: HTTP(S) or S3.
+fn remote(url: String) -> Location {
+    if super::s3::is_s3(&url) {
+        Location::S3(url)
+    } else {
+        Location::Url(url)
+    }
+}
+
 fn is_listing(s: &str) -> bool {
     s.ends_with(".paths") || s.ends_with(".paths.gz")
 }
@@ -161,6 +178,10 @@ fn url_key(url: &str) -> String {
 pub fn resolve(args: &[String], opts: &Resolve) -> Result<Vec<Input>> {
     let mut found: Vec<Input> = Vec::new();
     for arg in args {
+        if super::s3::is_s3(arg) {
+            found.extend(resolve_s3(arg, opts)?);
+            continue;
+        }
         if is_url(arg) {
             if is_listing(arg) {
                 let reader = Input {
@@ -234,6 +255,89 @@ pub fn resolve(args: &[String], opts: &Resolve) -> Result<Vec<Input>> {
     Ok(found)
 }
 
+/// An `s3://` argument: a listing, one object, every object under a prefix (directory), or
+/// the objects matching a glob. Keys are relative to the prefix's directory, as for local
+/// directories and globs.
+fn resolve_s3(arg: &str, opts: &Resolve) -> Result<Vec<Input>> {
+    use super::s3::{list, S3Url};
+    let url = S3Url::parse(arg)?;
+    if is_listing(arg) {
+        let reader = Input {
+            location: Location::S3(arg.to_string()),
+            key: url_key(arg),
+        }
+        .open()?;
+        return read_listing(reader, arg, &opts.base_url);
+    }
+    let wildcard = url.key.find(['*', '?', '[']);
+    let found = match wildcard {
+        Some(at) => {
+            // List from the directory before the first wildcard, keep what the glob matches.
+            let dir_end = url.key[..at].rfind('/').map_or(0, |i| i + 1);
+            let dir = S3Url {
+                bucket: url.bucket.clone(),
+                key: url.key[..dir_end].to_string(),
+            };
+            let pattern =
+                glob::Pattern::new(&url.key).with_context(|| format!("bad glob {arg}"))?;
+            let options = glob::MatchOptions {
+                require_literal_separator: true,
+                ..Default::default()
+            };
+            let matched: Vec<Input> = list(&dir)?
+                .into_iter()
+                .filter(|(o, _)| pattern.matches_with(&o.key, options))
+                .map(|(o, _)| Input {
+                    key: o.key[dir_end..].to_string(),
+                    location: Location::S3(o.url()),
+                })
+                .collect();
+            if matched.is_empty() {
+                bail!("{arg}: the glob matches no objects");
+            }
+            matched
+        }
+        None if !url.key.is_empty() && !url.key.ends_with('/') && super::s3::exists(&url)? => {
+            vec![Input {
+                key: url_key(arg),
+                location: Location::S3(arg.to_string()),
+            }]
+        }
+        None => {
+            let dir_len = match url.key.trim_end_matches('/') {
+                "" => 0,
+                k => k.len() + 1,
+            };
+            let mut inputs = Vec::new();
+            let mut any = false;
+            for kind in [opts.kind, InputKind::Shards] {
+                for (o, _) in list(&url)? {
+                    any = true;
+                    let rel = o.key.get(dir_len..).unwrap_or(&o.key).to_string();
+                    let hidden = rel.split('/').any(|p| p.starts_with('.'));
+                    if !hidden && kind.accepts(&rel) {
+                        inputs.push(Input {
+                            key: rel,
+                            location: Location::S3(o.url()),
+                        });
+                    }
+                }
+                if !inputs.is_empty() || opts.kind != InputKind::PreferWarc {
+                    break;
+                }
+            }
+            if !any {
+                bail!("{arg}: no such object, and no objects under it");
+            }
+            if inputs.is_empty() {
+                bail!("{arg}: the prefix holds no input files");
+            }
+            inputs
+        }
+    };
+    Ok(found)
+}
+
 /// The directory part of a glob before its first wildcard, so keys keep the matched subpath.
 fn glob_root(pattern: &str) -> PathBuf {
     let mut root = PathBuf::new();
@@ -262,6 +366,9 @@ const RUN_OUTPUT_SIDE_DIRS: &[&str] = &[
     "done",
     "tokens",
     "blend",
+    "report",
+    "timings",
+    "slurm",
 ];
 
 fn walk(root: &Path, dir: &Path, kind: InputKind, out: &mut Vec<Input>) -> Result<()> {
@@ -308,10 +415,10 @@ fn read_listing(reader: Box<dyn Read + Send>, name: &str, base: &str) -> Result<
         if rel.is_empty() || rel.starts_with('#') {
             continue;
         }
-        let location = if is_url(rel) {
-            Location::Url(rel.to_string())
-        } else if is_url(base) {
-            Location::Url(format!(
+        let location = if is_url(rel) || super::s3::is_s3(rel) {
+            remote(rel.to_string())
+        } else if is_url(base) || super::s3::is_s3(base) {
+            remote(format!(
                 "{}/{}",
                 base.trim_end_matches('/'),
                 rel.trim_start_matches('/')

@@ -394,6 +394,9 @@ fn process_shard(
                 for line in emit.reports.drain(..) {
                     shard.write_report(stage.name(), &line)?;
                 }
+                for (histogram, bucket) in emit.tallies.drain(..) {
+                    stats.tally(histogram, &bucket);
+                }
                 for (dropped, reason) in emit.dropped.drain(..) {
                     stats.drop_reason(reason);
                     shard.reject(dropped, stage.name(), reason)?;

@@ -58,6 +58,9 @@ pub struct OutputSpec {
     pub format: ShardFormat,
     #[serde(default)]
     pub write_rejected: bool,
+    /// `s3://bucket/prefix` the finished run is copied to (the plan's `publish` step).
+    #[serde(default)]
+    pub publish: Option<String>,
 }
 
 fn default_format() -> ShardFormat {

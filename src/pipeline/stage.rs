@@ -24,6 +24,7 @@ pub struct Emit {
     pub(crate) kept: Vec<Document>,
     pub(crate) dropped: Vec<(Document, &'static str)>,
     pub(crate) reports: Vec<String>,
+    pub(crate) tallies: Vec<(&'static str, String)>,
 }
 
 impl Emit {
@@ -49,10 +50,17 @@ impl Emit {
         self.reports.push(json_line);
     }
 
+    /// Counts the document in bucket `bucket` of the stage's histogram `histogram` (kept in
+    /// the stage's stats and drawn in the data card: languages, quality scores).
+    pub fn tally(&mut self, histogram: &'static str, bucket: impl Into<String>) {
+        self.tallies.push((histogram, bucket.into()));
+    }
+
     pub(crate) fn clear(&mut self) {
         self.kept.clear();
         self.dropped.clear();
         self.reports.clear();
+        self.tallies.clear();
     }
 }
 

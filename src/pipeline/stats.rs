@@ -22,6 +22,10 @@ pub struct StageStats {
     /// Broken input or failed processing, by kind.
     #[serde(default)]
     pub errors: BTreeMap<String, u64>,
+    /// Histograms a stage keeps about the documents it saw (`lang` → language → documents,
+    /// quality `score` bins), for the data card. Counts, so they sum like the rest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tallies: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl StageStats {
@@ -38,6 +42,19 @@ impl StageStats {
 
     pub fn error(&mut self, kind: &str) {
         *self.errors.entry(kind.to_string()).or_default() += 1;
+    }
+
+    pub fn tally(&mut self, histogram: &str, bucket: &str) {
+        let h = match self.tallies.get_mut(histogram) {
+            Some(h) => h,
+            None => self.tallies.entry(histogram.to_string()).or_default(),
+        };
+        match h.get_mut(bucket) {
+            Some(n) => *n += 1,
+            None => {
+                h.insert(bucket.to_string(), 1);
+            }
+        }
     }
 
     pub fn dropped_total(&self) -> u64 {
@@ -60,6 +77,12 @@ impl AddAssign<&StageStats> for StageStats {
         }
         for (k, v) in &o.errors {
             *self.errors.entry(k.clone()).or_default() += v;
+        }
+        for (name, h) in &o.tallies {
+            let mine = self.tallies.entry(name.clone()).or_default();
+            for (k, v) in h {
+                *mine.entry(k.clone()).or_default() += v;
+            }
         }
     }
 }
@@ -145,6 +168,9 @@ mod tests {
         b.stages[0].docs_in = 4;
         b.stages[0].drop_reason("x");
         b.stages[1].error("boom");
+        a.stages[0].tally("lang", "en");
+        b.stages[0].tally("lang", "en");
+        b.stages[0].tally("lang", "de");
         let mut ab = RunStats::default();
         ab += &a;
         ab += &b;
@@ -156,5 +182,7 @@ mod tests {
         assert_eq!(ab.stage("read").unwrap().dropped["x"], 2);
         assert_eq!(ab.stage("clean").unwrap().errors["boom"], 1);
         assert_eq!(ab.shards, 2);
+        let langs = &ab.stage("read").unwrap().tallies["lang"];
+        assert_eq!((langs["en"], langs["de"]), (2, 1));
     }
 }

@@ -202,11 +202,13 @@ impl Stage for LangidStage {
 
     fn process(&mut self, mut doc: Document, out: &mut Emit) -> Result<()> {
         let Some(guess) = self.identifier.identify(&doc.text) else {
+            out.tally("lang", "unknown");
             out.drop(doc, "lang_unknown");
             return Ok(());
         };
         let kept = self.keep.is_empty() || self.keep.contains(&guess.lang);
         let confident = guess.score >= self.min_score;
+        out.tally("lang", guess.lang.clone());
         doc.lang = Some(guess.lang);
         doc.lang_score = Some(guess.score);
         doc.meta

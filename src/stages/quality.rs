@@ -57,6 +57,15 @@ pub fn pareto_keeps(score: f32, draw: f64) -> bool {
     draw > 1.0 - score as f64
 }
 
+/// Bins of the score histogram in the stats: 20 of width 0.05, named by their lower edge
+/// ("0.00" … "0.95"), so that the names sort in score order.
+pub const SCORE_BINS: usize = 20;
+
+pub fn score_bin(score: f32) -> String {
+    let i = ((score.clamp(0.0, 1.0) * SCORE_BINS as f32) as usize).min(SCORE_BINS - 1);
+    format!("{:.2}", i as f64 / SCORE_BINS as f64)
+}
+
 /// A document as the classifier sees it, in training and in scoring alike: one line, and
 /// no token that fastText would take for a label.
 pub fn classifier_text(text: &str) -> String {
@@ -173,7 +182,10 @@ impl Stage for QualityStage {
                 pareto_keeps(score, draw)
             }
         };
+        let bin = score_bin(score);
+        out.tally("score", bin.clone());
         if keep {
+            out.tally("score_kept", bin);
             out.keep(doc);
         } else {
             out.drop(doc, "quality");

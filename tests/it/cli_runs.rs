@@ -12,8 +12,8 @@ use sieve::pipeline::stage::{Emit, Stage};
 use sieve::read::SourceSpec;
 
 use crate::util::{
-    assert_same_outputs, assert_same_tree, docs_of, read_stage, repo, run_expect, run_ok,
-    sample_web, stats, tree,
+    assert_same_outputs, assert_same_tree, docs_of, output_tree, read_stage, repo, run_expect,
+    run_ok, sample_web, stats,
 };
 
 fn sample_run(dir: &Path, threads: &str) {
@@ -50,10 +50,10 @@ fn sample_pipeline_output_is_identical_with_one_and_two_threads() {
     assert_eq!(manifest["streams"]["train"]["samples"], 352, "{manifest}");
     assert!(one.join("blend/stream/train_text_document.bin").exists());
     // A re-run finds every marker and changes nothing.
-    let before = tree(&one);
+    let before = output_tree(&one);
     let o = sieve_rerun(&one);
     assert!(o.contains("5 shards already finished"), "{o}");
-    assert_eq!(before, tree(&one));
+    assert_eq!(before, output_tree(&one));
 }
 
 fn sieve_rerun(dir: &Path) -> String {

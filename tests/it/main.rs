@@ -7,6 +7,8 @@ mod dedup;
 mod http_inputs;
 mod malformed_warcs;
 mod parquet_pyarrow;
+mod report;
+mod s3;
 mod shared_warcs;
 mod slurm;
 mod text_stages;

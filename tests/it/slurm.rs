@@ -89,11 +89,23 @@ fn submit(cluster: &Cluster, out: &Path) {
     );
 }
 
-/// Outputs without completion markers (they name their input paths) and Slurm's own files.
+/// Outputs without completion markers (they name their input paths), Slurm's own files and
+/// the measured step times; the data card (which shows those times) by name only.
 fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     tree(dir)
         .into_iter()
-        .filter(|(k, _)| !k.starts_with("slurm/") && !k.split('/').any(|p| p == "done"))
+        .filter(|(k, _)| {
+            !k.starts_with("slurm/")
+                && !k.starts_with("timings/")
+                && !k.split('/').any(|p| p == "done")
+        })
+        .map(|(k, v)| {
+            if k.starts_with("report/") {
+                (k, Vec::new())
+            } else {
+                (k, v)
+            }
+        })
         .collect()
 }
 
