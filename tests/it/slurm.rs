@@ -2,7 +2,9 @@
 //! (`scripts/slurm-local.sh`, which installs Debian's slurm-wlm and munge when missing), the
 //! spec submitted with `sieve slurm submit`, its output byte-identical to `sieve run`'s; then
 //! one array task cancelled mid-run with `scancel`, the spec re-submitted (only unfinished
-//! tasks run), and the bytes checked again. The daemons are stopped whatever happens.
+//! tasks run), and the bytes checked again; then the first pass's running tasks killed with
+//! SIGKILL while they write, re-submitted, checked again. The daemons are stopped whatever
+//! happens.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -216,4 +218,169 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
     cluster.wait_for_empty_queue(Duration::from_secs(600));
     status_all_done(&cluster, &b);
     assert_same(&b, &want);
+
+    // The running tasks of the first pass killed with SIGKILL while they write their shards
+    // (a temporary output file exists): the killed tasks fail, their partial files are never
+    // renamed into place, and a re-submit finishes the run with the same bytes.
+    let c = d.path().join("slurm-c");
+    submit(&cluster, &c);
+    let jobs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(c.join("slurm/jobs.json")).unwrap()).unwrap();
+    let pass = jobs["steps"][0]["jobs"][0][0].as_str().unwrap().to_string();
+    let writing = c.join("work/before-dedup");
+    let start = Instant::now();
+    let partial = loop {
+        let temp = std::fs::read_dir(&writing).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.starts_with('.') && n.ends_with(".tmp"))
+        });
+        if let Some(t) = temp {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the first pass never wrote"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let killed = cluster
+        .cmd("scancel")
+        .args(["--signal=KILL", "--full", &pass])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let start = Instant::now();
+    while cluster.queue_len() > 0 {
+        // The killed tasks' dependents can never start: clear them once the pass has drained.
+        let o = cluster
+            .cmd("squeue")
+            .args(["-h", "-r", "-j", &pass])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+            let _ = cluster.cmd("scancel").args(["-u", "root"]).status();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the queue did not drain"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        !c.join("blend/manifest.json").exists(),
+        "the chain went on past a killed task (it was writing {partial})"
+    );
+    let pass_tasks = jobs["steps"][0]["tasks"].as_u64().unwrap() as usize;
+    let finished = std::fs::read_dir(c.join("slurm/done/pass-1")).map_or(0, |d| d.count());
+    assert!(
+        finished < pass_tasks,
+        "no task was killed (it was writing {partial})"
+    );
+    submit(&cluster, &c);
+    cluster.wait_for_empty_queue(Duration::from_secs(600));
+    status_all_done(&cluster, &c);
+    assert_same(&c, &want);
+}
+
+/// pipelines/mtnlg-cc.toml, with its listing swapped for a local one of 20,000 WARC paths (no
+/// network here), becomes the job arrays the README describes: map steps capped at 9,000
+/// tasks and split at MaxArraySize, and the per-step resources of its [slurm] table.
+#[test]
+fn the_mtnlg_cc_spec_submits_as_capped_job_arrays_with_its_resources() {
+    let d = tempfile::tempdir().unwrap();
+    let listing = d.path().join("warc.paths.gz");
+    let mut paths = String::new();
+    for i in 0..20_000 {
+        paths.push_str(&format!(
+            "crawl-data/CC-MAIN-2024-10/segments/{}/warc/CC-MAIN-{i:05}.warc.gz\n",
+            i / 200
+        ));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, paths.as_bytes()).unwrap();
+    std::fs::write(&listing, gz.finish().unwrap()).unwrap();
+    let pipelines = repo().join("pipelines");
+    let spec = std::fs::read_to_string(pipelines.join("mtnlg-cc.toml"))
+        .unwrap()
+        .replace(
+            "\"https://data.commoncrawl.org/crawl-data/CC-MAIN-2024-10/warc.paths.gz\"",
+            &format!("{:?}", listing.to_str().unwrap()),
+        )
+        .replace("\"../models/", &format!("\"{}/models/", repo().display()))
+        .replace("\"tasks/", &format!("\"{}/tasks/", pipelines.display()));
+    let spec_path = d.path().join("mtnlg-cc.toml");
+    std::fs::write(&spec_path, spec).unwrap();
+    let o = sieve()
+        .env("SLURM_CONF", "/nonexistent") // no cluster: MaxArraySize falls back to Slurm's default
+        .args(["slurm", "submit", "--dry-run", "-o"])
+        .arg(d.path().join("out"))
+        .arg(&spec_path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Scripts per step: (array sizes, the script text of the first array).
+    let mut steps: BTreeMap<String, (Vec<usize>, String)> = BTreeMap::new();
+    for block in text.split("# sbatch ").skip(1) {
+        let array = block
+            .split("--array=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let (lo, hi) = array
+            .split('%')
+            .next()
+            .unwrap()
+            .split_once('-')
+            .unwrap_or(("0", "0"));
+        let n = hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1;
+        let name = block
+            .split("--job-name=sieve-")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap();
+        let e = steps
+            .entry(name.to_string())
+            .or_insert_with(|| (Vec::new(), block.to_string()));
+        e.0.push(n);
+    }
+    let total = |s: &str| steps[s].0.iter().sum::<usize>();
+    for map in [
+        "pass-1",
+        "dedup-signatures",
+        "dedup-lsh",
+        "pass-2",
+        "decontam-count",
+        "pass-3",
+        "tokenize",
+    ] {
+        assert_eq!(total(map), 9000, "{map}");
+        assert!(
+            steps[map].0.iter().all(|&n| n <= 1001),
+            "{map}: an array over MaxArraySize"
+        );
+    }
+    assert_eq!(
+        total("dedup-edges"),
+        22,
+        "one task per band, one for exact and one for URL keys"
+    );
+    for single in ["dedup-components", "decontam-merge", "finish", "report"] {
+        assert_eq!(total(single), 1, "{single}");
+    }
+    let script = |s: &str| steps[s].1.as_str();
+    assert!(
+        script("pass-1").contains("--cpus-per-task=4") && script("pass-1").contains("--mem=8G")
+    );
+    assert!(script("dedup-edges").contains("--mem=32G"));
+    assert!(script("dedup-components").contains("--mem=96G"));
+    assert!(script("dedup-components").contains("--cpus-per-task=8"));
+    assert!(script("dedup-components").contains("--time=12:00:00"));
+    assert!(script("pass-1").contains("--shard $task/9000"));
 }
