@@ -200,10 +200,37 @@ fn bucket(name: &str) -> Result<Arc<Bucket>> {
     Ok(b)
 }
 
-/// Whether an object exists at exactly this key (a listing of the key as a prefix, which
-/// public buckets allow to anonymous clients as they allow GET).
+/// Whether an object exists at exactly this key: a one-byte GET (public buckets allow
+/// anonymous GETs, not always HEADs), else, for an empty object, its parent's listing.
 pub fn exists(url: &S3Url) -> Result<bool> {
-    Ok(list(url)?.iter().any(|(o, _)| o.key == url.key))
+    let b = bucket(&url.bucket)?;
+    match runtime().block_on(fetch(b, url.path(), 0..1)) {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(_) => Ok(listed_size(url)?.is_some()),
+    }
+}
+
+/// An object's size as its parent "directory" lists it (None: not there).
+fn listed_size(url: &S3Url) -> Result<Option<u64>> {
+    let parent = url.key.rfind('/').map_or("", |i| &url.key[..i]);
+    let dir = S3Url {
+        bucket: url.bucket.clone(),
+        key: parent.to_string(),
+    };
+    Ok(list(&dir)?
+        .into_iter()
+        .find(|(o, _)| o.key == url.key)
+        .map(|(_, size)| size))
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<object_store::Error>(),
+            Some(object_store::Error::NotFound { .. })
+        )
+    })
 }
 
 /// Every object under `prefix` (a "directory" key or any key prefix): (URL, size), sorted.
@@ -328,12 +355,7 @@ impl S3Reader {
                             range.end
                         )));
                     }
-                    if e.chain().any(|c| {
-                        matches!(
-                            c.downcast_ref::<object_store::Error>(),
-                            Some(object_store::Error::NotFound { .. })
-                        )
-                    }) {
+                    if is_not_found(&e) {
                         return Err(io::Error::new(
                             io::ErrorKind::NotFound,
                             format!("{}: no such object", self.url.url()),
@@ -342,11 +364,7 @@ impl S3Reader {
                     // An empty object has no byte range to ask for: tell it by its listing.
                     if start == 0
                         && attempt == 1
-                        && list(&self.url).is_ok_and(|objects| {
-                            objects
-                                .iter()
-                                .any(|(o, size)| o.key == self.url.key && *size == 0)
-                        })
+                        && listed_size(&self.url).ok().flatten() == Some(0)
                     {
                         self.size = 0;
                         return Ok(false);

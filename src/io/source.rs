@@ -61,6 +61,20 @@ impl Input {
         }
     }
 
+    /// A remote input copied to a temporary local file (Parquet needs random access). The
+    /// file is deleted when the returned handle drops; a reader that opened it keeps reading.
+    pub fn spool(&self) -> Result<tempfile::NamedTempFile> {
+        let suffix = self.key.rsplit('/').next().unwrap_or(&self.key).to_string();
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".sieve-spool-")
+            .suffix(&format!("-{suffix}"))
+            .tempfile()
+            .context("cannot create a temporary file")?;
+        std::io::copy(&mut self.open()?, tmp.as_file_mut())
+            .with_context(|| format!("cannot download {self}"))?;
+        Ok(tmp)
+    }
+
     /// The local path, when there is one (Parquet needs random access).
     pub fn local_path(&self) -> Option<&Path> {
         match &self.location {

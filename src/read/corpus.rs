@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -55,7 +55,7 @@ pub fn read_shards(input: &Input) -> Result<ReadIter> {
     let name = input.to_string();
     let docs = match (ShardFormat::from_path(&input.key), input.local_path()) {
         (Some(ShardFormat::Parquet), Some(path)) => read_docs(path)?,
-        (Some(ShardFormat::Parquet), None) => bail!("{name}: Parquet inputs must be local files"),
+        (Some(ShardFormat::Parquet), None) => read_docs(input.spool()?.path())?,
         _ => jsonl_docs(decompress(input.open()?)?, name),
     };
     Ok(Box::new(docs.map(|d| match d {
@@ -70,12 +70,11 @@ pub fn read_shards(input: &Input) -> Result<ReadIter> {
 /// Reads a foreign corpus.
 pub fn read_import(input: &Input, spec: &ImportSpec) -> Result<ReadIter> {
     match ShardFormat::from_path(&input.key) {
-        Some(ShardFormat::Parquet) => {
-            let path = input
-                .local_path()
-                .ok_or_else(|| anyhow!("{input}: Parquet inputs must be local files"))?;
-            read_parquet_corpus(input, path, spec)
-        }
+        Some(ShardFormat::Parquet) => match input.local_path() {
+            Some(path) => read_parquet_corpus(input, path, spec),
+            // Remote Parquet: a local copy, deleted once the reader has it open.
+            None => read_parquet_corpus(input, input.spool()?.path(), spec),
+        },
         Some(_) => read_jsonl_corpus(input, spec),
         None => bail!("{input}: not a JSONL or Parquet corpus (by its extension)"),
     }

@@ -182,6 +182,24 @@ fn s3_inputs_and_publishing_survive_throttling_and_cut_connections() {
     ok(c);
     assert_same_outputs(&reference, &listed);
 
+    // A Parquet shard from S3 (read through a local copy: Parquet wants random access).
+    let shard = std::fs::read(listed.join("sample-web-00000.parquet")).unwrap();
+    server.put("/crawl/shards/sample-web-00000.parquet", &shard);
+    let (local_x, remote_x) = (d.path().join("local-x"), d.path().join("remote-x"));
+    run_ok(&[
+        "extract",
+        "-q",
+        "-o",
+        local_x.to_str().unwrap(),
+        listed.join("sample-web-00000.parquet").to_str().unwrap(),
+    ]);
+    let mut c = sieve_s3(&server);
+    c.args(["extract", "-q", "-o"])
+        .arg(&remote_x)
+        .arg("s3://crawl/shards/sample-web-00000.parquet");
+    ok(c);
+    assert_same_outputs(&local_x, &remote_x);
+
     // A glob and a prefix: other keys (so other shard names), the same documents.
     for (name, arg) in [
         (
