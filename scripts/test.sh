@@ -3,7 +3,8 @@
 # target/ (pyarrow: our Parquet reads in pyarrow; tiktoken: our token ids equal OpenAI's;
 # numpy: shards and blending indices checked by ../shared/tools/megatron_ref.py; safetensors:
 # the trainer's export; moto[server]: a local S3 for the s3:// tests), then cargo test.
-# The Slurm and data-card tests install Debian's slurm-wlm, munge and chromium when missing.
+# The Slurm and data-card tests install Debian's slurm-wlm, munge and chromium when missing;
+# CUDA 12's NVRTC and ptxas come from PyPI wheels for the kernel compile check.
 # Tests that need ../shared/data skip with a message when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,17 @@ if ! "$venv/bin/python" -c "import pyarrow, tiktoken, numpy, safetensors, moto.s
     "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow tiktoken numpy safetensors 'moto[server]'
 fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
-cargo test --locked --workspace "$@"
+
+# CUDA 12's NVRTC, ptxas and headers (no GPU, no driver needed): the trainer's kernels are
+# compiled for sm_80 and sm_90 by trainer/tests/cuda_kernels.rs.
+nvidia=$("$venv/bin/python" -c "import os, sysconfig; print(os.path.join(sysconfig.get_paths()['purelib'], 'nvidia'))")
+if [ ! -x "$nvidia/cuda_nvcc/bin/ptxas" ] || [ ! -f "$nvidia/cuda_nvrtc/lib/libnvrtc.so.12" ]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        'nvidia-cuda-nvrtc-cu12==12.8.*' 'nvidia-cuda-nvcc-cu12==12.8.*' 'nvidia-cuda-runtime-cu12==12.8.*'
+fi
+export LD_LIBRARY_PATH="$nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export SIEVE_CUDA_INCLUDE="$nvidia/cuda_runtime/include"
+export SIEVE_PTXAS="$nvidia/cuda_nvcc/bin/ptxas"
+
+# The trainer is built with its `cuda` feature: it must build and pass without CUDA.
+cargo test --locked --workspace --features sieve-trainer/cuda "$@"

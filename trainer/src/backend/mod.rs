@@ -9,6 +9,9 @@
 //! gradient outputs, so gradients accumulate over micro-batches without extra copies.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda_compile;
+pub mod cuda_kernels;
 pub mod float;
 pub mod timed;
 

@@ -1,0 +1,54 @@
+//! Every CUDA kernel compiles with NVRTC for sm_80 (A100) and sm_90 (H100) and assembles with
+//! `ptxas` without a warning or a register spill. Needs the `cuda` feature and CUDA 12's NVRTC
+//! and ptxas, which need no GPU: `scripts/test.sh` installs them from PyPI
+//! (`nvidia-cuda-nvrtc-cu12`, `nvidia-cuda-nvcc-cu12`, `nvidia-cuda-runtime-cu12` for the
+//! headers) and sets `LD_LIBRARY_PATH`, `SIEVE_CUDA_INCLUDE` and `SIEVE_PTXAS`.
+#![cfg(feature = "cuda")]
+
+use std::process::Command;
+
+use sieve_trainer::backend::cuda_compile::{compile_all, nvrtc_present};
+
+#[test]
+fn every_kernel_compiles_for_sm80_and_sm90_without_warnings_or_spills() {
+    let (Ok(include), Ok(ptxas)) = (
+        std::env::var("SIEVE_CUDA_INCLUDE"),
+        std::env::var("SIEVE_PTXAS"),
+    ) else {
+        eprintln!(
+            "skipping: SIEVE_CUDA_INCLUDE and SIEVE_PTXAS are not set (scripts/test.sh sets them)"
+        );
+        return;
+    };
+    assert!(nvrtc_present(), "libnvrtc is not on LD_LIBRARY_PATH");
+    let d = tempfile::tempdir().unwrap();
+    for arch in [80, 90] {
+        let compiled =
+            compile_all(arch, std::slice::from_ref(&include)).unwrap_or_else(|e| panic!("{e:#}"));
+        for (file, ptx) in compiled {
+            assert!(ptx.contains(".entry"), "{file}: no kernel in the PTX");
+            let path = d.path().join(format!("{file}.sm{arch}.ptx"));
+            std::fs::write(&path, &ptx).unwrap();
+            let o = Command::new(&ptxas)
+                .arg(format!("-arch=sm_{arch}"))
+                .args([
+                    "-v",
+                    "--warn-on-spills",
+                    "--warning-as-error",
+                    "-o",
+                    "/dev/null",
+                ])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let log = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "ptxas sm_{arch} {file}:\n{log}");
+            for line in log.lines().filter(|l| l.contains("spill")) {
+                assert!(
+                    line.contains("0 bytes spill stores, 0 bytes spill loads"),
+                    "{file} sm_{arch} spills registers: {line}"
+                );
+            }
+        }
+    }
+}
