@@ -11,7 +11,9 @@
 pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda_compile;
+pub mod cuda_gemm;
 pub mod cuda_kernels;
+pub mod cuda_launch;
 pub mod float;
 pub mod timed;
 
