@@ -3,6 +3,7 @@
 pub mod comm;
 pub mod env;
 pub mod grid;
+pub mod nccl_id;
 pub mod tcp;
 pub mod thread_comm;
 

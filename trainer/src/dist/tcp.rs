@@ -299,6 +299,21 @@ impl TcpComm {
         })
     }
 
+    /// Group rank 0's bytes, on every member (the others pass `None`): how a group's NCCL
+    /// unique id travels from the rank that made it.
+    pub fn broadcast_bytes(&self, mine: Option<Vec<u8>>, what: &str) -> Result<Vec<u8>> {
+        if self.rank == 0 {
+            let bytes =
+                mine.with_context(|| format!("{what}: group rank 0 has nothing to send"))?;
+            for &peer in &self.members[1..] {
+                self.mesh.send(peer, self.group, &bytes)?;
+            }
+            return Ok(bytes);
+        }
+        let during = format!("{what} in group {}", self.name);
+        self.mesh.recv(self.members[0], self.group, &during)
+    }
+
     /// Every member's bytes, in group-rank order.
     fn exchange(&self, mine: Vec<u8>, what: &str) -> Result<Vec<Vec<u8>>> {
         for (i, &peer) in self.members.iter().enumerate() {
