@@ -22,5 +22,9 @@ fuzz_target!(|data: &[u8]| {
         out.text.len(),
         html.len()
     );
-    assert!(start.elapsed() < Duration::from_secs(2), "a page took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "a page took {:?}",
+        start.elapsed()
+    );
 });

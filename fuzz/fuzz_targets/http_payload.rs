@@ -15,8 +15,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = head.mime_type();
     let payload = decode_payload(&head, raw, MAX);
-    assert!(payload.bytes.len() <= MAX, "payload of {} bytes over the limit", payload.bytes.len());
+    assert!(
+        payload.bytes.len() <= MAX,
+        "payload of {} bytes over the limit",
+        payload.bytes.len()
+    );
     let text = charset::decode(&payload.bytes, head.charset().as_deref()).text;
     // Decoding turns each input byte into at most one replacement or one character.
-    assert!(text.chars().count() <= payload.bytes.len(), "text longer than its bytes");
+    assert!(
+        text.chars().count() <= payload.bytes.len(),
+        "text longer than its bytes"
+    );
 });

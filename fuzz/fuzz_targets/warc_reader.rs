@@ -36,16 +36,25 @@ fuzz_target!(|data: &[u8]| {
         assert!(items <= body.len() + 2, "more items than input bytes");
         let location = match &item {
             Ok(r) => {
-                assert!(r.block.len() as u64 <= limits.max_block_bytes, "block over the limit");
+                assert!(
+                    r.block.len() as u64 <= limits.max_block_bytes,
+                    "block over the limit"
+                );
                 let here = (r.location.member_offset, r.location.offset_in_member);
                 if let Some(before) = last_record {
-                    assert!(here > before, "records out of order: {before:?} then {here:?}");
+                    assert!(
+                        here > before,
+                        "records out of order: {before:?} then {here:?}"
+                    );
                 }
                 last_record = Some(here);
                 r.location
             }
             Err(e) => e.location,
         };
-        assert!(location.member_offset <= file.len() as u64, "a location past the end of the file");
+        assert!(
+            location.member_offset <= file.len() as u64,
+            "a location past the end of the file"
+        );
     }
 });
