@@ -4,6 +4,17 @@
 // with strided GEMMs on the qkv rows.
 #include "common.cuh"
 
+// Element i of a [b, heads, t, hs] tensor, as an index into rows [b, t, row_width] whose
+// columns hold the heads side by side (h * hs + d): the one mapping every layout change here
+// uses (row_width is 3c for the qkv rows, c for the output rows).
+__device__ __forceinline__ size_t row_index(size_t i, int seq, int heads, int hs, size_t row_width) {
+    int d = i % hs;
+    int t = (i / hs) % seq;
+    int h = (i / ((size_t)hs * seq)) % heads;
+    size_t b = i / ((size_t)hs * seq * heads);
+    return (b * seq + t) * row_width + (size_t)h * hs + d;
+}
+
 // qkv rows [b, t, (q | k | v) heads * hs] to q, k, v each [b, heads, t, hs], so that every
 // (batch, head) is one contiguous matrix of a strided batched GEMM.
 // Grid: ceil(b * t * c / 256); block: 256.
@@ -13,11 +24,7 @@ extern "C" __global__ void attention_permute(floatX* q, floatX* k, floatX* v, co
     size_t c = (size_t)heads * hs;
     if (i >= (size_t)batch * seq * c) return;
     // i indexes [b, h, t, d] of the destination.
-    int d = i % hs;
-    int t = (i / hs) % seq;
-    int h = (i / ((size_t)hs * seq)) % heads;
-    int b = i / ((size_t)hs * seq * heads);
-    size_t src = ((size_t)b * seq + t) * 3 * c + (size_t)h * hs + d;
+    size_t src = row_index(i, seq, heads, hs, 3 * c);
     q[i] = qkv[src];
     k[i] = qkv[src + c];
     v[i] = qkv[src + 2 * c];
@@ -31,11 +38,7 @@ extern "C" __global__ void attention_permute_backward(floatX* dqkv, const floatX
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     size_t c = (size_t)heads * hs;
     if (i >= (size_t)batch * seq * c) return;
-    int d = i % hs;
-    int t = (i / hs) % seq;
-    int h = (i / ((size_t)hs * seq)) % heads;
-    int b = i / ((size_t)hs * seq * heads);
-    size_t dst = ((size_t)b * seq + t) * 3 * c + (size_t)h * hs + d;
+    size_t dst = row_index(i, seq, heads, hs, 3 * c);
     dqkv[dst] = to_x(to_f(dqkv[dst]) + to_f(dq[i]));
     dqkv[dst + c] = to_x(to_f(dqkv[dst + c]) + to_f(dk[i]));
     dqkv[dst + 2 * c] = to_x(to_f(dqkv[dst + 2 * c]) + to_f(dv[i]));
@@ -48,11 +51,7 @@ extern "C" __global__ void attention_unpermute(floatX* out, const floatX* y, int
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     size_t c = (size_t)heads * hs;
     if (i >= (size_t)batch * seq * c) return;
-    int d = i % hs;
-    int t = (i / hs) % seq;
-    int h = (i / ((size_t)hs * seq)) % heads;
-    int b = i / ((size_t)hs * seq * heads);
-    out[((size_t)b * seq + t) * c + (size_t)h * hs + d] = y[i];
+    out[row_index(i, seq, heads, hs, c)] = y[i];
 }
 
 // The backward of attention_unpermute: dout rows to [b, heads, t, hs].
@@ -62,11 +61,7 @@ extern "C" __global__ void attention_unpermute_backward(floatX* dy, const floatX
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     size_t c = (size_t)heads * hs;
     if (i >= (size_t)batch * seq * c) return;
-    int d = i % hs;
-    int t = (i / hs) % seq;
-    int h = (i / ((size_t)hs * seq)) % heads;
-    int b = i / ((size_t)hs * seq * heads);
-    dy[i] = dout[((size_t)b * seq + t) * c + (size_t)h * hs + d];
+    dy[i] = dout[row_index(i, seq, heads, hs, c)];
 }
 
 // The masked softmax of Cpu::attention_forward, in place on the scores of each query row

@@ -117,9 +117,9 @@ pub mod attention {
         Gemm::single(Op::N, Op::N, hs, seq, seq, hs, seq).batched(bh, seq * hs, seq * seq, seq * hs)
     }
 
-    /// `datt[t, s] = dy[t] · v[s]`: A = v (T), B = dy (N).
+    /// `datt[t, s] = dy[t] · v[s]`: A = v (T), B = dy (N), the product shape of `scores`.
     pub fn datt(bh: usize, seq: usize, hs: usize) -> Gemm {
-        Gemm::single(Op::T, Op::N, seq, seq, hs, hs, hs).batched(bh, seq * hs, seq * hs, seq * seq)
+        scores(bh, seq, hs)
     }
 
     /// `dv[s] = Σ_t att[t, s] · dy[t]`: A = dy (N), B = att (T).
@@ -127,14 +127,14 @@ pub mod attention {
         Gemm::single(Op::N, Op::T, hs, seq, seq, hs, seq).batched(bh, seq * hs, seq * seq, seq * hs)
     }
 
-    /// `dq[t] = Σ_s dscores[t, s] · k[s]`: A = k (N), B = dscores (N).
+    /// `dq[t] = Σ_s dscores[t, s] · k[s]`: A = k (N), B = dscores (N), the shape of `values`.
     pub fn dq(bh: usize, seq: usize, hs: usize) -> Gemm {
-        Gemm::single(Op::N, Op::N, hs, seq, seq, hs, seq).batched(bh, seq * hs, seq * seq, seq * hs)
+        values(bh, seq, hs)
     }
 
-    /// `dk[s] = Σ_t dscores[t, s] · q[t]`: A = q (N), B = dscores (T).
+    /// `dk[s] = Σ_t dscores[t, s] · q[t]`: A = q (N), B = dscores (T), the shape of `dv`.
     pub fn dk(bh: usize, seq: usize, hs: usize) -> Gemm {
-        Gemm::single(Op::N, Op::T, hs, seq, seq, hs, seq).batched(bh, seq * hs, seq * seq, seq * hs)
+        dv(bh, seq, hs)
     }
 }
 
@@ -237,28 +237,11 @@ mod tests {
         close(&got_dw, &dw);
     }
 
-    /// `[b, t, (q|k|v) h·hs]` rows to q, k, v `[b·h, t, hs]` (attention_permute's layout).
-    fn permute(qkv: &[f64], b: usize, t: usize, h: usize, hs: usize) -> [Vec<f64>; 3] {
-        let c = h * hs;
-        let mut out = [
-            vec![0.0; b * t * c],
-            vec![0.0; b * t * c],
-            vec![0.0; b * t * c],
-        ];
-        for bi in 0..b {
-            for ti in 0..t {
-                for hi in 0..h {
-                    for d in 0..hs {
-                        let dst = ((bi * h + hi) * t + ti) * hs + d;
-                        let src = (bi * t + ti) * 3 * c + hi * hs + d;
-                        for (part, o) in out.iter_mut().enumerate() {
-                            o[dst] = qkv[src + part * c];
-                        }
-                    }
-                }
-            }
-        }
-        out
+    /// Element `i` of a `[b·h, t, hs]` tensor as an index into rows `[b, t, width]` holding
+    /// the heads side by side (attention.cu's `row_index`).
+    fn row_index(i: usize, t: usize, h: usize, hs: usize, width: usize) -> usize {
+        let (d, ti, hi, bi) = (i % hs, (i / hs) % t, (i / (hs * t)) % h, i / (hs * t * h));
+        (bi * t + ti) * width + hi * hs + d
     }
 
     #[test]
@@ -274,7 +257,14 @@ mod tests {
         let mut want_dqkv = vec![0.0; b * t * 3 * c];
         cpu.attention_backward(&mut want_dqkv, &dout, &qkv, &att_cpu, b, t, h, hs);
 
-        let [q, k, v] = permute(&qkv, b, t, h, hs);
+        // attention_permute: q, k, v out of the qkv rows.
+        let n = bh * t * hs;
+        let part = |p: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| qkv[row_index(i, t, h, hs, 3 * c) + p * c])
+                .collect()
+        };
+        let (q, k, v) = (part(0), part(1), part(2));
         let scale = 1.0 / (hs as f64).sqrt();
         let mut att = vec![0.0; bh * t * t];
         apply(&attention::scores(bh, t, hs), scale, &k, &q, &mut att, None);
@@ -291,20 +281,13 @@ mod tests {
         close(&att, &att_cpu);
         let mut y = vec![0.0; bh * t * hs];
         apply(&attention::values(bh, t, hs), 1.0, &v, &att, &mut y, None);
-        // attention_unpermute, then compare.
+        // attention_unpermute, then compare; and its backward for dout.
         let mut out = vec![0.0; b * t * c];
-        let mut dy = vec![0.0; bh * t * hs];
-        for bi in 0..b {
-            for ti in 0..t {
-                for hi in 0..h {
-                    for d in 0..hs {
-                        let i = ((bi * h + hi) * t + ti) * hs + d;
-                        let row = (bi * t + ti) * c + hi * hs + d;
-                        out[row] = y[i];
-                        dy[i] = dout[row];
-                    }
-                }
-            }
+        let mut dy = vec![0.0; n];
+        for i in 0..n {
+            let row = row_index(i, t, h, hs, c);
+            out[row] = y[i];
+            dy[i] = dout[row];
         }
         close(&out, &want_out);
 
@@ -329,19 +312,13 @@ mod tests {
         let (mut dq, mut dk) = (vec![0.0; bh * t * hs], vec![0.0; bh * t * hs]);
         apply(&attention::dq(bh, t, hs), 1.0, &k, &datt, &mut dq, None);
         apply(&attention::dk(bh, t, hs), 1.0, &q, &datt, &mut dk, None);
+        // attention_permute_backward.
         let mut dqkv = vec![0.0; b * t * 3 * c];
-        for bi in 0..b {
-            for ti in 0..t {
-                for hi in 0..h {
-                    for d in 0..hs {
-                        let i = ((bi * h + hi) * t + ti) * hs + d;
-                        let row = (bi * t + ti) * 3 * c + hi * hs + d;
-                        dqkv[row] += dq[i];
-                        dqkv[row + c] += dk[i];
-                        dqkv[row + 2 * c] += dv[i];
-                    }
-                }
-            }
+        for i in 0..n {
+            let row = row_index(i, t, h, hs, 3 * c);
+            dqkv[row] += dq[i];
+            dqkv[row + c] += dk[i];
+            dqkv[row + 2 * c] += dv[i];
         }
         close(&dqkv, &want_dqkv);
     }
