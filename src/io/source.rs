@@ -322,26 +322,30 @@ fn resolve_s3(arg: &str, opts: &Resolve) -> Result<Vec<Input>> {
                 "" => 0,
                 k => k.len() + 1,
             };
-            let mut inputs = Vec::new();
-            let mut any = false;
-            for kind in [opts.kind, InputKind::Shards] {
-                for (o, _) in list(&url)? {
-                    any = true;
-                    let rel = o.key.get(dir_len..).unwrap_or(&o.key).to_string();
-                    let hidden = rel.split('/').any(|p| p.starts_with('.'));
-                    if !hidden && kind.accepts(&rel) {
-                        inputs.push(Input {
-                            key: rel,
-                            location: Location::S3(o.url()),
-                        });
-                    }
-                }
-                if !inputs.is_empty() || opts.kind != InputKind::PreferWarc {
-                    break;
-                }
-            }
-            if !any {
+            // One listing; its visible files by relative key. A prefix without WARC files is
+            // read for shards with PreferWarc, as a local directory is.
+            let listed = list(&url)?;
+            if listed.is_empty() {
                 bail!("{arg}: no such object, and no objects under it");
+            }
+            let visible: Vec<(String, String)> = listed
+                .into_iter()
+                .map(|(o, _)| (o.key.get(dir_len..).unwrap_or(&o.key).to_string(), o.url()))
+                .filter(|(rel, _)| !rel.split('/').any(|p| p.starts_with('.')))
+                .collect();
+            let of_kind = |kind: InputKind| -> Vec<Input> {
+                visible
+                    .iter()
+                    .filter(|(rel, _)| kind.accepts(rel))
+                    .map(|(rel, url)| Input {
+                        key: rel.clone(),
+                        location: Location::S3(url.clone()),
+                    })
+                    .collect()
+            };
+            let mut inputs = of_kind(opts.kind);
+            if inputs.is_empty() && opts.kind == InputKind::PreferWarc {
+                inputs = of_kind(InputKind::Shards);
             }
             if inputs.is_empty() {
                 bail!("{arg}: the prefix holds no input files");
