@@ -565,30 +565,14 @@ impl<B: Backend> Backward<'_, B> {
     ) -> Result<Vec<B::F>> {
         let rw = self.range(name, "weight");
         let mut dinp = vec![B::F::ZERO; self.n * in_dim];
-        if bias {
+        let (gw, gb) = if bias {
             let (gw, gb) = two_ranges(self.grads, rw.clone(), self.range(name, "bias"));
-            self.be.matmul_backward(
-                &mut dinp,
-                gw,
-                Some(gb),
-                dout,
-                inp,
-                &self.w[rw],
-                in_dim,
-                out_dim,
-            );
+            (gw, Some(gb))
         } else {
-            self.be.matmul_backward(
-                &mut dinp,
-                &mut self.grads[rw.clone()],
-                None,
-                dout,
-                inp,
-                &self.w[rw],
-                in_dim,
-                out_dim,
-            );
-        }
+            (&mut self.grads[rw.clone()], None)
+        };
+        self.be
+            .matmul_backward(&mut dinp, gw, gb, dout, inp, &self.w[rw], in_dim, out_dim);
         tp.all_reduce(&mut dinp, ReduceOp::Sum)?;
         Ok(dinp)
     }
