@@ -12,21 +12,12 @@ use sieve::pipeline::stage::{Emit, Stage};
 use sieve::read::SourceSpec;
 
 use crate::util::{
-    assert_same_outputs, assert_same_tree, docs_of, output_tree, read_stage, repo, run_expect,
-    run_ok, sample_web, stats,
+    assert_same_outputs, assert_same_tree, comparable_tree, docs_of, read_stage, repo, run_expect,
+    run_ok, run_sample, sample_web, stats,
 };
 
 fn sample_run(dir: &Path, threads: &str) {
-    let spec = repo().join("pipelines/sample.toml");
-    run_ok(&[
-        "run",
-        "-q",
-        "-j",
-        threads,
-        "--output",
-        dir.to_str().unwrap(),
-        spec.to_str().unwrap(),
-    ]);
+    run_sample(dir, &["-j", threads]);
 }
 
 #[test]
@@ -50,10 +41,10 @@ fn sample_pipeline_output_is_identical_with_one_and_two_threads() {
     assert_eq!(manifest["streams"]["train"]["samples"], 352, "{manifest}");
     assert!(one.join("blend/stream/train_text_document.bin").exists());
     // A re-run finds every marker and changes nothing.
-    let before = output_tree(&one);
+    let before = comparable_tree(&one);
     let o = sieve_rerun(&one);
     assert!(o.contains("5 shards already finished"), "{o}");
-    assert_eq!(before, output_tree(&one));
+    assert_eq!(before, comparable_tree(&one));
 }
 
 fn sieve_rerun(dir: &Path) -> String {

@@ -6,20 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::util::{python_with, repo, run_ok, stats};
+use crate::util::{python_with, repo, run_sample, stats};
 
 /// One run of the sample pipeline shared by the tests of this file.
 fn sample_run() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep().join("sample");
-        run_ok(&[
-            "run",
-            "-q",
-            "-o",
-            dir.to_str().unwrap(),
-            repo().join("pipelines/sample.toml").to_str().unwrap(),
-        ]);
+        run_sample(&dir, &[]);
         dir
     })
 }

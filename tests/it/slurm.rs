@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{repo, run_ok, sieve, tree};
+use crate::util::{comparable_tree, repo, run_sample, sieve};
 
 struct Cluster {
     dir: PathBuf,
@@ -46,6 +46,16 @@ impl Cluster {
         let mut c = Command::new(program);
         c.env("SLURM_CONF", self.conf());
         c
+    }
+
+    /// Whether no task of job `job` is left in the queue.
+    fn drained(&self, job: &str) -> bool {
+        let o = self
+            .cmd("squeue")
+            .args(["-h", "-r", "-j", job])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().is_empty()
     }
 
     fn queue_len(&self) -> usize {
@@ -91,24 +101,27 @@ fn submit(cluster: &Cluster, out: &Path) {
     );
 }
 
-/// Outputs without completion markers (they name their input paths), Slurm's own files and
-/// the measured step times; the data card (which shows those times) by name only.
+/// Outputs as runs are compared ([`comparable_tree`]), without completion markers (they name
+/// their input paths) and Slurm's own files.
 fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    tree(dir)
+    comparable_tree(dir)
         .into_iter()
-        .filter(|(k, _)| {
-            !k.starts_with("slurm/")
-                && !k.starts_with("timings/")
-                && !k.split('/').any(|p| p == "done")
-        })
-        .map(|(k, v)| {
-            if k.starts_with("report/") {
-                (k, Vec::new())
-            } else {
-                (k, v)
-            }
-        })
+        .filter(|(k, _)| !k.starts_with("slurm/") && !k.split('/').any(|p| p == "done"))
         .collect()
+}
+
+/// Submits the spec (again), waits for the queue to empty, and checks every step done and the
+/// outputs equal to `want`.
+fn run_to_end(cluster: &Cluster, out: &Path, want: &BTreeMap<String, Vec<u8>>) {
+    submit(cluster, out);
+    cluster.wait_for_empty_queue(Duration::from_secs(600));
+    status_all_done(cluster, out);
+    assert_same(out, want);
+}
+
+/// The job ids and task counts `submit` recorded.
+fn jobs(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("slurm/jobs.json")).unwrap()).unwrap()
 }
 
 fn assert_same(got: &Path, want: &BTreeMap<String, Vec<u8>>) {
@@ -142,35 +155,24 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
     };
     let d = tempfile::tempdir().unwrap();
     let reference = d.path().join("run");
-    run_ok(&[
-        "run",
-        "-q",
-        "-o",
-        reference.to_str().unwrap(),
-        repo().join("pipelines/sample.toml").to_str().unwrap(),
-    ]);
+    run_sample(&reference, &[]);
     let want = outputs(&reference);
     assert!(want.keys().any(|k| k == "blend/manifest.json"));
 
     // Straight through.
-    let a = d.path().join("slurm-a");
-    submit(&cluster, &a);
-    cluster.wait_for_empty_queue(Duration::from_secs(600));
-    status_all_done(&cluster, &a);
-    assert_same(&a, &want);
+    run_to_end(&cluster, &d.path().join("slurm-a"), &want);
 
     // One array task of the dedup reduce cancelled mid-run: the rest of the chain never
     // starts (afterok); a re-submit runs what is left.
     let b = d.path().join("slurm-b");
     submit(&cluster, &b);
-    let jobs: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.join("slurm/jobs.json")).unwrap()).unwrap();
-    let edges = jobs["steps"]
+    let edges = jobs(&b)["steps"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["name"] == "dedup-edges")
-        .unwrap();
+        .unwrap()
+        .clone();
     let job = edges["jobs"][0][0].as_str().unwrap().to_string();
     let last = edges["tasks"].as_u64().unwrap() - 1;
     let start = Instant::now();
@@ -189,15 +191,7 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
     assert!(cancelled.success());
     // Wait for the array to drain, then clear the chain that can no longer start.
     let start = Instant::now();
-    loop {
-        let o = cluster
-            .cmd("squeue")
-            .args(["-h", "-r", "-j", &job])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&o.stdout).trim().is_empty() {
-            break;
-        }
+    while !cluster.drained(&job) {
         assert!(
             start.elapsed() < Duration::from_secs(300),
             "dedup-edges did not drain"
@@ -214,19 +208,15 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
     );
     let _ = cluster.cmd("scancel").args(["-u", "root"]).status();
     cluster.wait_for_empty_queue(Duration::from_secs(60));
-    submit(&cluster, &b);
-    cluster.wait_for_empty_queue(Duration::from_secs(600));
-    status_all_done(&cluster, &b);
-    assert_same(&b, &want);
+    run_to_end(&cluster, &b, &want);
 
     // The running tasks of the first pass killed with SIGKILL while they write their shards
     // (a temporary output file exists): the killed tasks fail, their partial files are never
     // renamed into place, and a re-submit finishes the run with the same bytes.
     let c = d.path().join("slurm-c");
     submit(&cluster, &c);
-    let jobs: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(c.join("slurm/jobs.json")).unwrap()).unwrap();
-    let pass = jobs["steps"][0]["jobs"][0][0].as_str().unwrap().to_string();
+    let first = jobs(&c)["steps"][0].clone();
+    let pass = first["jobs"][0][0].as_str().unwrap().to_string();
     let writing = c.join("work/before-dedup");
     let start = Instant::now();
     let partial = loop {
@@ -254,12 +244,7 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
     let start = Instant::now();
     while cluster.queue_len() > 0 {
         // The killed tasks' dependents can never start: clear them once the pass has drained.
-        let o = cluster
-            .cmd("squeue")
-            .args(["-h", "-r", "-j", &pass])
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+        if cluster.drained(&pass) {
             let _ = cluster.cmd("scancel").args(["-u", "root"]).status();
         }
         assert!(
@@ -272,16 +257,13 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
         !c.join("blend/manifest.json").exists(),
         "the chain went on past a killed task (it was writing {partial})"
     );
-    let pass_tasks = jobs["steps"][0]["tasks"].as_u64().unwrap() as usize;
+    let pass_tasks = first["tasks"].as_u64().unwrap() as usize;
     let finished = std::fs::read_dir(c.join("slurm/done/pass-1")).map_or(0, |d| d.count());
     assert!(
         finished < pass_tasks,
         "no task was killed (it was writing {partial})"
     );
-    submit(&cluster, &c);
-    cluster.wait_for_empty_queue(Duration::from_secs(600));
-    status_all_done(&cluster, &c);
-    assert_same(&c, &want);
+    run_to_end(&cluster, &c, &want);
 }
 
 /// pipelines/mtnlg-cc.toml, with its listing swapped for a local one of 20,000 WARC paths (no

@@ -65,11 +65,27 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// [`tree`] without the measurements: step timings and the data card that shows them.
-pub fn output_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// [`tree`] as comparisons of runs see it. Measurements are not outputs: step timings (one
+/// file per task, so their names follow the task split) are left out, and the data card
+/// (which shows them) counts by file name only.
+pub fn comparable_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut t = tree(dir);
-    t.retain(|name, _| !is_measurement(name));
+    t.retain(|name, _| !name.starts_with("timings/"));
+    for (name, bytes) in t.iter_mut() {
+        if name.starts_with("report/") {
+            bytes.clear();
+        }
+    }
     t
+}
+
+/// `sieve run` of the sample spec into `out`, quietly, with `extra` options.
+pub fn run_sample(out: &Path, extra: &[&str]) {
+    let spec = repo().join("pipelines/sample.toml");
+    let mut args = vec!["run", "-q"];
+    args.extend_from_slice(extra);
+    args.extend(["-o", out.to_str().unwrap(), spec.to_str().unwrap()]);
+    run_ok(&args);
 }
 
 pub fn assert_same_tree(a: &Path, b: &Path) {
@@ -83,18 +99,11 @@ pub fn assert_same_outputs(a: &Path, b: &Path) {
     })
 }
 
-/// Measurements, not outputs: step timings (one file per task, so their names follow the
-/// task split) are left out, and the data card (which shows them) is compared by file name.
-fn is_measurement(name: &str) -> bool {
-    name.starts_with("timings/") || name.starts_with("report/")
-}
-
 fn assert_same_files(a: &Path, b: &Path, compare_bytes: impl Fn(&str) -> bool) {
-    let (mut ta, mut tb) = (tree(a), tree(b));
+    let (mut ta, mut tb) = (comparable_tree(a), comparable_tree(b));
     for t in [&mut ta, &mut tb] {
-        t.retain(|name, _| !name.starts_with("timings/"));
         for (name, bytes) in t.iter_mut() {
-            if !compare_bytes(name) || is_measurement(name) {
+            if !compare_bytes(name) {
                 bytes.clear();
             }
         }

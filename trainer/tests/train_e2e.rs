@@ -333,20 +333,23 @@ fn the_pre_blended_stream_trains_and_sample_generates_text() {
         &["--stream", "--seq-len", "512", "--train-iters", "1"],
     );
     assert!(err.contains("--seq-len 511"), "{err}");
-    let out = common::sieve_train()
-        .args([
-            "sample",
-            "--checkpoint",
-            save.to_str().unwrap(),
-            "--prompt",
-            "The",
-            "-n",
-            "12",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
+    let sample = || {
+        common::sieve_train()
+            .args([
+                "sample",
+                "--checkpoint",
+                save.to_str().unwrap(),
+                "--prompt",
+                "The",
+                "-n",
+                "12",
+                "--seed",
+                "3",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = sample();
     assert!(
         out.status.success(),
         "{}",
@@ -355,19 +358,6 @@ fn the_pre_blended_stream_trains_and_sample_generates_text() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.trim().is_empty(), "no text generated");
     // The same seed gives the same text.
-    let again = common::sieve_train()
-        .args([
-            "sample",
-            "--checkpoint",
-            save.to_str().unwrap(),
-            "--prompt",
-            "The",
-            "-n",
-            "12",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
+    let again = sample();
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
 }
