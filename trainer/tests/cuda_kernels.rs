@@ -2,7 +2,8 @@
 //! `ptxas` without a warning or a register spill. Needs the `cuda` feature and CUDA 12's NVRTC
 //! and ptxas, which need no GPU: `scripts/test.sh` installs them from PyPI
 //! (`nvidia-cuda-nvrtc-cu12`, `nvidia-cuda-nvcc-cu12`, `nvidia-cuda-runtime-cu12` for the
-//! headers) and sets `LD_LIBRARY_PATH`, `SIEVE_CUDA_INCLUDE` and `SIEVE_PTXAS`.
+//! headers) and sets `LD_LIBRARY_PATH`, `SIEVE_CUDA_INCLUDE` and `SIEVE_PTXAS`. Also: the
+//! library probe and the NCCL id fail by naming what is missing.
 #![cfg(feature = "cuda")]
 
 use std::process::Command;
@@ -50,5 +51,26 @@ fn every_kernel_compiles_for_sm80_and_sm90_without_warnings_or_spills() {
                 );
             }
         }
+    }
+}
+
+/// Without a GPU the probe names what is missing, and asking NCCL for an id fails with the
+/// library's name instead of a panic from the dynamic loader.
+#[test]
+fn missing_cuda_libraries_are_named_not_panicked_on() {
+    use sieve_trainer::backend::cuda_compile::missing_libraries;
+    use sieve_trainer::dist::nccl_id::nccl_unique_id;
+    let missing = missing_libraries();
+    assert_eq!(
+        missing.iter().any(|m| m.starts_with("libnvrtc")),
+        !nvrtc_present(),
+        "{missing:?}"
+    );
+    if missing.iter().any(|m| m.starts_with("libnccl")) {
+        let err = nccl_unique_id().unwrap_err().to_string();
+        assert!(err.contains("libnccl"), "{err}");
+    }
+    if missing.iter().any(|m| m.starts_with("libcuda")) {
+        eprintln!("no NVIDIA driver here: {missing:?}");
     }
 }
