@@ -72,3 +72,13 @@ extern "C" __global__ void cross_entropy_backward(floatX* dlogits, const float* 
         dlogits[base + j] = to_x(g);
     }
 }
+
+// Twin of Cpu::cross_entropy_loss: per row, ln(sum) + max - picked from the statistics
+// reduced over the tensor-parallel group.
+// Grid: ceil(n / 256); block: 256.
+extern "C" __global__ void cross_entropy_loss(float* losses, const float* sum, const float* max,
+                                              const float* picked, int n) {
+    int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= n) return;
+    losses[r] = logf(sum[r]) + max[r] - picked[r];
+}

@@ -109,7 +109,7 @@ pub struct Trainer<F: Float = f32> {
     pub consumed: u64,
     pub groups: Groups<F>,
     /// Activation buffers kept between micro-batches and steps.
-    pool: Vec<Activations<F>>,
+    pool: Vec<Activations<Cpu<F>>>,
 }
 
 impl<F: Float> Trainer<F> {
@@ -389,15 +389,15 @@ struct Sampler<'a> {
     last_stage: bool,
 }
 
-impl<F: Float> MicroBatches<F> for Sampler<'_> {
-    fn fill(&self, mb: usize, acts: &mut Activations<F>) -> Result<()> {
+impl MicroBatches for Sampler<'_> {
+    fn fill(&self, mb: usize, tokens: &mut Vec<u32>, targets: &mut Vec<u32>) -> Result<()> {
         if !(self.first_stage || self.last_stage) {
             return Ok(());
         }
         let first = self.start + mb as u64 * self.micro * self.dp + self.dp_rank * self.micro;
         let seq = self.seq;
-        acts.tokens.clear();
-        acts.targets.clear();
+        tokens.clear();
+        targets.clear();
         let mut buf = Vec::with_capacity(seq + 1);
         for k in first..first + self.micro {
             buf.clear();
@@ -408,8 +408,8 @@ impl<F: Float> MicroBatches<F> for Sampler<'_> {
                 );
             }
             self.data.sample(k, &mut buf)?;
-            acts.tokens.extend_from_slice(&buf[..seq]);
-            acts.targets.extend_from_slice(&buf[1..=seq]);
+            tokens.extend_from_slice(&buf[..seq]);
+            targets.extend_from_slice(&buf[1..=seq]);
         }
         Ok(())
     }

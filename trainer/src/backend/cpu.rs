@@ -7,7 +7,12 @@ use std::marker::PhantomData;
 
 use rayon::prelude::*;
 
-use super::{Backend, Float};
+use std::ops::Range;
+
+use anyhow::Result;
+
+use super::{Backend, Float, Role};
+use crate::dist::{Comm, ReduceOp};
 
 /// Rows per parallel task. Fixed, so that chunk boundaries (and hence every floating-point
 /// sum) are the same on every machine.
@@ -88,6 +93,67 @@ fn gelu_scale<F: Float>() -> F {
 
 impl<F: Float> Backend for Cpu<F> {
     type F = F;
+    type Buf = Vec<F>;
+    type Ref<'a> = &'a [F];
+    type Mut<'a> = &'a mut [F];
+    type Group = dyn Comm<F>;
+
+    fn zeros(&self, n: usize, _role: Role) -> Vec<F> {
+        vec![F::ZERO; n]
+    }
+    fn buf_len(&self, buf: &Vec<F>) -> usize {
+        buf.len()
+    }
+    fn view<'a>(&self, buf: &'a Vec<F>, range: Range<usize>) -> &'a [F] {
+        &buf[range]
+    }
+    fn view_mut<'a>(&self, buf: &'a mut Vec<F>, range: Range<usize>) -> &'a mut [F] {
+        &mut buf[range]
+    }
+    fn view_mut2<'a>(
+        &self,
+        buf: &'a mut Vec<F>,
+        a: Range<usize>,
+        b: Range<usize>,
+    ) -> (&'a mut [F], &'a mut [F]) {
+        assert!(a.end <= b.start, "ranges out of order");
+        let (lo, hi) = buf.split_at_mut(b.start);
+        (&mut lo[a], &mut hi[..b.end - b.start])
+    }
+    fn upload(&self, dst: &mut [F], src: &[F]) {
+        dst.copy_from_slice(src);
+    }
+    fn download(&self, src: &[F], dst: &mut [F]) {
+        dst.copy_from_slice(src);
+    }
+    fn fill_zero(&self, x: &mut [F]) {
+        x.fill(F::ZERO);
+    }
+    fn copy(&self, dst: &mut [F], src: &[F]) {
+        dst.copy_from_slice(src);
+    }
+
+    fn group_rank(&self, group: &dyn Comm<F>) -> usize {
+        group.rank()
+    }
+    fn group_size(&self, group: &dyn Comm<F>) -> usize {
+        group.size()
+    }
+    fn all_reduce(&self, group: &dyn Comm<F>, buf: &mut [F], op: ReduceOp) -> Result<()> {
+        group.all_reduce(buf, op)
+    }
+    fn reduce_scatter(&self, group: &dyn Comm<F>, input: &[F], out: &mut [F]) -> Result<()> {
+        group.reduce_scatter(input, out)
+    }
+    fn all_gather(&self, group: &dyn Comm<F>, local: &[F], out: &mut [F]) -> Result<()> {
+        group.all_gather(local, out)
+    }
+    fn send(&self, group: &dyn Comm<F>, to: usize, buf: &[F]) -> Result<()> {
+        group.send(to, buf)
+    }
+    fn recv(&self, group: &dyn Comm<F>, from: usize, buf: &mut [F]) -> Result<()> {
+        group.recv(from, buf)
+    }
 
     fn embed_tokens(&self, out: &mut [F], tokens: &[u32], wte: &[F], vocab_start: usize, c: usize) {
         let rows = wte.len() / c;
@@ -668,6 +734,12 @@ impl<F: Float> Backend for Cpu<F> {
                     d[t - vocab_start] -= dloss[r];
                 }
             });
+    }
+
+    fn cross_entropy_loss(&self, losses: &mut [F], sum: &[F], max: &[F], picked: &[F]) {
+        for (((l, &s), &m), &p) in losses.iter_mut().zip(sum).zip(max).zip(picked) {
+            *l = s.ln() + m - p;
+        }
     }
 
     fn round_bf16(&self, x: &mut [F]) {

@@ -32,12 +32,18 @@ pub enum Twin {
     Kernels(&'static [&'static str]),
     /// cuBLASLt matmuls, with these kernels of ours around them.
     CublasLt(&'static [&'static str]),
+    /// A CUDA driver call (allocation, copies, memset; casts between storage precisions
+    /// go through the named kernels).
+    Driver(&'static str, &'static [&'static str]),
+    /// An NCCL call (collectives run on device buffers).
+    Nccl(&'static str),
 }
 
 impl Twin {
     pub fn kernels(&self) -> &'static [&'static str] {
         match self {
-            Twin::Kernels(k) | Twin::CublasLt(k) => k,
+            Twin::Kernels(k) | Twin::CublasLt(k) | Twin::Driver(_, k) => k,
+            Twin::Nccl(_) => &[],
         }
     }
 }
@@ -45,6 +51,34 @@ impl Twin {
 /// Each `Backend` function (and the optimizer's and the trainer's per-element loops) with its
 /// CUDA twin.
 pub const TWINS: &[(&str, Twin)] = &[
+    (
+        "zeros",
+        Twin::Driver("cuMemAllocAsync + cuMemsetD8Async", &[]),
+    ),
+    ("buf_len", Twin::Driver("(host bookkeeping)", &[])),
+    ("view", Twin::Driver("(pointer offset)", &[])),
+    ("view_mut", Twin::Driver("(pointer offset)", &[])),
+    ("view_mut2", Twin::Driver("(pointer offsets)", &[])),
+    (
+        "upload",
+        Twin::Driver("cuMemcpyHtoDAsync", &["cast_to_bf16"]),
+    ),
+    (
+        "download",
+        Twin::Driver("cuMemcpyDtoHAsync", &["cast_to_f32"]),
+    ),
+    ("fill_zero", Twin::Driver("cuMemsetD8Async", &[])),
+    (
+        "copy",
+        Twin::Driver("cuMemcpyDtoDAsync", &["cast_to_bf16", "cast_to_f32"]),
+    ),
+    ("group_rank", Twin::Nccl("ncclCommUserRank")),
+    ("group_size", Twin::Nccl("ncclCommCount")),
+    ("all_reduce", Twin::Nccl("ncclAllReduce")),
+    ("reduce_scatter", Twin::Nccl("ncclReduceScatter")),
+    ("all_gather", Twin::Nccl("ncclAllGather")),
+    ("send", Twin::Nccl("ncclSend")),
+    ("recv", Twin::Nccl("ncclRecv")),
     ("embed_tokens", Twin::Kernels(&["embed_tokens"])),
     (
         "embed_tokens_backward",
@@ -97,6 +131,7 @@ pub const TWINS: &[(&str, Twin)] = &[
         "cross_entropy_backward",
         Twin::Kernels(&["cross_entropy_backward"]),
     ),
+    ("cross_entropy_loss", Twin::Kernels(&["cross_entropy_loss"])),
     (
         "round_bf16",
         Twin::Kernels(&["cast_to_bf16", "cast_to_f32"]),

@@ -129,6 +129,7 @@ pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
         ("row_sum_exp", per_row(n)),
         ("target_logit", flat(n)),
         ("cross_entropy_backward", per_row(n)),
+        ("cross_entropy_loss", flat(n)),
         ("adamw_step", flat(s.params)),
         (
             "grad_norm_partial",

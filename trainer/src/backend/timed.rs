@@ -4,7 +4,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::Backend;
+use std::ops::Range;
+
+use anyhow::Result;
+
+use super::{Backend, Role};
+use crate::dist::ReduceOp;
 
 /// Kernel kinds the time is split into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,12 +56,77 @@ impl<B: Backend> Timed<B> {
 
 impl<B: Backend> Backend for Timed<B> {
     type F = B::F;
+    type Buf = B::Buf;
+    type Ref<'a>
+        = B::Ref<'a>
+    where
+        Self: 'a;
+    type Mut<'a>
+        = B::Mut<'a>
+    where
+        Self: 'a;
+    type Group = B::Group;
+
+    // Buffer handling and communication are not kernels: passed through untimed.
+    fn zeros(&self, n: usize, role: Role) -> B::Buf {
+        self.inner.zeros(n, role)
+    }
+    fn buf_len(&self, buf: &B::Buf) -> usize {
+        self.inner.buf_len(buf)
+    }
+    fn view<'a>(&self, buf: &'a B::Buf, range: Range<usize>) -> B::Ref<'a> {
+        self.inner.view(buf, range)
+    }
+    fn view_mut<'a>(&self, buf: &'a mut B::Buf, range: Range<usize>) -> B::Mut<'a> {
+        self.inner.view_mut(buf, range)
+    }
+    fn view_mut2<'a>(
+        &self,
+        buf: &'a mut B::Buf,
+        a: Range<usize>,
+        b: Range<usize>,
+    ) -> (B::Mut<'a>, B::Mut<'a>) {
+        self.inner.view_mut2(buf, a, b)
+    }
+    fn upload(&self, dst: B::Mut<'_>, src: &[B::F]) {
+        self.inner.upload(dst, src)
+    }
+    fn download(&self, src: B::Ref<'_>, dst: &mut [B::F]) {
+        self.inner.download(src, dst)
+    }
+    fn fill_zero(&self, x: B::Mut<'_>) {
+        self.inner.fill_zero(x)
+    }
+    fn copy(&self, dst: B::Mut<'_>, src: B::Ref<'_>) {
+        self.inner.copy(dst, src)
+    }
+    fn group_rank(&self, group: &B::Group) -> usize {
+        self.inner.group_rank(group)
+    }
+    fn group_size(&self, group: &B::Group) -> usize {
+        self.inner.group_size(group)
+    }
+    fn all_reduce(&self, group: &B::Group, buf: B::Mut<'_>, op: ReduceOp) -> Result<()> {
+        self.inner.all_reduce(group, buf, op)
+    }
+    fn reduce_scatter(&self, group: &B::Group, input: B::Ref<'_>, out: B::Mut<'_>) -> Result<()> {
+        self.inner.reduce_scatter(group, input, out)
+    }
+    fn all_gather(&self, group: &B::Group, local: B::Ref<'_>, out: B::Mut<'_>) -> Result<()> {
+        self.inner.all_gather(group, local, out)
+    }
+    fn send(&self, group: &B::Group, to: usize, buf: B::Ref<'_>) -> Result<()> {
+        self.inner.send(group, to, buf)
+    }
+    fn recv(&self, group: &B::Group, from: usize, buf: B::Mut<'_>) -> Result<()> {
+        self.inner.recv(group, from, buf)
+    }
 
     fn embed_tokens(
         &self,
-        out: &mut [B::F],
+        out: B::Mut<'_>,
         tokens: &[u32],
-        wte: &[B::F],
+        wte: B::Ref<'_>,
         vocab_start: usize,
         c: usize,
     ) {
@@ -66,8 +136,8 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn embed_tokens_backward(
         &self,
-        dwte: &mut [B::F],
-        dout: &[B::F],
+        dwte: B::Mut<'_>,
+        dout: B::Ref<'_>,
         tokens: &[u32],
         vocab_start: usize,
         c: usize,
@@ -77,24 +147,24 @@ impl<B: Backend> Backend for Timed<B> {
                 .embed_tokens_backward(dwte, dout, tokens, vocab_start, c)
         })
     }
-    fn add_positions(&self, out: &mut [B::F], wpe: &[B::F], seq: usize, c: usize) {
+    fn add_positions(&self, out: B::Mut<'_>, wpe: B::Ref<'_>, seq: usize, c: usize) {
         self.time(Kind::Elementwise, || {
             self.inner.add_positions(out, wpe, seq, c)
         })
     }
-    fn add_positions_backward(&self, dwpe: &mut [B::F], dout: &[B::F], seq: usize, c: usize) {
+    fn add_positions_backward(&self, dwpe: B::Mut<'_>, dout: B::Ref<'_>, seq: usize, c: usize) {
         self.time(Kind::Elementwise, || {
             self.inner.add_positions_backward(dwpe, dout, seq, c)
         })
     }
     fn layernorm_forward(
         &self,
-        out: &mut [B::F],
-        mean: &mut [B::F],
-        rstd: &mut [B::F],
-        inp: &[B::F],
-        weight: &[B::F],
-        bias: &[B::F],
+        out: B::Mut<'_>,
+        mean: B::Mut<'_>,
+        rstd: B::Mut<'_>,
+        inp: B::Ref<'_>,
+        weight: B::Ref<'_>,
+        bias: B::Ref<'_>,
         c: usize,
     ) {
         self.time(Kind::Elementwise, || {
@@ -104,14 +174,14 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn layernorm_backward(
         &self,
-        dinp: &mut [B::F],
-        dweight: &mut [B::F],
-        dbias: &mut [B::F],
-        dout: &[B::F],
-        inp: &[B::F],
-        weight: &[B::F],
-        mean: &[B::F],
-        rstd: &[B::F],
+        dinp: B::Mut<'_>,
+        dweight: B::Mut<'_>,
+        dbias: B::Mut<'_>,
+        dout: B::Ref<'_>,
+        inp: B::Ref<'_>,
+        weight: B::Ref<'_>,
+        mean: B::Ref<'_>,
+        rstd: B::Ref<'_>,
         c: usize,
     ) {
         self.time(Kind::Elementwise, || {
@@ -121,10 +191,10 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn matmul_forward(
         &self,
-        out: &mut [B::F],
-        inp: &[B::F],
-        weight: &[B::F],
-        bias: Option<&[B::F]>,
+        out: B::Mut<'_>,
+        inp: B::Ref<'_>,
+        weight: B::Ref<'_>,
+        bias: Option<B::Ref<'_>>,
         c: usize,
         oc: usize,
     ) {
@@ -134,12 +204,12 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn matmul_backward(
         &self,
-        dinp: &mut [B::F],
-        dweight: &mut [B::F],
-        dbias: Option<&mut [B::F]>,
-        dout: &[B::F],
-        inp: &[B::F],
-        weight: &[B::F],
+        dinp: B::Mut<'_>,
+        dweight: B::Mut<'_>,
+        dbias: Option<B::Mut<'_>>,
+        dout: B::Ref<'_>,
+        inp: B::Ref<'_>,
+        weight: B::Ref<'_>,
         c: usize,
         oc: usize,
     ) {
@@ -148,17 +218,17 @@ impl<B: Backend> Backend for Timed<B> {
                 .matmul_backward(dinp, dweight, dbias, dout, inp, weight, c, oc)
         })
     }
-    fn bias_add(&self, out: &mut [B::F], bias: &[B::F]) {
+    fn bias_add(&self, out: B::Mut<'_>, bias: B::Ref<'_>) {
         self.time(Kind::Elementwise, || self.inner.bias_add(out, bias))
     }
-    fn bias_backward(&self, dbias: &mut [B::F], dout: &[B::F]) {
+    fn bias_backward(&self, dbias: B::Mut<'_>, dout: B::Ref<'_>) {
         self.time(Kind::Elementwise, || self.inner.bias_backward(dbias, dout))
     }
     fn attention_forward(
         &self,
-        out: &mut [B::F],
-        att: &mut [B::F],
-        qkv: &[B::F],
+        out: B::Mut<'_>,
+        att: B::Mut<'_>,
+        qkv: B::Ref<'_>,
         batch: usize,
         seq: usize,
         heads: usize,
@@ -171,10 +241,10 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn attention_backward(
         &self,
-        dqkv: &mut [B::F],
-        dout: &[B::F],
-        qkv: &[B::F],
-        att: &[B::F],
+        dqkv: B::Mut<'_>,
+        dout: B::Ref<'_>,
+        qkv: B::Ref<'_>,
+        att: B::Ref<'_>,
         batch: usize,
         seq: usize,
         heads: usize,
@@ -185,31 +255,31 @@ impl<B: Backend> Backend for Timed<B> {
                 .attention_backward(dqkv, dout, qkv, att, batch, seq, heads, head_size)
         })
     }
-    fn gelu_forward(&self, out: &mut [B::F], inp: &[B::F]) {
+    fn gelu_forward(&self, out: B::Mut<'_>, inp: B::Ref<'_>) {
         self.time(Kind::Elementwise, || self.inner.gelu_forward(out, inp))
     }
-    fn gelu_backward(&self, dinp: &mut [B::F], inp: &[B::F], dout: &[B::F]) {
+    fn gelu_backward(&self, dinp: B::Mut<'_>, inp: B::Ref<'_>, dout: B::Ref<'_>) {
         self.time(Kind::Elementwise, || {
             self.inner.gelu_backward(dinp, inp, dout)
         })
     }
-    fn residual_forward(&self, out: &mut [B::F], a: &[B::F], b: &[B::F]) {
+    fn residual_forward(&self, out: B::Mut<'_>, a: B::Ref<'_>, b: B::Ref<'_>) {
         self.time(Kind::Elementwise, || self.inner.residual_forward(out, a, b))
     }
-    fn accumulate(&self, acc: &mut [B::F], x: &[B::F]) {
+    fn accumulate(&self, acc: B::Mut<'_>, x: B::Ref<'_>) {
         self.time(Kind::Elementwise, || self.inner.accumulate(acc, x))
     }
-    fn row_max(&self, max: &mut [B::F], logits: &[B::F], cols: usize, valid: usize) {
+    fn row_max(&self, max: B::Mut<'_>, logits: B::Ref<'_>, cols: usize, valid: usize) {
         self.time(Kind::Elementwise, || {
             self.inner.row_max(max, logits, cols, valid)
         })
     }
     fn row_sum_exp(
         &self,
-        sum: &mut [B::F],
-        exps: &mut [B::F],
-        logits: &[B::F],
-        max: &[B::F],
+        sum: B::Mut<'_>,
+        exps: B::Mut<'_>,
+        logits: B::Ref<'_>,
+        max: B::Ref<'_>,
         cols: usize,
         valid: usize,
     ) {
@@ -219,8 +289,8 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn target_logit(
         &self,
-        picked: &mut [B::F],
-        logits: &[B::F],
+        picked: B::Mut<'_>,
+        logits: B::Ref<'_>,
         targets: &[u32],
         vocab_start: usize,
         cols: usize,
@@ -232,11 +302,11 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn cross_entropy_backward(
         &self,
-        dlogits: &mut [B::F],
-        exps: &[B::F],
-        sum: &[B::F],
+        dlogits: B::Mut<'_>,
+        exps: B::Ref<'_>,
+        sum: B::Ref<'_>,
         targets: &[u32],
-        dloss: &[B::F],
+        dloss: B::Ref<'_>,
         vocab_start: usize,
         cols: usize,
         valid: usize,
@@ -255,7 +325,19 @@ impl<B: Backend> Backend for Timed<B> {
         })
     }
 
-    fn round_bf16(&self, x: &mut [B::F]) {
+    fn cross_entropy_loss(
+        &self,
+        losses: B::Mut<'_>,
+        sum: B::Ref<'_>,
+        max: B::Ref<'_>,
+        picked: B::Ref<'_>,
+    ) {
+        self.time(Kind::Elementwise, || {
+            self.inner.cross_entropy_loss(losses, sum, max, picked)
+        })
+    }
+
+    fn round_bf16(&self, x: B::Mut<'_>) {
         self.time(Kind::Elementwise, || self.inner.round_bf16(x))
     }
 }

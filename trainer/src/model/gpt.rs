@@ -10,8 +10,8 @@ use anyhow::Result;
 
 use super::config::GptConfig;
 use super::layout::{Layout, ModelShard};
-use crate::backend::{Backend, Float};
-use crate::dist::comm::{Comm, ReduceOp};
+use crate::backend::{Backend, BackendExt, Float, Role};
+use crate::dist::comm::ReduceOp;
 
 /// How the forward pass rounds: plain, or as a bf16 GPU run would (bf16 weights and
 /// activations, fp32 master weights, gradients and optimizer state).
@@ -22,68 +22,90 @@ pub enum Precision {
 }
 
 /// What one layer keeps from forward for backward.
-#[derive(Default)]
-struct LayerActs<F> {
-    ln1: Vec<F>,
-    ln1_mean: Vec<F>,
-    ln1_rstd: Vec<F>,
-    qkv: Vec<F>,
-    att: Vec<F>,
-    atty: Vec<F>,
-    residual2: Vec<F>,
-    ln2: Vec<F>,
-    ln2_mean: Vec<F>,
-    ln2_rstd: Vec<F>,
-    fch: Vec<F>,
-    fch_gelu: Vec<F>,
-    residual3: Vec<F>,
+struct LayerActs<B: Backend> {
+    ln1: B::Buf,
+    ln1_mean: B::Buf,
+    ln1_rstd: B::Buf,
+    qkv: B::Buf,
+    att: B::Buf,
+    atty: B::Buf,
+    residual2: B::Buf,
+    ln2: B::Buf,
+    ln2_mean: B::Buf,
+    ln2_rstd: B::Buf,
+    fch: B::Buf,
+    fch_gelu: B::Buf,
+    residual3: B::Buf,
 }
 
-/// The activations of one micro-batch on one stage. The pipeline schedule keeps several.
-pub struct Activations<F> {
+impl<B: Backend> Default for LayerActs<B> {
+    fn default() -> Self {
+        LayerActs {
+            ln1: Default::default(),
+            ln1_mean: Default::default(),
+            ln1_rstd: Default::default(),
+            qkv: Default::default(),
+            att: Default::default(),
+            atty: Default::default(),
+            residual2: Default::default(),
+            ln2: Default::default(),
+            ln2_mean: Default::default(),
+            ln2_rstd: Default::default(),
+            fch: Default::default(),
+            fch_gelu: Default::default(),
+            residual3: Default::default(),
+        }
+    }
+}
+
+/// The activations of one micro-batch on one stage, in the backend's buffers. The pipeline
+/// schedule keeps several.
+pub struct Activations<B: Backend> {
     pub batch: usize,
     pub seq: usize,
-    /// Token ids (first stage) and targets (last stage) of the micro-batch.
+    /// Token ids (first stage) and targets (last stage) of the micro-batch, on the host.
     pub tokens: Vec<u32>,
     pub targets: Vec<u32>,
     /// The stage's input: the embeddings on the first stage, the received hidden states
     /// elsewhere.
-    pub input: Vec<F>,
-    layers: Vec<LayerActs<F>>,
-    lnf: Vec<F>,
-    lnf_mean: Vec<F>,
-    lnf_rstd: Vec<F>,
-    logits: Vec<F>,
-    ce_max: Vec<F>,
-    ce_sum: Vec<F>,
+    pub input: B::Buf,
+    layers: Vec<LayerActs<B>>,
+    lnf: B::Buf,
+    lnf_mean: B::Buf,
+    lnf_rstd: B::Buf,
+    logits: B::Buf,
+    ce_max: B::Buf,
+    ce_sum: B::Buf,
     /// exp(logit − max) of this rank's columns, kept so backward needs no second exp pass.
-    ce_exp: Vec<F>,
+    ce_exp: B::Buf,
+    ce_picked: B::Buf,
     /// Per-position losses of the last stage.
-    pub losses: Vec<F>,
+    pub losses: B::Buf,
 }
 
-impl<F: Float> Activations<F> {
+impl<B: Backend> Activations<B> {
     pub fn new(batch: usize, seq: usize) -> Self {
         Activations {
             batch,
             seq,
             tokens: Vec::new(),
             targets: Vec::new(),
-            input: Vec::new(),
+            input: Default::default(),
             layers: Vec::new(),
-            lnf: Vec::new(),
-            lnf_mean: Vec::new(),
-            lnf_rstd: Vec::new(),
-            logits: Vec::new(),
-            ce_max: Vec::new(),
-            ce_sum: Vec::new(),
-            ce_exp: Vec::new(),
-            losses: Vec::new(),
+            lnf: Default::default(),
+            lnf_mean: Default::default(),
+            lnf_rstd: Default::default(),
+            logits: Default::default(),
+            ce_max: Default::default(),
+            ce_sum: Default::default(),
+            ce_exp: Default::default(),
+            ce_picked: Default::default(),
+            losses: Default::default(),
         }
     }
 
     /// The stage's output hidden states (what the next stage receives).
-    pub fn output(&self) -> &[F] {
+    pub fn output(&self) -> &B::Buf {
         match self.layers.last() {
             Some(l) => &l.residual3,
             None => &self.input,
@@ -91,16 +113,9 @@ impl<F: Float> Activations<F> {
     }
 
     /// The logits of this rank's vocabulary slice, `[batch·seq, vocab_local]`.
-    pub fn logits(&self) -> &[F] {
+    pub fn logits(&self) -> &B::Buf {
         &self.logits
     }
-}
-
-/// Makes `v` hold `n` elements. Old contents are not cleared: every forward kernel writes
-/// all of its output, so reused activation buffers cost nothing to prepare.
-fn sized<F: Float>(v: &mut Vec<F>, n: usize) {
-    v.resize(n, F::ZERO);
-    v.truncate(n);
 }
 
 pub struct Gpt<B: Backend> {
@@ -109,14 +124,14 @@ pub struct Gpt<B: Backend> {
     pub layout: Layout,
     pub precision: Precision,
     /// fp32 (or f64) master parameters and their gradients, same layout.
-    pub params: Vec<B::F>,
-    pub grads: Vec<B::F>,
+    pub params: B::Buf,
+    pub grads: B::Buf,
     /// The weights forward and backward read: the master weights rounded to bf16 in Bf16
     /// precision, else unused (the master weights are read directly).
-    compute: Vec<B::F>,
+    compute: B::Buf,
     /// The logits' gradient, reused between backward passes (the largest buffer of a step;
     /// every element is written, so it is never cleared).
-    dlogits: Vec<B::F>,
+    dlogits: B::Buf,
     pub backend: B,
 }
 
@@ -134,10 +149,10 @@ impl<B: Backend> Gpt<B> {
             shard,
             layout,
             precision,
-            params: vec![B::F::ZERO; n],
-            grads: vec![B::F::ZERO; n],
-            compute: Vec::new(),
-            dlogits: Vec::new(),
+            params: backend.zeros(n, Role::Master),
+            grads: backend.zeros(n, Role::Grad),
+            compute: B::Buf::default(),
+            dlogits: B::Buf::default(),
             backend,
         })
     }
@@ -145,26 +160,48 @@ impl<B: Backend> Gpt<B> {
     /// Refreshes the bf16 copy of the weights; call after every change to `params`.
     pub fn params_changed(&mut self) {
         if self.precision == Precision::Bf16 {
-            self.compute.clone_from(&self.params);
-            self.backend.round_bf16(&mut self.compute);
+            let be = &self.backend;
+            be.resize(&mut self.compute, self.layout.len, Role::Weights);
+            be.copy(be.whole_mut(&mut self.compute), be.whole(&self.params));
+            be.round_bf16(be.whole_mut(&mut self.compute));
         }
     }
 
     pub fn zero_grads(&mut self) {
-        self.grads.fill(B::F::ZERO);
+        self.backend
+            .fill_zero(self.backend.whole_mut(&mut self.grads));
     }
 
-    fn weights(&self) -> &[B::F] {
+    fn weights(&self) -> &B::Buf {
         match self.precision {
             Precision::Full => &self.params,
             Precision::Bf16 => &self.compute,
         }
     }
 
-    fn round(&self, x: &mut [B::F]) {
+    /// A parameter tensor of the weights forward reads.
+    fn weight(&self, name: &str) -> B::Ref<'_> {
+        self.backend
+            .view(self.weights(), self.layout.get(name).range())
+    }
+
+    /// Layer `l`'s tensor `what` of the weights forward reads.
+    fn layer_weight(&self, l: usize, what: &str) -> B::Ref<'_> {
+        self.backend
+            .view(self.weights(), self.layout.layer(l, what))
+    }
+
+    fn round(&self, x: &mut B::Buf) {
         if self.precision == Precision::Bf16 {
-            self.backend.round_bf16(x);
+            self.backend.round_bf16(self.backend.whole_mut(x));
         }
+    }
+
+    /// `buf` resized to `n` elements of `role` (contents kept when the size matches: every
+    /// forward kernel writes all of its output).
+    fn sized<'a>(&self, buf: &'a mut B::Buf, n: usize, role: Role) -> B::Mut<'a> {
+        self.backend.resize(buf, n, role);
+        self.backend.whole_mut(buf)
     }
 
     fn heads_local(&self) -> usize {
@@ -175,23 +212,29 @@ impl<B: Backend> Gpt<B> {
         self.cfg.hidden / self.shard.tp
     }
 
-    /// A row-parallel linear `name` on this rank's input slice: partial sums, g (the
-    /// all-reduce), then the bias once.
+    /// A row-parallel linear `name` on this rank's input slice of `rows` rows: partial sums,
+    /// g (the all-reduce), then the bias once.
     fn row_parallel(
         &self,
         name: &str,
-        inp: &[B::F],
+        inp: &B::Buf,
+        rows: usize,
         in_dim: usize,
-        tp: &dyn Comm<B::F>,
-    ) -> Result<Vec<B::F>> {
-        let (w, lay, c) = (self.weights(), &self.layout, self.cfg.hidden);
-        let mut out = vec![B::F::ZERO; inp.len() / in_dim * c];
-        let weight = &w[lay.get(&format!("{name}.weight")).range()];
-        self.backend
-            .matmul_forward(&mut out, inp, weight, None, in_dim, c);
-        tp.all_reduce(&mut out, ReduceOp::Sum)?;
-        self.backend
-            .bias_add(&mut out, &w[lay.get(&format!("{name}.bias")).range()]);
+        tp: &B::Group,
+    ) -> Result<B::Buf> {
+        let (be, c) = (&self.backend, self.cfg.hidden);
+        let mut out = be.zeros(rows * c, Role::Activation);
+        let weight = self.weight(&format!("{name}.weight"));
+        be.matmul_forward(
+            be.whole_mut(&mut out),
+            be.whole(inp),
+            weight,
+            None,
+            in_dim,
+            c,
+        );
+        be.all_reduce(tp, be.whole_mut(&mut out), ReduceOp::Sum)?;
+        be.bias_add(be.whole_mut(&mut out), self.weight(&format!("{name}.bias")));
         self.round(&mut out);
         Ok(out)
     }
@@ -199,13 +242,8 @@ impl<B: Backend> Gpt<B> {
     /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
     /// other stages read `acts.input` (filled by the caller from the previous stage). The last
     /// stage reads `acts.targets` and returns the sum of the per-position losses.
-    pub fn forward(
-        &self,
-        acts: &mut Activations<B::F>,
-        tp: &dyn Comm<B::F>,
-    ) -> Result<Option<f64>> {
+    pub fn forward(&self, acts: &mut Activations<B>, tp: &B::Group) -> Result<Option<f64>> {
         let be = &self.backend;
-        let w = self.weights();
         let lay = &self.layout;
         let (b, t) = (acts.batch, acts.seq);
         let n = b * t;
@@ -213,6 +251,8 @@ impl<B: Backend> Gpt<B> {
         let cl = self.hidden_local();
         let hl = self.heads_local();
         let hs = self.cfg.head_size();
+        let act = Role::Activation;
+        let stat = Role::Stat;
         assert!(
             t <= self.cfg.max_seq,
             "sequence longer than the model's positions"
@@ -220,15 +260,17 @@ impl<B: Backend> Gpt<B> {
 
         if self.shard.first_stage() {
             assert_eq!(acts.tokens.len(), n, "token count is not batch × seq");
-            sized(&mut acts.input, n * c);
-            let wte = &w[lay.get("wte.weight").range()];
-            be.embed_tokens(&mut acts.input, &acts.tokens, wte, lay.vocab_start, c);
-            tp.all_reduce(&mut acts.input, ReduceOp::Sum)?; // g: vocab-parallel embedding
-            be.add_positions(&mut acts.input, &w[lay.get("wpe.weight").range()], t, c);
+            let wte = self.weight("wte.weight");
+            let out = self.sized(&mut acts.input, n * c, act);
+            be.embed_tokens(out, &acts.tokens, wte, lay.vocab_start, c);
+            // g: the vocab-parallel embedding's partial rows summed over the group.
+            be.all_reduce(tp, be.whole_mut(&mut acts.input), ReduceOp::Sum)?;
+            let wpe = self.weight("wpe.weight");
+            be.add_positions(be.whole_mut(&mut acts.input), wpe, t, c);
             self.round(&mut acts.input);
         }
         assert_eq!(
-            acts.input.len(),
+            be.buf_len(&acts.input),
             n * c,
             "stage input is not batch × seq × hidden"
         );
@@ -237,74 +279,82 @@ impl<B: Backend> Gpt<B> {
             .resize_with(lay.layers.len(), LayerActs::default);
         for (li, l) in lay.layers.clone().enumerate() {
             let (done, rest) = acts.layers.split_at_mut(li);
-            let x: &[B::F] = match done.last() {
+            let x: &B::Buf = match done.last() {
                 Some(prev) => &prev.residual3,
                 None => &acts.input,
             };
             let a = &mut rest[0];
-            sized(&mut a.ln1, n * c);
-            sized(&mut a.ln1_mean, n);
-            sized(&mut a.ln1_rstd, n);
+            let w = |what: &str| self.layer_weight(l, what);
             be.layernorm_forward(
-                &mut a.ln1,
-                &mut a.ln1_mean,
-                &mut a.ln1_rstd,
-                x,
-                &w[lay.layer(l, "ln_1.weight")],
-                &w[lay.layer(l, "ln_1.bias")],
+                self.sized(&mut a.ln1, n * c, act),
+                self.sized(&mut a.ln1_mean, n, stat),
+                self.sized(&mut a.ln1_rstd, n, stat),
+                be.whole(x),
+                w("ln_1.weight"),
+                w("ln_1.bias"),
                 c,
             );
             self.round(&mut a.ln1);
             // Column-parallel QKV (f: identity in forward), heads local to this rank.
-            sized(&mut a.qkv, n * 3 * cl);
             be.matmul_forward(
-                &mut a.qkv,
-                &a.ln1,
-                &w[lay.layer(l, "attn.c_attn.weight")],
-                Some(&w[lay.layer(l, "attn.c_attn.bias")]),
+                self.sized(&mut a.qkv, n * 3 * cl, act),
+                be.whole(&a.ln1),
+                w("attn.c_attn.weight"),
+                Some(w("attn.c_attn.bias")),
                 c,
                 3 * cl,
             );
             self.round(&mut a.qkv);
-            sized(&mut a.atty, n * cl);
-            sized(&mut a.att, b * hl * t * t);
-            be.attention_forward(&mut a.atty, &mut a.att, &a.qkv, b, t, hl, hs);
+            be.attention_forward(
+                self.sized(&mut a.atty, n * cl, act),
+                self.sized(&mut a.att, b * hl * t * t, act),
+                be.whole(&a.qkv),
+                b,
+                t,
+                hl,
+                hs,
+            );
             self.round(&mut a.atty);
             // Row-parallel output projection: partial sums, g, then the bias once.
-            let proj = self.row_parallel(&format!("h.{l}.attn.c_proj"), &a.atty, cl, tp)?;
-            sized(&mut a.residual2, n * c);
-            be.residual_forward(&mut a.residual2, x, &proj);
+            let proj = self.row_parallel(&format!("h.{l}.attn.c_proj"), &a.atty, n, cl, tp)?;
+            be.residual_forward(
+                self.sized(&mut a.residual2, n * c, act),
+                be.whole(x),
+                be.whole(&proj),
+            );
             self.round(&mut a.residual2);
 
-            sized(&mut a.ln2, n * c);
-            sized(&mut a.ln2_mean, n);
-            sized(&mut a.ln2_rstd, n);
             be.layernorm_forward(
-                &mut a.ln2,
-                &mut a.ln2_mean,
-                &mut a.ln2_rstd,
-                &a.residual2,
-                &w[lay.layer(l, "ln_2.weight")],
-                &w[lay.layer(l, "ln_2.bias")],
+                self.sized(&mut a.ln2, n * c, act),
+                self.sized(&mut a.ln2_mean, n, stat),
+                self.sized(&mut a.ln2_rstd, n, stat),
+                be.whole(&a.residual2),
+                w("ln_2.weight"),
+                w("ln_2.bias"),
                 c,
             );
             self.round(&mut a.ln2);
-            sized(&mut a.fch, n * 4 * cl);
             be.matmul_forward(
-                &mut a.fch,
-                &a.ln2,
-                &w[lay.layer(l, "mlp.c_fc.weight")],
-                Some(&w[lay.layer(l, "mlp.c_fc.bias")]),
+                self.sized(&mut a.fch, n * 4 * cl, act),
+                be.whole(&a.ln2),
+                w("mlp.c_fc.weight"),
+                Some(w("mlp.c_fc.bias")),
                 c,
                 4 * cl,
             );
             self.round(&mut a.fch);
-            sized(&mut a.fch_gelu, n * 4 * cl);
-            be.gelu_forward(&mut a.fch_gelu, &a.fch);
+            be.gelu_forward(
+                self.sized(&mut a.fch_gelu, n * 4 * cl, act),
+                be.whole(&a.fch),
+            );
             self.round(&mut a.fch_gelu);
-            let proj = self.row_parallel(&format!("h.{l}.mlp.c_proj"), &a.fch_gelu, 4 * cl, tp)?;
-            sized(&mut a.residual3, n * c);
-            be.residual_forward(&mut a.residual3, &a.residual2, &proj);
+            let proj =
+                self.row_parallel(&format!("h.{l}.mlp.c_proj"), &a.fch_gelu, n, 4 * cl, tp)?;
+            be.residual_forward(
+                self.sized(&mut a.residual3, n * c, act),
+                be.whole(&a.residual2),
+                be.whole(&proj),
+            );
             self.round(&mut a.residual3);
         }
 
@@ -312,31 +362,27 @@ impl<B: Backend> Gpt<B> {
             return Ok(None);
         }
         assert_eq!(acts.targets.len(), n, "target count is not batch × seq");
-        let x: &[B::F] = match acts.layers.last() {
+        let x: &B::Buf = match acts.layers.last() {
             Some(l) => &l.residual3,
             None => &acts.input,
         };
-        sized(&mut acts.lnf, n * c);
-        sized(&mut acts.lnf_mean, n);
-        sized(&mut acts.lnf_rstd, n);
         be.layernorm_forward(
-            &mut acts.lnf,
-            &mut acts.lnf_mean,
-            &mut acts.lnf_rstd,
-            x,
-            &w[lay.get("ln_f.weight").range()],
-            &w[lay.get("ln_f.bias").range()],
+            self.sized(&mut acts.lnf, n * c, act),
+            self.sized(&mut acts.lnf_mean, n, stat),
+            self.sized(&mut acts.lnf_rstd, n, stat),
+            be.whole(x),
+            self.weight("ln_f.weight"),
+            self.weight("ln_f.bias"),
             c,
         );
         self.round(&mut acts.lnf);
         // Column-parallel classifier with the tied embedding table: this rank's vocab slice.
         let vl = lay.vocab_local;
         let valid = self.valid_columns();
-        sized(&mut acts.logits, n * vl);
         be.matmul_forward(
-            &mut acts.logits,
-            &acts.lnf,
-            &w[lay.get("wte.weight").range()],
+            self.sized(&mut acts.logits, n * vl, act),
+            be.whole(&acts.lnf),
+            self.weight("wte.weight"),
             None,
             c,
             vl,
@@ -344,37 +390,38 @@ impl<B: Backend> Gpt<B> {
         self.round(&mut acts.logits);
         // Vocab-parallel cross-entropy: global max, then global sums; the full logits never
         // exist on one rank.
-        sized(&mut acts.ce_max, n);
-        be.row_max(&mut acts.ce_max, &acts.logits, vl, valid);
-        tp.all_reduce(&mut acts.ce_max, ReduceOp::Max)?;
-        sized(&mut acts.ce_sum, n);
-        sized(&mut acts.ce_exp, n * vl);
-        be.row_sum_exp(
-            &mut acts.ce_sum,
-            &mut acts.ce_exp,
-            &acts.logits,
-            &acts.ce_max,
+        be.row_max(
+            self.sized(&mut acts.ce_max, n, stat),
+            be.whole(&acts.logits),
             vl,
             valid,
         );
-        tp.all_reduce(&mut acts.ce_sum, ReduceOp::Sum)?;
-        let mut picked = vec![B::F::ZERO; n];
+        be.all_reduce(tp, be.whole_mut(&mut acts.ce_max), ReduceOp::Max)?;
+        be.row_sum_exp(
+            self.sized(&mut acts.ce_sum, n, stat),
+            self.sized(&mut acts.ce_exp, n * vl, stat),
+            be.whole(&acts.logits),
+            be.whole(&acts.ce_max),
+            vl,
+            valid,
+        );
+        be.all_reduce(tp, be.whole_mut(&mut acts.ce_sum), ReduceOp::Sum)?;
         be.target_logit(
-            &mut picked,
-            &acts.logits,
+            self.sized(&mut acts.ce_picked, n, stat),
+            be.whole(&acts.logits),
             &acts.targets,
             lay.vocab_start,
             vl,
         );
-        tp.all_reduce(&mut picked, ReduceOp::Sum)?;
-        sized(&mut acts.losses, n);
-        let mut total = 0.0;
-        for (i, &p) in picked.iter().enumerate() {
-            let loss = acts.ce_sum[i].ln() + acts.ce_max[i] - p;
-            acts.losses[i] = loss;
-            total += loss.to_f64();
-        }
-        Ok(Some(total))
+        be.all_reduce(tp, be.whole_mut(&mut acts.ce_picked), ReduceOp::Sum)?;
+        be.cross_entropy_loss(
+            self.sized(&mut acts.losses, n, stat),
+            be.whole(&acts.ce_sum),
+            be.whole(&acts.ce_max),
+            be.whole(&acts.ce_picked),
+        );
+        let losses = be.to_host(be.whole(&acts.losses), n);
+        Ok(Some(losses.iter().map(|l| l.to_f64()).sum()))
     }
 
     /// Columns of this rank's logits that are real vocabulary (the padding rows of the
@@ -390,15 +437,15 @@ impl<B: Backend> Gpt<B> {
     /// Backward of one micro-batch, accumulating into `grads`. On the last stage the loss
     /// gradient is `loss_scale` per position (1 / the global batch's token count); elsewhere
     /// `dout` is the gradient of the stage's output received from the next stage. Returns the
-    /// gradient of the stage's input (to send to the previous stage), or an empty vector on
+    /// gradient of the stage's input (to send to the previous stage), or an empty buffer on
     /// the first stage.
     pub fn backward(
         &mut self,
-        acts: &Activations<B::F>,
+        acts: &Activations<B>,
         loss_scale: B::F,
-        dout: Option<&[B::F]>,
-        tp: &dyn Comm<B::F>,
-    ) -> Result<Vec<B::F>> {
+        dout: Option<B::Buf>,
+        tp: &B::Group,
+    ) -> Result<B::Buf> {
         let (b, t) = (acts.batch, acts.seq);
         let n = b * t;
         let c = self.cfg.hidden;
@@ -419,23 +466,24 @@ impl<B: Backend> Gpt<B> {
             dlogits,
             ..
         } = self;
-        let w: &[B::F] = match precision {
+        let w: &B::Buf = match precision {
             Precision::Full => params,
             Precision::Bf16 => compute,
         };
+        let act = Role::Activation;
 
         // Gradient of the stage output (the residual stream after the last layer).
-        let mut dres = vec![B::F::ZERO; n * c];
-        if last {
+        let mut dres = if last {
+            let mut dres = be.zeros(n * c, act);
             let vl = lay.vocab_local;
-            let dloss = vec![loss_scale; n];
-            dlogits.resize(n * vl, B::F::ZERO);
+            let dloss = be.uploaded(&vec![loss_scale; n], Role::Stat);
+            be.resize(dlogits, n * vl, act);
             be.cross_entropy_backward(
-                dlogits,
-                &acts.ce_exp,
-                &acts.ce_sum,
+                be.whole_mut(dlogits),
+                be.whole(&acts.ce_exp),
+                be.whole(&acts.ce_sum),
                 &acts.targets,
-                &dloss,
+                be.whole(&dloss),
                 lay.vocab_start,
                 vl,
                 valid,
@@ -449,20 +497,21 @@ impl<B: Backend> Gpt<B> {
             };
             // Column-parallel classifier (tied embedding, no bias): f on its input.
             let dlnf = back.column_parallel("wte", false, dlogits, &acts.lnf, c, vl, tp)?;
-            let x: &[B::F] = match acts.layers.last() {
+            let x: &B::Buf = match acts.layers.last() {
                 Some(l) => &l.residual3,
                 None => &acts.input,
             };
             back.layernorm("ln_f", &mut dres, &dlnf, x, &acts.lnf_mean, &acts.lnf_rstd);
+            dres
         } else {
             let d = dout.expect("a middle stage needs the gradient of its output");
-            assert_eq!(d.len(), n * c);
-            dres.copy_from_slice(d);
-        }
+            assert_eq!(be.buf_len(&d), n * c);
+            d
+        };
 
         for (li, l) in lay.layers.clone().enumerate().rev() {
             let a = &acts.layers[li];
-            let x: &[B::F] = if li == 0 {
+            let x: &B::Buf = if li == 0 {
                 &acts.input
             } else {
                 &acts.layers[li - 1].residual3
@@ -477,8 +526,8 @@ impl<B: Backend> Gpt<B> {
             let h = |what: &str| format!("h.{l}.{what}");
             // residual3 = residual2 + proj(gelu(fc(ln2(residual2)))): dres flows to both.
             let dgelu = back.row_parallel(&h("mlp.c_proj"), &dres, &a.fch_gelu, 4 * cl, c);
-            let mut dfch = vec![B::F::ZERO; n * 4 * cl];
-            be.gelu_backward(&mut dfch, &a.fch, &dgelu);
+            let mut dfch = be.zeros(n * 4 * cl, act);
+            be.gelu_backward(be.whole_mut(&mut dfch), be.whole(&a.fch), be.whole(&dgelu));
             let dln2 = back.column_parallel(&h("mlp.c_fc"), true, &dfch, &a.ln2, c, 4 * cl, tp)?;
             back.layernorm(
                 &h("ln_2"),
@@ -490,8 +539,17 @@ impl<B: Backend> Gpt<B> {
             );
             // residual2 = x + proj(attention(qkv(ln1(x)))).
             let datty = back.row_parallel(&h("attn.c_proj"), &dres, &a.atty, cl, c);
-            let mut dqkv = vec![B::F::ZERO; n * 3 * cl];
-            be.attention_backward(&mut dqkv, &datty, &a.qkv, &a.att, b, t, hl, hs);
+            let mut dqkv = be.zeros(n * 3 * cl, act);
+            be.attention_backward(
+                be.whole_mut(&mut dqkv),
+                be.whole(&datty),
+                be.whole(&a.qkv),
+                be.whole(&a.att),
+                b,
+                t,
+                hl,
+                hs,
+            );
             let dln1 =
                 back.column_parallel(&h("attn.c_attn"), true, &dqkv, &a.ln1, c, 3 * cl, tp)?;
             back.layernorm(&h("ln_1"), &mut dres, &dln1, x, &a.ln1_mean, &a.ln1_rstd);
@@ -499,10 +557,16 @@ impl<B: Backend> Gpt<B> {
 
         if first {
             let r = lay.get("wpe.weight").range();
-            be.add_positions_backward(&mut grads[r], &dres, t, c);
+            be.add_positions_backward(be.view_mut(grads, r), be.whole(&dres), t, c);
             let r = lay.get("wte.weight").range();
-            be.embed_tokens_backward(&mut grads[r], &dres, &acts.tokens, lay.vocab_start, c);
-            return Ok(Vec::new());
+            be.embed_tokens_backward(
+                be.view_mut(grads, r),
+                be.whole(&dres),
+                &acts.tokens,
+                lay.vocab_start,
+                c,
+            );
+            return Ok(B::Buf::default());
         }
         Ok(dres)
     }
@@ -514,8 +578,8 @@ impl<B: Backend> Gpt<B> {
 struct Backward<'a, B: Backend> {
     be: &'a B,
     lay: &'a Layout,
-    w: &'a [B::F],
-    grads: &'a mut [B::F],
+    w: &'a B::Buf,
+    grads: &'a mut B::Buf,
     n: usize,
 }
 
@@ -529,21 +593,22 @@ impl<B: Backend> Backward<'_, B> {
     fn row_parallel(
         &mut self,
         name: &str,
-        dout: &[B::F],
-        inp: &[B::F],
+        dout: &B::Buf,
+        inp: &B::Buf,
         in_dim: usize,
         out_dim: usize,
-    ) -> Vec<B::F> {
+    ) -> B::Buf {
+        let be = self.be;
         let (rw, rb) = (self.range(name, "weight"), self.range(name, "bias"));
-        self.be.bias_backward(&mut self.grads[rb], dout);
-        let mut dinp = vec![B::F::ZERO; self.n * in_dim];
-        self.be.matmul_backward(
-            &mut dinp,
-            &mut self.grads[rw.clone()],
+        be.bias_backward(be.view_mut(self.grads, rb), be.whole(dout));
+        let mut dinp = be.zeros(self.n * in_dim, Role::Activation);
+        be.matmul_backward(
+            be.whole_mut(&mut dinp),
+            be.view_mut(self.grads, rw.clone()),
             None,
-            dout,
-            inp,
-            &self.w[rw],
+            be.whole(dout),
+            be.whole(inp),
+            be.view(self.w, rw),
             in_dim,
             out_dim,
         );
@@ -557,23 +622,32 @@ impl<B: Backend> Backward<'_, B> {
         &mut self,
         name: &str,
         bias: bool,
-        dout: &[B::F],
-        inp: &[B::F],
+        dout: &B::Buf,
+        inp: &B::Buf,
         in_dim: usize,
         out_dim: usize,
-        tp: &dyn Comm<B::F>,
-    ) -> Result<Vec<B::F>> {
+        tp: &B::Group,
+    ) -> Result<B::Buf> {
+        let be = self.be;
         let rw = self.range(name, "weight");
-        let mut dinp = vec![B::F::ZERO; self.n * in_dim];
+        let mut dinp = be.zeros(self.n * in_dim, Role::Activation);
         let (gw, gb) = if bias {
-            let (gw, gb) = two_ranges(self.grads, rw.clone(), self.range(name, "bias"));
+            let (gw, gb) = be.view_mut2(self.grads, rw.clone(), self.range(name, "bias"));
             (gw, Some(gb))
         } else {
-            (&mut self.grads[rw.clone()], None)
+            (be.view_mut(self.grads, rw.clone()), None)
         };
-        self.be
-            .matmul_backward(&mut dinp, gw, gb, dout, inp, &self.w[rw], in_dim, out_dim);
-        tp.all_reduce(&mut dinp, ReduceOp::Sum)?;
+        be.matmul_backward(
+            be.whole_mut(&mut dinp),
+            gw,
+            gb,
+            be.whole(dout),
+            be.whole(inp),
+            be.view(self.w, rw),
+            in_dim,
+            out_dim,
+        );
+        be.all_reduce(tp, be.whole_mut(&mut dinp), ReduceOp::Sum)?;
         Ok(dinp)
     }
 
@@ -582,28 +656,27 @@ impl<B: Backend> Backward<'_, B> {
     fn layernorm(
         &mut self,
         name: &str,
-        dres: &mut [B::F],
-        dout: &[B::F],
-        inp: &[B::F],
-        mean: &[B::F],
-        rstd: &[B::F],
+        dres: &mut B::Buf,
+        dout: &B::Buf,
+        inp: &B::Buf,
+        mean: &B::Buf,
+        rstd: &B::Buf,
     ) {
+        let be = self.be;
         let (rw, rb) = (self.range(name, "weight"), self.range(name, "bias"));
-        let weight = &self.w[rw.clone()];
-        let c = weight.len();
-        let (gw, gb) = two_ranges(self.grads, rw, rb);
-        self.be
-            .layernorm_backward(dres, gw, gb, dout, inp, weight, mean, rstd, c);
+        let c = rw.len();
+        let weight = be.view(self.w, rw.clone());
+        let (gw, gb) = be.view_mut2(self.grads, rw, rb);
+        be.layernorm_backward(
+            be.whole_mut(dres),
+            gw,
+            gb,
+            be.whole(dout),
+            be.whole(inp),
+            weight,
+            be.whole(mean),
+            be.whole(rstd),
+            c,
+        );
     }
-}
-
-/// Two disjoint mutable ranges of one buffer (a weight's and its bias's gradients).
-fn two_ranges<F>(
-    buf: &mut [F],
-    a: std::ops::Range<usize>,
-    b: std::ops::Range<usize>,
-) -> (&mut [F], &mut [F]) {
-    assert!(a.end <= b.start, "ranges out of order");
-    let (lo, hi) = buf.split_at_mut(b.start);
-    (&mut lo[a], &mut hi[..b.end - b.start])
 }

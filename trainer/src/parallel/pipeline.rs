@@ -7,40 +7,41 @@ use std::collections::HashMap;
 use anyhow::{Context, Result};
 
 use super::schedule::Op;
-use crate::backend::{Cpu, Float};
-use crate::dist::Comm;
+use crate::backend::{Backend, BackendExt, Role};
 use crate::model::{Activations, Gpt};
 
 /// What the executor needs from the trainer: how to fill micro-batch `mb`'s tokens/targets.
-pub trait MicroBatches<F> {
-    fn fill(&self, mb: usize, acts: &mut Activations<F>) -> Result<()>;
+pub trait MicroBatches {
+    fn fill(&self, mb: usize, tokens: &mut Vec<u32>, targets: &mut Vec<u32>) -> Result<()>;
 }
 
 /// Runs `ops` (one stage's schedule) and returns the sum of the last stage's losses (zero on
 /// other stages). Activation buffers come from and return to `pool`.
-pub fn run_stage<F: Float>(
-    model: &mut Gpt<Cpu<F>>,
+pub fn run_stage<B: Backend>(
+    model: &mut Gpt<B>,
     ops: &[Op],
-    batches: &dyn MicroBatches<F>,
+    batches: &dyn MicroBatches,
     (batch, seq): (usize, usize),
-    loss_scale: F,
-    (tp, pp): (&dyn Comm<F>, &dyn Comm<F>),
-    pool: &mut Vec<Activations<F>>,
+    loss_scale: B::F,
+    (tp, pp): (&B::Group, &B::Group),
+    pool: &mut Vec<Activations<B>>,
 ) -> Result<f64> {
     let stage = model.shard.pp_rank;
     let width = batch * seq * model.cfg.hidden;
-    let mut acts: HashMap<usize, Activations<F>> = HashMap::new();
-    let mut inputs: HashMap<usize, Vec<F>> = HashMap::new();
-    let mut douts: HashMap<usize, Vec<F>> = HashMap::new();
-    let mut dinputs: HashMap<usize, Vec<F>> = HashMap::new();
+    let mut acts: HashMap<usize, Activations<B>> = HashMap::new();
+    let mut inputs: HashMap<usize, B::Buf> = HashMap::new();
+    let mut douts: HashMap<usize, B::Buf> = HashMap::new();
+    let mut dinputs: HashMap<usize, B::Buf> = HashMap::new();
     let mut loss = 0.0;
     for &op in ops {
         match op {
             Op::RecvActivation(mb) => {
-                let mut buf = vec![F::ZERO; width];
-                pp.recv(stage - 1, &mut buf).with_context(|| {
-                    format!("stage {stage}: receiving activations of micro-batch {mb}")
-                })?;
+                let be = &model.backend;
+                let mut buf = be.zeros(width, Role::Activation);
+                be.recv(pp, stage - 1, be.whole_mut(&mut buf))
+                    .with_context(|| {
+                        format!("stage {stage}: receiving activations of micro-batch {mb}")
+                    })?;
                 inputs.insert(mb, buf);
             }
             Op::Forward(mb) => {
@@ -49,7 +50,7 @@ pub fn run_stage<F: Float>(
                     Some(a) if a.batch == batch && a.seq == seq => a,
                     _ => Activations::new(batch, seq),
                 };
-                batches.fill(mb, &mut a)?;
+                batches.fill(mb, &mut a.tokens, &mut a.targets)?;
                 if let Some(x) = inputs.remove(&mb) {
                     a.input = x;
                 }
@@ -57,15 +58,19 @@ pub fn run_stage<F: Float>(
                 acts.insert(mb, a);
             }
             Op::SendActivation(mb) => {
-                pp.send(stage + 1, acts[&mb].output()).with_context(|| {
-                    format!("stage {stage}: sending activations of micro-batch {mb}")
-                })?;
+                let be = &model.backend;
+                be.send(pp, stage + 1, be.whole(acts[&mb].output()))
+                    .with_context(|| {
+                        format!("stage {stage}: sending activations of micro-batch {mb}")
+                    })?;
             }
             Op::RecvGradient(mb) => {
-                let mut buf = vec![F::ZERO; width];
-                pp.recv(stage + 1, &mut buf).with_context(|| {
-                    format!("stage {stage}: receiving gradients of micro-batch {mb}")
-                })?;
+                let be = &model.backend;
+                let mut buf = be.zeros(width, Role::Activation);
+                be.recv(pp, stage + 1, be.whole_mut(&mut buf))
+                    .with_context(|| {
+                        format!("stage {stage}: receiving gradients of micro-batch {mb}")
+                    })?;
                 douts.insert(mb, buf);
             }
             Op::Backward(mb) => {
@@ -73,7 +78,7 @@ pub fn run_stage<F: Float>(
                     .remove(&mb)
                     .expect("forward before backward (checked schedule)");
                 let d = douts.remove(&mb);
-                let dinput = model.backward(&a, loss_scale, d.as_deref(), tp)?;
+                let dinput = model.backward(&a, loss_scale, d, tp)?;
                 dinputs.insert(mb, dinput);
                 pool.push(a);
             }
@@ -81,7 +86,8 @@ pub fn run_stage<F: Float>(
                 let d = dinputs
                     .remove(&mb)
                     .expect("backward before sending its gradient");
-                pp.send(stage - 1, &d).with_context(|| {
+                let be = &model.backend;
+                be.send(pp, stage - 1, be.whole(&d)).with_context(|| {
                     format!("stage {stage}: sending gradients of micro-batch {mb}")
                 })?;
             }
