@@ -9,12 +9,12 @@
 use std::time::Instant;
 
 use sieve_trainer::backend::timed::{Kind, Timed};
-use sieve_trainer::backend::Cpu;
+use sieve_trainer::backend::{Backend, Cpu};
 use sieve_trainer::dist::Solo;
 use sieve_trainer::metrics::measure_cpu_gemm_peak;
 use sieve_trainer::model::init::init_params;
 use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
-use sieve_trainer::optim::{AdamConfig, AdamState};
+use sieve_trainer::optim::{AdamConfig, AdamState, AdamStep};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -51,14 +51,14 @@ fn main() {
         0.02,
     );
     model.params_changed();
-    let mut adam = AdamState::<f32>::new(layout.len);
+    let mut adam = AdamState::new(&model.backend.inner, layout.len);
     let adam_cfg = AdamConfig {
         beta1: 0.9,
         beta2: 0.95,
         eps: 1e-8,
         weight_decay: 0.1,
     };
-    let decay = vec![true; layout.len];
+    let decay = vec![1.0f32; layout.len];
     let mut rng = sieve::rng::SplitMix(7);
     let n = batch * seq;
     let tokens: Vec<u32> = (0..n).map(|_| (rng.next_u64() % 50257) as u32).collect();
@@ -75,13 +75,14 @@ fn main() {
         model.forward(&mut acts, &Solo).unwrap();
         model.backward(&acts, 1.0 / n as f32, None, &Solo).unwrap();
         let ta = Instant::now();
-        adam.step(
-            &adam_cfg,
+        // The inner backend, so the optimizer's time is not counted as element-wise kernels.
+        model.backend.inner.adamw_step(
             &mut model.params,
             &model.grads,
+            &mut adam.m,
+            &mut adam.v,
             &decay,
-            1e-4,
-            step as u64 + 1,
+            &AdamStep::new(&adam_cfg, 1e-4, step as u64 + 1),
         );
         model.params_changed();
         let adam_s = ta.elapsed().as_secs_f64();

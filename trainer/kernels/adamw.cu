@@ -2,42 +2,40 @@
 // clipping by the global norm.
 #include "common.cuh"
 
-// Twin of AdamW::step (optim/adamw.rs), per parameter: moments in fp32, decoupled weight
-// decay on the parameters marked in `decay`, bias-corrected update, then the bf16 working copy
-// of the parameter refreshed from the fp32 master. `grad_scale` folds in clipping (1 when the
-// norm is within bounds).
+// Twin of Cpu::adamw_step, per parameter: moments in fp32, decoupled weight decay where
+// `decay` is nonzero, then the bias-corrected update of the fp32 master weight. The bf16
+// working copy is refreshed afterwards by cast_to_bf16 (Gpt::params_changed), as on the CPU.
 // Grid: ceil(n / 256); block: 256.
-extern "C" __global__ void adamw_step(float* master, floatX* params, float* m, float* v, const float* grads,
-                                      const unsigned char* decay, size_t n, float beta1, float beta2,
-                                      float bias_correction1, float bias_correction2, float lr,
-                                      float shrink, float eps, float grad_scale) {
+extern "C" __global__ void adamw_step(float* master, const float* grads, float* m, float* v,
+                                      const float* decay, size_t n, float beta1, float beta2,
+                                      float correction1, float correction2, float lr, float shrink,
+                                      float eps) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    float g = grads[i] * grad_scale;
+    float g = grads[i];
     float mi = beta1 * m[i] + (1.0f - beta1) * g;
     float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
     float p = master[i];
-    if (decay[i]) p *= shrink;
-    p -= lr * (mi / bias_correction1) / (sqrtf(vi / bias_correction2) + eps);
+    if (decay[i] != 0.0f) p *= shrink;
+    p -= lr * (mi / correction1) / (sqrtf(vi / correction2) + eps);
     master[i] = p;
-    params[i] = to_x(p);
 }
 
-// Twin of Trainer::global_grad_norm's per-rank part: the sum of squares of the counted
-// gradient entries (`counted[i]`: parameters replicated across tensor-parallel ranks count on
-// one rank only), as fixed chunks of 4096 entries summed in a fixed order: partial[block] is
+// Twin of Cpu::sum_squares (the per-rank part of Trainer::global_grad_norm): the sum of
+// squares of the gradient entries whose mask is nonzero (parameters replicated across
+// tensor-parallel ranks count on one rank only), as fixed chunks of 4096 entries summed in a fixed order: partial[block] is
 // the sum of block's chunk, and grad_norm_finish adds the partials in block order. The
 // partial sums stay in double, as on the CPU.
 // Grid: ceil(n / 4096); block: 256. Shared memory: 8 doubles.
 extern "C" __global__ void grad_norm_partial(double* partial, const float* grads,
-                                             const unsigned char* counted, size_t n) {
+                                             const float* counted, size_t n) {
     __shared__ double warps[8];
     size_t start = (size_t)blockIdx.x * 4096;
     double acc = 0.0;
     for (size_t i = start + threadIdx.x; i < start + 4096 && i < n; i += blockDim.x) {
-        if (counted[i]) acc += (double)grads[i] * (double)grads[i];
+        if (counted[i] != 0.0f) acc += (double)grads[i] * (double)grads[i];
     }
     for (int offset = 16; offset > 0; offset >>= 1) acc += __shfl_xor_sync(0xffffffff, acc, offset);
     if (threadIdx.x % 32 == 0) warps[threadIdx.x / 32] = acc;

@@ -32,12 +32,13 @@ extern "C" __global__ void residual_forward(floatX* out, const floatX* a, const 
     out[i] = to_x(to_f(a[i]) + to_f(b[i]));
 }
 
-// Twin of Cpu::accumulate: acc += x.
+// Twin of Cpu::accumulate: acc += x, over fp32 gradients (the trainer adds the other
+// pipeline end's copy of the tied embedding's gradient).
 // Grid: ceil(n / 256); block: 256.
-extern "C" __global__ void accumulate(floatX* acc, const floatX* x, size_t n) {
+extern "C" __global__ void accumulate(float* acc, const float* x, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    acc[i] = to_x(to_f(acc[i]) + to_f(x[i]));
+    acc[i] += x[i];
 }
 
 // Twin of Cpu::bias_add: out[r] += bias for every row (the bias a row-parallel linear adds
@@ -75,10 +76,18 @@ extern "C" __global__ void cast_to_bf16(floatX* out, const float* inp, size_t n)
     out[i] = to_x(inp[i]);
 }
 
-// bf16 gradients to fp32 (the optimizer's input), exact.
+// bf16 to fp32, exact (copies between storage precisions, and the second half of rounding an
+// fp32 buffer to bf16 values).
 // Grid: ceil(n / 256); block: 256.
 extern "C" __global__ void cast_to_f32(float* out, const floatX* inp, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     out[i] = to_f(inp[i]);
+}
+
+// Twin of Cpu::scale: x *= k over fp32 gradients (clipping by the global norm).
+// Grid: ceil(n / 256); block: 256.
+extern "C" __global__ void scale(float* x, float k, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) x[i] *= k;
 }

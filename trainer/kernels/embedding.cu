@@ -14,11 +14,12 @@ extern "C" __global__ void embed_tokens(floatX* out, const unsigned int* tokens,
     }
 }
 
-// Twin of Cpu::embed_tokens_backward: dwte[tokens[r] - vocab_start] += dout[r]. The CPU adds
+// Twin of Cpu::embed_tokens_backward: dwte[tokens[r] - vocab_start] += dout[r], into the fp32
+// gradient. The CPU adds
 // rows in row order; here one thread owns one column of the table and walks the rows in the
 // same order, so several rows with the same token add up in the same sequence (no atomics).
 // Grid: ceil(c / 256); block: 256.
-extern "C" __global__ void embed_tokens_backward(floatX* dwte, const floatX* dout,
+extern "C" __global__ void embed_tokens_backward(float* dwte, const floatX* dout,
                                                  const unsigned int* tokens, int n, int vocab_start,
                                                  int vocab_rows, int c) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
@@ -27,7 +28,7 @@ extern "C" __global__ void embed_tokens_backward(floatX* dwte, const floatX* dou
         int t = (int)tokens[r] - vocab_start;
         if (t >= 0 && t < vocab_rows) {
             size_t at = (size_t)t * c + j;
-            dwte[at] = to_x(to_f(dwte[at]) + to_f(dout[(size_t)r * c + j]));
+            dwte[at] += to_f(dout[(size_t)r * c + j]);
         }
     }
 }
@@ -44,13 +45,13 @@ extern "C" __global__ void add_positions(floatX* out, const floatX* wpe, int n, 
 // Twin of Cpu::add_positions_backward: dwpe[t] += sum over samples of dout[b, t], samples in
 // order (one thread per element of wpe).
 // Grid: ceil(seq * c / 256); block: 256.
-extern "C" __global__ void add_positions_backward(floatX* dwpe, const floatX* dout, int batch,
+extern "C" __global__ void add_positions_backward(float* dwpe, const floatX* dout, int batch,
                                                   int seq, int c) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (size_t)seq * c) return;
-    float acc = to_f(dwpe[i]);
+    float acc = dwpe[i];
     for (int b = 0; b < batch; b++) {
         acc += to_f(dout[(size_t)b * seq * c + i]);
     }
-    dwpe[i] = to_x(acc);
+    dwpe[i] = acc;
 }

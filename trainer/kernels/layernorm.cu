@@ -72,12 +72,13 @@ extern "C" __global__ void layernorm_backward(floatX* dinp, float* partial_dw, f
 }
 
 // Twin of Cpu's reduce_partials: the second half of every column reduction (LayerNorm weight
-// and bias, bias gradients): out[j] += partial[chunk, j] for chunk 0, 1, ... in order.
+// and bias, bias gradients): out[j] += partial[chunk, j] for chunk 0, 1, ... in order, into
+// the fp32 gradient.
 // Grid: ceil(c / 256); block: 256.
-extern "C" __global__ void reduce_partials(floatX* out, const float* partial, int chunks, int c) {
+extern "C" __global__ void reduce_partials(float* out, const float* partial, int chunks, int c) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= c) return;
-    float acc = to_f(out[j]);
+    float acc = out[j];
     for (int k = 0; k < chunks; k++) acc += partial[(size_t)k * c + j];
-    out[j] = to_x(acc);
+    out[j] = acc;
 }

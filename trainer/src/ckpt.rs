@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sieve::io::digest::digest_file;
 use sieve::tokenize::TokenizerInfo;
 
+use crate::backend::{Backend, BackendExt};
 use crate::dist::Comm;
 use crate::model::{GptConfig, Layout, ModelShard, Split};
 use crate::safetensors::{self, Tensor};
@@ -78,8 +79,8 @@ fn tensors_of(layout: &Layout, buf: &[f32], prefix: &str) -> Vec<Tensor> {
 /// all ranks; a single process passes [`Solo`]): rank 0 prepares the directory, each rank
 /// writes its own shards (the parameters once per tensor/pipeline shard, the optimiser state
 /// per data-parallel rank), and rank 0 records the checksums and commits.
-pub fn save(
-    trainer: &Trainer,
+pub fn save<B: Backend<F = f32>>(
+    trainer: &Trainer<B>,
     save_dir: &Path,
     data_sha256: Option<String>,
     tokenizer: Option<TokenizerInfo>,
@@ -98,35 +99,38 @@ pub fn save(
     world.barrier()?;
     let shard = trainer.model.shard;
     let layout = &trainer.model.layout;
-    let dp_rank = trainer.groups.dp.rank();
+    let be = &trainer.model.backend;
+    let dp_rank = be.group_rank(&trainer.groups.dp);
+    let host = |buf: &B::Buf| be.to_host(be.whole(buf), be.buf_len(buf));
     let meta = BTreeMap::from([("format".to_string(), FORMAT.to_string())]);
     if dp_rank == 0 {
         let mf = model_file(shard);
         safetensors::write(
             &tmp.join(&mf),
-            &tensors_of(layout, &trainer.model.params, ""),
+            &tensors_of(layout, &host(&trainer.model.params), ""),
             &meta,
         )?;
     }
     let of = optim_file(shard, dp_rank);
+    let (m, v) = (host(&trainer.adam.m), host(&trainer.adam.v));
     let opt = if trainer.cfg.zero1 {
         // This rank's ZeRO shard of the moments, flat.
-        let n = trainer.adam.m.len();
+        let n = m.len();
         vec![
             Tensor {
                 name: "m".into(),
                 shape: vec![n],
-                data: trainer.adam.m.clone(),
+                data: m,
             },
             Tensor {
                 name: "v".into(),
                 shape: vec![n],
-                data: trainer.adam.v.clone(),
+                data: v,
             },
         ]
     } else {
-        let mut opt = tensors_of(layout, &trainer.adam.m, "m.");
-        opt.extend(tensors_of(layout, &trainer.adam.v, "v."));
+        let mut opt = tensors_of(layout, &m, "m.");
+        opt.extend(tensors_of(layout, &v, "v."));
         opt
     };
     safetensors::write(&tmp.join(&of), &opt, &meta)?;
@@ -244,7 +248,11 @@ fn load_into(path: &Path, layout: &Layout, buf: &mut [f32], prefix: &str) -> Res
 
 /// Restores parameters, optimiser state, step and data cursor into a trainer built with the
 /// same configuration. Fields that change the numbers must match.
-pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> Result<()> {
+pub fn resume<B: Backend<F = f32>>(
+    trainer: &mut Trainer<B>,
+    path: &Path,
+    data_sha256: Option<&str>,
+) -> Result<()> {
     let (dir, config, state) = open(path)?;
     let cfg_path = dir.join("config.json");
     let (a, b) = (&config.train, &trainer.cfg);
@@ -285,19 +293,18 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
     }
     let shard = trainer.model.shard;
     let layout = trainer.model.layout.clone();
-    load_into(
-        &dir.join(model_file(shard)),
-        &layout,
-        &mut trainer.model.params,
-        "",
-    )?;
-    let of = dir.join(optim_file(shard, trainer.groups.dp.rank()));
+    let be = &trainer.model.backend;
+    let mut params = vec![0f32; layout.len];
+    load_into(&dir.join(model_file(shard)), &layout, &mut params, "")?;
+    let state_len = be.buf_len(&trainer.adam.m);
+    let (mut m, mut v) = (vec![0f32; state_len], vec![0f32; state_len]);
+    let of = dir.join(optim_file(shard, be.group_rank(&trainer.groups.dp)));
     if trainer.cfg.zero1 {
         let (tensors, _) = safetensors::read(&of)?;
         for t in tensors {
             let dst = match t.name.as_str() {
-                "m" => &mut trainer.adam.m,
-                "v" => &mut trainer.adam.v,
+                "m" => &mut m,
+                "v" => &mut v,
                 _ => continue,
             };
             if t.data.len() != dst.len() {
@@ -312,9 +319,12 @@ pub fn resume(trainer: &mut Trainer, path: &Path, data_sha256: Option<&str>) -> 
             dst.copy_from_slice(&t.data);
         }
     } else {
-        load_into(&of, &layout, &mut trainer.adam.m, "m.")?;
-        load_into(&of, &layout, &mut trainer.adam.v, "v.")?;
+        load_into(&of, &layout, &mut m, "m.")?;
+        load_into(&of, &layout, &mut v, "v.")?;
     }
+    be.upload(be.whole_mut(&mut trainer.model.params), &params);
+    be.upload(be.whole_mut(&mut trainer.adam.m), &m);
+    be.upload(be.whole_mut(&mut trainer.adam.v), &v);
     trainer.model.params_changed();
     trainer.step = state.step;
     trainer.consumed = state.consumed;

@@ -14,4 +14,5 @@ pub mod model;
 pub mod optim;
 pub mod parallel;
 pub mod safetensors;
+pub mod selftest;
 pub mod train;

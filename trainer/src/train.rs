@@ -6,12 +6,12 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Cpu, Float};
+use crate::backend::{Backend, BackendExt, Cpu, Float, Role};
 use crate::data::SampleSource;
-use crate::dist::{Comm, ReduceOp, Solo};
+use crate::dist::{ReduceOp, Solo};
 use crate::model::init::init_params;
 use crate::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
-use crate::optim::{AdamConfig, AdamState, BatchSchedule, LrSchedule};
+use crate::optim::{AdamConfig, AdamState, AdamStep, BatchSchedule, LrSchedule};
 use crate::parallel::pipeline::{self, MicroBatches};
 use crate::parallel::schedule;
 
@@ -65,15 +65,15 @@ impl TrainConfig {
     }
 }
 
-/// The process groups of one rank.
-pub struct Groups<F = f32> {
-    pub tp: Box<dyn Comm<F>>,
-    pub pp: Box<dyn Comm<F>>,
-    pub dp: Box<dyn Comm<F>>,
+/// The process groups of one rank, as the backend's communicators.
+pub struct Groups<B: Backend = Cpu<f32>> {
+    pub tp: Box<B::Group>,
+    pub pp: Box<B::Group>,
+    pub dp: Box<B::Group>,
 }
 
-impl<F: Float> Groups<F> {
-    pub fn single() -> Groups<F> {
+impl<F: Float> Groups<Cpu<F>> {
+    pub fn single() -> Groups<Cpu<F>> {
         Groups {
             tp: Box::new(Solo),
             pp: Box::new(Solo),
@@ -93,28 +93,42 @@ pub struct StepStats {
     pub seconds: f64,
 }
 
-/// One rank's trainer. f32 in every run; f64 (`Trainer<f64>`) for equivalence tests, where
-/// summation order no longer shows through Adam's normalisation.
-pub struct Trainer<F: Float = f32> {
+/// One rank's trainer on backend `B`: the CPU in f32 for CPU runs, in f64
+/// (`Trainer<Cpu<f64>>`) for equivalence tests, where summation order no longer shows
+/// through Adam's normalisation.
+pub struct Trainer<B: Backend = Cpu<f32>> {
     pub cfg: TrainConfig,
-    pub model: Gpt<Cpu<F>>,
-    pub adam: AdamState<F>,
-    decay: Vec<bool>,
-    /// Elements that count towards the global gradient norm (tensor-parallel replicas and the
-    /// last stage's copy of the tied embedding are counted once, elsewhere).
-    counted: Vec<bool>,
+    pub model: Gpt<B>,
+    pub adam: AdamState<B::Buf>,
+    /// 1 where a parameter is decayed, else 0.
+    decay: B::Buf,
+    /// 1 where an element counts towards the global gradient norm (tensor-parallel replicas
+    /// and the last stage's copy of the tied embedding are counted once, elsewhere), else 0.
+    counted: B::Buf,
     /// Optimiser steps taken.
     pub step: u64,
     /// Train samples consumed (the data cursor).
     pub consumed: u64,
-    pub groups: Groups<F>,
+    pub groups: Groups<B>,
     /// Activation buffers kept between micro-batches and steps.
-    pool: Vec<Activations<Cpu<F>>>,
+    pool: Vec<Activations<B>>,
 }
 
-impl<F: Float> Trainer<F> {
-    /// A fresh model for rank position `shard`, initialised from the seed.
-    pub fn new(cfg: TrainConfig, shard: ModelShard, groups: Groups<F>) -> Result<Trainer<F>> {
+impl<B: Backend + Default> Trainer<B> {
+    /// A fresh model for rank position `shard` on a default-constructed backend.
+    pub fn new(cfg: TrainConfig, shard: ModelShard, groups: Groups<B>) -> Result<Trainer<B>> {
+        Self::on(B::default(), cfg, shard, groups)
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// A fresh model for rank position `shard` on `backend`, initialised from the seed.
+    pub fn on(
+        backend: B,
+        cfg: TrainConfig,
+        shard: ModelShard,
+        groups: Groups<B>,
+    ) -> Result<Trainer<B>> {
         if cfg.seq == 0 || cfg.seq > cfg.model.max_seq {
             bail!(
                 "sequence length {} must be between 1 and the model's {} positions",
@@ -132,34 +146,41 @@ impl<F: Float> Trainer<F> {
         if cfg.micro_batch == 0 {
             bail!("micro-batch size is zero");
         }
-        let mut model = Gpt::new(cfg.model.clone(), shard, Cpu::new(), cfg.precision)?;
+        let mut model = Gpt::new(cfg.model.clone(), shard, backend, cfg.precision)?;
         let layout = model.layout.clone();
+        let be = &model.backend;
+        // Initialised on the host from the seed (the same numbers on every backend).
+        let mut init = vec![B::F::ZERO; layout.len];
         init_params(
-            &mut model.params,
+            &mut init,
             &layout,
             shard,
             cfg.model.layers,
             cfg.seed,
             cfg.init_std,
         );
-        model.params_changed();
-        let mut decay = vec![false; layout.len];
+        be.upload(be.whole_mut(&mut model.params), &init);
+        let mut decay = vec![B::F::ZERO; layout.len];
         for t in &layout.tensors {
-            decay[t.range()].fill(t.decay);
+            decay[t.range()].fill(if t.decay { B::F::ONE } else { B::F::ZERO });
         }
-        let mut counted = vec![true; layout.len];
+        let mut counted = vec![B::F::ONE; layout.len];
         for t in &layout.tensors {
             let replica = t.split == crate::model::Split::Replicated && shard.tp_rank != 0;
             let tied_copy = t.name == "wte.weight" && cfg.pp > 1 && !shard.first_stage();
             if replica || tied_copy {
-                counted[t.range()].fill(false);
+                counted[t.range()].fill(B::F::ZERO);
             }
         }
-        let dp_rank = groups.dp.rank();
-        if groups.dp.size() != cfg.dp {
+        let (decay, counted) = (
+            be.uploaded(&decay, Role::Stat),
+            be.uploaded(&counted, Role::Stat),
+        );
+        let dp_rank = be.group_rank(&groups.dp);
+        let dp_size = be.group_size(&groups.dp);
+        if dp_size != cfg.dp {
             bail!(
-                "data-parallel group of {} ranks, configuration says {}",
-                groups.dp.size(),
+                "data-parallel group of {dp_size} ranks, configuration says {}",
                 cfg.dp
             );
         }
@@ -168,7 +189,8 @@ impl<F: Float> Trainer<F> {
         } else {
             layout.len
         };
-        let adam = AdamState::new(state_len);
+        let adam = AdamState::new(be, state_len);
+        model.params_changed();
         Ok(Trainer {
             cfg,
             model,
@@ -196,14 +218,14 @@ impl<F: Float> Trainer<F> {
         backward: bool,
     ) -> Result<f64> {
         let tokens = (global * self.cfg.seq as u64) as f64;
-        let scale = F::from_f64(1.0 / tokens);
+        let scale = B::F::from_f64(1.0 / tokens);
         let m = self.micro_batches(global) as usize;
         let batches = Sampler {
             data,
             start,
             micro: self.cfg.micro_batch as u64,
             dp: self.cfg.dp as u64,
-            dp_rank: self.groups.dp.rank() as u64,
+            dp_rank: self.dp_rank() as u64,
             seq: self.cfg.seq,
             first_stage: self.model.shard.first_stage(),
             last_stage: self.model.shard.last_stage(),
@@ -222,14 +244,20 @@ impl<F: Float> Trainer<F> {
             (self.groups.tp.as_ref(), self.groups.pp.as_ref()),
             &mut self.pool,
         )?;
-        let mut l = [F::from_f64(loss)];
-        self.groups.pp.all_reduce(&mut l, ReduceOp::Sum)?;
-        self.groups.dp.all_reduce(&mut l, ReduceOp::Sum)?;
-        Ok(l[0].to_f64() / tokens)
+        let be = &self.model.backend;
+        let mut l = be.uploaded(&[B::F::from_f64(loss)], Role::Stat);
+        be.all_reduce(&self.groups.pp, be.whole_mut(&mut l), ReduceOp::Sum)?;
+        be.all_reduce(&self.groups.dp, be.whole_mut(&mut l), ReduceOp::Sum)?;
+        Ok(be.to_host(be.whole(&l), 1)[0].to_f64() / tokens)
+    }
+
+    fn dp_rank(&self) -> usize {
+        self.model.backend.group_rank(&self.groups.dp)
     }
 
     /// With more than one stage, the first and the last stage each hold the tied embedding;
-    /// both add the other's gradient (in the same order, so the copies stay bitwise equal).
+    /// both add the other's gradient (addition commutes exactly, so the copies stay bitwise
+    /// equal).
     fn sync_tied_embedding(&mut self) -> Result<()> {
         let pp = self.cfg.pp;
         let shard = self.model.shard;
@@ -237,19 +265,12 @@ impl<F: Float> Trainer<F> {
             return Ok(());
         }
         let r = self.model.layout.get("wte.weight").range();
-        let mine = self.model.grads[r.clone()].to_vec();
-        let mut other = vec![F::ZERO; mine.len()];
+        let be = &self.model.backend;
+        let mut other = be.zeros(r.len(), Role::Grad);
         let peer = if shard.first_stage() { pp - 1 } else { 0 };
-        self.groups.pp.send(peer, &mine)?;
-        self.groups.pp.recv(peer, &mut other)?;
-        let (first, last) = if shard.first_stage() {
-            (&mine, &other)
-        } else {
-            (&other, &mine)
-        };
-        for ((g, a), b) in self.model.grads[r].iter_mut().zip(first).zip(last) {
-            *g = *a + *b;
-        }
+        be.send(&self.groups.pp, peer, be.view(&self.model.grads, r.clone()))?;
+        be.recv(&self.groups.pp, peer, be.whole_mut(&mut other))?;
+        be.accumulate(be.view_mut(&mut self.model.grads, r), be.whole(&other));
         Ok(())
     }
 
@@ -261,48 +282,56 @@ impl<F: Float> Trainer<F> {
         let loss = self.accumulate(data, self.consumed, global, true)?;
         self.sync_tied_embedding()?;
         let n = self.model.layout.len;
-        let (dp, dp_rank) = (self.cfg.dp, self.groups.dp.rank());
+        let (dp, dp_rank) = (self.cfg.dp, self.dp_rank());
         let mine = if self.cfg.zero1 {
             // Each rank receives the sum of its own shard only.
             let r = zero_shard(n, dp, dp_rank);
             let per = n.div_ceil(dp);
-            let mut padded = self.model.grads.clone();
-            padded.resize(per * dp, F::ZERO);
-            let mut shard = vec![F::ZERO; per];
-            self.groups.dp.reduce_scatter(&padded, &mut shard)?;
-            let len = r.len();
-            self.model.grads[r.clone()].copy_from_slice(&shard[..len]);
+            let be = &self.model.backend;
+            let mut padded = be.zeros(per * dp, Role::Grad);
+            be.copy(be.view_mut(&mut padded, 0..n), be.whole(&self.model.grads));
+            let mut shard = be.zeros(per, Role::Grad);
+            be.reduce_scatter(&self.groups.dp, be.whole(&padded), be.whole_mut(&mut shard))?;
+            be.copy(
+                be.view_mut(&mut self.model.grads, r.clone()),
+                be.view(&shard, 0..r.len()),
+            );
             r
         } else {
             self.reduce_gradient_buckets()?;
             0..n
         };
         let grad_norm = self.global_grad_norm()?;
+        let be = &self.model.backend;
         if self.cfg.clip_grad > 0.0 && grad_norm > self.cfg.clip_grad {
-            let coef = F::from_f64(self.cfg.clip_grad / (grad_norm + 1e-6));
-            self.model.grads[mine.clone()]
-                .iter_mut()
-                .for_each(|g| *g *= coef);
+            let coef = B::F::from_f64(self.cfg.clip_grad / (grad_norm + 1e-6));
+            be.scale(be.view_mut(&mut self.model.grads, mine.clone()), coef);
         }
         self.step += 1;
         let lr = self.cfg.lr.at(self.step);
-        self.adam.step(
-            &self.cfg.adam,
-            &mut self.model.params[mine.clone()],
-            &self.model.grads[mine.clone()],
-            &self.decay[mine.clone()],
-            lr,
-            self.step,
+        // Under ZeRO-1 the state covers this rank's shard only; else all of the parameters.
+        let local = 0..mine.len();
+        be.adamw_step(
+            be.view_mut(&mut self.model.params, mine.clone()),
+            be.view(&self.model.grads, mine.clone()),
+            be.view_mut(&mut self.adam.m, local.clone()),
+            be.view_mut(&mut self.adam.v, local),
+            be.view(&self.decay, mine.clone()),
+            &AdamStep::new(&self.cfg.adam, lr, self.step),
         );
         if self.cfg.zero1 {
             let per = n.div_ceil(dp);
-            let mut local = self.model.params[mine].to_vec();
-            local.resize(per, F::ZERO);
-            let mut all = vec![F::ZERO; per * dp];
-            self.groups.dp.all_gather(&local, &mut all)?;
-            self.model.params.copy_from_slice(&all[..n]);
+            let mut padded = be.zeros(per, Role::Master);
+            be.copy(
+                be.view_mut(&mut padded, 0..mine.len()),
+                be.view(&self.model.params, mine),
+            );
+            let mut all = be.zeros(per * dp, Role::Master);
+            be.all_gather(&self.groups.dp, be.whole(&padded), be.whole_mut(&mut all))?;
+            be.copy(be.whole_mut(&mut self.model.params), be.view(&all, 0..n));
         }
         self.model.params_changed();
+        self.model.backend.synchronize()?;
         self.consumed += global;
         Ok(StepStats {
             step: self.step,
@@ -328,13 +357,16 @@ impl<F: Float> Trainer<F> {
             .bucket_elements
             .unwrap_or(BUCKET_ELEMENTS.max(1_000_000 * self.cfg.dp))
             .max(1);
-        let n = self.model.grads.len();
+        let be = &self.model.backend;
+        let n = be.buf_len(&self.model.grads);
         let mut end = n;
         while end > 0 {
             let start = end.saturating_sub(bucket);
-            self.groups
-                .dp
-                .all_reduce(&mut self.model.grads[start..end], ReduceOp::Sum)?;
+            be.all_reduce(
+                &self.groups.dp,
+                be.view_mut(&mut self.model.grads, start..end),
+                ReduceOp::Sum,
+            )?;
             end = start;
         }
         Ok(())
@@ -346,20 +378,22 @@ impl<F: Float> Trainer<F> {
     /// plain data parallelism clip by bitwise the same norm.
     pub fn global_grad_norm(&self) -> Result<f64> {
         let n = self.model.layout.len;
-        let (dp, dp_rank) = (self.cfg.dp, self.groups.dp.rank());
+        let (dp, dp_rank) = (self.cfg.dp, self.dp_rank());
+        let be = &self.model.backend;
         let partial = |d: usize| -> f64 {
-            zero_shard(n, dp, d)
-                .filter(|&i| self.counted[i])
-                .map(|i| self.model.grads[i].to_f64() * self.model.grads[i].to_f64())
-                .sum()
+            let r = zero_shard(n, dp, d);
+            be.sum_squares(
+                be.view(&self.model.grads, r.clone()),
+                be.view(&self.counted, r),
+            )
         };
         let sq = if self.cfg.zero1 {
-            sum_over(self.groups.dp.as_ref(), partial(dp_rank))?
+            sum_over(be, &self.groups.dp, partial(dp_rank))?
         } else {
             (0..dp).map(partial).fold(0.0, |a, b| a + b)
         };
-        let sq = sum_over(self.groups.tp.as_ref(), sq)?;
-        let sq = sum_over(self.groups.pp.as_ref(), sq)?;
+        let sq = sum_over(be, &self.groups.tp, sq)?;
+        let sq = sum_over(be, &self.groups.pp, sq)?;
         Ok(sq.sqrt())
     }
 
@@ -425,12 +459,15 @@ pub fn zero_shard(n: usize, dp: usize, d: usize) -> std::ops::Range<usize> {
 /// The f64 sum of one value per rank, added in rank order on every rank. Values travel as
 /// two elements (the value rounded to F and the remainder), so f32 communicators keep f64
 /// precision.
-fn sum_over<F: Float>(comm: &dyn Comm<F>, x: f64) -> Result<f64> {
-    let hi = F::from_f64(x);
-    let lo = F::from_f64(x - hi.to_f64());
-    let mut all = vec![F::ZERO; 2 * comm.size()];
-    comm.all_gather(&[hi, lo], &mut all)?;
-    Ok(all
+fn sum_over<B: Backend>(be: &B, group: &B::Group, x: f64) -> Result<f64> {
+    let hi = B::F::from_f64(x);
+    let lo = B::F::from_f64(x - hi.to_f64());
+    let size = be.group_size(group);
+    let local = be.uploaded(&[hi, lo], Role::Stat);
+    let mut all = be.zeros(2 * size, Role::Stat);
+    be.all_gather(group, be.whole(&local), be.whole_mut(&mut all))?;
+    Ok(be
+        .to_host(be.whole(&all), 2 * size)
         .chunks(2)
         .fold(0.0, |acc, p| acc + (p[0].to_f64() + p[1].to_f64())))
 }

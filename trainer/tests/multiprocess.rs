@@ -84,10 +84,10 @@ fn threaded(config_from: &Path, save: &Path) {
         for r in 0..world {
             let g = RankGrid::new(r, cfg.tp, cfg.pp, world);
             let tp: Box<dyn Comm<f32>> = Box::new(tpg[g.tp_group()].comm(g.shard.tp_rank));
-            let groups = Groups {
+            let groups: Groups = Groups {
                 tp,
-                pp: Box::new(ppg[g.pp_group()].comm(g.shard.pp_rank)),
-                dp: Box::new(dpg[g.dp_group()].comm(g.dp_rank)),
+                pp: Box::new(ppg[g.pp_group()].comm(g.shard.pp_rank)) as Box<dyn Comm<f32>>,
+                dp: Box::new(dpg[g.dp_group()].comm(g.dp_rank)) as Box<dyn Comm<f32>>,
             };
             let (cfg, src, w, data, tok) = (
                 cfg.clone(),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use sieve_trainer::backend::Float;
+use sieve_trainer::backend::{Cpu, Float};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::{Comm, ThreadGroup};
 use sieve_trainer::model::{GptConfig, Layout, ModelShard, Precision, Split as TensorSplit};
@@ -109,10 +109,12 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                 let (tp_rank, dp_rank, pp_rank) = (r % tp, (r / tp) % dp, r / (tp * dp));
                 let tp_comm: Box<dyn Comm<F>> =
                     Box::new(tp_groups[pp_rank * dp + dp_rank].comm(tp_rank));
-                let groups = Groups {
+                let groups: Groups<Cpu<F>> = Groups {
                     tp: tp_comm,
-                    pp: Box::new(pp_groups[dp_rank * tp + tp_rank].comm(pp_rank)),
-                    dp: Box::new(dp_groups[pp_rank * tp + tp_rank].comm(dp_rank)),
+                    pp: Box::new(pp_groups[dp_rank * tp + tp_rank].comm(pp_rank))
+                        as Box<dyn Comm<F>>,
+                    dp: Box::new(dp_groups[pp_rank * tp + tp_rank].comm(dp_rank))
+                        as Box<dyn Comm<F>>,
                 };
                 let cfg = cfg.clone();
                 let src = &src;
@@ -123,7 +125,7 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                         pp,
                         pp_rank,
                     };
-                    let mut t = Trainer::<F>::new(cfg, shard, groups).unwrap();
+                    let mut t = Trainer::<Cpu<F>>::new(cfg, shard, groups).unwrap();
                     let mut losses = vec![t.train_step(src).unwrap().loss];
                     let grads = t.model.grads.clone();
                     losses.extend((1..STEPS).map(|_| t.train_step(src).unwrap().loss));

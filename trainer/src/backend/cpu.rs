@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use super::{Backend, Float, Role};
 use crate::dist::{Comm, ReduceOp};
+use crate::optim::AdamStep;
 
 /// Rows per parallel task. Fixed, so that chunk boundaries (and hence every floating-point
 /// sum) are the same on every machine.
@@ -132,7 +133,13 @@ impl<F: Float> Backend for Cpu<F> {
     fn copy(&self, dst: &mut [F], src: &[F]) {
         dst.copy_from_slice(src);
     }
+    fn synchronize(&self) -> Result<()> {
+        Ok(())
+    }
 
+    fn single_group(&self) -> Box<dyn Comm<F>> {
+        Box::new(crate::dist::Solo)
+    }
     fn group_rank(&self, group: &dyn Comm<F>) -> usize {
         group.rank()
     }
@@ -150,6 +157,11 @@ impl<F: Float> Backend for Cpu<F> {
     }
     fn send(&self, group: &dyn Comm<F>, to: usize, buf: &[F]) -> Result<()> {
         group.send(to, buf)
+    }
+    // The host communicators buffer sends: nothing to group.
+    fn p2p_group_start(&self) {}
+    fn p2p_group_end(&self) -> Result<()> {
+        Ok(())
     }
     fn recv(&self, group: &dyn Comm<F>, from: usize, buf: &mut [F]) -> Result<()> {
         group.recv(from, buf)
@@ -739,6 +751,47 @@ impl<F: Float> Backend for Cpu<F> {
     fn cross_entropy_loss(&self, losses: &mut [F], sum: &[F], max: &[F], picked: &[F]) {
         for (((l, &s), &m), &p) in losses.iter_mut().zip(sum).zip(max).zip(picked) {
             *l = s.ln() + m - p;
+        }
+    }
+
+    fn scale(&self, x: &mut [F], k: F) {
+        x.par_chunks_mut(4096).for_each(|c| {
+            for v in c {
+                *v *= k;
+            }
+        });
+    }
+
+    fn sum_squares(&self, x: &[F], mask: &[F]) -> f64 {
+        x.iter()
+            .zip(mask)
+            .filter(|(_, &m)| m != F::ZERO)
+            .map(|(&g, _)| g.to_f64() * g.to_f64())
+            .sum()
+    }
+
+    fn adamw_step(
+        &self,
+        params: &mut [F],
+        grads: &[F],
+        m: &mut [F],
+        v: &mut [F],
+        decay: &[F],
+        k: &AdamStep<F>,
+    ) {
+        let one = F::ONE;
+        for i in 0..params.len() {
+            let g = grads[i];
+            let mi = k.beta1 * m[i] + (one - k.beta1) * g;
+            let vi = k.beta2 * v[i] + (one - k.beta2) * g * g;
+            m[i] = mi;
+            v[i] = vi;
+            let mut p = params[i];
+            if decay[i] != F::ZERO {
+                p *= k.shrink;
+            }
+            p -= k.lr * (mi / k.correction1) / ((vi / k.correction2).sqrt() + k.eps);
+            params[i] = p;
         }
     }
 

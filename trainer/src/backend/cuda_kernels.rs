@@ -72,6 +72,11 @@ pub const TWINS: &[(&str, Twin)] = &[
         "copy",
         Twin::Driver("cuMemcpyDtoDAsync", &["cast_to_bf16", "cast_to_f32"]),
     ),
+    ("synchronize", Twin::Driver("cuStreamSynchronize", &[])),
+    (
+        "single_group",
+        Twin::Nccl("(none: a group of one needs no communicator)"),
+    ),
     ("group_rank", Twin::Nccl("ncclCommUserRank")),
     ("group_size", Twin::Nccl("ncclCommCount")),
     ("all_reduce", Twin::Nccl("ncclAllReduce")),
@@ -79,6 +84,8 @@ pub const TWINS: &[(&str, Twin)] = &[
     ("all_gather", Twin::Nccl("ncclAllGather")),
     ("send", Twin::Nccl("ncclSend")),
     ("recv", Twin::Nccl("ncclRecv")),
+    ("p2p_group_start", Twin::Nccl("ncclGroupStart")),
+    ("p2p_group_end", Twin::Nccl("ncclGroupEnd")),
     ("embed_tokens", Twin::Kernels(&["embed_tokens"])),
     (
         "embed_tokens_backward",
@@ -136,10 +143,10 @@ pub const TWINS: &[(&str, Twin)] = &[
         "round_bf16",
         Twin::Kernels(&["cast_to_bf16", "cast_to_f32"]),
     ),
-    // Outside the Backend trait: optim/adamw.rs and Trainer::global_grad_norm.
+    ("scale", Twin::Kernels(&["scale"])),
     ("adamw_step", Twin::Kernels(&["adamw_step"])),
     (
-        "global_grad_norm",
+        "sum_squares",
         Twin::Kernels(&["grad_norm_partial", "grad_norm_finish"]),
     ),
 ];

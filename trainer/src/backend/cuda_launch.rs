@@ -56,7 +56,8 @@ fn blocks(n: usize, per: usize) -> u32 {
     u32::try_from(n.div_ceil(per)).unwrap_or(u32::MAX)
 }
 
-fn flat(n: usize) -> Launch {
+/// One thread per element, 256 per block.
+pub fn flat(n: usize) -> Launch {
     Launch {
         grid: (blocks(n, BLOCK as usize), 1, 1),
         block: (BLOCK, 1, 1),
@@ -64,7 +65,8 @@ fn flat(n: usize) -> Launch {
     }
 }
 
-fn per_row(rows: usize) -> Launch {
+/// One block of 256 threads per row.
+pub fn per_row(rows: usize) -> Launch {
     Launch {
         grid: (blocks(rows, 1), 1, 1),
         block: (BLOCK, 1, 1),
@@ -72,10 +74,51 @@ fn per_row(rows: usize) -> Launch {
     }
 }
 
-fn warp_per_row(rows: usize) -> Launch {
+/// One warp per row, 8 rows per block.
+pub fn warp_per_row(rows: usize) -> Launch {
     Launch {
         grid: (blocks(rows, BLOCK as usize / 32), 1, 1),
         block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// LayerNorm backward: one warp per chunk of `ROWS_PER_CHUNK` rows.
+pub fn layernorm_backward(rows: usize) -> Launch {
+    Launch {
+        grid: (blocks(rows, ROWS_PER_CHUNK), 1, 1),
+        block: (32, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// Column sums of a `[rows, width]` matrix: one thread per column and chunk of rows.
+pub fn column_sums(rows: usize, width: usize) -> Launch {
+    Launch {
+        grid: (
+            blocks(width, BLOCK as usize),
+            u32::try_from(rows.div_ceil(ROWS_PER_CHUNK)).unwrap_or(u32::MAX),
+            1,
+        ),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// The gradient norm's partial sums: one block per `NORM_CHUNK` entries.
+pub fn norm_partial(n: usize) -> Launch {
+    Launch {
+        grid: (blocks(n, NORM_CHUNK), 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// One thread.
+pub fn single() -> Launch {
+    Launch {
+        grid: (1, 1, 1),
+        block: (1, 1, 1),
         shared_bytes: 0,
     }
 }
@@ -88,30 +131,15 @@ pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
     let att_rows = s.batch * s.heads * s.seq;
     let attn_elems = n * s.heads * s.head_size;
     let widest = c.max(s.mlp).max(3 * s.heads * s.head_size);
-    let chunks = n.div_ceil(ROWS_PER_CHUNK);
     vec![
         ("embed_tokens", per_row(n)),
         ("embed_tokens_backward", flat(c)),
         ("add_positions", flat(n * c)),
         ("add_positions_backward", flat(s.seq * c)),
         ("layernorm_forward", warp_per_row(n)),
-        (
-            "layernorm_backward",
-            Launch {
-                grid: (blocks(n, ROWS_PER_CHUNK), 1, 1),
-                block: (32, 1, 1),
-                shared_bytes: 0,
-            },
-        ),
+        ("layernorm_backward", layernorm_backward(n)),
         ("reduce_partials", flat(widest)),
-        (
-            "column_sums",
-            Launch {
-                grid: (blocks(widest, BLOCK as usize), chunks as u32, 1),
-                block: (BLOCK, 1, 1),
-                shared_bytes: 0,
-            },
-        ),
+        ("column_sums", column_sums(n, widest)),
         ("gelu_forward", flat(n * s.mlp)),
         ("gelu_backward", flat(n * s.mlp)),
         ("residual_forward", flat(n * c)),
@@ -131,22 +159,9 @@ pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
         ("cross_entropy_backward", per_row(n)),
         ("cross_entropy_loss", flat(n)),
         ("adamw_step", flat(s.params)),
-        (
-            "grad_norm_partial",
-            Launch {
-                grid: (blocks(s.params, NORM_CHUNK), 1, 1),
-                block: (BLOCK, 1, 1),
-                shared_bytes: 0,
-            },
-        ),
-        (
-            "grad_norm_finish",
-            Launch {
-                grid: (1, 1, 1),
-                block: (1, 1, 1),
-                shared_bytes: 0,
-            },
-        ),
+        ("scale", flat(s.params)),
+        ("grad_norm_partial", norm_partial(s.params)),
+        ("grad_norm_finish", single()),
     ]
 }
 

@@ -11,10 +11,14 @@
 pub mod buffers;
 pub mod cpu;
 #[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "cuda")]
 pub mod cuda_compile;
 pub mod cuda_gemm;
 pub mod cuda_kernels;
 pub mod cuda_launch;
+#[cfg(feature = "cuda")]
+pub mod cuda_ptx;
 pub mod float;
 pub mod timed;
 
@@ -23,6 +27,7 @@ use std::ops::Range;
 use anyhow::Result;
 
 use crate::dist::ReduceOp;
+use crate::optim::AdamStep;
 
 pub use buffers::BackendExt;
 pub use cpu::Cpu;
@@ -81,7 +86,12 @@ pub trait Backend: Sync + Send {
     fn fill_zero(&self, x: Self::Mut<'_>);
     /// `dst = src`, converted to `dst`'s storage precision.
     fn copy(&self, dst: Self::Mut<'_>, src: Self::Ref<'_>);
+    /// Waits for every kernel queued so far and reports the first failure of any of them
+    /// (kernels run asynchronously on a device; the CPU backend has finished already).
+    fn synchronize(&self) -> Result<()>;
 
+    /// A group of this process alone (every collective an identity or a copy).
+    fn single_group(&self) -> Box<Self::Group>;
     /// The group's rank of this process and its size.
     fn group_rank(&self, group: &Self::Group) -> usize;
     fn group_size(&self, group: &Self::Group) -> usize;
@@ -103,6 +113,11 @@ pub trait Backend: Sync + Send {
         out: Self::Mut<'_>,
     ) -> Result<()>;
     fn send(&self, group: &Self::Group, to: usize, buf: Self::Ref<'_>) -> Result<()>;
+    /// Sends and receives between these two calls are issued together (NCCL's group calls:
+    /// a send does not complete until its receive is posted, so a pipeline stage's send and
+    /// the receive after it must be one group; see [`crate::parallel::p2p_groups`]).
+    fn p2p_group_start(&self);
+    fn p2p_group_end(&self) -> Result<()>;
     fn recv(&self, group: &Self::Group, from: usize, buf: Self::Mut<'_>) -> Result<()>;
 
     /// `out[r] = wte[tokens[r] − vocab_start]` for ids inside this rank's rows, else zero
@@ -268,6 +283,24 @@ pub trait Backend: Sync + Send {
         sum: Self::Ref<'_>,
         max: Self::Ref<'_>,
         picked: Self::Ref<'_>,
+    );
+
+    /// `x *= k` (clipping a gradient by the global norm).
+    fn scale(&self, x: Self::Mut<'_>, k: Self::F);
+    /// `Σ x[i]²` over the elements where `mask[i] ≠ 0`, in f64 and in index order.
+    fn sum_squares(&self, x: Self::Ref<'_>, mask: Self::Ref<'_>) -> f64;
+    /// One AdamW step over a range of master parameters: moments updated in place, decoupled
+    /// weight decay where `decay[i] ≠ 0`, then the bias-corrected update (see
+    /// [`crate::optim::AdamStep`]).
+    #[allow(clippy::too_many_arguments)]
+    fn adamw_step(
+        &self,
+        params: Self::Mut<'_>,
+        grads: Self::Ref<'_>,
+        m: Self::Mut<'_>,
+        v: Self::Mut<'_>,
+        decay: Self::Ref<'_>,
+        k: &AdamStep<Self::F>,
     );
 
     /// Rounds every element to bf16 (mixed-precision emulation); identity in f64.

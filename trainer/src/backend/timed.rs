@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::{Backend, Role};
 use crate::dist::ReduceOp;
+use crate::optim::AdamStep;
 
 /// Kernel kinds the time is split into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,12 @@ impl<B: Backend> Backend for Timed<B> {
     fn copy(&self, dst: B::Mut<'_>, src: B::Ref<'_>) {
         self.inner.copy(dst, src)
     }
+    fn synchronize(&self) -> Result<()> {
+        self.inner.synchronize()
+    }
+    fn single_group(&self) -> Box<B::Group> {
+        self.inner.single_group()
+    }
     fn group_rank(&self, group: &B::Group) -> usize {
         self.inner.group_rank(group)
     }
@@ -117,6 +124,12 @@ impl<B: Backend> Backend for Timed<B> {
     }
     fn send(&self, group: &B::Group, to: usize, buf: B::Ref<'_>) -> Result<()> {
         self.inner.send(group, to, buf)
+    }
+    fn p2p_group_start(&self) {
+        self.inner.p2p_group_start()
+    }
+    fn p2p_group_end(&self) -> Result<()> {
+        self.inner.p2p_group_end()
     }
     fn recv(&self, group: &B::Group, from: usize, buf: B::Mut<'_>) -> Result<()> {
         self.inner.recv(group, from, buf)
@@ -334,6 +347,26 @@ impl<B: Backend> Backend for Timed<B> {
     ) {
         self.time(Kind::Elementwise, || {
             self.inner.cross_entropy_loss(losses, sum, max, picked)
+        })
+    }
+
+    fn scale(&self, x: B::Mut<'_>, k: B::F) {
+        self.time(Kind::Elementwise, || self.inner.scale(x, k))
+    }
+    fn sum_squares(&self, x: B::Ref<'_>, mask: B::Ref<'_>) -> f64 {
+        self.time(Kind::Elementwise, || self.inner.sum_squares(x, mask))
+    }
+    fn adamw_step(
+        &self,
+        params: B::Mut<'_>,
+        grads: B::Ref<'_>,
+        m: B::Mut<'_>,
+        v: B::Mut<'_>,
+        decay: B::Ref<'_>,
+        k: &AdamStep<B::F>,
+    ) {
+        self.time(Kind::Elementwise, || {
+            self.inner.adamw_step(params, grads, m, v, decay, k)
         })
     }
 

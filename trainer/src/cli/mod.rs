@@ -2,6 +2,7 @@
 
 pub mod launch;
 pub mod sample;
+pub mod selftest;
 pub mod train;
 
 use std::path::PathBuf;
@@ -26,6 +27,9 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Start one node's ranks as processes: `launch --nproc-per-node N -- train …`.
     Launch(launch::LaunchArgs),
+    /// Check this machine's backend: every kernel against its CPU twin, a few training steps
+    /// against the CPU, then tokens/s and MFU (the first thing to run on a new cluster).
+    Selftest(selftest::SelftestArgs),
     /// Generate text from a checkpoint.
     Sample(sample::SampleArgs),
     /// Gather a checkpoint's tensor- and pipeline-parallel shards into one safetensors file.
@@ -58,6 +62,13 @@ pub fn main() -> Result<()> {
         }
         Command::Launch(args) => launch::run(&args)?,
         Command::Sample(args) => println!("{}", sample::run(&args)?),
+        Command::Selftest(args) => {
+            let report = selftest::run(&args)?;
+            print!("{}", selftest::render(&report));
+            if !report.passed {
+                bail!("selftest failed");
+            }
+        }
         Command::Consolidate { checkpoint, output } => {
             crate::ckpt::write_consolidated(&checkpoint, &output)?;
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::backend::Backend;
 use crate::ckpt;
 use crate::data::{BlendDir, SampleSource, Split};
 use crate::dist::grid::RankGrid;
@@ -14,6 +15,7 @@ use crate::metrics::{measure_cpu_gemm_peak, MetricsFile, Progress, Record};
 use crate::model::{GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
 use crate::train::{Groups, TrainConfig, Trainer};
+use sieve::tokenize::TokenizerInfo;
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -111,6 +113,10 @@ pub struct TrainArgs {
     pub exit_after: Option<u64>,
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
+    /// cpu, or cuda (one GPU per rank, the rank's local rank picks it; needs the `cuda`
+    /// build, `--precision bf16`, and NCCL when there is more than one rank).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -252,7 +258,10 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     }
     let data_sha = Some(blend.manifest.config_sha256.clone());
     let tokenizer = Some(blend.manifest.tokenizer.clone());
-    let (shard, groups, world_comm): (ModelShard, Groups, Box<dyn Comm<f32>>) = match &env {
+    // The host communicators: the run's groups on the CPU, and on GPUs the channel that
+    // hands out each NCCL group's unique id.
+    type HostGroups = Option<[TcpComm; 3]>;
+    let (shard, host, world_comm): (ModelShard, HostGroups, Box<dyn Comm<f32>>) = match &env {
         Some(e) if e.world > 1 => {
             let mut hasher_input = serde_json::to_vec(&cfg)?;
             hasher_input.extend_from_slice(blend.manifest.config_sha256.as_bytes());
@@ -266,27 +275,19 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
                 std::time::Duration::from_secs(args.comm_timeout),
             )?);
             let grid = RankGrid::new(e.rank, cfg.tp, cfg.pp, e.world);
-            let comm = |kind: u32,
-                        name: &str,
-                        members: Vec<usize>,
-                        index: usize|
-             -> Result<Box<dyn Comm<f32>>> {
-                Ok(Box::new(TcpComm::new(
-                    mesh.clone(),
-                    (kind << 24) | index as u32,
-                    name,
-                    members,
-                )?))
-            };
-            let groups = Groups {
-                tp: comm(1, "tp", grid.tp_members(), grid.tp_group())?,
-                pp: comm(2, "pp", grid.pp_members(), grid.pp_group())?,
-                dp: comm(3, "dp", grid.dp_members(), grid.dp_group())?,
-            };
+            let comm =
+                |kind: u32, name: &str, members: Vec<usize>, index: usize| -> Result<TcpComm> {
+                    TcpComm::new(mesh.clone(), (kind << 24) | index as u32, name, members)
+                };
+            let groups = [
+                comm(1, "tp", grid.tp_members(), grid.tp_group())?,
+                comm(2, "pp", grid.pp_members(), grid.pp_group())?,
+                comm(3, "dp", grid.dp_members(), grid.dp_group())?,
+            ];
             (
                 grid.shard,
-                groups,
-                comm(4, "world", (0..e.world).collect(), 0)?,
+                Some(groups),
+                Box::new(comm(4, "world", (0..e.world).collect(), 0)?),
             )
         }
         _ => {
@@ -298,15 +299,136 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
                     cfg.tp * cfg.pp
                 );
             }
-            (ModelShard::SINGLE, Groups::single(), Box::new(Solo))
+            (ModelShard::SINGLE, None, Box::new(Solo))
         }
     };
+    let run = Run {
+        args,
+        cfg,
+        train,
+        valid,
+        data_sha,
+        tokenizer,
+        world_comm,
+    };
+    match args.device.as_str() {
+        "cpu" => {
+            let groups = match host {
+                Some([tp, pp, dp]) => Groups {
+                    tp: Box::new(tp) as Box<dyn Comm<f32>>,
+                    pp: Box::new(pp) as Box<dyn Comm<f32>>,
+                    dp: Box::new(dp) as Box<dyn Comm<f32>>,
+                },
+                None => Groups::single(),
+            };
+            let trainer = Trainer::new(run.cfg.clone(), shard, groups)?;
+            let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
+            train_loop(trainer, run, peak)
+        }
+        "cuda" => cuda::run(run, shard, host, env.as_ref().map_or(0, |e| e.local_rank)),
+        other => bail!("--device {other:?}: expected cpu or cuda"),
+    }
+}
+
+/// What the training loop needs besides the trainer.
+pub(crate) struct Run<'a> {
+    args: &'a TrainArgs,
+    cfg: TrainConfig,
+    train: SampleSource,
+    valid: Option<SampleSource>,
+    data_sha: Option<String>,
+    tokenizer: Option<TokenizerInfo>,
+    world_comm: Box<dyn Comm<f32>>,
+}
+
+#[cfg(feature = "cuda")]
+mod cuda {
+    use anyhow::{bail, Result};
+
+    use super::{train_loop, Run, Summary};
+    use crate::backend::cuda::{Cuda, NcclGroup};
+    use crate::dist::nccl_id::{nccl_unique_id, share_unique_id};
+    use crate::dist::tcp::TcpComm;
+    use crate::dist::Comm;
+    use crate::model::{ModelShard, Precision};
+    use crate::train::{Groups, Trainer};
+
+    /// Trains on GPU `gpu` (the rank's local rank), with one NCCL communicator per group whose
+    /// unique id travels over the group's TCP channel.
+    pub(super) fn run(
+        run: Run,
+        shard: ModelShard,
+        host: Option<[TcpComm; 3]>,
+        gpu: usize,
+    ) -> Result<Summary> {
+        if run.cfg.precision != Precision::Bf16 {
+            bail!("--device cuda trains in mixed precision: add --precision bf16");
+        }
+        let backend = Cuda::new(gpu)?;
+        let join = |tcp: &TcpComm| -> Result<Box<NcclGroup>> {
+            let id = share_unique_id(tcp, nccl_unique_id)?;
+            let (rank, size) = (Comm::<f32>::rank(tcp), Comm::<f32>::size(tcp));
+            Ok(Box::new(NcclGroup::join(&backend, &id, rank, size)?))
+        };
+        let groups = match &host {
+            Some([tp, pp, dp]) => Groups {
+                tp: join(tp)?,
+                pp: join(pp)?,
+                dp: join(dp)?,
+            },
+            None => Groups {
+                tp: Box::new(NcclGroup::solo()),
+                pp: Box::new(NcclGroup::solo()),
+                dp: Box::new(NcclGroup::solo()),
+            },
+        };
+        let peak = run
+            .args
+            .peak_flops
+            .or_else(|| crate::selftest::bf16_peak_flops(&backend.device_name))
+            .unwrap_or(f64::NAN);
+        let trainer = Trainer::on(backend, run.cfg.clone(), shard, groups)?;
+        train_loop(trainer, run, peak)
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+mod cuda {
+    use anyhow::{bail, Result};
+
+    use super::{Run, Summary};
+    use crate::dist::tcp::TcpComm;
+    use crate::model::ModelShard;
+
+    pub(super) fn run(
+        _run: Run,
+        _shard: ModelShard,
+        _host: Option<[TcpComm; 3]>,
+        _gpu: usize,
+    ) -> Result<Summary> {
+        bail!("--device cuda: this sieve-train was built without CUDA; rebuild with `cargo build --release -p sieve-trainer --features cuda`")
+    }
+}
+
+/// The training loop of one rank on any backend: steps, evaluation, metrics, checkpoints.
+fn train_loop<B: Backend<F = f32>>(
+    mut trainer: Trainer<B>,
+    run: Run,
+    peak: f64,
+) -> Result<Summary> {
+    let Run {
+        args,
+        cfg,
+        train,
+        valid,
+        data_sha,
+        tokenizer,
+        world_comm,
+    } = run;
     let leader = world_comm.rank() == 0;
-    let mut trainer = Trainer::new(cfg.clone(), shard, groups)?;
     if let Some(load) = &args.load {
         ckpt::resume(&mut trainer, load, data_sha.as_deref())?;
     }
-    let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
     let flops_per_token = cfg.model.flops_per_token(cfg.seq);
     let mut metrics = match leader {
         true => args.metrics.as_deref().map(MetricsFile::open).transpose()?,

@@ -3,5 +3,5 @@
 pub mod adamw;
 pub mod schedule;
 
-pub use adamw::{AdamConfig, AdamState};
+pub use adamw::{AdamConfig, AdamState, AdamStep};
 pub use schedule::{BatchSchedule, LrSchedule};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
+use super::p2p_groups::{grouped, Step};
 use super::schedule::Op;
 use crate::backend::{Backend, BackendExt, Role};
 use crate::model::{Activations, Gpt};
@@ -33,64 +34,80 @@ pub fn run_stage<B: Backend>(
     let mut douts: HashMap<usize, B::Buf> = HashMap::new();
     let mut dinputs: HashMap<usize, B::Buf> = HashMap::new();
     let mut loss = 0.0;
-    for &op in ops {
-        match op {
-            Op::RecvActivation(mb) => {
-                let be = &model.backend;
-                let mut buf = be.zeros(width, Role::Activation);
-                be.recv(pp, stage - 1, be.whole_mut(&mut buf))
-                    .with_context(|| {
-                        format!("stage {stage}: receiving activations of micro-batch {mb}")
-                    })?;
-                inputs.insert(mb, buf);
+    for step in grouped(ops) {
+        // A stage's adjacent sends and receives go out as one group (see p2p_groups).
+        let (ops, together) = match step {
+            Step::Compute(op) => (vec![op], false),
+            Step::P2p(group) => {
+                let together = group.len() > 1;
+                (group, together)
             }
-            Op::Forward(mb) => {
-                // Reuse a finished micro-batch's buffers when there is one.
-                let mut a = match pool.pop() {
-                    Some(a) if a.batch == batch && a.seq == seq => a,
-                    _ => Activations::new(batch, seq),
-                };
-                batches.fill(mb, &mut a.tokens, &mut a.targets)?;
-                if let Some(x) = inputs.remove(&mb) {
-                    a.input = x;
+        };
+        if together {
+            model.backend.p2p_group_start();
+        }
+        for op in ops {
+            match op {
+                Op::RecvActivation(mb) => {
+                    let be = &model.backend;
+                    let mut buf = be.zeros(width, Role::Activation);
+                    be.recv(pp, stage - 1, be.whole_mut(&mut buf))
+                        .with_context(|| {
+                            format!("stage {stage}: receiving activations of micro-batch {mb}")
+                        })?;
+                    inputs.insert(mb, buf);
                 }
-                loss += model.forward(&mut a, tp)?.unwrap_or(0.0);
-                acts.insert(mb, a);
-            }
-            Op::SendActivation(mb) => {
-                let be = &model.backend;
-                be.send(pp, stage + 1, be.whole(acts[&mb].output()))
-                    .with_context(|| {
-                        format!("stage {stage}: sending activations of micro-batch {mb}")
+                Op::Forward(mb) => {
+                    // Reuse a finished micro-batch's buffers when there is one.
+                    let mut a = match pool.pop() {
+                        Some(a) if a.batch == batch && a.seq == seq => a,
+                        _ => Activations::new(batch, seq),
+                    };
+                    batches.fill(mb, &mut a.tokens, &mut a.targets)?;
+                    if let Some(x) = inputs.remove(&mb) {
+                        a.input = x;
+                    }
+                    loss += model.forward(&mut a, tp)?.unwrap_or(0.0);
+                    acts.insert(mb, a);
+                }
+                Op::SendActivation(mb) => {
+                    let be = &model.backend;
+                    be.send(pp, stage + 1, be.whole(acts[&mb].output()))
+                        .with_context(|| {
+                            format!("stage {stage}: sending activations of micro-batch {mb}")
+                        })?;
+                }
+                Op::RecvGradient(mb) => {
+                    let be = &model.backend;
+                    let mut buf = be.zeros(width, Role::Activation);
+                    be.recv(pp, stage + 1, be.whole_mut(&mut buf))
+                        .with_context(|| {
+                            format!("stage {stage}: receiving gradients of micro-batch {mb}")
+                        })?;
+                    douts.insert(mb, buf);
+                }
+                Op::Backward(mb) => {
+                    let a = acts
+                        .remove(&mb)
+                        .expect("forward before backward (checked schedule)");
+                    let d = douts.remove(&mb);
+                    let dinput = model.backward(&a, loss_scale, d, tp)?;
+                    dinputs.insert(mb, dinput);
+                    pool.push(a);
+                }
+                Op::SendGradient(mb) => {
+                    let d = dinputs
+                        .remove(&mb)
+                        .expect("backward before sending its gradient");
+                    let be = &model.backend;
+                    be.send(pp, stage - 1, be.whole(&d)).with_context(|| {
+                        format!("stage {stage}: sending gradients of micro-batch {mb}")
                     })?;
+                }
             }
-            Op::RecvGradient(mb) => {
-                let be = &model.backend;
-                let mut buf = be.zeros(width, Role::Activation);
-                be.recv(pp, stage + 1, be.whole_mut(&mut buf))
-                    .with_context(|| {
-                        format!("stage {stage}: receiving gradients of micro-batch {mb}")
-                    })?;
-                douts.insert(mb, buf);
-            }
-            Op::Backward(mb) => {
-                let a = acts
-                    .remove(&mb)
-                    .expect("forward before backward (checked schedule)");
-                let d = douts.remove(&mb);
-                let dinput = model.backward(&a, loss_scale, d, tp)?;
-                dinputs.insert(mb, dinput);
-                pool.push(a);
-            }
-            Op::SendGradient(mb) => {
-                let d = dinputs
-                    .remove(&mb)
-                    .expect("backward before sending its gradient");
-                let be = &model.backend;
-                be.send(pp, stage - 1, be.whole(&d)).with_context(|| {
-                    format!("stage {stage}: sending gradients of micro-batch {mb}")
-                })?;
-            }
+        }
+        if together {
+            model.backend.p2p_group_end()?;
         }
     }
     // Forward-only schedules (evaluation) keep their activations to the end.
