@@ -73,7 +73,9 @@ fn main() {
         acts.tokens = tokens.clone();
         acts.targets = targets.clone();
         model.forward(&mut acts, &Solo).unwrap();
-        model.backward(&acts, 1.0 / n as f32, None, &Solo).unwrap();
+        model
+            .backward(&acts, 1.0 / n as f32, None, &Solo, None)
+            .unwrap();
         let ta = Instant::now();
         // The inner backend, so the optimizer's time is not counted as element-wise kernels.
         model.backend.inner.adamw_step(

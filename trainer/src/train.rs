@@ -10,7 +10,7 @@ use crate::backend::{Backend, BackendExt, Cpu, Float, Role};
 use crate::data::SampleSource;
 use crate::dist::{ReduceOp, Solo};
 use crate::model::init::init_params;
-use crate::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
+use crate::model::{Activations, Gpt, GptConfig, GradsReady, ModelShard, Precision};
 use crate::optim::{AdamConfig, AdamState, AdamStep, BatchSchedule, LrSchedule};
 use crate::parallel::pipeline::{self, MicroBatches};
 use crate::parallel::schedule;
@@ -216,6 +216,7 @@ impl<B: Backend> Trainer<B> {
         start: u64,
         global: u64,
         backward: bool,
+        plan: Option<&mut BucketPlan>,
     ) -> Result<f64> {
         let tokens = (global * self.cfg.seq as u64) as f64;
         let scale = B::F::from_f64(1.0 / tokens);
@@ -230,6 +231,10 @@ impl<B: Backend> Trainer<B> {
             first_stage: self.model.shard.first_stage(),
             last_stage: self.model.shard.last_stage(),
         };
+        let mut reducer = plan.map(|plan| BucketReducer {
+            plan,
+            group: &*self.groups.dp,
+        });
         let ops = if backward {
             schedule::one_f_one_b(self.cfg.pp, self.model.shard.pp_rank, m)
         } else {
@@ -243,6 +248,7 @@ impl<B: Backend> Trainer<B> {
             scale,
             (self.groups.tp.as_ref(), self.groups.pp.as_ref()),
             &mut self.pool,
+            reducer.as_mut().map(|r| r as &mut dyn GradsReady<B>),
         )?;
         let be = &self.model.backend;
         let mut l = be.uploaded(&[B::F::from_f64(loss)], Role::Stat);
@@ -268,8 +274,11 @@ impl<B: Backend> Trainer<B> {
         let be = &self.model.backend;
         let mut other = be.zeros(r.len(), Role::Grad);
         let peer = if shard.first_stage() { pp - 1 } else { 0 };
+        // Both ends send at once: one group, or NCCL's sends would wait for each other.
+        be.p2p_group_start();
         be.send(&self.groups.pp, peer, be.view(&self.model.grads, r.clone()))?;
         be.recv(&self.groups.pp, peer, be.whole_mut(&mut other))?;
+        be.p2p_group_end()?;
         be.accumulate(be.view_mut(&mut self.model.grads, r), be.whole(&other));
         Ok(())
     }
@@ -279,7 +288,8 @@ impl<B: Backend> Trainer<B> {
         let started = std::time::Instant::now();
         let global = self.cfg.batch.at(self.consumed);
         self.model.zero_grads();
-        let loss = self.accumulate(data, self.consumed, global, true)?;
+        let mut plan = self.bucket_plan();
+        let loss = self.accumulate(data, self.consumed, global, true, plan.as_mut())?;
         self.sync_tied_embedding()?;
         let n = self.model.layout.len;
         let (dp, dp_rank) = (self.cfg.dp, self.dp_rank());
@@ -298,7 +308,7 @@ impl<B: Backend> Trainer<B> {
             );
             r
         } else {
-            self.reduce_gradient_buckets()?;
+            self.finish_buckets(plan)?;
             0..n
         };
         let grad_norm = self.global_grad_norm()?;
@@ -346,30 +356,51 @@ impl<B: Backend> Trainer<B> {
 
     /// Megatron's bucketed gradient reduction: the gradient buffer in buckets of
     /// `max(40M, 1M·dp)` elements from its end (the order backward produces gradients, last
-    /// layer first), one all-reduce each. On a GPU each bucket's reduction overlaps the rest of
-    /// the backward; here they run after it, with the same result.
-    fn reduce_gradient_buckets(&mut self) -> Result<()> {
-        if self.cfg.dp == 1 {
-            return Ok(());
+    /// layer first), one all-reduce each, started during the step's last backward as soon as
+    /// a bucket's gradients are final (on a GPU they overlap the rest of the backward). None
+    /// without data parallelism, or with ZeRO-1 (which reduce-scatters instead).
+    fn bucket_plan(&self) -> Option<BucketPlan> {
+        if self.cfg.dp == 1 || self.cfg.zero1 {
+            return None;
         }
         let bucket = self
             .cfg
             .bucket_elements
             .unwrap_or(BUCKET_ELEMENTS.max(1_000_000 * self.cfg.dp))
             .max(1);
-        let be = &self.model.backend;
-        let n = be.buf_len(&self.model.grads);
-        let mut end = n;
+        let mut buckets = Vec::new();
+        let mut end = self.model.layout.len;
         while end > 0 {
             let start = end.saturating_sub(bucket);
-            be.all_reduce(
-                &self.groups.dp,
-                be.view_mut(&mut self.model.grads, start..end),
-                ReduceOp::Sum,
-            )?;
+            buckets.push(start..end);
             end = start;
         }
-        Ok(())
+        // The tied embedding's gradient is final only after the two pipeline ends have added
+        // each other's (sync_tied_embedding): buckets that hold any of it wait for that.
+        let shard = self.model.shard;
+        let hold_below = match self.cfg.pp > 1 && (shard.first_stage() || shard.last_stage()) {
+            true => self.model.layout.get("wte.weight").range().end,
+            false => 0,
+        };
+        Some(BucketPlan {
+            buckets,
+            next: 0,
+            hold_below,
+        })
+    }
+
+    /// Reduces the buckets the backward did not start, then waits for all of them.
+    fn finish_buckets(&mut self, plan: Option<BucketPlan>) -> Result<()> {
+        let Some(mut plan) = plan else {
+            return Ok(());
+        };
+        let be = &self.model.backend;
+        let mut reducer = BucketReducer {
+            plan: &mut plan,
+            group: &*self.groups.dp,
+        };
+        reducer.reduce_from(be, &mut self.model.grads, 0, true)?;
+        be.wait_overlapped()
     }
 
     /// The L2 norm of the whole model's gradient, in f64. Squares are summed per ZeRO shard
@@ -403,9 +434,46 @@ impl<B: Backend> Trainer<B> {
         let global = self.cfg.batch.global;
         let mut total = 0.0;
         for i in 0..self.cfg.eval_iters {
-            total += self.accumulate(data, i * global, global, false)?;
+            total += self.accumulate(data, i * global, global, false, None)?;
         }
         Ok(total / self.cfg.eval_iters.max(1) as f64)
+    }
+}
+
+/// The data-parallel gradient buckets of one step, from the end of the buffer, and how many
+/// have been started.
+struct BucketPlan {
+    buckets: Vec<std::ops::Range<usize>>,
+    next: usize,
+    /// Buckets starting below this wait for the tied embedding's sync.
+    hold_below: usize,
+}
+
+/// Starts each bucket's all-reduce once backward has made its gradients final.
+struct BucketReducer<'a, B: Backend> {
+    plan: &'a mut BucketPlan,
+    group: &'a B::Group,
+}
+
+impl<B: Backend> BucketReducer<'_, B> {
+    /// Starts every bucket, in order, whose gradients are all at or above `offset` (and, unless
+    /// `all`, not held for the tied embedding).
+    fn reduce_from(&mut self, be: &B, grads: &mut B::Buf, offset: usize, all: bool) -> Result<()> {
+        let plan = &mut *self.plan;
+        while let Some(r) = plan.buckets.get(plan.next) {
+            if r.start < offset || (!all && r.start < plan.hold_below) {
+                break;
+            }
+            be.all_reduce_overlapped(self.group, be.view_mut(grads, r.clone()), ReduceOp::Sum)?;
+            plan.next += 1;
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> GradsReady<B> for BucketReducer<'_, B> {
+    fn ready_from(&mut self, be: &B, grads: &mut B::Buf, offset: usize) -> Result<()> {
+        self.reduce_from(be, grads, offset, false)
     }
 }
 

@@ -4,7 +4,7 @@
 use sieve_trainer::backend::{Backend, Cpu};
 use sieve_trainer::dist::Solo;
 use sieve_trainer::model::init::init_params;
-use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
+use sieve_trainer::model::{Activations, Gpt, GptConfig, GradsReady, ModelShard, Precision};
 
 struct Lcg(u64);
 impl Lcg {
@@ -232,7 +232,7 @@ fn whole_model_gradients() {
     let scale = 1.0 / (b * t) as f64;
     m.forward(&mut acts, &Solo).unwrap();
     m.zero_grads();
-    m.backward(&acts, scale, None, &Solo).unwrap();
+    m.backward(&acts, scale, None, &Solo, None).unwrap();
     let analytic = m.grads.clone();
     let mut params = m.params.clone();
     let num = numeric(&mut params, |p| {
@@ -244,5 +244,49 @@ fn whole_model_gradients() {
     });
     for spec in &m.layout.tensors {
         assert_close(&spec.name, &analytic[spec.range()], &num[spec.range()]);
+    }
+}
+
+/// Records each "final from here" the backward announces, with the gradients at that moment.
+struct Announcements(Vec<(usize, Vec<f64>)>);
+
+impl GradsReady<Cpu<f64>> for Announcements {
+    fn ready_from(
+        &mut self,
+        _: &Cpu<f64>,
+        grads: &mut Vec<f64>,
+        offset: usize,
+    ) -> anyhow::Result<()> {
+        self.0.push((offset, grads[offset..].to_vec()));
+        Ok(())
+    }
+}
+
+/// The data-parallel buckets start reducing when backward says a suffix of the gradient
+/// buffer is final: the suffixes must grow layer by layer down to the whole buffer, and what
+/// each announced suffix held then must be what it holds at the end.
+#[test]
+fn backward_announces_final_gradients_layer_by_layer() {
+    let mut m = tiny_model(Precision::Full);
+    let mut acts = Activations::new(2, 5);
+    acts.tokens = vec![1, 4, 10, 3, 3, 0, 9, 2, 7, 5];
+    acts.targets = vec![4, 10, 3, 3, 0, 9, 2, 7, 5, 1];
+    m.forward(&mut acts, &Solo).unwrap();
+    m.zero_grads();
+    let mut heard = Announcements(Vec::new());
+    m.backward(&acts, 0.1, None, &Solo, Some(&mut heard))
+        .unwrap();
+    let offsets: Vec<usize> = heard.0.iter().map(|(o, _)| *o).collect();
+    let layer_starts: Vec<usize> = (0..2)
+        .rev()
+        .map(|l| m.layout.layer(l, "ln_1.weight").start)
+        .collect();
+    assert_eq!(offsets, [layer_starts[0], layer_starts[1], 0]);
+    for (offset, then) in &heard.0 {
+        assert_eq!(
+            then,
+            &m.grads[*offset..],
+            "gradients from {offset} changed after"
+        );
     }
 }

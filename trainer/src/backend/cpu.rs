@@ -149,6 +149,18 @@ impl<F: Float> Backend for Cpu<F> {
     fn all_reduce(&self, group: &dyn Comm<F>, buf: &mut [F], op: ReduceOp) -> Result<()> {
         group.all_reduce(buf, op)
     }
+    // Nothing runs beside the CPU's kernels: the reduction happens now.
+    fn all_reduce_overlapped(
+        &self,
+        group: &dyn Comm<F>,
+        buf: &mut [F],
+        op: ReduceOp,
+    ) -> Result<()> {
+        group.all_reduce(buf, op)
+    }
+    fn wait_overlapped(&self) -> Result<()> {
+        Ok(())
+    }
     fn reduce_scatter(&self, group: &dyn Comm<F>, input: &[F], out: &mut [F]) -> Result<()> {
         group.reduce_scatter(input, out)
     }

@@ -192,6 +192,8 @@ const WORKSPACE_BYTES: usize = 32 << 20;
 pub struct Cuda {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
+    /// Where the data-parallel gradient buckets are all-reduced while backward goes on.
+    comm_stream: Arc<CudaStream>,
     kernels: HashMap<&'static str, CudaFunction>,
     blas: Blas,
     /// The first failure of an asynchronous call, reported by the next synchronize.
@@ -238,7 +240,12 @@ impl Cuda {
             );
         }
         let device_name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
-        let stream = ctx.default_stream();
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| anyhow!("creating a stream: {e:?}"))?;
+        let comm_stream = stream
+            .fork()
+            .map_err(|e| anyhow!("creating the communication stream: {e:?}"))?;
         let ptx = super::cuda_ptx::for_capability(compute_capability);
         let mut kernels = HashMap::new();
         for (file, text) in ptx {
@@ -266,6 +273,7 @@ impl Cuda {
         Ok(Cuda {
             ctx,
             stream,
+            comm_stream,
             kernels,
             blas: Blas {
                 handle,
@@ -620,12 +628,12 @@ impl Backend for Cuda {
                 .flat_map(|&x| bf16::from_f32(x).to_le_bytes())
                 .collect(),
         };
-        // SAFETY: dst covers bytes.len() bytes; the copy from pageable memory completes
-        // before this returns.
+        // SAFETY: dst covers bytes.len() bytes. From pageable memory the call returns once
+        // the bytes are staged, so `bytes` may be dropped here and nothing waits for the DMA.
         let r = unsafe {
             cudarc::driver::result::memcpy_htod_async(dst.ptr, &bytes, self.stream.cu_stream())
         };
-        if let Err(e) = r.and_then(|_| self.stream.synchronize()) {
+        if let Err(e) = r {
             self.fail("cuMemcpyHtoDAsync", e);
         }
     }
@@ -729,6 +737,42 @@ impl Backend for Cuda {
         }
         .map(|_| ())
         .map_err(|e| anyhow!("ncclAllReduce of {} elements: {e:?}", buf.len))
+    }
+    fn all_reduce_overlapped(
+        &self,
+        group: &NcclGroup,
+        buf: DevMut<'_>,
+        op: ReduceOp,
+    ) -> Result<()> {
+        self.checked()?;
+        let Some(comm) = group.comm else {
+            return Ok(());
+        };
+        // The bucket's gradients are final once the kernels issued so far are done.
+        self.comm_stream
+            .join(&self.stream)
+            .map_err(|e| anyhow!("ordering the communication stream: {e:?}"))?;
+        // SAFETY: in place on a live buffer of `len` elements; nothing writes it until
+        // wait_overlapped orders the compute stream after this reduction.
+        unsafe {
+            nccl::all_reduce(
+                buf.ptr as *const c_void,
+                buf.ptr as *mut c_void,
+                buf.len,
+                buf.dtype.nccl(),
+                Self::nccl_op(op),
+                comm,
+                self.comm_stream.cu_stream() as _,
+            )
+        }
+        .map(|_| ())
+        .map_err(|e| anyhow!("ncclAllReduce of a {}-element bucket: {e:?}", buf.len))
+    }
+    fn wait_overlapped(&self) -> Result<()> {
+        self.stream
+            .join(&self.comm_stream)
+            .map_err(|e| anyhow!("waiting for the communication stream: {e:?}"))?;
+        self.checked()
     }
     fn reduce_scatter(&self, group: &NcclGroup, input: DevRef<'_>, out: DevMut<'_>) -> Result<()> {
         self.checked()?;

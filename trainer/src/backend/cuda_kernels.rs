@@ -80,6 +80,13 @@ pub const TWINS: &[(&str, Twin)] = &[
     ("group_rank", Twin::Nccl("ncclCommUserRank")),
     ("group_size", Twin::Nccl("ncclCommCount")),
     ("all_reduce", Twin::Nccl("ncclAllReduce")),
+    (
+        "all_reduce_overlapped",
+        Twin::Nccl(
+            "ncclAllReduce on the communication stream, after an event of the compute stream",
+        ),
+    ),
+    ("wait_overlapped", Twin::Driver("cuStreamWaitEvent", &[])),
     ("reduce_scatter", Twin::Nccl("ncclReduceScatter")),
     ("all_gather", Twin::Nccl("ncclAllGather")),
     ("send", Twin::Nccl("ncclSend")),

@@ -98,6 +98,16 @@ pub trait Backend: Sync + Send {
     /// The collectives of [`crate::dist::Comm`], on device buffers: every rank ends with the
     /// rank-ordered reduction of every rank's `buf`.
     fn all_reduce(&self, group: &Self::Group, buf: Self::Mut<'_>, op: ReduceOp) -> Result<()>;
+    /// An all-reduce that may run while the kernels issued after it do (on a GPU: on a second
+    /// stream, after the work issued so far); [`Backend::wait_overlapped`] makes later work
+    /// wait for every one of them. Used for the data-parallel gradient buckets during backward.
+    fn all_reduce_overlapped(
+        &self,
+        group: &Self::Group,
+        buf: Self::Mut<'_>,
+        op: ReduceOp,
+    ) -> Result<()>;
+    fn wait_overlapped(&self) -> Result<()>;
     /// `input` is `size` equal chunks; rank r receives the sum of every rank's chunk r.
     fn reduce_scatter(
         &self,

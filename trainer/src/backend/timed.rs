@@ -116,6 +116,12 @@ impl<B: Backend> Backend for Timed<B> {
     fn all_reduce(&self, group: &B::Group, buf: B::Mut<'_>, op: ReduceOp) -> Result<()> {
         self.inner.all_reduce(group, buf, op)
     }
+    fn all_reduce_overlapped(&self, group: &B::Group, buf: B::Mut<'_>, op: ReduceOp) -> Result<()> {
+        self.inner.all_reduce_overlapped(group, buf, op)
+    }
+    fn wait_overlapped(&self) -> Result<()> {
+        self.inner.wait_overlapped()
+    }
     fn reduce_scatter(&self, group: &B::Group, input: B::Ref<'_>, out: B::Mut<'_>) -> Result<()> {
         self.inner.reduce_scatter(group, input, out)
     }

@@ -438,13 +438,15 @@ impl<B: Backend> Gpt<B> {
     /// gradient is `loss_scale` per position (1 / the global batch's token count); elsewhere
     /// `dout` is the gradient of the stage's output received from the next stage. Returns the
     /// gradient of the stage's input (to send to the previous stage), or an empty buffer on
-    /// the first stage.
+    /// the first stage. `ready`, on a step's last backward, hears as each layer's gradients
+    /// become final.
     pub fn backward(
         &mut self,
         acts: &Activations<B>,
         loss_scale: B::F,
         dout: Option<B::Buf>,
         tp: &B::Group,
+        mut ready: Option<&mut dyn GradsReady<B>>,
     ) -> Result<B::Buf> {
         let (b, t) = (acts.batch, acts.seq);
         let n = b * t;
@@ -553,6 +555,11 @@ impl<B: Backend> Gpt<B> {
             let dln1 =
                 back.column_parallel(&h("attn.c_attn"), true, &dqkv, &a.ln1, c, 3 * cl, tp)?;
             back.layernorm(&h("ln_1"), &mut dres, &dln1, x, &a.ln1_mean, &a.ln1_rstd);
+            // Layers are laid out in order and backward goes from the last: everything from
+            // this layer's first tensor to the end of the buffer is final now.
+            if let Some(r) = ready.as_deref_mut() {
+                r.ready_from(be, grads, lay.layer(l, "ln_1.weight").start)?;
+            }
         }
 
         if first {
@@ -566,10 +573,18 @@ impl<B: Backend> Gpt<B> {
                 lay.vocab_start,
                 c,
             );
-            return Ok(B::Buf::default());
         }
-        Ok(dres)
+        if let Some(r) = ready {
+            r.ready_from(be, grads, 0)?;
+        }
+        Ok(if first { B::Buf::default() } else { dres })
     }
+}
+
+/// Told during a step's last backward that every gradient from `offset` to the end of the
+/// buffer is final, so that data-parallel reduction can start while backward goes on.
+pub trait GradsReady<B: Backend> {
+    fn ready_from(&mut self, backend: &B, grads: &mut B::Buf, offset: usize) -> Result<()>;
 }
 
 /// The gradient side of one backward pass: the weights it reads and the gradients it adds

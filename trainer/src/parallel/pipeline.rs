@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use super::p2p_groups::{grouped, Step};
 use super::schedule::Op;
 use crate::backend::{Backend, BackendExt, Role};
-use crate::model::{Activations, Gpt};
+use crate::model::{Activations, Gpt, GradsReady};
 
 /// What the executor needs from the trainer: how to fill micro-batch `mb`'s tokens/targets.
 pub trait MicroBatches {
@@ -17,7 +17,9 @@ pub trait MicroBatches {
 }
 
 /// Runs `ops` (one stage's schedule) and returns the sum of the last stage's losses (zero on
-/// other stages). Activation buffers come from and return to `pool`.
+/// other stages). Activation buffers come from and return to `pool`. `ready` hears the
+/// gradients become final during the schedule's last backward.
+#[allow(clippy::too_many_arguments)]
 pub fn run_stage<B: Backend>(
     model: &mut Gpt<B>,
     ops: &[Op],
@@ -26,7 +28,12 @@ pub fn run_stage<B: Backend>(
     loss_scale: B::F,
     (tp, pp): (&B::Group, &B::Group),
     pool: &mut Vec<Activations<B>>,
+    mut ready: Option<&mut dyn GradsReady<B>>,
 ) -> Result<f64> {
+    let last_backward = ops.iter().rev().find_map(|op| match op {
+        Op::Backward(mb) => Some(*mb),
+        _ => None,
+    });
     let stage = model.shard.pp_rank;
     let width = batch * seq * model.cfg.hidden;
     let mut acts: HashMap<usize, Activations<B>> = HashMap::new();
@@ -91,7 +98,11 @@ pub fn run_stage<B: Backend>(
                         .remove(&mb)
                         .expect("forward before backward (checked schedule)");
                     let d = douts.remove(&mb);
-                    let dinput = model.backward(&a, loss_scale, d, tp)?;
+                    let hook = match last_backward == Some(mb) {
+                        true => ready.take(),
+                        false => None,
+                    };
+                    let dinput = model.backward(&a, loss_scale, d, tp, hook)?;
                     dinputs.insert(mb, dinput);
                     pool.push(a);
                 }

@@ -71,7 +71,7 @@ fn step<B: Backend<F = f32>>(
     let n = acts.tokens.len();
     m.zero_grads();
     let loss = m.forward(acts, solo)?.unwrap_or(0.0) / n as f64;
-    m.backward(acts, 1.0 / n as f32, None, solo)?;
+    m.backward(acts, 1.0 / n as f32, None, solo, None)?;
     let be = &m.backend;
     be.adamw_step(
         be.whole_mut(&mut m.params),
