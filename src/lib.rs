@@ -11,6 +11,7 @@ pub mod decontam;
 pub mod dedup;
 pub mod doc;
 pub mod eval;
+pub mod fuzzing;
 pub mod io;
 pub mod pipeline;
 pub mod quality_train;

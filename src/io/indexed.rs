@@ -267,7 +267,10 @@ impl IndexedReader {
         let mut expect = 0i64;
         for (k, (&l, &p)) in lengths.iter().zip(&pointers).enumerate() {
             if l < 0 || p != expect {
-                return Err(bad(&format!("sequence {k}: length or offset out of order")));
+                return Err(bad(&format!(
+                    "sequence {k} (its length at byte {}): length {l} or offset {p} out of order",
+                    HEADER + 4 * k
+                )));
             }
             expect += l as i64 * dtype.size() as i64;
         }

@@ -7,7 +7,8 @@
 //! OUT/rejected/<stem>.parquet dropped documents with drop_stage/drop_reason (--write-rejected)
 //! OUT/stats/<stem>.json       counters of this shard
 //! OUT/done/<stem>             completion marker, written last
-//! OUT/stats.json              sum of every stats/<stem>.json present
+//! OUT/failed/<stem>.json      why an input could not be read (removed once it is done)
+//! OUT/stats.json              sum of every stats/<stem>.json present, and the failed inputs
 //! ```
 //!
 //! A shard's marker is written only after its outputs and stats are renamed into place, so
@@ -175,23 +176,26 @@ pub fn run(jobs: Vec<Job>, stages: StageFactory, cfg: &RunConfig) -> Result<RunS
         .num_threads(cfg.threads)
         .build()
         .context("cannot start the worker threads")?;
-    let results: Vec<(String, Result<()>)> = pool.install(|| {
+    let results: Vec<(&Job, Result<()>)> = pool.install(|| {
         todo.par_iter()
             .with_max_len(1)
             .map(|job| {
                 let r = process_shard(job, &stages, cfg, &progress);
                 progress.file_done();
-                (job.input.to_string(), r)
+                (job, r)
             })
             .collect()
     });
     progress.finish(&cfg.label);
 
     let mut failed = Vec::new();
-    for (input, r) in results {
+    for (job, r) in results {
+        let input = job.input.to_string();
         if let Err(e) = r {
-            eprintln!("{}: error: {input}: {e:#}", cfg.label);
-            failed.push((input, format!("{e:#}")));
+            let why = format!("{e:#}");
+            eprintln!("{}: error: {input}: {why}", cfg.label);
+            record_failure(&cfg.output, &job.stem, &input, &why)?;
+            failed.push((input, why));
         }
     }
     let stats = merge_stats(&cfg.output)?;
@@ -212,7 +216,43 @@ pub fn merge_stats(out: &Path) -> Result<RunStats> {
     Ok(total)
 }
 
-/// Sums every per-shard stats file of a run directory.
+fn failure_path(out: &Path, stem: &str) -> PathBuf {
+    out.join("failed").join(format!("{stem}.json"))
+}
+
+/// Keeps why `input` could not be read, for the run's stats (until a re-run finishes it).
+fn record_failure(out: &Path, stem: &str, input: &str, why: &str) -> Result<()> {
+    fs::create_dir_all(out.join("failed"))?;
+    let record = serde_json::json!({ "input": input, "error": why });
+    AtomicFile::write_all(&failure_path(out, stem), record.to_string().as_bytes())
+}
+
+/// The inputs of a run directory that failed and are not done since.
+fn failed_inputs(out: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut failed = std::collections::BTreeMap::new();
+    let Ok(entries) = fs::read_dir(out.join("failed")) else {
+        return failed;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if stem.starts_with('.') || marker_path(out, &stem).exists() {
+            continue;
+        }
+        let record: Option<serde_json::Value> = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(r) = record {
+            let input = r["input"].as_str().unwrap_or(&stem).to_string();
+            failed.insert(input, r["error"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    failed
+}
+
+/// Sums every per-shard stats file of a run directory, with the inputs that failed.
 pub fn sum_stats(out: &Path) -> Result<RunStats> {
     let dir = out.join("stats");
     let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
@@ -233,6 +273,7 @@ pub fn sum_stats(out: &Path) -> Result<RunStats> {
     for f in &files {
         total += &RunStats::load(f)?;
     }
+    total.failed_inputs = failed_inputs(out);
     Ok(total)
 }
 
@@ -437,6 +478,7 @@ fn process_shard(
     let mut stats = RunStats {
         shards: 1,
         stages: vec![read],
+        ..Default::default()
     };
     stats.stages.extend(stage_stats);
     AtomicFile::write_all(&stats_path(&cfg.output, &job.stem), &stats.to_json())?;
@@ -448,6 +490,8 @@ fn process_shard(
         &marker_path(&cfg.output, &job.stem),
         marker.to_string().as_bytes(),
     )?;
+    // An earlier attempt's failure no longer holds.
+    let _ = fs::remove_file(failure_path(&cfg.output, &job.stem));
     Ok(())
 }
 

@@ -93,11 +93,17 @@ pub struct RunStats {
     /// Input shards these counters cover.
     pub shards: u64,
     pub stages: Vec<StageStats>,
+    /// Inputs that could not be read at all (no output, no marker: a re-run tries them
+    /// again), with the reason, by input.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_inputs: BTreeMap<String, String>,
 }
 
 impl AddAssign<&RunStats> for RunStats {
     fn add_assign(&mut self, o: &RunStats) {
         self.shards += o.shards;
+        self.failed_inputs
+            .extend(o.failed_inputs.iter().map(|(k, v)| (k.clone(), v.clone())));
         for s in &o.stages {
             match self.stages.iter_mut().find(|x| x.name == s.name) {
                 Some(mine) => *mine += s,
@@ -156,12 +162,14 @@ mod tests {
     #[test]
     fn merging_is_order_independent() {
         let mut a = RunStats {
+            failed_inputs: BTreeMap::new(),
             shards: 1,
             stages: vec![StageStats::new("read")],
         };
         a.stages[0].docs_in = 3;
         a.stages[0].drop_reason("x");
         let mut b = RunStats {
+            failed_inputs: BTreeMap::new(),
             shards: 1,
             stages: vec![StageStats::new("read"), StageStats::new("clean")],
         };

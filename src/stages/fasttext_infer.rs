@@ -18,8 +18,11 @@ const MAGIC: i32 = 793_712_314;
 const EOS: &str = "</s>";
 const KSUB: usize = 256;
 
+/// Reads the model file, knowing how many bytes are left so that no count in a damaged file
+/// can ask for more memory than the file could hold.
 struct Cursor<R: Read> {
     r: R,
+    left: u64,
 }
 
 impl<R: Read> Cursor<R> {
@@ -28,7 +31,33 @@ impl<R: Read> Cursor<R> {
         self.r
             .read_exact(&mut b)
             .context("the model file ends early")?;
+        self.left = self.left.saturating_sub(N as u64);
         Ok(b)
+    }
+    /// `n` items of `size` bytes each, if the rest of the file can hold them.
+    fn room(&self, what: &str, n: usize, size: usize) -> Result<usize> {
+        match n.checked_mul(size) {
+            Some(bytes) if bytes as u64 <= self.left => Ok(bytes),
+            _ => bail!(
+                "the model file is damaged: {n} {what} do not fit in its {} remaining bytes",
+                self.left
+            ),
+        }
+    }
+    /// A count from the header: not negative, and at most `max`.
+    fn count(&mut self, what: &str, v: i64, max: u64) -> Result<usize> {
+        if v < 0 || v as u64 > max {
+            bail!("the model file is damaged: {what} is {v}");
+        }
+        Ok(v as usize)
+    }
+    fn i32_count(&mut self, what: &str, max: u64) -> Result<usize> {
+        let v = i64::from(self.i32()?);
+        self.count(what, v, max)
+    }
+    fn i64_count(&mut self, what: &str, max: u64) -> Result<usize> {
+        let v = self.i64()?;
+        self.count(what, v, max)
     }
     fn i32(&mut self) -> Result<i32> {
         Ok(i32::from_le_bytes(self.bytes()?))
@@ -43,20 +72,22 @@ impl<R: Read> Cursor<R> {
         Ok(self.bytes::<1>()?[0])
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>> {
-        let mut raw = vec![0u8; n * 4];
+        let mut raw = vec![0u8; self.room("floats", n, 4)?];
         self.r
             .read_exact(&mut raw)
             .context("the model file ends early")?;
+        self.left -= raw.len() as u64;
         Ok(raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
     }
     fn u8s(&mut self, n: usize) -> Result<Vec<u8>> {
-        let mut raw = vec![0u8; n];
+        let mut raw = vec![0u8; self.room("bytes", n, 1)?];
         self.r
             .read_exact(&mut raw)
             .context("the model file ends early")?;
+        self.left -= raw.len() as u64;
         Ok(raw)
     }
     fn cstring(&mut self) -> Result<String> {
@@ -71,6 +102,19 @@ impl<R: Read> Cursor<R> {
     }
 }
 
+/// A well-formed model that this reader does not serve (the C++ library does); any other
+/// error means the file is damaged.
+#[derive(Debug)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not supported by the Rust fastText reader: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
 struct ProductQuantizer {
     nsubq: usize,
     dsub: usize,
@@ -79,11 +123,17 @@ struct ProductQuantizer {
 }
 
 impl ProductQuantizer {
-    fn load<R: Read>(c: &mut Cursor<R>) -> Result<Self> {
-        let dim = c.i32()? as usize;
-        let nsubq = c.i32()? as usize;
-        let dsub = c.i32()? as usize;
-        let lastdsub = c.i32()? as usize;
+    /// Reads a quantizer of vectors of `want_dim` values.
+    fn load<R: Read>(c: &mut Cursor<R>, want_dim: usize) -> Result<Self> {
+        let limit = 1 << 20;
+        let dim = c.i32_count("the quantizer's dimension", limit)?;
+        let nsubq = c.i32_count("the quantizer's sub-quantizers", limit)?;
+        let dsub = c.i32_count("the quantizer's sub-dimension", limit)?;
+        let lastdsub = c.i32_count("the quantizer's last sub-dimension", limit)?;
+        // Every centroid() slice must lie inside the table and every value inside the vector.
+        if dim != want_dim || nsubq == 0 || dsub * (nsubq - 1) + lastdsub != dim {
+            bail!("the model file is damaged: a quantizer of {nsubq} × {dsub} (last {lastdsub}) for {dim} values, {want_dim} expected");
+        }
         let centroids = c.f32s(dim * KSUB)?;
         Ok(ProductQuantizer {
             nsubq,
@@ -173,43 +223,60 @@ impl SupervisedModel {
     pub fn load(path: &Path) -> Result<SupervisedModel> {
         let f =
             std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let mut c = Cursor {
             r: BufReader::new(f),
+            left: len,
         };
+        let model = Self::read(&mut c);
+        model.with_context(|| format!("{}: at byte {}", path.display(), len - c.left))
+    }
+
+    fn read<R: Read>(c: &mut Cursor<R>) -> Result<SupervisedModel> {
         if c.i32()? != MAGIC {
-            bail!("{} is not a fastText model", path.display());
+            bail!("not a fastText model (no fastText magic number)");
         }
         let version = c.i32()?;
         if version != 12 {
-            bail!("fastText format version {version} is not supported (12 is)");
+            return Err(
+                Unsupported(format!("fastText format version {version} (12 is read)")).into(),
+            );
         }
-        let dim = c.i32()? as usize;
+        let dim = c.i32_count("the dimension", 1 << 16)?;
         let _ws = c.i32()?;
         let _epoch = c.i32()?;
         let _min_count = c.i32()?;
         let _neg = c.i32()?;
-        let word_ngrams = c.i32()? as usize;
+        let word_ngrams = c.i32_count("the word n-gram length", 1 << 10)?;
         let _loss = c.i32()?;
         let model = c.i32()?;
-        let bucket = c.i32()? as u64;
+        let bucket = c.i32_count("the bucket count", i32::MAX as u64)? as u64;
         let _minn = c.i32()?;
         let maxn = c.i32()?;
         let _lr_update = c.i32()?;
         let _t = c.f64()?;
         if model != 3 {
-            bail!("not a supervised model");
+            return Err(Unsupported("not a supervised model".into()).into());
+        }
+        if word_ngrams > 1 && bucket == 0 {
+            bail!("the model file is damaged: word n-grams without buckets");
         }
         if maxn > 0 {
-            bail!("models with character n-grams are not supported by the Rust reader");
+            return Err(Unsupported("character n-grams".into()).into());
         }
-        let size = c.i32()?;
-        let nwords = c.i32()?;
-        let nlabels = c.i32()?;
+        // Each dictionary entry takes at least 10 bytes: bound the counts by the file.
+        let entries = c.left / 10;
+        let size = c.i32_count("the dictionary size", entries)?;
+        let nwords = c.i32_count("the word count", size as u64)?;
+        let nlabels = c.i32_count("the label count", size as u64)?;
+        if nwords + nlabels != size {
+            bail!("the model file is damaged: {nwords} words and {nlabels} labels in a dictionary of {size}");
+        }
         let _ntokens = c.i64()?;
         let pruneidx_size = c.i64()?;
-        let mut words = HashMap::with_capacity(nwords as usize);
-        let mut labels = Vec::with_capacity(nlabels as usize);
-        for i in 0..size {
+        let mut words = HashMap::with_capacity(nwords);
+        let mut labels = Vec::with_capacity(nlabels);
+        for i in 0..size as i32 {
             let word = c.cstring()?;
             let _count = c.i64()?;
             let kind = c.u8()?;
@@ -219,9 +286,16 @@ impl SupervisedModel {
                 labels.push(word);
             }
         }
+        if labels.len() != nlabels {
+            bail!(
+                "the model file is damaged: {} labels where the header says {nlabels}",
+                labels.len()
+            );
+        }
         let pruneidx = if pruneidx_size >= 0 {
-            let mut m = HashMap::with_capacity(pruneidx_size as usize);
-            for _ in 0..pruneidx_size {
+            let n = c.count("the pruning index size", pruneidx_size, c.left / 8)?;
+            let mut m = HashMap::with_capacity(n);
+            for _ in 0..n {
                 let (a, b) = (c.i32()?, c.i32()?);
                 m.insert(a, b);
             }
@@ -232,41 +306,68 @@ impl SupervisedModel {
         let quantized = c.u8()? != 0;
         let input = if quantized {
             let qnorm = c.u8()? != 0;
-            let m = c.i64()? as usize;
+            let m = c.i64_count("the input rows", c.left)?;
             let _n = c.i64()?;
-            let codesize = c.i32()? as usize;
+            let codesize = c.i32_count("the code size", c.left)?;
             let codes = c.u8s(codesize)?;
-            let pq = ProductQuantizer::load(&mut c)?;
+            let pq = ProductQuantizer::load(c, dim)?;
+            if codes.len() != m * pq.nsubq {
+                bail!(
+                    "the model file is damaged: {} codes for {m} rows of {} sub-quantizers",
+                    codes.len(),
+                    pq.nsubq
+                );
+            }
             let norms = if qnorm {
                 let norm_codes = c.u8s(m)?;
-                Some((norm_codes, ProductQuantizer::load(&mut c)?))
+                Some((norm_codes, ProductQuantizer::load(c, 1)?))
             } else {
                 None
             };
-            Input::Quantized { codes, pq, norms }
+            (m, Input::Quantized { codes, pq, norms })
         } else {
-            let m = c.i64()? as usize;
-            let n = c.i64()? as usize;
-            Input::Dense {
-                dim: n,
-                data: c.f32s(m * n)?,
+            let m = c.i64_count("the input rows", c.left)?;
+            let n = c.i64_count("the input columns", c.left)?;
+            if n != dim {
+                bail!("the model file is damaged: input rows of {n} values, dimension {dim}");
             }
+            (
+                m,
+                Input::Dense {
+                    dim: n,
+                    data: c.f32s(m.saturating_mul(n))?,
+                },
+            )
         };
+        let (rows, input) = input;
+        // Every row predict() can ask for: a dictionary word (ids below size) or a bucket.
+        let buckets = match &pruneidx {
+            None => bucket as usize,
+            Some(p) => p.values().map(|&v| v as usize + 1).max().unwrap_or(0),
+        };
+        if pruneidx
+            .as_ref()
+            .is_some_and(|p| p.values().any(|&v| v < 0))
+            || size.max(nwords + buckets) > rows
+        {
+            bail!("the model file is damaged: {rows} input rows for {size} entries and {buckets} buckets");
+        }
         let qout = c.u8()? != 0;
         if qout {
-            bail!("quantized output matrices are not supported by the Rust reader");
+            return Err(Unsupported("a quantized output matrix".into()).into());
         }
-        let m = c.i64()? as usize;
-        let n = c.i64()? as usize;
-        if m != nlabels as usize || n != dim {
+        let m = c.i64()?;
+        let n = c.i64()?;
+        if m != nlabels as i64 || n != dim as i64 {
             bail!("unexpected output matrix shape {m}x{n}");
         }
+        let (m, n) = (m as usize, n as usize);
         let output = c.f32s(m * n)?;
         Ok(SupervisedModel {
             dim,
             word_ngrams,
             bucket,
-            nwords,
+            nwords: nwords as i32,
             words,
             labels,
             pruneidx,

@@ -53,7 +53,19 @@ fn prefix(text: &str, max_chars: usize) -> &str {
 impl Identifier {
     pub fn new(lid_model: Option<&Path>) -> Result<Identifier> {
         Ok(match lid_model {
-            Some(p) => Identifier::FastText(load_shared(p)?),
+            Some(p) => {
+                // The C++ library reads a damaged file without noticing: the Rust reader
+                // checks what it can first (it serves no model with character n-grams, such
+                // as lid.176, and stops there).
+                if let Err(e) = crate::stages::fasttext_infer::SupervisedModel::load(p) {
+                    if e.downcast_ref::<crate::stages::fasttext_infer::Unsupported>()
+                        .is_none()
+                    {
+                        return Err(e);
+                    }
+                }
+                Identifier::FastText(load_shared(p)?)
+            }
             None => Identifier::Whatlang,
         })
     }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
-use crate::stages::fasttext_infer::SupervisedModel;
+use crate::stages::fasttext_infer::{SupervisedModel, Unsupported};
 use crate::stages::fasttext_model::{load_shared, load_supervised_shared, one_line};
 
 /// The label of high-quality text in sieve's quality models.
@@ -101,7 +101,10 @@ impl QualityModel {
                 };
                 Ok(QualityModel::Rust { model, hq })
             }
-            Err(_) => QualityModel::load_cpp(path),
+            // Only a model this reader does not serve goes to the C++ library: that one reads
+            // a damaged file without noticing.
+            Err(e) if e.downcast_ref::<Unsupported>().is_some() => QualityModel::load_cpp(path),
+            Err(e) => Err(e),
         }
     }
 

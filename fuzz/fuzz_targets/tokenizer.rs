@@ -1,0 +1,5 @@
+//! `sieve::fuzzing::tokenizer` under libFuzzer (what it asserts: its documentation, and
+//! docs/fuzzing.md).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sieve::fuzzing::tokenizer(data));
