@@ -5,7 +5,9 @@
 # the trainer's export; moto[server]: a local S3 for the s3:// tests), then cargo test.
 # The Slurm and data-card tests install Debian's slurm-wlm, munge and chromium when missing;
 # CUDA 12's NVRTC and ptxas come from PyPI wheels for the kernel compile check.
-# Tests that need ../shared/data skip with a message when it is absent.
+# Tests that need ../shared skip with a message when it is absent; with ../shared present (and
+# always in CI, which sets SIEVE_REQUIRE_SHARED) any skip fails the run instead. The number of
+# skipped checks is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="target/py-venv"
@@ -26,5 +28,19 @@ export LD_LIBRARY_PATH="$nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PA
 export SIEVE_CUDA_INCLUDE="$nvidia/cuda_runtime/include"
 export SIEVE_PTXAS="$nvidia/cuda_nvcc/bin/ptxas"
 
+if [ -d ../shared ]; then
+    export SIEVE_REQUIRE_SHARED=1
+fi
+export SIEVE_SKIP_LOG="$PWD/target/skipped-checks.log"
+mkdir -p target
+rm -f "$SIEVE_SKIP_LOG"
+
 # The trainer is built with its `cuda` feature: it must build and pass without CUDA.
 cargo test --locked --workspace --features sieve-trainer/cuda "$@"
+
+if [ -s "$SIEVE_SKIP_LOG" ]; then
+    echo "$(wc -l <"$SIEVE_SKIP_LOG") checks skipped (what each needs: $SIEVE_SKIP_LOG):"
+    sed 's/^/  /' "$SIEVE_SKIP_LOG"
+else
+    echo "no checks skipped"
+fi

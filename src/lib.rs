@@ -19,5 +19,6 @@ pub mod read;
 pub mod report;
 pub mod rng;
 pub mod stages;
+pub mod testing;
 pub mod text;
 pub mod tokenize;

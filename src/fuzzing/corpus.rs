@@ -49,6 +49,9 @@ pub fn corpus_import(data: &[u8]) {
             }
         }
     }
+    if docs.is_empty() {
+        return;
+    }
     for format in [ShardFormat::Jsonl, ShardFormat::Parquet] {
         let out = super::scratch_path(&format!("round-trip.{}", format.extension()));
         let mut w = create_writer(&out, format).expect("opening a shard writer");

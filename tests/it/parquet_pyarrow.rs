@@ -20,7 +20,9 @@ fn pyarrow_reads_sieve_parquet_with_the_documented_schema() {
             explicit.is_none(),
             "SIEVE_TEST_PYTHON={python} has no pyarrow"
         );
-        eprintln!("skipping: {python} has no pyarrow (set SIEVE_TEST_PYTHON)");
+        sieve::testing::skip(&format!(
+            "pyarrow ({python} has none; set SIEVE_TEST_PYTHON)"
+        ));
         return;
     }
     let dir = tempfile::tempdir().unwrap();

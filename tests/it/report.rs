@@ -180,7 +180,7 @@ fn the_data_card_opens_in_headless_chromium_without_errors() {
         .output()
         .unwrap();
     if found.status.code() == Some(3) {
-        eprintln!("skipping: Chromium is not installed and cannot be installed here");
+        sieve::testing::skip("Chromium (not installed, and it cannot be installed here)");
         return;
     }
     assert!(

@@ -28,7 +28,9 @@ impl Cluster {
         match status.code() {
             Some(0) => Some(Cluster { dir }),
             Some(3) => {
-                eprintln!("skipping: Slurm is not installed and cannot be installed here (needs root and apt-get)");
+                sieve::testing::skip(
+                    "Slurm (not installed, and installing it needs root and apt-get)",
+                );
                 None
             }
             _ => panic!(

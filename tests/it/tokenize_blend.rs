@@ -290,7 +290,9 @@ fn blending_indices_equal_the_numpy_reference() {
     let Some(python) = python_with(&["numpy"]) else {
         return;
     };
-    if shared_data().is_none() {
+    // Only the numpy reference is needed: ../shared/tools, not ../shared/data.
+    if !repo().join("../shared/tools/megatron_ref.py").exists() {
+        sieve::testing::skip("../shared/tools/megatron_ref.py beside the repository");
         return;
     }
     let mtnlg = vec![

@@ -15,7 +15,7 @@ pub fn shared_data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("skipping: ../shared/data is not present beside the repository");
+        sieve::testing::skip("../shared/data beside the repository");
         None
     }
 }
@@ -181,6 +181,8 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
         explicit.is_none(),
         "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}"
     );
-    eprintln!("skipping: {python} lacks one of {modules:?} (set SIEVE_TEST_PYTHON)");
+    sieve::testing::skip(&format!(
+        "a Python with {modules:?} ({python} lacks one; set SIEVE_TEST_PYTHON)"
+    ));
     None
 }

@@ -40,10 +40,10 @@ pub fn shared_tools() -> Option<PathBuf> {
     if p.join("megatron_ref.py").exists() {
         Some(p)
     } else {
-        eprintln!(
-            "skipping: {} not found (the shared tools sit beside the repository)",
+        sieve::testing::skip(&format!(
+            "{} (the shared tools beside the repository)",
             p.display()
-        );
+        ));
         None
     }
 }
@@ -65,7 +65,9 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
         explicit.is_none(),
         "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}"
     );
-    eprintln!("skipping: {python} lacks one of {modules:?} (set SIEVE_TEST_PYTHON)");
+    sieve::testing::skip(&format!(
+        "a Python with {modules:?} ({python} lacks one; set SIEVE_TEST_PYTHON)"
+    ));
     None
 }
 
