@@ -6,11 +6,29 @@ use crate::io::http_payload::{decode_payload, parse_response};
 use crate::io::warc::{Limits, TypeFilter, WarcReader};
 use crate::text::charset;
 
+/// The id of the good record the resynchronisation mode puts after the garbage.
+const LAST_ID: &str = "<urn:fuzz:last>";
+
+/// A small, valid response record.
+fn record(id: &str) -> Vec<u8> {
+    let block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<p>hi</p>";
+    let mut r = format!(
+        "WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: {id}\r\n\
+         WARC-Target-URI: http://example.com/\r\nContent-Type: application/http; msgtype=response\r\n\
+         Content-Length: {}\r\n\r\n",
+        block.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(block);
+    r.extend_from_slice(b"\r\n\r\n");
+    r
+}
+
 /// The payload size limit the HTTP check gives the decoder.
 const MAX: usize = 1 << 16;
 
-/// The WARC reader on arbitrary bytes, stored raw, gzip-compressed or zstd-compressed (the
-/// first input byte picks which). Beyond not panicking or hanging: every record and error is
+/// The WARC reader on arbitrary bytes, stored raw, gzip-compressed or zstd-compressed, or as
+/// garbage between two good records (the first input byte picks which). Beyond not panicking or hanging: every record and error is
 /// located inside the file, records come in file order, no block exceeds the limit (the reader
 /// recognises compressed input by its bytes, so blocks may outgrow the input), and the reader
 /// hands out a bounded number of items (it always makes progress).
@@ -20,8 +38,16 @@ pub fn warc_reader(data: &[u8]) {
     let Some((&mode, body)) = data.split_first() else {
         return;
     };
-    let file: Vec<u8> = match mode % 3 {
+    let file: Vec<u8> = match mode % 4 {
         0 => body.to_vec(),
+        // Garbage between two good records: the reader must find the second again.
+        3 => {
+            let mut f = record("<urn:fuzz:first>");
+            f.extend_from_slice(body);
+            f.extend_from_slice(b"\r\n");
+            f.extend_from_slice(&record(LAST_ID));
+            f
+        }
         1 => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             e.write_all(body).unwrap();
@@ -34,11 +60,12 @@ pub fn warc_reader(data: &[u8]) {
         max_block_bytes: 1 << 16,
     };
     let reader = WarcReader::with_limits(&file[..], TypeFilter::all(), limits.clone());
+    let mut found_last = false;
     let mut last_record = None;
     let mut items = 0usize;
     for item in reader {
         items += 1;
-        assert!(items <= body.len() + 2, "more items than input bytes");
+        assert!(items <= body.len() + 4, "more items than input bytes");
         let location = match &item {
             Ok(r) => {
                 assert!(
@@ -53,6 +80,7 @@ pub fn warc_reader(data: &[u8]) {
                     );
                 }
                 last_record = Some(here);
+                found_last |= r.header("WARC-Record-ID") == Some(LAST_ID);
                 r.location
             }
             Err(e) => e.location,
@@ -61,6 +89,11 @@ pub fn warc_reader(data: &[u8]) {
             location.member_offset <= file.len() as u64,
             "a location past the end of the file"
         );
+    }
+    // Resynchronisation: unless the garbage itself starts a record (which may then claim
+    // the good one as its block), the record after it is read.
+    if mode % 4 == 3 && !body.windows(5).any(|w| w.eq_ignore_ascii_case(b"WARC/")) {
+        assert!(found_last, "the record after the garbage was lost");
     }
 }
 

@@ -136,3 +136,69 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
         }
     }
 }
+
+/// Through the stage: a document quoting task text in more places than the split limit
+/// allows is dropped as `too_many_splits`; one at the limit is split into its pieces.
+#[test]
+fn a_document_split_beyond_the_limit_is_dropped_and_one_at_the_limit_kept() {
+    let d = tempfile::tempdir().unwrap();
+    let passage = "the committee voted to approve the new harbour bridge after eleven months \
+                   of public hearings and three independent safety reviews";
+    let tasks = d.path().join("tasks.jsonl");
+    std::fs::write(&tasks, format!("{{\"context\": \"{passage}\"}}\n")).unwrap();
+    // Filler between the quotes: long enough that every piece survives the 200-character
+    // context cut on each side and the 200-character minimum.
+    let filler = |k: usize| {
+        (0..200)
+            .map(|w| format!("w{k}x{w}{}", if w % 8 == 7 { "." } else { "" }))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let doc = |quotes: usize| {
+        let mut text = filler(0);
+        for k in 1..=quotes {
+            text += &format!(" {passage} {}", filler(k));
+        }
+        text
+    };
+    // 10 quotes leave 11 pieces (over the limit of 10); 9 leave 10 (at the limit).
+    let lines = [("over", doc(10)), ("at", doc(9))]
+        .iter()
+        .map(|(id, text)| format!("{{\"id\": \"{id}\", \"text\": \"{text}\"}}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let corpus = d.path().join("pages.jsonl");
+    std::fs::write(&corpus, lines).unwrap();
+    let shards = d.path().join("shards");
+    run_ok(&[
+        "import",
+        "-q",
+        "--dataset",
+        "p",
+        "-o",
+        shards.to_str().unwrap(),
+        corpus.to_str().unwrap(),
+    ]);
+    let out = d.path().join("out");
+    run_ok(&[
+        "decontam",
+        "-q",
+        "--task",
+        &format!("qa={}:context", tasks.display()),
+        "-o",
+        out.to_str().unwrap(),
+        shards.to_str().unwrap(),
+    ]);
+    let s = crate::util::stats(&out);
+    let stage = crate::util::read_stage(&s, "decontam");
+    assert_eq!(stage["dropped"]["too_many_splits"], 1, "{s}");
+    let kept = docs_of(&out.join("pages.parquet"));
+    assert_eq!(kept.len(), 10, "the document at the limit in its 10 pieces");
+    assert!(
+        kept.iter()
+            .all(|d| d.meta["decontam_parent"] == "p/pages.jsonl#2"),
+        "{:?}",
+        kept.iter().map(|d| &d.id).collect::<Vec<_>>()
+    );
+    assert!(kept.iter().all(|d| !d.text.contains("harbour bridge")));
+}

@@ -45,6 +45,12 @@ fn every_fuzz_target_runs_on_the_sample_files() {
     let mut raw = vec![0u8];
     raw.extend_from_slice(&warc[..warc.len().min(1 << 16)]);
     check("warc_reader", &raw).unwrap();
+    // Garbage between two good records (mode 3): the second is found again.
+    check(
+        "warc_reader",
+        b"\x03 not a record \x00\xff\r\n\r\nContent-Length: 5\r\n",
+    )
+    .unwrap();
     let mut jsonl = vec![0u8];
     jsonl.extend_from_slice(&read("data-samples/corpora/books.jsonl"));
     check("corpus_import", &jsonl).unwrap();
