@@ -208,15 +208,33 @@ mod tests {
     #[test]
     fn draws_equal_values_computed_independently() {
         let cases: [(u64, &str, f64, f64); 4] = [
-            (1, "web/sample-web-00000.warc.gz#0", 0.564350468087981, 0.21008823009490807),
-            (42, "books/books.jsonl#17", 0.20325341065734231, 0.7008031545767153),
+            (
+                1,
+                "web/sample-web-00000.warc.gz#0",
+                0.564350468087981,
+                0.21008823009490807,
+            ),
+            (
+                42,
+                "books/books.jsonl#17",
+                0.20325341065734231,
+                0.7008031545767153,
+            ),
             (0, "", 0.17588043334474285, 0.784818906128419),
-            (9223372036854775813, "日本語/文書#3", 0.5200830829175134, 0.24349036396680934),
+            (
+                9223372036854775813,
+                "日本語/文書#3",
+                0.5200830829175134,
+                0.24349036396680934,
+            ),
         ];
         for (seed, id, u, draw) in cases {
             assert_eq!(uniform_draw(seed, id), u, "seed {seed}, id {id:?}");
             let d = pareto_draw(uniform_draw(seed, id), 3.0);
-            assert!((d - draw).abs() < 1e-12, "seed {seed}, id {id:?}: {d} vs {draw}");
+            assert!(
+                (d - draw).abs() < 1e-12,
+                "seed {seed}, id {id:?}: {d} vs {draw}"
+            );
         }
     }
 

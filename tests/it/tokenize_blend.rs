@@ -342,7 +342,14 @@ fn blending_indices_equal_the_numpy_reference() {
             15 => 1.04,
             _ => 1.0,
         };
-        let worst = largest_share_error(&w, &di);
+        // The bound recomputed here from the stream and the weights, dataset by dataset,
+        // and the library's figure (the manifest's `largest_share_error`) checked against it.
+        let worst = share_error(&w, &di);
+        assert!(
+            (largest_share_error(&w, &di) - worst).abs() < 1e-9,
+            "{weights:?}: the library says {}, the stream {worst}",
+            largest_share_error(&w, &di)
+        );
         eprintln!(
             "{} datasets: largest distance from the target share {worst:.3} samples",
             w.len()
@@ -350,7 +357,7 @@ fn blending_indices_equal_the_numpy_reference() {
         assert!(worst <= bound, "{weights:?}: {worst}");
         // The bounded rule keeps every prefix within one sample, whatever the weights.
         let (bd, _) = sieve::blend::indices::build_bounded_indices(&w, *size);
-        let bounded = largest_share_error(&w, &bd);
+        let bounded = share_error(&w, &bd);
         let limit = if w.len() > 1 {
             1.0 - 1.0 / (2 * w.len() - 2) as f64
         } else {
@@ -359,6 +366,23 @@ fn blending_indices_equal_the_numpy_reference() {
         eprintln!("  bounded rule: {bounded:.3} (limit {limit:.3})");
         assert!(bounded <= limit + 1e-9, "{weights:?}: {bounded}");
     }
+}
+
+/// The largest distance, over every prefix of `stream` and every dataset, between the samples
+/// a dataset has had and its weight's share of the prefix (written apart from the library's
+/// `largest_share_error`: dataset by dataset over the prefixes).
+fn share_error(weights: &[f64], stream: &[i16]) -> f64 {
+    let mut worst = 0f64;
+    for (k, w) in weights.iter().enumerate() {
+        let mut had = 0u64;
+        for (n, &d) in (1u64..).zip(stream) {
+            if d as usize == k {
+                had += 1;
+            }
+            worst = worst.max((had as f64 - w * n as f64).abs());
+        }
+    }
+    worst
 }
 
 #[test]
