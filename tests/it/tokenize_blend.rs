@@ -278,6 +278,31 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
         manifest["streams"]["train"]["samples"].as_u64().unwrap()
     );
     assert!(stream.iter().all(|s| s.len() == 128));
+    // Window by window, each stream's sequence k is window s[k] of dataset d[k] under
+    // Megatron's blending indices, read independently from blend.txt's prefixes (the windows
+    // of each dataset's first epoch: later epochs are reshuffled by sieve's own seed).
+    for split in ["train", "valid"] {
+        let v = megatron_check(
+            &python,
+            &[
+                "stream".to_string(),
+                blend.display().to_string(),
+                split.to_string(),
+            ],
+        );
+        let (checked, samples) = (
+            v["checked"].as_u64().unwrap(),
+            v["samples"].as_u64().unwrap(),
+        );
+        assert!(
+            v["mismatches"].as_array().unwrap().is_empty(),
+            "{split}: {v}"
+        );
+        assert!(
+            checked * 4 >= samples && checked > 0,
+            "{split}: only {checked} of {samples} windows checked"
+        );
+    }
     // Every file the manifest lists has the size and sha256 it gives.
     for (file, digest) in manifest["files"].as_object().unwrap() {
         let d = sieve::io::digest::digest_file(&blend.join(file)).unwrap();
