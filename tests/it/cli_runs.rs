@@ -109,6 +109,8 @@ fn shard_tasks_partition_the_work_and_merge_to_the_full_run() {
         spec.to_str().unwrap(),
     ]);
     let split = d.path().join("split");
+    let total = markers(&full);
+    let mut done = 0;
     for task in ["0/3", "1/3", "2/3"] {
         run_ok(&[
             "run",
@@ -119,8 +121,34 @@ fn shard_tasks_partition_the_work_and_merge_to_the_full_run() {
             split.to_str().unwrap(),
             spec.to_str().unwrap(),
         ]);
+        // Each task finishes its own share only: some of the shards, never all of them (a
+        // task that ignored --shard would do everything and leave the others nothing).
+        let now = markers(&split);
+        assert!(
+            now > done && now - done < total,
+            "task {task}: {} of {total} shards",
+            now - done
+        );
+        done = now;
     }
+    assert_eq!(done, total);
     assert_same_tree(&full, &split);
+}
+
+/// Completion markers anywhere under `dir` (files in directories named `done`).
+fn markers(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            n += if p.file_name().is_some_and(|f| f == "done") {
+                std::fs::read_dir(&p).unwrap().count()
+            } else {
+                markers(&p)
+            };
+        }
+    }
+    n
 }
 
 #[test]
