@@ -285,8 +285,18 @@ mod tests {
         })
         .unwrap();
         let mut e = Emit::default();
-        stage.process(doc("ok"), &mut e).unwrap();
-        assert!(e.kept.is_empty());
+        let clear =
+            "The quick brown fox jumps over the lazy dog near the river bank every morning.";
+        stage.process(doc("ok fine"), &mut e).unwrap();
+        stage.process(doc(clear), &mut e).unwrap();
+        // The short text is identified, but below the threshold: dropped for its score, with
+        // its guess kept on the document; the clear sentence passes.
+        assert_eq!(e.dropped.len(), 1, "{:?}", e.dropped);
+        let (dropped, reason) = &e.dropped[0];
+        assert_eq!(*reason, "lang_low_score");
+        assert!(dropped.lang.is_some() && dropped.lang_score.unwrap() < 0.99);
+        assert_eq!(e.kept.len(), 1);
+        assert!(e.kept[0].lang_score.unwrap() >= 0.99);
     }
 
     #[test]
