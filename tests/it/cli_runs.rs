@@ -272,6 +272,16 @@ fn import_reads_jsonl_and_parquet_with_a_chosen_text_field() {
 #[test]
 fn jsonl_output_formats_round_trip() {
     let d = tempfile::tempdir().unwrap();
+    let parquet = d.path().join("parquet");
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        parquet.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+    let reference = docs_of(&parquet.join("sample-web-00000.parquet"));
+    assert_eq!(reference.len(), 161);
     for (format, ext) in [
         ("jsonl", "jsonl"),
         ("jsonl-gz", "jsonl.gz"),
@@ -287,8 +297,12 @@ fn jsonl_output_formats_round_trip() {
             out.to_str().unwrap(),
             sample_web().to_str().unwrap(),
         ]);
+        // The same documents, field for field, as the Parquet shard holds.
         let docs = docs_of(&out.join(format!("sample-web-00000.{ext}")));
-        assert_eq!(docs.len(), 161, "{format}");
+        assert_eq!(docs.len(), reference.len(), "{format}");
+        for (a, b) in docs.iter().zip(&reference) {
+            assert_eq!(a, b, "{format}: document {} differs", b.id);
+        }
     }
 }
 
