@@ -147,6 +147,70 @@ fn the_highest_priority_copy_is_kept_whatever_the_order_and_threads() {
     }
 }
 
+/// The default shingles (MT-NLG's character 5-grams of the normalised text: lowercase, each
+/// run of whitespace one space, trimmed) as strings, written apart from sieve's hashed
+/// shingler.
+fn char_shingles(text: &str) -> std::collections::BTreeSet<String> {
+    let normalised = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    let chars: Vec<char> = normalised.chars().collect();
+    chars.windows(5).map(|w| w.iter().collect()).collect()
+}
+
+fn true_jaccard(a: &str, b: &str) -> f64 {
+    let (a, b) = (char_shingles(a), char_shingles(b));
+    a.intersection(&b).count() as f64 / a.union(&b).count() as f64
+}
+
+/// `dedup explain` on each removed copy names the kept copy as its representative, and each
+/// of its edges carries the pair's true Jaccard similarity.
+#[test]
+fn explain_names_the_representative_and_each_edges_true_jaccard() {
+    let d = tempfile::tempdir().unwrap();
+    let input = three_copies(d.path(), ["a", "b", "c"]);
+    let out = d.path().join("out");
+    dedup(&input, &out, "1", "books,wiki,web");
+    let kept = all_docs(&out);
+    let rejected = all_docs(&out.join("rejected"));
+    let text_of = |id: &str| -> String {
+        kept.iter()
+            .chain(&rejected)
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("no document {id}"))
+            .text
+            .clone()
+    };
+    let representative = kept
+        .iter()
+        .find(|d| d.url.as_deref().unwrap().ends_with("/shared"))
+        .unwrap();
+    let work = out.join("dedup-work");
+    assert_eq!(rejected.len(), 2);
+    for r in &rejected {
+        let o = run_ok(&["dedup", "explain", "--work", work.to_str().unwrap(), &r.id]);
+        let x: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(x["removed"], true, "{x}");
+        assert_eq!(x["representative"], representative.id.as_str(), "{x}");
+        assert_eq!(x["component_size"], 3, "{x}");
+        let edges = x["edges"].as_array().unwrap();
+        assert!(!edges.is_empty(), "{x}");
+        for e in edges {
+            let other = e["id"].as_str().unwrap();
+            let want = true_jaccard(&r.text, &text_of(other));
+            let got = e["jaccard"].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-4,
+                "{} – {other}: {got} vs {want}",
+                r.id
+            );
+            assert!(want >= 0.8, "an edge below the threshold: {want}");
+        }
+    }
+}
+
 #[test]
 fn without_a_priority_list_the_first_copy_met_is_kept() {
     let d = tempfile::tempdir().unwrap();
