@@ -113,4 +113,87 @@ fn truncated_uncompressed_file_never_hangs_and_keeps_earlier_records() {
     let errors = &read_stage(&s, "read")["errors"];
     assert_eq!(errors["warc_garbage"], 1, "{errors}");
     assert_eq!(errors["warc_truncated"], 1, "{errors}");
+    // The cut record is kept, marked as incomplete; the others are not.
+    let docs = crate::util::docs_of(&out.join("cut.parquet"));
+    assert_eq!(docs.len(), 3, "the cut record is kept");
+    for d in &docs {
+        let incomplete = d.meta.get("warc_block_incomplete").map(String::as_str);
+        let want = (d.url.as_deref() == Some("https://example.com/c")).then_some("true");
+        assert_eq!(incomplete, want, "{:?}", d.url);
+    }
+}
+
+/// Records sharing one gzip member carry their offset inside it (`warc_offset_in_member`):
+/// the member's offset alone would not find them.
+#[test]
+fn records_inside_one_member_carry_their_offset_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (record("a", b"", "alpha"), record("b", b"", "beta"));
+    let mut member = a.clone();
+    member.extend_from_slice(&b);
+    let input = dir.path().join("one-member.warc.gz");
+    std::fs::write(&input, gz(&member)).unwrap();
+    let out = dir.path().join("out");
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let docs = crate::util::docs_of(&out.join("one-member.parquet"));
+    assert_eq!(docs.len(), 2);
+    assert!(
+        !docs[0].meta.contains_key("warc_offset_in_member"),
+        "{:?}",
+        docs[0].meta
+    );
+    assert_eq!(docs[1].meta["warc_offset_in_member"], a.len().to_string());
+}
+
+/// A zstd-compressed WARC gives the same documents as the same records gzip-compressed.
+#[test]
+fn zstd_compressed_warcs_read_like_gzip_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<Vec<u8>> = (0..5)
+        .map(|k| record(&format!("r{k}"), b"", &format!("text of record {k}")))
+        .collect();
+    let gz_path = dir.path().join("five.warc.gz");
+    std::fs::write(
+        &gz_path,
+        records.iter().flat_map(|r| gz(r)).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let zst_dir = dir.path().join("z");
+    std::fs::create_dir(&zst_dir).unwrap();
+    let zst_path = zst_dir.join("five.warc.zst");
+    std::fs::write(
+        &zst_path,
+        zstd::encode_all(&records.concat()[..], 3).unwrap(),
+    )
+    .unwrap();
+    let (a, b) = (dir.path().join("gz"), dir.path().join("zst"));
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        a.to_str().unwrap(),
+        gz_path.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        b.to_str().unwrap(),
+        zst_path.to_str().unwrap(),
+    ]);
+    let (da, db) = (
+        crate::util::docs_of(&a.join("five.parquet")),
+        crate::util::docs_of(&b.join("five.parquet")),
+    );
+    assert_eq!(da.len(), 5);
+    assert_eq!(db.len(), 5);
+    for (x, y) in da.iter().zip(&db) {
+        assert_eq!((&x.url, &x.text), (&y.url, &y.text));
+    }
 }
