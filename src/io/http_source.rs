@@ -262,4 +262,43 @@ mod tests {
         }
         assert_ne!(p.delay(2, 1), p.delay(2, 2));
     }
+
+    /// A server that answers every request with 503: the reader tries once, retries
+    /// `max_retries` times, then gives up with an error that says how often it tried.
+    #[test]
+    fn gives_up_after_the_maximum_retries() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                seen.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        let policy = RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        };
+        let url = format!("http://127.0.0.1:{port}/f.warc.gz");
+        let err = match HttpReader::open(&url, policy) {
+            Ok(mut r) => r.read_to_end(&mut Vec::new()).unwrap_err(),
+            Err(e) => e,
+        };
+        assert!(err.to_string().contains("after 4 attempts"), "{err}");
+        assert_eq!(requests.load(Ordering::SeqCst), 4);
+    }
 }
