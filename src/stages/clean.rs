@@ -207,6 +207,25 @@ mod tests {
         );
     }
 
+    /// Megatron's `cleanup_dataset` rule: fewer than N GPT-2 tokens. "word " is one token, so
+    /// 127 words fail N = 128 and 128 pass; a text of 8·N characters or more is never
+    /// tokenized (it always has enough).
+    #[test]
+    fn too_few_gpt2_tokens() {
+        let o = || CleanOptions {
+            min_chars: 0,
+            min_gpt2_tokens: 128,
+            ..Default::default()
+        };
+        let words = |n: usize| vec!["word"; n].join(" ");
+        assert_eq!(run(o(), &words(127), None).0, Some("too_few_tokens"));
+        assert_eq!(run(o(), &words(128), None).0, None);
+        // A rule of '=' signs: a few dozen tokens (GPT-2 has tokens for long runs of '='), so
+        // too few at 1023 characters, but at 1024 too long to be checked at all.
+        assert_eq!(run(o(), &"=".repeat(1023), None).0, Some("too_few_tokens"));
+        assert_eq!(run(o(), &"=".repeat(1024), None).0, None);
+    }
+
     #[test]
     fn repairs_and_normalizes_before_measuring() {
         let o = CleanOptions {

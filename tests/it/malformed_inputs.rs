@@ -263,3 +263,74 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A blend whose weights would repeat a dataset more often than its `max_epochs` allows is
+/// refused before anything is written, naming the dataset and by how much.
+#[test]
+fn a_blend_over_a_datasets_max_epochs_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let corpora = repo().join("data-samples/corpora");
+    let shards = d.path().join("shards");
+    let tokens = d.path().join("tokens");
+    run_ok(&[
+        "import",
+        "-q",
+        "--dataset",
+        "books",
+        "-o",
+        shards.to_str().unwrap(),
+        corpora.join("books.jsonl").to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "tokenize",
+        "-q",
+        "-o",
+        tokens.to_str().unwrap(),
+        shards.to_str().unwrap(),
+    ]);
+    let spec = |max_epochs: f64| {
+        format!(
+            "target_tokens = 200000\nsplit = \"90,10,0\"\nseed = 1\nseq_length = 64\n\
+             [[dataset]]\nname = \"books\"\nweight = 1.0\nmax_epochs = {max_epochs:?}\n"
+        )
+    };
+    // About 30k tokens of books: 200k tokens repeat the train split about 7 times.
+    let capped = write(&d.path().join("capped.toml"), spec(2.0).as_bytes());
+    let out = d.path().join("blend");
+    let o = run_expect(
+        &[
+            "blend",
+            "-q",
+            "--spec",
+            &capped,
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("dataset books") && err.contains("max_epochs 2"),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists());
+    let roomy = write(&d.path().join("roomy.toml"), spec(20.0).as_bytes());
+    run_ok(&[
+        "blend",
+        "-q",
+        "--spec",
+        &roomy,
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let epochs = manifest["datasets"][0]["splits"]["train"]["epochs"]
+        .as_f64()
+        .unwrap();
+    assert!(epochs > 2.0 && epochs < 20.0, "{epochs}");
+}
