@@ -379,3 +379,86 @@ fn the_labelled_set_meets_the_recall_and_precision_targets() {
     assert_eq!(s["long_texts_merged"], 0, "{s}");
     assert!(s["removed"].as_u64().unwrap() > 300, "{s}");
 }
+
+/// Runs `sieve dedup` over `input` with `extra` options; returns the kept documents and the
+/// work directory's recorded settings.
+fn dedup_with(
+    input: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (Vec<sieve::doc::Document>, serde_json::Value) {
+    let mut args = vec![
+        "dedup",
+        "-q",
+        "--priority",
+        "books,wiki,web",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(input.to_str().unwrap());
+    run_ok(&args);
+    let config =
+        serde_json::from_slice(&std::fs::read(out.join("dedup-work/config.json")).unwrap())
+            .unwrap();
+    (all_docs(out), config)
+}
+
+fn shared_copies(kept: &[sieve::doc::Document]) -> usize {
+    kept.iter()
+        .filter(|d| d.url.as_deref().unwrap().ends_with("/shared"))
+        .count()
+}
+
+/// `--preset fineweb` records its LSH layout and word shingles and still finds the copies;
+/// `--methods` limits the relations (exact alone keeps the edited copy, fuzzy alone finds
+/// all three); `--verify estimate` finds the edited copy from the signatures alone; and
+/// `url` merges documents that share a URL whatever their text.
+#[test]
+fn presets_methods_and_verification_change_what_is_found() {
+    let d = tempfile::tempdir().unwrap();
+    let input = three_copies(d.path(), ["a", "b", "c"]);
+
+    let (kept, config) = dedup_with(&input, &d.path().join("fineweb"), &["--preset", "fineweb"]);
+    let text = config.to_string();
+    assert!(text.contains("word:5"), "{config}");
+    assert_eq!(
+        (config["bands"].as_u64(), config["rows"].as_u64()),
+        (Some(14), Some(8)),
+        "{config}"
+    );
+    assert_eq!(shared_copies(&kept), 1);
+
+    let (kept, _) = dedup_with(&input, &d.path().join("exact"), &["--methods", "exact"]);
+    assert_eq!(shared_copies(&kept), 2, "exact alone keeps the edited copy");
+    let (kept, _) = dedup_with(&input, &d.path().join("fuzzy"), &["--methods", "fuzzy"]);
+    assert_eq!(shared_copies(&kept), 1, "fuzzy alone finds all three");
+
+    let (kept, config) = dedup_with(
+        &input,
+        &d.path().join("estimate"),
+        &["--verify", "estimate"],
+    );
+    assert!(config.to_string().contains("estimate"), "{config}");
+    assert_eq!(shared_copies(&kept), 1);
+
+    // Two different texts at one URL: one document with `url` among the methods, two without.
+    std::fs::create_dir_all(d.path().join("urls")).unwrap();
+    let same_url = import(
+        &d.path().join("urls"),
+        "u",
+        "web",
+        &[
+            ("https://x.example/page".into(), long_text(1)),
+            ("https://x.example/page".into(), long_text(2)),
+        ],
+    );
+    let (kept, _) = dedup_with(&same_url, &d.path().join("url"), &["--methods", "url"]);
+    assert_eq!(kept.len(), 1);
+    let (kept, _) = dedup_with(
+        &same_url,
+        &d.path().join("no-url"),
+        &["--methods", "exact,fuzzy"],
+    );
+    assert_eq!(kept.len(), 2);
+}
