@@ -247,4 +247,32 @@ mod tests {
             Some("dom_too_deep")
         );
     }
+
+    /// A flat page of 5,000 paragraphs: dropped as `dom_too_large` under a 1,000-node limit,
+    /// as `extract_timeout` with a zero time budget, and kept with the defaults.
+    #[test]
+    fn wide_and_slow_pages_hit_their_limits() {
+        let wide = format!(
+            "<html><body>{}</body></html>",
+            "<p>some words in a paragraph</p>".repeat(5000)
+        );
+        let small = ExtractOptions {
+            max_nodes: 1000,
+            ..Default::default()
+        };
+        assert_eq!(
+            reason(&run(page(&wide, "200", "text/html"), small)),
+            Some("dom_too_large")
+        );
+        let hurried = ExtractOptions {
+            time_budget_ms: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            reason(&run(page(&wide, "200", "text/html"), hurried)),
+            Some("extract_timeout")
+        );
+        let e = run(page(&wide, "200", "text/html"), Default::default());
+        assert_eq!((e.kept.len(), reason(&e)), (1, None));
+    }
 }
