@@ -306,10 +306,55 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
             "{split}: only {checked} of {samples} windows checked"
         );
     }
-    // Every file the manifest lists has the size and sha256 it gives.
-    for (file, digest) in manifest["files"].as_object().unwrap() {
-        let d = sieve::io::digest::digest_file(&blend.join(file)).unwrap();
-        assert_eq!(digest["sha256"], d.sha256, "{file}");
+    // Every file the manifest lists has the size it gives and the sha256 Python's hashlib
+    // computes.
+    let listed = manifest["files"].as_object().unwrap();
+    let mut args = vec!["sha256".to_string()];
+    args.extend(listed.keys().map(|f| blend.join(f).display().to_string()));
+    let hashes = megatron_check(&python, &args);
+    for (file, digest) in listed {
+        let path = blend.join(file);
+        assert_eq!(
+            hashes[path.display().to_string()],
+            digest["sha256"],
+            "{file}"
+        );
+        assert_eq!(
+            digest["bytes"],
+            std::fs::metadata(&path).unwrap().len(),
+            "{file}"
+        );
+    }
+    // tokenize.json: per dataset prefix, the documents and tokens the numpy reader finds, and
+    // the files' sizes and hashlib sha256.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tokens.join("tokenize.json")).unwrap()).unwrap();
+    for (name, entry) in report["datasets"].as_object().unwrap() {
+        for p in entry["prefixes"].as_array().unwrap() {
+            let prefix = tokens
+                .join(p["prefix"].as_str().unwrap())
+                .display()
+                .to_string();
+            let read = megatron_check(&python, &["read".to_string(), prefix.clone()]);
+            let docs: Vec<Vec<u32>> =
+                serde_json::from_value(read[&prefix]["docs"].clone()).unwrap();
+            assert_eq!(p["documents"], docs.len(), "{name}");
+            assert_eq!(
+                p["tokens"],
+                docs.iter().map(Vec::len).sum::<usize>(),
+                "{name}"
+            );
+            for ext in ["bin", "idx"] {
+                let file = format!("{prefix}.{ext}");
+                let h = megatron_check(&python, &["sha256".to_string(), file.clone()]);
+                assert_eq!(p[ext]["sha256"], h[&file], "{file}");
+                assert_eq!(
+                    p[ext]["bytes"],
+                    std::fs::metadata(&file).unwrap().len(),
+                    "{file}"
+                );
+            }
+        }
     }
 }
 

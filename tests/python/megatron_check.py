@@ -6,6 +6,7 @@
                                        normalised as Megatron does (numpy) and the blending
                                        indices of build_blending_indices
   megatron_check.py npy FILE...        the arrays of .npy files, as lists
+  megatron_check.py sha256 FILE...     each file's sha256 by Python's hashlib -> {FILE: hex}
   megatron_check.py stream BLEND_DIR SPLIT
                                        the blended stream of a split checked window by
                                        window: sequence k must be window s[k] of dataset d[k]
@@ -50,6 +51,9 @@ def main():
         json.dump(out, sys.stdout)
     elif mode == "npy":
         json.dump([np.load(p).tolist() for p in args], sys.stdout)
+    elif mode == "sha256":
+        import hashlib
+        json.dump({p: hashlib.sha256(open(p, "rb").read()).hexdigest() for p in args}, sys.stdout)
     elif mode == "stream":
         json.dump(check_stream(args[0], args[1]), sys.stdout)
 
