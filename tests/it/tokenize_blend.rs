@@ -301,6 +301,10 @@ fn shards_are_read_back_by_the_numpy_reference_with_every_document_intact() {
             v["mismatches"].as_array().unwrap().is_empty(),
             "{split}: {v}"
         );
+        assert_eq!(
+            v["npy_equal"], true,
+            "{split}: the .npy index files differ: {v}"
+        );
         assert!(
             checked * 4 >= samples && checked > 0,
             "{split}: only {checked} of {samples} windows checked"

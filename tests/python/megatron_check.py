@@ -14,8 +14,11 @@
                                        weights), each dataset's split being its documents
                                        from blend.txt's prefix, Megatron's split arithmetic,
                                        joined end to end and cut into seq_length windows
-                                       (windows of the first epoch: later epochs reshuffle)
-                                       -> {"checked": n, "mismatches": [k, ...], "samples": n}
+                                       (windows of the first epoch: later epochs reshuffle);
+                                       and the split's _dataset_index.npy and
+                                       _dataset_sample_index.npy equal those indices
+                                       -> {"checked": n, "mismatches": [k, ...], "samples": n,
+                                           "npy_equal": bool}
 """
 import json
 import os
@@ -87,6 +90,10 @@ def check_stream(blend_dir, split):
         windows.append([joined[j * seq:(j + 1) * seq].tolist() for j in range(n)])
     stream = docs_of(os.path.join(blend_dir, manifest["streams"][split]["prefix"]))
     di, dsi = megatron_ref.build_blending_indices(weights, len(stream))
+    # The index files the blend writes beside the stream, read with numpy.
+    base = os.path.join(blend_dir, "stream", split)
+    npy_equal = (np.array_equal(np.load(base + "_dataset_index.npy"), di)
+                 and np.array_equal(np.load(base + "_dataset_sample_index.npy"), dsi))
     checked, mismatches = 0, []
     for k, seq_tokens in enumerate(stream):
         d, s = int(di[k]), int(dsi[k])
@@ -94,7 +101,8 @@ def check_stream(blend_dir, split):
             checked += 1
             if seq_tokens.tolist() != windows[d][s]:
                 mismatches.append(k)
-    return {"checked": checked, "mismatches": mismatches[:20], "samples": len(stream)}
+    return {"checked": checked, "mismatches": mismatches[:20], "samples": len(stream),
+            "npy_equal": bool(npy_equal)}
 
 
 if __name__ == "__main__":
