@@ -358,11 +358,21 @@ pub fn jsonl_docs(reader: Box<dyn BufRead + Send>, name: String) -> DocIter {
     )
 }
 
+/// Where a Parquet file's metadata is read from, for errors about it: the footer, the last
+/// 8 bytes (metadata length and magic).
+pub fn footer_at(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() >= 8 => format!("footer at byte {}", m.len() - 8),
+        Ok(m) => format!("{} bytes, shorter than a Parquet footer", m.len()),
+        Err(_) => "size unknown".into(),
+    }
+}
+
 fn read_parquet_docs(path: &Path) -> Result<DocIter> {
     let name = path.display().to_string();
     let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{name}: not a readable Parquet file"))?
+        .with_context(|| format!("{name}: not a readable Parquet file ({})", footer_at(path)))?
         .with_batch_size(BATCH_DOCS)
         .build()?;
     let mut row = 0usize;

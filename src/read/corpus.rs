@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::{ReadItem, ReadIter};
 use crate::doc::{make_id, Document};
-use crate::io::shards::{decompress, jsonl_docs, read_docs, ShardFormat};
+use crate::io::shards::{decompress, footer_at, jsonl_docs, read_docs, ShardFormat};
 use crate::io::source::Input;
 
 /// How to read a foreign corpus.
@@ -179,7 +179,7 @@ fn read_parquet_corpus(
     let name = input.to_string();
     let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{name}: not a readable Parquet file"))?;
+        .with_context(|| format!("{name}: not a readable Parquet file ({})", footer_at(path)))?;
     if builder.schema().field_with_name(&spec.text_field).is_err() {
         bail!("{name}: no column `{}` (use --text-field)", spec.text_field);
     }
