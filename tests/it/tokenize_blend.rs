@@ -499,6 +499,9 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
     let o = run_ok(&["sample", "--shards", blend, "-n", "2", "--max-tokens", "20"]);
     let text = String::from_utf8(o.stdout).unwrap();
     assert_eq!(text.matches("=== ").count(), 2, "{text}");
+    if let Some(python) = python_with(&["numpy"]) {
+        check_sample_text(&python, &outputs[0].1, &text);
+    }
     let o = run_ok(&["inspect", "--json", "--verify", blend]);
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["problems"], serde_json::json!([]), "{report}");
@@ -567,6 +570,33 @@ fn a_hugging_face_tokenizer_json_gives_the_same_shards_as_gpt2() {
             std::fs::read(a.join(&stem)).unwrap(),
             std::fs::read(b.join(&stem)).unwrap(),
             "{stem}"
+        );
+    }
+}
+
+/// Each text `sieve sample` printed is the decoding, by tiktoken-rs, of the first 20 tokens of
+/// the sequence its header names, as the numpy reference reads the stream.
+fn check_sample_text(python: &str, blend: &Path, text: &str) {
+    let stream = blend
+        .join("stream/train_text_document")
+        .display()
+        .to_string();
+    let read = megatron_check(python, &["read".to_string(), stream.clone()]);
+    let sequences: Vec<Vec<u32>> = serde_json::from_value(read[&stream]["docs"].clone()).unwrap();
+    let gpt2 = tiktoken_rs::r50k_base().unwrap();
+    for block in text.split("=== ").skip(1) {
+        let (header, body) = block.split_once('\n').unwrap();
+        let k: usize = header
+            .split("sequence ")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no sequence number in {header:?}"));
+        let want = gpt2.decode(&sequences[k][..20]).unwrap();
+        assert_eq!(
+            body.trim_end_matches('\n'),
+            want.trim_end_matches('\n'),
+            "sequence {k}"
         );
     }
 }
