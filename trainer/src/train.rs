@@ -160,18 +160,12 @@ impl<B: Backend> Trainer<B> {
             cfg.init_std,
         );
         be.upload(be.whole_mut(&mut model.params), &init);
-        let mut decay = vec![B::F::ZERO; layout.len];
-        for t in &layout.tensors {
-            decay[t.range()].fill(if t.decay { B::F::ONE } else { B::F::ZERO });
-        }
-        let mut counted = vec![B::F::ONE; layout.len];
-        for t in &layout.tensors {
+        let decay: Vec<B::F> = layout.mask(|t| t.decay);
+        let counted: Vec<B::F> = layout.mask(|t| {
             let replica = t.split == crate::model::Split::Replicated && shard.tp_rank != 0;
             let tied_copy = t.name == "wte.weight" && cfg.pp > 1 && !shard.first_stage();
-            if replica || tied_copy {
-                counted[t.range()].fill(B::F::ZERO);
-            }
-        }
+            !(replica || tied_copy)
+        });
         let (decay, counted) = (
             be.uploaded(&decay, Role::Stat),
             be.uploaded(&counted, Role::Stat),

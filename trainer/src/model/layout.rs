@@ -265,6 +265,18 @@ impl Layout {
         })
     }
 
+    /// One value per parameter: 1 where `on(tensor)` holds for its tensor, else 0 (the
+    /// optimizer's decay mask, the gradient norm's counted mask).
+    pub fn mask<F: crate::backend::Float>(&self, on: impl Fn(&TensorSpec) -> bool) -> Vec<F> {
+        let mut mask = vec![F::ZERO; self.len];
+        for t in &self.tensors {
+            if on(t) {
+                mask[t.range()].fill(F::ONE);
+            }
+        }
+        mask
+    }
+
     pub fn get(&self, name: &str) -> &TensorSpec {
         self.tensors
             .iter()

@@ -130,26 +130,45 @@ fn run_steps<B: Backend<F = f32>>(
     seq: usize,
     steps: u64,
 ) -> Result<Vec<f64>> {
-    let solo = m.backend.single_group();
-    let mut adam = AdamState::new(&m.backend, m.layout.len);
-    let decay = decay_mask(&m);
-    let mut acts = Activations::new(batch, seq);
-    for b in 0..batch {
-        let row = &tokens[b * (seq + 1)..(b + 1) * (seq + 1)];
-        acts.tokens.extend_from_slice(&row[..seq]);
-        acts.targets.extend_from_slice(&row[1..]);
-    }
-    (1..=steps)
-        .map(|t| step(&mut m, &mut acts, &mut adam, &decay, &solo, t))
-        .collect()
+    let mut steps_of = Steps::new(&m, tokens, batch, seq);
+    (1..=steps).map(|t| steps_of.step(&mut m, t)).collect()
 }
 
-fn decay_mask<B: Backend<F = f32>>(m: &Gpt<B>) -> B::Buf {
-    let mut host = vec![0f32; m.layout.len];
-    for t in &m.layout.tensors {
-        host[t.range()].fill(if t.decay { 1.0 } else { 0.0 });
+/// What repeated steps of one model need besides the model: a group of one, the AdamW state,
+/// the decay mask, and one micro-batch of `batch` rows of `seq` tokens cut from `tokens`.
+struct Steps<B: Backend<F = f32>> {
+    solo: Box<B::Group>,
+    adam: AdamState<B::Buf>,
+    decay: B::Buf,
+    acts: Activations<B>,
+}
+
+impl<B: Backend<F = f32>> Steps<B> {
+    fn new(m: &Gpt<B>, tokens: &[u32], batch: usize, seq: usize) -> Self {
+        let mut acts = Activations::new(batch, seq);
+        for row in tokens.chunks_exact(seq + 1).take(batch) {
+            acts.tokens.extend_from_slice(&row[..seq]);
+            acts.targets.extend_from_slice(&row[1..]);
+        }
+        Steps {
+            solo: m.backend.single_group(),
+            adam: AdamState::new(&m.backend, m.layout.len),
+            decay: m.backend.uploaded(&m.layout.mask(|t| t.decay), Role::Stat),
+            acts,
+        }
     }
-    m.backend.uploaded(&host, Role::Stat)
+
+    /// Optimiser step `t` (from 1); the mean loss.
+    fn step(&mut self, m: &mut Gpt<B>, t: u64) -> Result<f64> {
+        step(
+            m,
+            &mut self.acts,
+            &mut self.adam,
+            &self.decay,
+            &self.solo,
+            t,
+        )
+    }
 }
 
 /// Training throughput at one model shape.
@@ -178,19 +197,11 @@ pub fn throughput<B: Backend<F = f32>>(
     cfg.max_seq = cfg.max_seq.max(seq);
     let mut m = model(backend, &cfg, 1)?;
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 3);
-    let solo = m.backend.single_group();
-    let mut adam = AdamState::new(&m.backend, m.layout.len);
-    let decay = decay_mask(&m);
-    let mut acts = Activations::new(batch, seq);
-    for b in 0..batch {
-        let row = &tokens[b * (seq + 1)..(b + 1) * (seq + 1)];
-        acts.tokens.extend_from_slice(&row[..seq]);
-        acts.targets.extend_from_slice(&row[1..]);
-    }
+    let mut steps_of = Steps::new(&m, &tokens, batch, seq);
     let mut best = f64::MAX;
     for t in 0..=steps {
         let started = Instant::now();
-        step(&mut m, &mut acts, &mut adam, &decay, &solo, t + 1)?;
+        steps_of.step(&mut m, t + 1)?;
         if t > 0 {
             best = best.min(started.elapsed().as_secs_f64());
         }
