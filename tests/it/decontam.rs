@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
-use crate::util::{assert_same_outputs, docs_of, repo, run_ok, sample_web, tree};
+use crate::util::{
+    assert_same_outputs, assert_same_picked, docs_of, names_in, repo, run_ok,
+    run_tasks_checking_shares, sample_web, tree,
+};
 
 fn extracted(dir: &Path) -> String {
     let out = dir.join("extracted");
@@ -100,7 +103,10 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
     ]);
     let work = d.path().join("work");
     let w = work.to_str().unwrap();
-    for task in ["1/2", "0/2"] {
+    // Each task counts and strips exactly its own share of the one-shot run's shards.
+    let counted = work.join("counts/done");
+    let units = names_in(&one.join("decontam-work/counts/done"));
+    run_tasks_checking_shares(&work, &counted, &units, &["1/2", "0/2"], |task| {
         run_ok(&[
             "decontam",
             "count",
@@ -112,29 +118,33 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
             task,
             &input,
         ]);
-    }
+    });
     run_ok(&["decontam", "merge", "--work", w]);
     let split = d.path().join("split");
-    for task in ["0/2", "1/2"] {
-        run_ok(&[
-            "decontam",
-            "strip",
-            "-q",
-            "--work",
-            w,
-            "--shard",
-            task,
-            "--output",
-            split.to_str().unwrap(),
-            &input,
-        ]);
-    }
-    let (a, b) = (tree(&one), tree(&split));
-    for (name, bytes) in &a {
-        if name.ends_with(".parquet") || name.starts_with("reports/") {
-            assert!(b[name] == *bytes, "{name} differs");
-        }
-    }
+    let units = names_in(&one.join("done"));
+    run_tasks_checking_shares(
+        &split,
+        &split.join("done"),
+        &units,
+        &["0/2", "1/2"],
+        |task| {
+            run_ok(&[
+                "decontam",
+                "strip",
+                "-q",
+                "--work",
+                w,
+                "--shard",
+                task,
+                "--output",
+                split.to_str().unwrap(),
+                &input,
+            ]);
+        },
+    );
+    assert_same_picked(&tree(&one), &tree(&split), |name| {
+        name.ends_with(".parquet") || name.starts_with("reports/")
+    });
 }
 
 /// Through the stage: a document quoting task text in more places than the split limit

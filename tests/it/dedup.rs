@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{assert_same_outputs, docs_of, run_ok, sample_web, tree};
+use crate::util::{
+    assert_same_outputs, assert_same_picked, docs_of, names_in, run_ok, run_tasks_checking_shares,
+    sample_web, tree,
+};
 
 /// A deterministic ~300-word English-like text.
 fn long_text(seed: u64) -> String {
@@ -249,7 +252,13 @@ fn steps_run_as_separate_tasks_equal_the_one_shot_command() {
     ]);
     let work = d.path().join("work");
     let (w, x) = (work.to_str().unwrap(), extracted.to_str().unwrap());
-    for task in ["1/2", "0/2"] {
+    // Each map and reduce task finishes exactly its own share of the one-shot run's units.
+    let units = |step: &str| names_in(&one_shot.join("dedup-work").join(step).join("done"));
+    let step_tasks = |step: &str, tasks: &[&str], run: &mut dyn FnMut(&str)| {
+        let done = work.join(step).join("done");
+        run_tasks_checking_shares(&work, &done, &units(step), tasks, run)
+    };
+    step_tasks("signatures", &["1/2", "0/2"], &mut |task| {
         run_ok(&[
             "dedup",
             "signatures",
@@ -261,46 +270,42 @@ fn steps_run_as_separate_tasks_equal_the_one_shot_command() {
             task,
             x,
         ]);
-    }
-    for task in ["0/2", "1/2"] {
+    });
+    step_tasks("lsh", &["0/2", "1/2"], &mut |task| {
         run_ok(&["dedup", "lsh", "--work", w, "--shard", task]);
-    }
-    for task in ["2/3", "0/3", "1/3"] {
+    });
+    step_tasks("edges", &["2/3", "0/3", "1/3"], &mut |task| {
         run_ok(&["dedup", "edges", "-j", "1", "--work", w, "--shard", task]);
-    }
+    });
     run_ok(&["dedup", "components", "--work", w]);
     let stepwise = d.path().join("steps");
-    run_ok(&[
-        "dedup",
-        "filter",
-        "-q",
-        "--work",
-        w,
-        "--output",
-        stepwise.to_str().unwrap(),
-        x,
-    ]);
-    let (a, b) = (tree(&one_shot), tree(&stepwise));
-    for (name, bytes) in &b {
-        if name.ends_with(".parquet") || name == "stats.json" {
-            assert!(a[name] == *bytes, "{name} differs");
-        }
-    }
+    run_tasks_checking_shares(
+        &stepwise,
+        &stepwise.join("done"),
+        &names_in(&one_shot.join("done")),
+        &["1/2", "0/2"],
+        |task| {
+            run_ok(&[
+                "dedup",
+                "filter",
+                "-q",
+                "--work",
+                w,
+                "--shard",
+                task,
+                "--output",
+                stepwise.to_str().unwrap(),
+                x,
+            ]);
+        },
+    );
+    assert_same_picked(&tree(&one_shot), &tree(&stepwise), |name| {
+        name.ends_with(".parquet") || name == "stats.json"
+    });
     // The same work files on both sides (a file missing on either side fails), byte for
     // byte; task markers name their task split, so only their names are compared.
-    let wa = tree(&one_shot.join("dedup-work"));
-    let wb = tree(&work);
-    let names = |t: &std::collections::BTreeMap<String, Vec<u8>>| -> Vec<String> {
-        t.keys().filter(|n| !n.contains("done/")).cloned().collect()
-    };
-    assert_eq!(
-        names(&wa),
-        names(&wb),
-        "the one-shot and stepwise work directories differ"
-    );
-    for name in names(&wa) {
-        assert!(wb[&name] == wa[&name], "work file {name} differs");
-    }
+    let (wa, wb) = (tree(&one_shot.join("dedup-work")), tree(&work));
+    assert_same_picked(&wa, &wb, |name| !name.contains("done/"));
     // The sample's planted exact and near copies are found.
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.join("components/report.json")).unwrap())

@@ -479,6 +479,20 @@ fn tokenize_and_blend_bytes_do_not_depend_on_threads() {
     crate::util::assert_same_tree(&outputs[0].0, &outputs[1].0);
     crate::util::assert_same_tree(&outputs[0].1, &outputs[1].1);
 
+    // Tokenize as three tasks: each writes exactly its own shards' datasets, and the last
+    // to finish writes tokenize.json; together they equal the one-shot run, byte for byte.
+    let tasks = dir.path().join("tasks");
+    let units = crate::util::names_in(&outputs[0].0.join("done"));
+    assert!(units.len() >= 3, "{units:?}");
+    crate::util::run_tasks_checking_shares(
+        &tasks,
+        &tasks.join("done"),
+        &units,
+        &["1/3", "0/3", "2/3"],
+        |task| tokenize(&shards, &tasks, &["--shard", task]),
+    );
+    crate::util::assert_same_tree(&outputs[0].0, &tasks);
+
     // The bounded rule, end to end: the manifest reports the prefix error it reached.
     let spec = blend_spec(dir.path(), &outputs[0].0);
     let text = std::fs::read_to_string(&spec).unwrap();

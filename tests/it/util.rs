@@ -186,3 +186,83 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
     ));
     None
 }
+
+/// The file names in `dir` (none when it does not exist yet), sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Runs the tasks `I/N` of one step (`run(task)`), one after another, and checks that each
+/// finishes exactly its own share of the step's units and writes nothing of anyone else's.
+///
+/// `units` are the step's completion markers in a one-shot run, sorted: a task `I/N` owns the
+/// round-robin share (the units at positions `I`, `I + N`, …; the order `--shard` documents).
+/// After each task, the markers new in `done` must be exactly that share, and no file new
+/// under `root` may name a unit of another task. A task that ignored `--shard` (did all the
+/// work, or someone else's) fails here even though the merged result would look right.
+/// After the last task every unit is done.
+pub fn run_tasks_checking_shares(
+    root: &Path,
+    done: &Path,
+    units: &[String],
+    tasks: &[&str],
+    mut run: impl FnMut(&str),
+) {
+    assert!(!units.is_empty(), "the one-shot run left no markers");
+    for task in tasks {
+        let (i, n) = task.split_once('/').unwrap();
+        let (i, n): (usize, usize) = (i.parse().unwrap(), n.parse().unwrap());
+        let (mine, others): (Vec<_>, Vec<_>) =
+            units.iter().enumerate().partition(|(k, _)| k % n == i);
+        let mine: Vec<String> = mine.into_iter().map(|(_, u)| u.clone()).collect();
+        let before_markers = names_in(done);
+        let before_files = if root.exists() {
+            tree(root)
+        } else {
+            BTreeMap::new()
+        };
+        run(task);
+        let new_markers: Vec<String> = names_in(done)
+            .into_iter()
+            .filter(|m| !before_markers.contains(m))
+            .collect();
+        assert_eq!(
+            new_markers, mine,
+            "task {task} finished other units than its own share"
+        );
+        for name in tree(root).keys().filter(|f| !before_files.contains_key(*f)) {
+            if let Some((_, unit)) = others.iter().find(|(_, u)| name.contains(u.as_str())) {
+                panic!("task {task} wrote {name}, which belongs to unit {unit} of another task");
+            }
+        }
+    }
+    assert_eq!(
+        names_in(done),
+        units,
+        "not every unit is done after all tasks"
+    );
+}
+
+/// The files of two trees that `pick` selects are the same names on both sides (a file
+/// missing on either side fails) with the same bytes.
+pub fn assert_same_picked(
+    a: &BTreeMap<String, Vec<u8>>,
+    b: &BTreeMap<String, Vec<u8>>,
+    pick: impl Fn(&str) -> bool,
+) {
+    let names = |t: &BTreeMap<String, Vec<u8>>| -> Vec<String> {
+        t.keys().filter(|n| pick(n)).cloned().collect()
+    };
+    assert_eq!(names(a), names(b), "different files on the two sides");
+    for name in names(a) {
+        assert!(a[&name] == b[&name], "{name} differs");
+    }
+}
