@@ -1,5 +1,6 @@
-"""OpenAI's tiktoken (GPT-2 / r50k_base, built offline from the .tiktoken file with r50k's
-pattern) over the same documents as benches/tokenize_throughput.rs, single-threaded.
+"""OpenAI's tiktoken (GPT-2 / r50k_base: tiktoken's own registry entry, its vocabulary read
+offline from the shared .tiktoken file) over the same documents as
+benches/tokenize_throughput.rs, single-threaded.
 
 usage: tiktoken_bench.py R50K_BASE.tiktoken DOCS.jsonl
 prints {"cpu_s": best of 3 CPU seconds, "tokens": total, "checksum": sum of (i+1)*id mod 2^61}

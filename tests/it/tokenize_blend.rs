@@ -93,20 +93,60 @@ fn gpt2_ids_equal_tiktoken_on_a_corpus() {
             &t[..t.len().min(80)]
         );
     }
-    // OpenAI's tiktoken itself, built offline from the shared vocabulary file.
+    // OpenAI's tiktoken itself, its vocabulary read offline from the shared file.
     let Some(python) = python_with(&["tiktoken"]) else {
         return;
     };
+    let theirs = tiktoken_python_ids(&python, &shared, "r50k_base", &texts);
+    let tokens: usize = ours.iter().map(Vec::len).sum();
+    for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "text {k}: {:?}", &texts[k][..texts[k].len().min(80)]);
+    }
+    assert!(tokens > 50_000, "{tokens}");
+}
+
+/// The other encodings sieve offers (`--tokenizer cl100k|o200k`, through tiktoken-rs) give
+/// the ids of OpenAI's Python tiktoken on the same 146 texts.
+#[test]
+fn cl100k_and_o200k_ids_equal_python_tiktoken_on_a_corpus() {
+    let Some(shared) = shared_data() else { return };
+    let Some(python) = python_with(&["tiktoken"]) else {
+        return;
+    };
+    let texts = corpus(&shared);
+    for (ours, theirs) in [("cl100k", "cl100k_base"), ("o200k", "o200k_base")] {
+        let tok = Tokenizer::by_name(ours).unwrap();
+        let expected = tiktoken_python_ids(&python, &shared, theirs, &texts);
+        let mut tokens = 0;
+        for (k, (t, want)) in texts.iter().zip(&expected).enumerate() {
+            let mut ids = Vec::new();
+            tok.encode(t, &mut ids).unwrap();
+            assert_eq!(&ids, want, "{ours}, text {k}: {:?}", &t[..t.len().min(80)]);
+            tokens += ids.len();
+        }
+        assert!(tokens > 30_000, "{ours}: {tokens}");
+    }
+}
+
+/// Python tiktoken's `encode_ordinary` ids of each text for `encoding` (r50k_base,
+/// cl100k_base, o200k_base), by `tests/python/tiktoken_ids.py`.
+fn tiktoken_python_ids(
+    python: &str,
+    shared: &Path,
+    encoding: &str,
+    texts: &[String],
+) -> Vec<Vec<u32>> {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("texts.jsonl");
     let mut f = std::fs::File::create(&input).unwrap();
-    for t in &texts {
+    for t in texts {
         writeln!(f, "{}", serde_json::json!({ "text": t })).unwrap();
     }
     drop(f);
-    let out = Command::new(&python)
+    let out = Command::new(python)
         .arg(repo().join("tests/python/tiktoken_ids.py"))
-        .arg(shared.join("tokenizer/gpt2-tiktoken-rs/r50k_base.tiktoken"))
+        .arg(encoding)
+        .arg(shared.join("tokenizer/gpt2-tiktoken-rs"))
         .arg(&input)
         .output()
         .unwrap();
@@ -115,17 +155,13 @@ fn gpt2_ids_equal_tiktoken_on_a_corpus() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let theirs: Vec<Vec<u32>> = String::from_utf8(out.stdout)
+    let ids: Vec<Vec<u32>> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(theirs.len(), ours.len());
-    let tokens: usize = ours.iter().map(Vec::len).sum();
-    for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(a, b, "text {k}: {:?}", &texts[k][..texts[k].len().min(80)]);
-    }
-    assert!(tokens > 50_000, "{tokens}");
+    assert_eq!(ids.len(), texts.len(), "{encoding}: one id list per text");
+    ids
 }
 
 /// Runs `tests/python/megatron_check.py ARGS` (the numpy reference) and parses its JSON.

@@ -1,40 +1,51 @@
 """Token ids from OpenAI's tiktoken for texts given as JSON lines ({"text": ...}).
 
-tiktoken downloads its vocabularies at run time, which fails offline: the GPT-2 encoding is
-built here from the r50k_base.tiktoken file with r50k's pattern, exactly as tiktoken's own
-registry defines it. Prints one JSON list of ids per input line (encode_ordinary).
+tiktoken downloads its vocabulary files at run time, which fails offline. It also keeps a
+cache of them (TIKTOKEN_CACHE_DIR, one file per download URL, named by the URL's SHA-1) and
+checks every cached file against the SHA-256 it pins. So the cache is seeded here with the
+shared copies of those files, and the encodings are then tiktoken's own registry entries:
+its patterns, special tokens and vocabularies, nothing restated by us. A file that is not
+the one tiktoken expects is refused by tiktoken's hash check (it would then try to download
+and fail), never used silently.
 
-usage: tiktoken_ids.py R50K_BASE.tiktoken TEXTS.jsonl
+usage: tiktoken_ids.py ENCODING VOCAB_DIR TEXTS.jsonl
+  ENCODING   r50k_base, cl100k_base or o200k_base
+  VOCAB_DIR  the directory holding ENCODING.tiktoken
+Prints one JSON list of ids per input line (encode_ordinary).
 """
-import base64
+import hashlib
 import json
+import os
 import sys
+import tempfile
 
-import tiktoken
+# Where tiktoken's registry downloads each encoding from: the cache key is this URL's SHA-1.
+DOWNLOAD_BASE = "https://openaipublic.blob.core.windows.net/encodings/"
 
-R50K_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+
+def offline_encoding(name, vocab_dir):
+    """tiktoken's encoding `name`, its vocabulary read from VOCAB_DIR/name.tiktoken."""
+    cache = tempfile.mkdtemp(prefix="tiktoken-cache-")
+    url = DOWNLOAD_BASE + name + ".tiktoken"
+    with open(os.path.join(vocab_dir, name + ".tiktoken"), "rb") as src:
+        data = src.read()
+    with open(os.path.join(cache, hashlib.sha1(url.encode()).hexdigest()), "wb") as dst:
+        dst.write(data)
+    os.environ["TIKTOKEN_CACHE_DIR"] = cache
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
 
 
 def gpt2_encoding(path):
-    """tiktoken's r50k_base from its vocabulary file, without tiktoken's download."""
-    ranks = {}
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                token, rank = line.split()
-                ranks[base64.b64decode(token)] = int(rank)
-    return tiktoken.Encoding(
-        name="r50k_base",
-        pat_str=R50K_PATTERN,
-        mergeable_ranks=ranks,
-        special_tokens={"<|endoftext|>": 50256},
-    )
+    """GPT-2 (r50k_base) from the r50k_base.tiktoken file at `path`."""
+    return offline_encoding("r50k_base", os.path.dirname(os.path.abspath(path)))
 
 
 def main():
-    enc = gpt2_encoding(sys.argv[1])
+    enc = offline_encoding(sys.argv[1], sys.argv[2])
     out = sys.stdout
-    with open(sys.argv[2], encoding="utf-8") as f:
+    with open(sys.argv[3], encoding="utf-8") as f:
         for line in f:
             out.write(json.dumps(enc.encode_ordinary(json.loads(line)["text"])) + "\n")
 
