@@ -4,6 +4,7 @@ mod cli_runs;
 mod crash_resume;
 mod decontam;
 mod dedup;
+mod docs_claims;
 mod fuzz_cases;
 mod http_inputs;
 mod malformed_inputs;
