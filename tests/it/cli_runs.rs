@@ -135,6 +135,42 @@ fn shard_tasks_partition_the_work_and_merge_to_the_full_run() {
     assert_same_tree(&full, &split);
 }
 
+/// The stage commands' `--shard` (here `sieve warc`): each task reads and writes exactly its
+/// own input files, and together they equal the one-shot run.
+#[test]
+fn warc_shard_tasks_each_do_exactly_their_own_files() {
+    let d = tempfile::tempdir().unwrap();
+    let one = d.path().join("one");
+    let web = sample_web();
+    run_ok(&[
+        "warc",
+        "-q",
+        "--output",
+        one.to_str().unwrap(),
+        web.to_str().unwrap(),
+    ]);
+    let split = d.path().join("split");
+    let units = crate::util::names_in(&one.join("done"));
+    crate::util::run_tasks_checking_shares(
+        &split,
+        &split.join("done"),
+        &units,
+        &["1/2", "0/2"],
+        |task| {
+            run_ok(&[
+                "warc",
+                "-q",
+                "--shard",
+                task,
+                "--output",
+                split.to_str().unwrap(),
+                web.to_str().unwrap(),
+            ]);
+        },
+    );
+    assert_same_tree(&one, &split);
+}
+
 /// Completion markers anywhere under `dir` (files in directories named `done`).
 fn markers(dir: &std::path::Path) -> usize {
     let mut n = 0;
