@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::eval::{extraction, langid};
-use crate::stages::langid::Identifier;
+use crate::stages::langid::{Backend, Identifier};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -19,7 +19,8 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// Word-level precision/recall/F1 of `extract` on the HTML extraction benchmarks.
     Extract(EvalExtractArgs),
-    /// Per-language accuracy of whatlang and a fastText model, and English recall.
+    /// Accuracy of whatlang, cld2 and a fastText model on sentences and paragraphs, docs/s,
+    /// and English precision and recall.
     Langid(EvalLangidArgs),
     /// Recall by true Jaccard and precision of dedup on a labelled near-duplicate set.
     Dedup(EvalDedupArgs),
@@ -62,6 +63,9 @@ pub struct EvalLangidArgs {
     /// Print the English texts that were not labelled English.
     #[arg(long)]
     pub show_misses: bool,
+    /// Also write the paragraph scores of each backend as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -129,32 +133,79 @@ fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
     let model = a
         .lid_model
         .unwrap_or_else(|| a.data.join("langid/fasttext-lid176/lid.176.ftz"));
-    let identifiers = [Identifier::new(None)?, Identifier::new(Some(&model))?];
+    let model_name = model
+        .file_name()
+        .map_or("fasttext".into(), |n| n.to_string_lossy().into_owned());
+    let identifiers = [
+        ("whatlang".to_string(), Identifier::new(Backend::Whatlang, None)?),
+        ("cld2".to_string(), Identifier::new(Backend::Cld2, None)?),
+        (model_name, Identifier::new(Backend::default(), Some(&model))?),
+    ];
+    let names: Vec<&str> = identifiers.iter().map(|(n, _)| n.as_str()).collect();
+
+    // Single sentences, per language.
     let results: Vec<_> = identifiers
         .iter()
-        .map(|id| langid::sentence_accuracy(id, &a.data))
+        .map(|(_, id)| langid::sentence_accuracy(id, &a.data))
         .collect::<Result<_>>()?;
-    println!(
-        "{:<6} {:>7} {:>10} {:>10}",
-        "lang", "texts", "whatlang", "lid.176"
-    );
-    let (mut totals, mut n) = ([0usize; 2], 0usize);
+    println!("sentences (lingua test data), accuracy per language:");
+    print!("{:<6} {:>7}", "lang", "texts");
+    for n in &names {
+        print!(" {n:>14}");
+    }
+    println!();
+    let mut totals = vec![0usize; identifiers.len()];
+    let mut n = 0usize;
     for (lang, &(_, count)) in &results[0] {
-        let acc: Vec<f64> = results
-            .iter()
-            .map(|r| r[lang].0 as f64 / count.max(1) as f64)
-            .collect();
-        println!("{lang:<6} {count:>7} {:>10.3} {:>10.3}", acc[0], acc[1]);
-        totals[0] += results[0][lang].0;
-        totals[1] += results[1][lang].0;
+        print!("{lang:<6} {count:>7}");
+        for (k, r) in results.iter().enumerate() {
+            print!(" {:>14.3}", r[lang].0 as f64 / count.max(1) as f64);
+            totals[k] += r[lang].0;
+        }
+        println!();
         n += count;
     }
+    print!("{:<6} {n:>7}", "all");
+    for t in &totals {
+        print!(" {:>14.3}", *t as f64 / n.max(1) as f64);
+    }
+    println!("\n");
+
+    // Paragraphs of 3-5 sentences, one thread per identifier run, so docs/s is per core.
+    let set = langid::paragraphs(&a.data)?;
+    let scores: Vec<langid::SetScores> = identifiers
+        .iter()
+        .map(|(name, id)| {
+            let mut s = langid::score_set(id, &set);
+            s.backend = name.clone();
+            s
+        })
+        .collect();
     println!(
-        "{:<6} {n:>7} {:>10.3} {:>10.3}",
-        "all",
-        totals[0] as f64 / n.max(1) as f64,
-        totals[1] as f64 / n.max(1) as f64
+        "paragraphs of 3-5 sentences ({} texts, {} languages), one core:",
+        set.len(),
+        scores[0].per_language.len()
     );
+    println!(
+        "{:<16} {:>9} {:>9} {:>10} {:>12} {:>10}",
+        "backend", "accuracy", "macro", "docs/s", "en precision", "en recall"
+    );
+    for s in &scores {
+        println!(
+            "{:<16} {:>9.4} {:>9.4} {:>10.0} {:>12.4} {:>10.4}",
+            s.backend,
+            s.accuracy,
+            s.macro_accuracy,
+            s.docs_per_second,
+            s.english_precision,
+            s.english_recall
+        );
+    }
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&scores)?)?;
+    }
+    println!();
+
     // English recall on benchmark texts of 200+ characters whose page declares itself
     // English (`<html lang="en...">`): the benchmarks mix languages and carry no labels.
     let mut texts = Vec::new();
@@ -166,16 +217,15 @@ fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
             }
         }
     }
-    for id in &identifiers {
+    for (name, id) in &identifiers {
         let (en, total, misses) = langid::english_recall(id, &texts, 200);
         if a.show_misses {
             for m in &misses {
-                println!("    miss ({}): {m}", id.name());
+                println!("    miss ({name}): {m}");
             }
         }
         println!(
-            "English recall ({}, gold texts of 200+ chars of pages declared lang=en): {en}/{total} = {:.4}",
-            id.name(),
+            "English recall ({name}, gold texts of 200+ chars of pages declared lang=en): {en}/{total} = {:.4}",
             en as f64 / total.max(1) as f64
         );
     }

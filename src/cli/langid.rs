@@ -11,7 +11,7 @@ use super::Outcome;
 use crate::io::source::InputKind;
 use crate::pipeline::stage::Stage;
 use crate::read::SourceSpec;
-use crate::stages::langid::{LangidOptions, LangidStage};
+use crate::stages::langid::{Backend, LangidOptions, LangidStage};
 
 #[derive(Debug, Args)]
 pub struct LangidArgs {
@@ -21,8 +21,11 @@ pub struct LangidArgs {
     /// Drop documents whose language confidence is lower.
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
+    /// The identifier without a model file.
+    #[arg(long, value_enum, default_value = "whatlang")]
+    pub backend: Backend,
     /// A fastText language-ID model, e.g. ../shared/data/langid/fasttext-lid176/lid.176.ftz
-    /// (default: whatlang, no model file).
+    /// (run by sieve's Rust reader); it replaces --backend.
     #[arg(long, value_name = "PATH")]
     pub lid_model: Option<PathBuf>,
     #[command(flatten)]
@@ -36,6 +39,7 @@ pub fn run(a: LangidArgs) -> Result<Outcome> {
     let options = LangidOptions {
         keep: a.keep,
         min_score: a.min_score,
+        backend: a.backend,
         lid_model: a.lid_model,
     };
     LangidStage::new(&options)?; // report a bad model path before resolving inputs

@@ -39,6 +39,118 @@ pub fn sentence_accuracy(
     Ok(out)
 }
 
+/// A text of known language for the paragraph test.
+pub struct Labelled {
+    pub lang: String,
+    pub text: String,
+}
+
+/// The paragraph test set: the lingua sentences of each language joined into paragraphs of
+/// 3, 4, 5, 3, … consecutive sentences (every sentence used once, a short remainder dropped),
+/// plus each whatlang example as one paragraph. Labels are ISO 639-1 where one exists, as
+/// every sieve identifier reports them (Bokmål `nb` as its macrolanguage `no`).
+pub fn paragraphs(data: &Path) -> Result<Vec<Labelled>> {
+    let dir = data.join("langid/lingua-testdata/sentences");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let lang = if stem == "nb" { "no".to_string() } else { stem };
+        let text = std::fs::read_to_string(&f).with_context(|| format!("{}", f.display()))?;
+        let sentences: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut at = 0;
+        for size in [3, 4, 5].into_iter().cycle() {
+            if at + size > sentences.len() {
+                break;
+            }
+            out.push(Labelled {
+                lang: lang.clone(),
+                text: sentences[at..at + size].join(" "),
+            });
+            at += size;
+        }
+    }
+    let path = data.join("langid/whatlang-examples/examples.json");
+    let examples: BTreeMap<String, String> = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("{}", path.display()))?,
+    )
+    .with_context(|| format!("{}", path.display()))?;
+    for (code, text) in examples {
+        out.push(Labelled {
+            lang: crate::stages::langid::iso639_1(&code).to_string(),
+            text,
+        });
+    }
+    Ok(out)
+}
+
+/// One identifier's results on a labelled set.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SetScores {
+    pub backend: String,
+    pub texts: usize,
+    /// Share of texts labelled correctly.
+    pub accuracy: f64,
+    /// Mean over languages of each language's accuracy.
+    pub macro_accuracy: f64,
+    /// Texts per CPU second on one thread.
+    pub docs_per_second: f64,
+    pub english_precision: f64,
+    pub english_recall: f64,
+    /// Accuracy per language.
+    pub per_language: BTreeMap<String, f64>,
+}
+
+/// Labels every text with `identifier` on this thread (so that the rate is per core) and
+/// scores the labels.
+pub fn score_set(identifier: &Identifier, set: &[Labelled]) -> SetScores {
+    let start = crate::pipeline::timing::process_cpu_seconds();
+    let guesses: Vec<Option<String>> = set
+        .iter()
+        .map(|t| identifier.identify(&t.text).map(|g| g.lang))
+        .collect();
+    let seconds = crate::pipeline::timing::process_cpu_seconds() - start;
+    let mut per_language: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut correct, mut en_said, mut en_right, mut en_true) = (0, 0, 0, 0);
+    for (t, g) in set.iter().zip(&guesses) {
+        let right = g.as_deref() == Some(t.lang.as_str());
+        let e = per_language.entry(t.lang.clone()).or_default();
+        e.1 += 1;
+        if right {
+            e.0 += 1;
+            correct += 1;
+        }
+        let said_en = g.as_deref() == Some("en");
+        en_said += said_en as usize;
+        en_true += (t.lang == "en") as usize;
+        en_right += (said_en && t.lang == "en") as usize;
+    }
+    let ratio = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+    let per_language: BTreeMap<String, f64> = per_language
+        .into_iter()
+        .map(|(l, (c, n))| (l, ratio(c, n)))
+        .collect();
+    SetScores {
+        backend: identifier.name().to_string(),
+        texts: set.len(),
+        accuracy: ratio(correct, set.len()),
+        macro_accuracy: per_language.values().sum::<f64>() / per_language.len().max(1) as f64,
+        docs_per_second: set.len() as f64 / seconds.max(1e-9),
+        english_precision: ratio(en_right, en_said),
+        english_recall: ratio(en_right, en_true),
+        per_language,
+    }
+}
+
 /// Texts of at least `min_chars` labelled English, the number of such texts, and the misses
 /// (label and the start of the text).
 pub fn english_recall(

@@ -1,18 +1,23 @@
-//! Inference for supervised fastText models without subword n-grams (quality classifiers:
-//! words + word bigrams), dense or product-quantized, in Rust.
+//! Inference for supervised fastText models in Rust: quality classifiers (words and word
+//! n-grams) and language identifiers such as lid.176, GlotLID or OpenLID (character n-grams,
+//! hierarchical softmax), dense or product-quantized.
 //!
 //! It reads fastText's binary format (version 12) and reproduces its prediction exactly:
-//! the same tokenizer (whitespace, a final newline gives `</s>`), the same FNV-1a word
-//! hashes and bigram bucket hashing (with its signed/unsigned quirks), the same pruning
-//! index for quantized models, the averaged hidden vector and the softmax, all in `f32`.
-//! What it saves over the C++ library is the stream-based tokenizer, per-word string
-//! allocations and the `unordered_map` lookups of the pruning index.
+//! the same tokenizer (whitespace, a final newline gives `</s>`), the same FNV-1a hashes of
+//! words, word n-grams and the character n-grams of `<word>` (with their signed/unsigned
+//! quirks), the same pruning index for quantized models, the averaged hidden vector, and the
+//! output of each loss (softmax; one sigmoid per label for one-vs-all and negative sampling;
+//! the Huffman tree of `fasttext_tree` for hierarchical softmax), all in `f32`. What it saves
+//! over the C++ library is the stream-based tokenizer, per-word string allocations and the
+//! `unordered_map` lookups of the pruning index.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use super::fasttext_tree::HuffmanTree;
 
 const MAGIC: i32 = 793_712_314;
 const EOS: &str = "</s>";
@@ -168,6 +173,7 @@ enum Input {
 }
 
 impl Input {
+    /// `x += row`, the row of a word, a subword or an n-gram bucket.
     fn add_row(&self, x: &mut [f32], row: usize) {
         match self {
             Input::Dense { dim, data } => {
@@ -193,19 +199,72 @@ impl Input {
     }
 }
 
-/// A supervised fastText model (words and word n-grams, no subwords) for prediction.
+/// The output matrix: one row of `dim` per label (per internal tree node with hierarchical
+/// softmax), dense or product-quantized.
+enum Output {
+    Dense(Vec<f32>),
+    Quantized {
+        codes: Vec<u8>,
+        pq: ProductQuantizer,
+        norms: Option<(Vec<u8>, ProductQuantizer)>,
+    },
+}
+
+impl Output {
+    /// `row · x`.
+    fn dot_row(&self, x: &[f32], row: usize) -> f32 {
+        match self {
+            Output::Dense(data) => {
+                let dim = x.len();
+                data[row * dim..(row + 1) * dim]
+                    .iter()
+                    .zip(x)
+                    .map(|(w, h)| w * h)
+                    .sum()
+            }
+            Output::Quantized { codes, pq, norms } => {
+                let alpha = match norms {
+                    Some((norm_codes, npq)) => npq.centroid(0, norm_codes[row])[0],
+                    None => 1.0,
+                };
+                let code = &codes[pq.nsubq * row..pq.nsubq * (row + 1)];
+                let mut sum = 0.0f32;
+                for (m, &cm) in code.iter().enumerate() {
+                    let base = m * pq.dsub;
+                    for (n, c) in pq.centroid(m, cm).iter().enumerate() {
+                        sum += x[base + n] * c;
+                    }
+                }
+                sum * alpha
+            }
+        }
+    }
+}
+
+/// How the hidden vector becomes label probabilities (fastText's `-loss`).
+enum Loss {
+    Softmax,
+    /// One-vs-all and negative sampling: an independent sigmoid per label.
+    Sigmoid,
+    Hierarchical(HuffmanTree),
+}
+
+/// A supervised fastText model for prediction.
 pub struct SupervisedModel {
     dim: usize,
     word_ngrams: usize,
     bucket: u64,
+    /// Character n-gram lengths of subwords (`maxn == 0`: none).
+    minn: usize,
+    maxn: usize,
+    loss: Loss,
     nwords: i32,
     words: HashMap<String, i32>,
     labels: Vec<String>,
     /// Bucket → row for quantized models pruned with a cutoff (`None`: not pruned).
     pruneidx: Option<HashMap<i32, i32>>,
     input: Input,
-    /// Output matrix, one row of `dim` per label.
-    output: Vec<f32>,
+    output: Output,
 }
 
 /// fastText's word hash: FNV-1a over the bytes, each sign-extended as C++'s `int8_t` does.
@@ -248,11 +307,11 @@ impl SupervisedModel {
         let _min_count = c.i32()?;
         let _neg = c.i32()?;
         let word_ngrams = c.i32_count("the word n-gram length", 1 << 10)?;
-        let _loss = c.i32()?;
+        let loss = c.i32()?;
         let model = c.i32()?;
         let bucket = c.i32_count("the bucket count", i32::MAX as u64)? as u64;
-        let _minn = c.i32()?;
-        let maxn = c.i32()?;
+        let minn = c.i32_count("the shortest character n-gram", 1 << 10)?;
+        let maxn = c.i32_count("the longest character n-gram", 1 << 10)?;
         let _lr_update = c.i32()?;
         let _t = c.f64()?;
         if model != 3 {
@@ -261,8 +320,11 @@ impl SupervisedModel {
         if word_ngrams > 1 && bucket == 0 {
             bail!("the model file is damaged: word n-grams without buckets");
         }
-        if maxn > 0 {
-            return Err(Unsupported("character n-grams".into()).into());
+        if maxn > 0 && bucket == 0 {
+            bail!("the model file is damaged: character n-grams without buckets");
+        }
+        if !(1..=4).contains(&loss) {
+            bail!("the model file is damaged: loss {loss} (fastText has 1 to 4)");
         }
         // Each dictionary entry takes at least 10 bytes: bound the counts by the file.
         let entries = c.left / 10;
@@ -276,14 +338,16 @@ impl SupervisedModel {
         let pruneidx_size = c.i64()?;
         let mut words = HashMap::with_capacity(nwords);
         let mut labels = Vec::with_capacity(nlabels);
+        let mut label_counts = Vec::with_capacity(nlabels);
         for i in 0..size as i32 {
             let word = c.cstring()?;
-            let _count = c.i64()?;
+            let count = c.i64()?;
             let kind = c.u8()?;
             if kind == 0 {
                 words.insert(word, i);
             } else {
                 labels.push(word);
+                label_counts.push(count);
             }
         }
         if labels.len() != nlabels {
@@ -353,20 +417,51 @@ impl SupervisedModel {
             bail!("the model file is damaged: {rows} input rows for {size} entries and {buckets} buckets");
         }
         let qout = c.u8()? != 0;
-        if qout {
-            return Err(Unsupported("a quantized output matrix".into()).into());
-        }
-        let m = c.i64()?;
-        let n = c.i64()?;
-        if m != nlabels as i64 || n != dim as i64 {
-            bail!("unexpected output matrix shape {m}x{n}");
-        }
-        let (m, n) = (m as usize, n as usize);
-        let output = c.f32s(m * n)?;
+        let output = if qout {
+            let qnorm = c.u8()? != 0;
+            let m = c.i64_count("the output rows", c.left)?;
+            let n = c.i64()?;
+            let codesize = c.i32_count("the output code size", c.left)?;
+            if m != nlabels || n != dim as i64 {
+                bail!("unexpected output matrix shape {m}x{n}");
+            }
+            let codes = c.u8s(codesize)?;
+            let pq = ProductQuantizer::load(c, dim)?;
+            if codes.len() != m * pq.nsubq {
+                bail!(
+                    "the model file is damaged: {} output codes for {m} rows of {} sub-quantizers",
+                    codes.len(),
+                    pq.nsubq
+                );
+            }
+            let norms = if qnorm {
+                let norm_codes = c.u8s(m)?;
+                Some((norm_codes, ProductQuantizer::load(c, 1)?))
+            } else {
+                None
+            };
+            Output::Quantized { codes, pq, norms }
+        } else {
+            let m = c.i64()?;
+            let n = c.i64()?;
+            if m != nlabels as i64 || n != dim as i64 {
+                bail!("unexpected output matrix shape {m}x{n}");
+            }
+            let (m, n) = (m as usize, n as usize);
+            Output::Dense(c.f32s(m * n)?)
+        };
+        let loss = match loss {
+            1 => Loss::Hierarchical(HuffmanTree::build(&label_counts)),
+            3 => Loss::Softmax,
+            _ => Loss::Sigmoid,
+        };
         Ok(SupervisedModel {
             dim,
             word_ngrams,
             bucket,
+            minn,
+            maxn,
+            loss,
             nwords: nwords as i32,
             words,
             labels,
@@ -391,16 +486,50 @@ impl SupervisedModel {
         }
     }
 
-    /// Label probabilities for one line of text (as fastText's `predict` with k = all),
-    /// in label order. A trailing newline adds `</s>`, exactly as in fastText.
-    pub fn predict(&self, line: &str) -> Vec<f32> {
+    /// Pushes the rows of the character n-grams of `<token>` (lengths `minn..=maxn`, whole
+    /// UTF-8 characters; a single character only inside the word), as fastText's
+    /// `computeSubwords` does.
+    fn push_subwords(&self, rows: &mut Vec<usize>, token: &str) {
+        let mut word = Vec::with_capacity(token.len() + 2);
+        word.push(b'<');
+        word.extend_from_slice(token.as_bytes());
+        word.push(b'>');
+        let continuation = |b: u8| b & 0xC0 == 0x80;
+        for i in 0..word.len() {
+            if continuation(word[i]) {
+                continue;
+            }
+            let mut j = i;
+            let mut n = 1;
+            while j < word.len() && n <= self.maxn {
+                j += 1;
+                while j < word.len() && continuation(word[j]) {
+                    j += 1;
+                }
+                if n >= self.minn && !(n == 1 && (i == 0 || j == word.len())) {
+                    let h = fnv(&word[i..j]) as u64 % self.bucket;
+                    self.push_bucket(rows, h as i32);
+                }
+                n += 1;
+            }
+        }
+    }
+
+    /// The averaged input rows of one line (fastText's hidden vector), or `None` when the
+    /// line has no known word, subword or n-gram. A trailing newline adds `</s>`.
+    fn hidden(&self, line: &str) -> Option<Vec<f32>> {
         let mut rows: Vec<usize> = Vec::with_capacity(256);
         let mut hashes: Vec<i32> = Vec::with_capacity(256);
         let push_token = |token: &str, rows: &mut Vec<usize>, hashes: &mut Vec<i32>| {
-            if let Some(&id) = self.words.get(token) {
-                rows.push(id as usize);
-            } else if token.starts_with("__label__") {
+            let id = self.words.get(token);
+            if id.is_none() && token.starts_with("__label__") {
                 return;
+            }
+            if let Some(&id) = id {
+                rows.push(id as usize);
+            }
+            if self.maxn > 0 && token != EOS {
+                self.push_subwords(rows, token);
             }
             hashes.push(fnv(token.as_bytes()) as i32);
         };
@@ -435,9 +564,8 @@ impl SupervisedModel {
                 self.push_bucket(&mut rows, (h % self.bucket) as i32);
             }
         }
-        let nlabels = self.labels.len();
         if rows.is_empty() {
-            return vec![0.0; nlabels];
+            return None;
         }
         let mut hidden = vec![0.0f32; self.dim];
         for &r in &rows {
@@ -447,26 +575,75 @@ impl SupervisedModel {
         for h in &mut hidden {
             *h *= scale;
         }
-        let mut out: Vec<f32> = (0..nlabels)
-            .map(|l| {
-                self.output[l * self.dim..(l + 1) * self.dim]
+        Some(hidden)
+    }
+
+    /// Label probabilities for one line of text (as fastText's `predict` with k = all),
+    /// in label order; all zero when the line has nothing the model knows. A trailing
+    /// newline adds `</s>`, exactly as in fastText.
+    pub fn predict(&self, line: &str) -> Vec<f32> {
+        let nlabels = self.labels.len();
+        let Some(hidden) = self.hidden(line) else {
+            return vec![0.0; nlabels];
+        };
+        let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
+        match &self.loss {
+            Loss::Softmax => {
+                let mut out: Vec<f32> = (0..nlabels)
+                    .map(|l| self.output.dot_row(&hidden, l))
+                    .collect();
+                let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut z = 0.0f32;
+                for o in &mut out {
+                    *o = (*o - max).exp();
+                    z += *o;
+                }
+                for o in &mut out {
+                    // fastText reports exp(log(p + 1e-5)).
+                    *o = *o / z + 1e-5;
+                }
+                out
+            }
+            Loss::Sigmoid => (0..nlabels)
+                .map(|l| sigmoid(self.output.dot_row(&hidden, l)) + 1e-5)
+                .collect(),
+            Loss::Hierarchical(tree) => tree
+                .all_log_probs(&mut |row| sigmoid(self.output.dot_row(&hidden, row)))
+                .into_iter()
+                .map(f32::exp)
+                .collect(),
+        }
+    }
+
+    /// The most probable label and its probability (fastText's `predict` with k = 1), or
+    /// `None` when the line has nothing the model knows. With hierarchical softmax only the
+    /// branches that can still win are scored.
+    pub fn predict_best(&self, line: &str) -> Option<(usize, f32)> {
+        match &self.loss {
+            Loss::Hierarchical(tree) => {
+                let hidden = self.hidden(line)?;
+                let sigmoid = |x: f32| 1.0 / (1.0 + (-x).exp());
+                let (label, log_p) =
+                    tree.best(&mut |row| sigmoid(self.output.dot_row(&hidden, row)))?;
+                Some((label, log_p.exp()))
+            }
+            _ => {
+                self.hidden(line)?;
+                let probs = self.predict(line);
+                // The first of equal maxima, as a left-to-right scan finds it.
+                let (label, p) = probs
                     .iter()
-                    .zip(&hidden)
-                    .map(|(w, h)| w * h)
-                    .sum()
-            })
-            .collect();
-        let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut z = 0.0f32;
-        for o in &mut out {
-            *o = (*o - max).exp();
-            z += *o;
+                    .enumerate()
+                    .fold((0, f32::NEG_INFINITY), |best, (l, &p)| {
+                        if p > best.1 {
+                            (l, p)
+                        } else {
+                            best
+                        }
+                    });
+                Some((label, p))
+            }
         }
-        for o in &mut out {
-            // fastText reports exp(log(p + 1e-5)).
-            *o = *o / z + 1e-5;
-        }
-        out
     }
 }
 

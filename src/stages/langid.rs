@@ -1,6 +1,8 @@
 //! The `langid` stage: the language of each document and the identifier's confidence, with
 //! whatlang (trigram profiles, no model file) by default or a fastText language-ID model
-//! such as lid.176 (`lid_model`). Documents outside `keep` or under `min_score` are dropped.
+//! such as lid.176, GlotLID or OpenLID (`lid_model`), run by sieve's own Rust reader of
+//! fastText models (the C++ library only for a format that reader does not know).
+//! Documents outside `keep` or under `min_score` are dropped.
 //!
 //! Languages are ISO 639-1 codes where one exists (`en`, `de`), as lid.176 labels them;
 //! whatlang's ISO 639-3 codes are mapped to those.
@@ -13,7 +15,8 @@ use serde::Deserialize;
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
-use crate::stages::fasttext_model::{load_shared, one_line};
+use crate::stages::fasttext_infer::{SupervisedModel, Unsupported};
+use crate::stages::fasttext_model::{load_shared, load_supervised_shared, one_line};
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -22,8 +25,23 @@ pub struct LangidOptions {
     pub keep: Vec<String>,
     /// Documents whose identified language has a lower confidence are dropped.
     pub min_score: f32,
-    /// A fastText language-ID model (e.g. lid.176.ftz); whatlang when absent.
+    /// The identifier when no `lid_model` is given.
+    pub backend: Backend,
+    /// A fastText language-ID model (e.g. lid.176.ftz, GlotLID, OpenLID); when given, it
+    /// is the identifier.
     pub lid_model: Option<PathBuf>,
+}
+
+/// The language identifiers that need no model file.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Trigram profiles of 69 languages (the `whatlang` crate).
+    #[default]
+    Whatlang,
+    /// Compact Language Detector 2 (quadgrams and words, 80+ languages), as the MT-NLG paper
+    /// used; the `cld2` crate's bundled C++.
+    Cld2,
 }
 
 /// A language and the identifier's confidence in it.
@@ -36,7 +54,10 @@ pub struct Guess {
 /// A language identifier.
 pub enum Identifier {
     Whatlang,
-    FastText(Arc<fasttext::FastText>),
+    Cld2,
+    FastText(Arc<SupervisedModel>),
+    /// A model in a fastText format the Rust reader does not know (an older version).
+    FastTextCpp(Arc<fasttext::FastText>),
 }
 
 /// Characters of a document given to the identifier: enough for a confident answer, and it
@@ -51,29 +72,30 @@ fn prefix(text: &str, max_chars: usize) -> &str {
 }
 
 impl Identifier {
-    pub fn new(lid_model: Option<&Path>) -> Result<Identifier> {
+    /// The identifier of a model file, or else of `backend`.
+    pub fn new(backend: Backend, lid_model: Option<&Path>) -> Result<Identifier> {
         Ok(match lid_model {
-            Some(p) => {
-                // The C++ library reads a damaged file without noticing: the Rust reader
-                // checks what it can first (it serves no model with character n-grams, such
-                // as lid.176, and stops there).
-                if let Err(e) = crate::stages::fasttext_infer::SupervisedModel::load(p) {
-                    if e.downcast_ref::<crate::stages::fasttext_infer::Unsupported>()
-                        .is_none()
-                    {
-                        return Err(e);
-                    }
+            // The C++ library reads a damaged file without noticing, so it only gets what the
+            // Rust reader recognises as well-formed but cannot serve.
+            Some(p) => match load_supervised_shared(p) {
+                Ok(model) => Identifier::FastText(model),
+                Err(e) if e.downcast_ref::<Unsupported>().is_some() => {
+                    Identifier::FastTextCpp(load_shared(p)?)
                 }
-                Identifier::FastText(load_shared(p)?)
-            }
-            None => Identifier::Whatlang,
+                Err(e) => return Err(e),
+            },
+            None => match backend {
+                Backend::Whatlang => Identifier::Whatlang,
+                Backend::Cld2 => Identifier::Cld2,
+            },
         })
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Identifier::Whatlang => "whatlang",
-            Identifier::FastText(_) => "fasttext",
+            Identifier::Cld2 => "cld2",
+            Identifier::FastText(_) | Identifier::FastTextCpp(_) => "fasttext",
         }
     }
 
@@ -88,21 +110,70 @@ impl Identifier {
                     score: info.confidence() as f32,
                 })
             }
-            Identifier::FastText(model) => {
-                // The newline adds `</s>`, as fastText's own tools and Python bindings do.
-                let mut line = one_line(text);
-                line.push('\n');
-                if line.trim().is_empty() {
+            Identifier::Cld2 => {
+                let r = cld2::detect_language_ext(text, cld2::Format::Text, &Default::default());
+                let top = &r.scores[0];
+                let code = top.language?.0;
+                if code == "un" {
                     return None;
                 }
+                // `zh-Hant` is Chinese; the script is not part of `lang`. cld2 keeps some
+                // withdrawn ISO 639-1 codes: Hebrew `iw`, Javanese `jw`, Indonesian `in`,
+                // Yiddish `ji`, Moldovan `mo` (Romanian).
+                let code = match code.split('-').next().unwrap_or(code) {
+                    "iw" => "he",
+                    "jw" => "jv",
+                    "in" => "id",
+                    "ji" => "yi",
+                    "mo" => "ro",
+                    other => other,
+                };
+                let reliable = matches!(r.reliability, cld2::Reliability::Reliable);
+                Some(Guess {
+                    lang: iso639_1(code).to_string(),
+                    // The share of the text in that language, halved when cld2 itself
+                    // calls the answer unreliable.
+                    score: top.percent as f32 / 100.0 * if reliable { 1.0 } else { 0.5 },
+                })
+            }
+            Identifier::FastText(model) => {
+                let line = fasttext_line(text)?;
+                let (label, p) = model.predict_best(&line)?;
+                Some(Guess {
+                    lang: language_of_label(&model.labels()[label]),
+                    score: p.clamp(0.0, 1.0),
+                })
+            }
+            Identifier::FastTextCpp(model) => {
+                let line = fasttext_line(text)?;
                 let best = model.predict(&line, 1, 0.0).ok()?.into_iter().next()?;
                 Some(Guess {
-                    lang: best.label.trim_start_matches("__label__").to_string(),
+                    lang: language_of_label(&best.label),
                     score: best.prob.clamp(0.0, 1.0),
                 })
             }
         }
     }
+}
+
+/// A document as a fastText input line, or `None` when it has no text. The newline adds
+/// `</s>`, as fastText's own tools and Python bindings do.
+fn fasttext_line(text: &str) -> Option<String> {
+    let mut line = one_line(text);
+    if line.trim().is_empty() {
+        return None;
+    }
+    line.push('\n');
+    Some(line)
+}
+
+/// The language of a fastText label: `__label__de` (lid.176) is `de`; GlotLID's and
+/// OpenLID's `__label__deu_Latn` are `de` (ISO 639-1 where one exists, as everywhere in
+/// sieve), with the script dropped.
+fn language_of_label(label: &str) -> String {
+    let code = label.trim_start_matches("__label__");
+    let code = code.split_once('_').map_or(code, |(lang, _script)| lang);
+    iso639_1(code).to_string()
 }
 
 /// ISO 639-3 codes of whatlang's languages → ISO 639-1 (the code itself if it has none).
@@ -191,7 +262,7 @@ pub struct LangidStage {
 impl LangidStage {
     pub fn new(options: &LangidOptions) -> Result<LangidStage> {
         Ok(LangidStage {
-            identifier: Identifier::new(options.lid_model.as_deref())?,
+            identifier: Identifier::new(options.backend, options.lid_model.as_deref())?,
             keep: options
                 .keep
                 .iter()

@@ -5,5 +5,6 @@ pub mod decontam;
 pub mod extract;
 pub mod fasttext_infer;
 pub mod fasttext_model;
+pub mod fasttext_tree;
 pub mod langid;
 pub mod quality;

@@ -234,3 +234,50 @@ fn rust_inference_equals_the_cpp_library_on_the_shipped_quantized_model() {
         assert!((a - b).abs() < 1e-5, "{}: rust {a} vs C++ {b}", doc.id);
     }
 }
+
+/// Every line of the shared language-ID data (the lingua sentences, single words and word
+/// pairs, and the whatlang examples): the Rust reader (character n-grams, hierarchical
+/// softmax, quantized matrices) gives lid.176's top label of the C++ library and its
+/// probability within 1e-4.
+#[test]
+fn rust_lid176_equals_the_cpp_library_on_every_shared_langid_line() {
+    let Some(data) = shared_data() else { return };
+    let path = data.join("langid/fasttext-lid176/lid.176.ftz");
+    let rust = sieve::stages::fasttext_infer::SupervisedModel::load(&path).unwrap();
+    let cpp = sieve::stages::fasttext_model::load_shared(&path).unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for kind in ["sentences", "single-words", "word-pairs"] {
+        let dir = data.join("langid/lingua-testdata").join(kind);
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    let examples: std::collections::BTreeMap<String, String> = serde_json::from_slice(
+        &std::fs::read(data.join("langid/whatlang-examples/examples.json")).unwrap(),
+    )
+    .unwrap();
+    lines.extend(examples.into_values());
+    assert!(lines.len() > 100_000, "{}", lines.len());
+    let mut worst = 0.0f32;
+    for text in &lines {
+        let line = format!("{}\n", sieve::stages::fasttext_model::one_line(text));
+        let theirs = cpp.predict(&line, 1, 0.0).unwrap();
+        let ours = rust.predict_best(&line);
+        match (theirs.first(), ours) {
+            (None, None) => {}
+            (Some(t), Some((label, p))) => {
+                assert_eq!(rust.labels()[label], t.label, "{text:?}");
+                worst = worst.max((p - t.prob).abs());
+                assert!((p - t.prob).abs() < 1e-4, "{text:?}: {p} vs {}", t.prob);
+            }
+            (t, o) => panic!("{text:?}: C++ {:?}, Rust {o:?}", t.map(|t| &t.label)),
+        }
+    }
+    eprintln!("{} lines, largest probability difference {worst:e}", lines.len());
+}
