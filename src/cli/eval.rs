@@ -57,7 +57,7 @@ pub struct EvalLangidArgs {
     /// The shared data directory.
     #[arg(long, default_value = "../shared/data")]
     pub data: PathBuf,
-    /// fastText model to compare with whatlang (default: lid.176 in the shared data).
+    /// fastText model to compare with cld2 and whatlang (default: lid.176 in the shared data).
     #[arg(long)]
     pub lid_model: Option<PathBuf>,
     /// Print the English texts that were not labelled English.
@@ -137,9 +137,15 @@ fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
         .file_name()
         .map_or("fasttext".into(), |n| n.to_string_lossy().into_owned());
     let identifiers = [
-        ("whatlang".to_string(), Identifier::new(Backend::Whatlang, None)?),
+        (
+            "whatlang".to_string(),
+            Identifier::new(Backend::Whatlang, None)?,
+        ),
         ("cld2".to_string(), Identifier::new(Backend::Cld2, None)?),
-        (model_name, Identifier::new(Backend::default(), Some(&model))?),
+        (
+            model_name,
+            Identifier::new(Backend::default(), Some(&model))?,
+        ),
     ];
     let names: Vec<&str> = identifiers.iter().map(|(n, _)| n.as_str()).collect();
 
@@ -187,18 +193,19 @@ fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
         scores[0].per_language.len()
     );
     println!(
-        "{:<16} {:>9} {:>9} {:>10} {:>12} {:>10}",
-        "backend", "accuracy", "macro", "docs/s", "en precision", "en recall"
+        "{:<16} {:>9} {:>9} {:>10} {:>12} {:>10} {:>12}",
+        "backend", "accuracy", "macro", "docs/s", "en precision", "en recall", "calibration"
     );
     for s in &scores {
         println!(
-            "{:<16} {:>9.4} {:>9.4} {:>10.0} {:>12.4} {:>10.4}",
+            "{:<16} {:>9.4} {:>9.4} {:>10.0} {:>12.4} {:>10.4} {:>12.4}",
             s.backend,
             s.accuracy,
             s.macro_accuracy,
             s.docs_per_second,
             s.english_precision,
-            s.english_recall
+            s.english_recall,
+            s.calibration_error
         );
     }
     if let Some(path) = &a.json {

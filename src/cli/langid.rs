@@ -22,7 +22,7 @@ pub struct LangidArgs {
     #[arg(long, default_value_t = 0.0)]
     pub min_score: f32,
     /// The identifier without a model file.
-    #[arg(long, value_enum, default_value = "whatlang")]
+    #[arg(long, value_enum, default_value = "cld2")]
     pub backend: Backend,
     /// A fastText language-ID model, e.g. ../shared/data/langid/fasttext-lid176/lid.176.ftz
     /// (run by sieve's Rust reader); it replaces --backend.

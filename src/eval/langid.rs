@@ -106,6 +106,10 @@ pub struct SetScores {
     pub docs_per_second: f64,
     pub english_precision: f64,
     pub english_recall: f64,
+    /// Expected calibration error of `lang_score`: over ten equal-width score bins, the
+    /// text-weighted mean gap between the bin's mean score and its accuracy (0 is a score
+    /// that is the probability of being right).
+    pub calibration_error: f64,
     /// Accuracy per language.
     pub per_language: BTreeMap<String, f64>,
 }
@@ -114,22 +118,28 @@ pub struct SetScores {
 /// scores the labels.
 pub fn score_set(identifier: &Identifier, set: &[Labelled]) -> SetScores {
     let start = crate::pipeline::timing::process_cpu_seconds();
-    let guesses: Vec<Option<String>> = set
-        .iter()
-        .map(|t| identifier.identify(&t.text).map(|g| g.lang))
-        .collect();
+    let guesses: Vec<Option<crate::stages::langid::Guess>> =
+        set.iter().map(|t| identifier.identify(&t.text)).collect();
     let seconds = crate::pipeline::timing::process_cpu_seconds() - start;
     let mut per_language: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut correct, mut en_said, mut en_right, mut en_true) = (0, 0, 0, 0);
+    // Per score bin: texts, summed score, right answers (no answer scores 0).
+    let mut bins = [(0usize, 0.0f64, 0usize); 10];
     for (t, g) in set.iter().zip(&guesses) {
-        let right = g.as_deref() == Some(t.lang.as_str());
+        let score = g.as_ref().map_or(0.0, |g| g.score as f64);
+        let g = g.as_ref().map(|g| g.lang.as_str());
+        let right = g == Some(t.lang.as_str());
+        let bin = &mut bins[((score * 10.0) as usize).min(9)];
+        bin.0 += 1;
+        bin.1 += score;
+        bin.2 += right as usize;
         let e = per_language.entry(t.lang.clone()).or_default();
         e.1 += 1;
         if right {
             e.0 += 1;
             correct += 1;
         }
-        let said_en = g.as_deref() == Some("en");
+        let said_en = g == Some("en");
         en_said += said_en as usize;
         en_true += (t.lang == "en") as usize;
         en_right += (said_en && t.lang == "en") as usize;
@@ -147,6 +157,12 @@ pub fn score_set(identifier: &Identifier, set: &[Labelled]) -> SetScores {
         docs_per_second: set.len() as f64 / seconds.max(1e-9),
         english_precision: ratio(en_right, en_said),
         english_recall: ratio(en_right, en_true),
+        calibration_error: bins
+            .iter()
+            .filter(|b| b.0 > 0)
+            .map(|&(n, sum, right)| n as f64 * (sum / n as f64 - right as f64 / n as f64).abs())
+            .sum::<f64>()
+            / set.len().max(1) as f64,
         per_language,
     }
 }

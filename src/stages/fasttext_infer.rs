@@ -631,16 +631,17 @@ impl SupervisedModel {
                 self.hidden(line)?;
                 let probs = self.predict(line);
                 // The first of equal maxima, as a left-to-right scan finds it.
-                let (label, p) = probs
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (l, &p)| {
-                        if p > best.1 {
-                            (l, p)
-                        } else {
-                            best
-                        }
-                    });
+                let (label, p) =
+                    probs
+                        .iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |best, (l, &p)| {
+                            if p > best.1 {
+                                (l, p)
+                            } else {
+                                best
+                            }
+                        });
                 Some((label, p))
             }
         }

@@ -1,11 +1,12 @@
 //! The `langid` stage: the language of each document and the identifier's confidence, with
-//! whatlang (trigram profiles, no model file) by default or a fastText language-ID model
-//! such as lid.176, GlotLID or OpenLID (`lid_model`), run by sieve's own Rust reader of
+//! cld2 by default (no model file; the most accurate and the fastest of the identifiers
+//! measured by `sieve eval langid`, see docs/design.md), whatlang, or a fastText language-ID
+//! model such as lid.176, GlotLID or OpenLID (`lid_model`), run by sieve's own Rust reader of
 //! fastText models (the C++ library only for a format that reader does not know).
 //! Documents outside `keep` or under `min_score` are dropped.
 //!
-//! Languages are ISO 639-1 codes where one exists (`en`, `de`), as lid.176 labels them;
-//! whatlang's ISO 639-3 codes are mapped to those.
+//! Languages are ISO 639-1 codes where one exists (`en`, `de`), else ISO 639-3; whatlang's
+//! ISO 639-3 codes and cld2's withdrawn codes are mapped to those.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,12 +37,12 @@ pub struct LangidOptions {
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// Trigram profiles of 69 languages (the `whatlang` crate).
-    #[default]
-    Whatlang,
     /// Compact Language Detector 2 (quadgrams and words, 80+ languages), as the MT-NLG paper
     /// used; the `cld2` crate's bundled C++.
+    #[default]
     Cld2,
+    /// Trigram profiles of 69 languages (the `whatlang` crate).
+    Whatlang,
 }
 
 /// A language and the identifier's confidence in it.
@@ -321,9 +322,16 @@ mod tests {
     }
 
     #[test]
-    fn whatlang_labels_keep_and_drop() {
+    fn each_backend_labels_keeps_and_drops() {
+        for backend in [Backend::Cld2, Backend::Whatlang] {
+            labels_keeps_and_drops(backend);
+        }
+    }
+
+    fn labels_keeps_and_drops(backend: Backend) {
         let mut stage = LangidStage::new(&LangidOptions {
             keep: vec!["en".into()],
+            backend,
             ..Default::default()
         })
         .unwrap();
@@ -331,9 +339,10 @@ mod tests {
         stage.process(doc("The quick brown fox jumps over the lazy dog near the river bank every morning."), &mut e).unwrap();
         stage.process(doc("Der schnelle braune Fuchs springt jeden Morgen über den faulen Hund am Flussufer."), &mut e).unwrap();
         stage.process(doc(""), &mut e).unwrap();
-        assert_eq!(e.kept.len(), 1);
+        assert_eq!(e.kept.len(), 1, "{backend:?}");
         assert_eq!(e.kept[0].lang.as_deref(), Some("en"));
-        assert!(e.kept[0].lang_score.unwrap() > 0.5);
+        assert!(e.kept[0].lang_score.unwrap() > 0.5, "{backend:?}");
+        assert_eq!(e.kept[0].meta["langid"], stage.identifier.name());
         let reasons: Vec<_> = e
             .dropped
             .iter()
@@ -344,14 +353,30 @@ mod tests {
             [
                 (Some("de".to_string()), "lang_not_kept"),
                 (None, "lang_unknown")
-            ]
+            ],
+            "{backend:?}"
         );
+    }
+
+    /// cld2's withdrawn codes become today's: Hebrew is `he`, not `iw`.
+    #[test]
+    fn cld2_reports_current_iso_codes() {
+        let id = Identifier::new(Backend::Cld2, None).unwrap();
+        let hebrew = "השפה העברית היא שפה שמית ממשפחת השפות האפרו-אסייתיות, והיא שפתם של היהודים \
+                      ושפתה הרשמית של מדינת ישראל.";
+        assert_eq!(id.identify(hebrew).unwrap().lang, "he");
+        let german = "Der schnelle braune Fuchs springt jeden Morgen über den faulen Hund.";
+        let g = id.identify(german).unwrap();
+        assert_eq!(g.lang, "de");
+        assert!(g.score > 0.5 && g.score <= 1.0, "{g:?}");
     }
 
     #[test]
     fn min_score_drops_unconfident_guesses() {
+        // whatlang: it gives a short text a low but non-zero confidence (cld2 gives none).
         let mut stage = LangidStage::new(&LangidOptions {
             min_score: 0.99,
+            backend: Backend::Whatlang,
             ..Default::default()
         })
         .unwrap();

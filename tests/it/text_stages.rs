@@ -279,5 +279,59 @@ fn rust_lid176_equals_the_cpp_library_on_every_shared_langid_line() {
             (t, o) => panic!("{text:?}: C++ {:?}, Rust {o:?}", t.map(|t| &t.label)),
         }
     }
-    eprintln!("{} lines, largest probability difference {worst:e}", lines.len());
+    eprintln!(
+        "{} lines, largest probability difference {worst:e}",
+        lines.len()
+    );
+}
+
+/// `sieve eval langid` scores every backend on the multilingual paragraphs: cld2 (the
+/// default) is the most accurate, lid.176 (through the Rust reader) next, whatlang last,
+/// and each reports its rate and English precision and recall.
+#[test]
+fn eval_langid_scores_every_backend_on_multilingual_paragraphs() {
+    let Some(data) = shared_data() else { return };
+    let d = tempfile::tempdir().unwrap();
+    let json = d.path().join("langid.json");
+    run_ok(&[
+        "eval",
+        "langid",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let scores: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let get = |name: &str| scores.iter().find(|s| s["backend"] == name).unwrap();
+    let (cld2, lid, whatlang) = (get("cld2"), get("lid.176.ftz"), get("whatlang"));
+    let f = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap();
+    // 75 lingua languages in paragraphs, plus the whatlang examples' languages.
+    assert!(cld2["texts"].as_u64().unwrap() > 18_000, "{cld2}");
+    assert!(cld2["per_language"].as_object().unwrap().len() >= 80);
+    assert!(f(cld2, "accuracy") > 0.95, "{cld2}");
+    assert!(f(cld2, "accuracy") > f(lid, "accuracy"));
+    assert!(f(lid, "accuracy") > f(whatlang, "accuracy"));
+    for s in [cld2, lid, whatlang] {
+        assert!(f(s, "docs_per_second") > 0.0, "{s}");
+        assert_eq!(f(s, "english_recall"), 1.0, "{s}");
+        assert!(f(s, "macro_accuracy") > 0.5, "{s}");
+    }
+    // cld2's score (its share of the text, halved when it calls itself unreliable) is close
+    // to the probability of being right.
+    assert!(f(cld2, "calibration_error") < 0.05, "{cld2}");
+}
+
+/// `--lid-model lid.176.ftz` runs through sieve's Rust reader, labelling like the eval.
+#[test]
+fn the_langid_stage_runs_lid176_through_the_rust_reader() {
+    let Some(data) = shared_data() else { return };
+    let model = data.join("langid/fasttext-lid176/lid.176.ftz");
+    let id = sieve::stages::langid::Identifier::new(Default::default(), Some(&model)).unwrap();
+    assert!(matches!(id, sieve::stages::langid::Identifier::FastText(_)));
+    let g = id
+        .identify("Der schnelle braune Fuchs springt jeden Morgen über den faulen Hund.")
+        .unwrap();
+    assert_eq!(g.lang, "de");
+    assert!(g.score > 0.5 && g.score <= 1.0, "{g:?}");
 }
