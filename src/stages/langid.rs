@@ -168,13 +168,51 @@ fn fasttext_line(text: &str) -> Option<String> {
     Some(line)
 }
 
-/// The language of a fastText label: `__label__de` (lid.176) is `de`; GlotLID's and
-/// OpenLID's `__label__deu_Latn` are `de` (ISO 639-1 where one exists, as everywhere in
-/// sieve), with the script dropped.
+/// The language of a fastText label. lid.176's labels are already sieve's codes (`de`;
+/// Wikipedia's codes such as `als` for Alemannic where ISO 639-1 has none). GlotLID's and
+/// OpenLID's `deu_Latn` are ISO 639-3 with a script: the script is dropped and the code
+/// becomes ISO 639-1 where one exists (`de`), so a pipeline keeps `en` whatever the model.
 fn language_of_label(label: &str) -> String {
     let code = label.trim_start_matches("__label__");
-    let code = code.split_once('_').map_or(code, |(lang, _script)| lang);
-    iso639_1(code).to_string()
+    match code.split_once('_') {
+        Some((lang, _script)) => iso639_3_to_1(lang),
+        None => code.to_string(),
+    }
+}
+
+/// An ISO 639-3 code as ISO 639-1 where one exists, else unchanged. The individual
+/// languages these models label where ISO 639-1 only names the macrolanguage (Standard
+/// Arabic `arb`, Mandarin `cmn`, Standard Malay `zsm`, ...) take the macrolanguage's code,
+/// as lid.176 and cld2 label them.
+pub fn iso639_3_to_1(code: &str) -> String {
+    let macrolanguage = match code {
+        "arb" => "ar",
+        "cmn" => "zh",
+        "pes" | "prs" => "fa",
+        "zsm" => "ms",
+        "ekk" => "et",
+        "lvs" => "lv",
+        "swh" => "sw",
+        "azj" => "az",
+        "uzn" => "uz",
+        "khk" => "mn",
+        "plt" => "mg",
+        "ydd" => "yi",
+        "gaz" => "om",
+        "als" => "sq",
+        "npi" => "ne",
+        "pbt" => "ps",
+        "nob" => "no",
+        "quy" => "qu",
+        _ => "",
+    };
+    if !macrolanguage.is_empty() {
+        return macrolanguage.to_string();
+    }
+    isolang::Language::from_639_3(code)
+        .and_then(|l| l.to_639_1())
+        .unwrap_or(code)
+        .to_string()
 }
 
 /// ISO 639-3 codes of whatlang's languages → ISO 639-1 (the code itself if it has none).
@@ -356,6 +394,21 @@ mod tests {
             ],
             "{backend:?}"
         );
+    }
+
+    #[test]
+    fn model_labels_become_sieve_codes() {
+        // lid.176: as they are, Wikipedia codes included.
+        assert_eq!(language_of_label("__label__de"), "de");
+        assert_eq!(language_of_label("__label__als"), "als");
+        // GlotLID / OpenLID: ISO 639-3 + script.
+        assert_eq!(language_of_label("__label__deu_Latn"), "de");
+        assert_eq!(language_of_label("__label__isl_Latn"), "is");
+        assert_eq!(language_of_label("__label__arb_Arab"), "ar");
+        assert_eq!(language_of_label("__label__als_Latn"), "sq");
+        assert_eq!(language_of_label("__label__nob_Latn"), "no");
+        // No ISO 639-1 code: ISO 639-3 stays.
+        assert_eq!(language_of_label("__label__ceb_Latn"), "ceb");
     }
 
     /// cld2's withdrawn codes become today's: Hebrew is `he`, not `iw`.
