@@ -79,6 +79,10 @@ pub struct EvalExtractArgs {
     /// Also list the N pages with the lowest F1.
     #[arg(long, default_value_t = 0)]
     pub worst: usize,
+    /// Explain one page of --benchmark (its id, as --worst lists it): each block and the
+    /// rule that kept or dropped it, then the page's scores.
+    #[arg(long, value_name = "PAGE_ID")]
+    pub explain: Option<String>,
 }
 
 pub fn run(a: EvalArgs) -> Result<Outcome> {
@@ -240,6 +244,21 @@ fn eval_langid(a: EvalLangidArgs) -> Result<Outcome> {
 }
 
 fn eval_extract(a: EvalExtractArgs) -> Result<Outcome> {
+    if let Some(id) = &a.explain {
+        let pages = extraction::load(&a.benchmark, &a.data)?;
+        let page = pages
+            .iter()
+            .find(|p| &p.id == id)
+            .ok_or_else(|| anyhow::anyhow!("{}: no page with id `{id}`", a.benchmark))?;
+        let dom = crate::stages::extract::dom::Dom::parse(&page.html, 3000, 1_000_000)
+            .map_err(|e| anyhow::anyhow!("{id}: the page cannot be parsed: {e:?}"))?;
+        let e = crate::stages::extract::explain::explain(&dom);
+        print!("{}", crate::stages::extract::explain::render(&e));
+        let text = crate::stages::extract::extractor::extract(&dom).text;
+        let (p, r, f) = extraction::word_f1(&text, &page.gold);
+        println!("page {id}: precision {p:.3} recall {r:.3} F1 {f:.3}");
+        return Ok(Outcome::Ok);
+    }
     let names: Vec<&str> = if a.benchmark == "all" {
         extraction::BENCHMARKS.to_vec()
     } else {

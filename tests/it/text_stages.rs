@@ -335,3 +335,54 @@ fn the_langid_stage_runs_lid176_through_the_rust_reader() {
     assert_eq!(g.lang, "de");
     assert!(g.score > 0.5 && g.score <= 1.0, "{g:?}");
 }
+
+/// `sieve extract --explain URL` finds the page in the WARCs and shows every block with the
+/// rule that decided it; the kept blocks are the text `sieve extract` writes for that page.
+#[test]
+fn extract_explain_shows_each_blocks_rule_for_one_page() {
+    let d = tempfile::tempdir().unwrap();
+    let ex = d.path().join("ex");
+    run_ok(&[
+        "extract",
+        "-q",
+        "--output",
+        ex.to_str().unwrap(),
+        sample_web().to_str().unwrap(),
+    ]);
+    let docs = docs_of(&ex.join("sample-web-00000.parquet"));
+    let doc = docs
+        .iter()
+        .find(|d| d.meta.get("extract_method").map(String::as_str) == Some("main"))
+        .unwrap();
+    let url = doc.url.clone().unwrap();
+    let o = run_ok(&["extract", "--explain", &url, sample_web().to_str().unwrap()]);
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains(&format!("page: {}", doc.id)), "{out}");
+    assert!(
+        out.contains("method: main") && out.contains("container: <"),
+        "{out}"
+    );
+    let kept: Vec<&str> = out.lines().filter(|l| l.starts_with("KEEP")).collect();
+    assert!(!kept.is_empty(), "{out}");
+    // Each kept line ends with the start of its block, which is in the extracted text.
+    for line in kept {
+        let start = line.split("in the chosen container").nth(1).unwrap().trim();
+        let start: String = start.chars().take(30).collect();
+        assert!(
+            doc.text.replace('\n', " ").contains(&start),
+            "{start:?} not in the text"
+        );
+    }
+    assert!(out.lines().any(|l| l.starts_with("DROP")), "{out}");
+    // An id that is not there is an error naming it.
+    let o = crate::util::run_expect(
+        &[
+            "extract",
+            "--explain",
+            "urn:uuid:none",
+            sample_web().to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("urn:uuid:none"));
+}

@@ -149,14 +149,14 @@ fn compute_stats(nodes: &[Node], pruned: &[bool], in_link: &[bool]) -> Vec<Stats
     stats
 }
 
-struct Page<'a> {
-    nodes: &'a [Node],
-    pruned: Vec<bool>,
+pub(super) struct Page<'a> {
+    pub(super) nodes: &'a [Node],
+    pub(super) pruned: Vec<bool>,
     stats: Vec<Stats>,
 }
 
 impl<'a> Page<'a> {
-    fn analyse(dom: &'a Dom) -> Page<'a> {
+    pub(super) fn analyse(dom: &'a Dom) -> Page<'a> {
         let nodes = &dom.nodes[..];
         let n = nodes.len();
         let mut in_link = vec![false; n];
@@ -212,7 +212,7 @@ impl<'a> Page<'a> {
     }
 
     /// Readability-style container scores (0 for nodes that got no points).
-    fn scores(&self) -> Vec<f32> {
+    pub(super) fn scores(&self) -> Vec<f32> {
         let n = self.nodes.len();
         let mut score = vec![0.0f32; n];
         let mut touched = vec![false; n];
@@ -246,7 +246,7 @@ impl<'a> Page<'a> {
     }
 
     /// The chosen container and the siblings that join it, in document order.
-    fn select(&self) -> Option<Vec<usize>> {
+    pub(super) fn select(&self) -> Option<Vec<usize>> {
         let score = self.scores();
         let (top, &best) = score
             .iter()
@@ -277,16 +277,24 @@ impl<'a> Page<'a> {
     }
 
     /// Text blocks under `roots`, in document order.
-    fn blocks(&self, roots: &[usize]) -> Vec<Block> {
+    pub(super) fn blocks(&self, roots: &[usize]) -> Vec<Block> {
         let mut out = BlockBuilder::default();
         for &root in roots {
-            self.walk(root, &mut out);
+            self.walk(root, &mut out, false);
             out.flush();
         }
         out.blocks
     }
 
-    fn walk(&self, root: usize, out: &mut BlockBuilder) {
+    /// Every text block under `root`, pruned subtrees included (for `--explain`).
+    pub(super) fn all_blocks(&self, root: usize) -> Vec<Block> {
+        let mut out = BlockBuilder::default();
+        self.walk(root, &mut out, true);
+        out.flush();
+        out.blocks
+    }
+
+    fn walk(&self, root: usize, out: &mut BlockBuilder, with_pruned: bool) {
         // Iterative pre-order walk with explicit exits, so deep pages cannot overflow the stack.
         let mut stack: Vec<(usize, bool)> = vec![(root, false)];
         while let Some((i, exiting)) = stack.pop() {
@@ -297,12 +305,12 @@ impl<'a> Page<'a> {
                 }
                 continue;
             }
-            if self.pruned[i] {
+            if self.pruned[i] && !with_pruned {
                 continue;
             }
             if node.is_text() {
                 let in_link = self.is_in_link(i);
-                out.push_text(&node.text, in_link);
+                out.push_text(&node.text, in_link, i);
                 continue;
             }
             match node.tag {
@@ -340,15 +348,17 @@ impl<'a> Page<'a> {
 
 /// One block of text with what the filters need to know about it.
 #[derive(Debug, Clone)]
-struct Block {
-    text: String,
-    chars: u32,
+pub(super) struct Block {
+    pub(super) text: String,
+    pub(super) chars: u32,
     link_chars: u32,
     heading: bool,
+    /// The text node the block starts with.
+    pub(super) first_node: usize,
 }
 
 impl Block {
-    fn link_density(&self) -> f32 {
+    pub(super) fn link_density(&self) -> f32 {
         link_density(self.link_chars, self.chars)
     }
 }
@@ -362,10 +372,14 @@ struct BlockBuilder {
     heading: bool,
     cells_in_row: u32,
     pending_space: bool,
+    first_node: Option<usize>,
 }
 
 impl BlockBuilder {
-    fn push_text(&mut self, s: &str, in_link: bool) {
+    fn push_text(&mut self, s: &str, in_link: bool, node: usize) {
+        if self.first_node.is_none() && !s.trim().is_empty() {
+            self.first_node = Some(node);
+        }
         let starts_with_space = s.starts_with(char::is_whitespace);
         let mut first = true;
         for word in s.split_whitespace() {
@@ -425,8 +439,10 @@ impl BlockBuilder {
                 chars: self.chars,
                 link_chars: self.link_chars,
                 heading: self.heading,
+                first_node: self.first_node.unwrap_or(0),
             });
         }
+        self.first_node = None;
         self.text.clear();
         self.chars = 0;
         self.link_chars = 0;
@@ -435,25 +451,49 @@ impl BlockBuilder {
     }
 }
 
+/// Why a block of a chosen container is dropped, or `None` when it is kept: furniture
+/// phrases and short link lists.
+pub(super) fn main_block_drop(b: &Block) -> Option<&'static str> {
+    if is_boilerplate_phrase(&b.text) {
+        Some("boilerplate phrase")
+    } else if b.link_density() > 0.5 && b.chars < 300 {
+        Some("link list (link density > 0.5, under 300 chars)")
+    } else {
+        None
+    }
+}
+
 /// Keeps the blocks of a chosen container that are not link lists or furniture.
 fn filter_main(blocks: Vec<Block>) -> Vec<String> {
     blocks
         .into_iter()
-        .filter(|b| !is_boilerplate_phrase(&b.text))
-        .filter(|b| !(b.link_density() > 0.5 && b.chars < 300))
+        .filter(|b| main_block_drop(b).is_none())
         .map(|b| b.text)
         .collect()
+}
+
+/// A block's class in the whole-page pass.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(super) enum Class {
+    Good,
+    Short,
+    Bad,
 }
 
 /// jusText-style classification over all blocks: long prose is good, link-heavy blocks are
 /// bad, short blocks are kept only between good ones.
 fn filter_fallback(blocks: Vec<Block>) -> Vec<String> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Class {
-        Good,
-        Short,
-        Bad,
-    }
+    let keep = fallback_verdicts(&blocks);
+    blocks
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, (_, kept))| *kept)
+        .map(|(b, _)| b.text)
+        .collect()
+}
+
+/// Each block's class in the whole-page pass and whether it is kept.
+pub(super) fn fallback_verdicts(blocks: &[Block]) -> Vec<(Class, bool)> {
     let classes: Vec<Class> = blocks
         .iter()
         .map(|b| {
@@ -477,24 +517,26 @@ fn filter_fallback(blocks: Vec<Block>) -> Vec<String> {
         None
     };
     blocks
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter(|(i, b)| match classes[*i] {
-            Class::Good => true,
-            Class::Bad => false,
-            Class::Short => {
-                let before = neighbour(*i, -1);
-                let after = neighbour(*i, 1);
-                (b.heading && after == Some(Class::Good))
-                    || (before == Some(Class::Good) && after == Some(Class::Good))
-            }
+        .map(|(i, b)| {
+            let kept = match classes[i] {
+                Class::Good => true,
+                Class::Bad => false,
+                Class::Short => {
+                    let before = neighbour(i, -1);
+                    let after = neighbour(i, 1);
+                    (b.heading && after == Some(Class::Good))
+                        || (before == Some(Class::Good) && after == Some(Class::Good))
+                }
+            };
+            (classes[i], kept)
         })
-        .map(|(_, b)| b.text)
         .collect()
 }
 
 /// Characters under which a chosen container is not trusted on its own.
-const MIN_MAIN_CHARS: usize = 250;
+pub(super) const MIN_MAIN_CHARS: usize = 250;
 
 /// Extracts the main text of a parsed page.
 pub fn extract(dom: &Dom) -> Extracted {

@@ -7,6 +7,7 @@
 //! size limits bound each phase, so the check cannot be skipped by a slow phase for long).
 
 pub mod dom;
+pub mod explain;
 pub mod extractor;
 pub mod patterns;
 
