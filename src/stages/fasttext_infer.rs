@@ -269,8 +269,12 @@ pub struct SupervisedModel {
 
 /// fastText's word hash: FNV-1a over the bytes, each sign-extended as C++'s `int8_t` does.
 fn fnv(word: &[u8]) -> u32 {
-    let mut h: u32 = 2_166_136_261;
-    for &b in word {
+    fnv_extend(2_166_136_261, word)
+}
+
+/// Continues an FNV-1a hash `h` over more bytes.
+fn fnv_extend(mut h: u32, bytes: &[u8]) -> u32 {
+    for &b in bytes {
         h ^= b as i8 as i32 as u32;
         h = h.wrapping_mul(16_777_619);
     }
@@ -471,6 +475,11 @@ impl SupervisedModel {
         })
     }
 
+    /// Whether label probabilities come from a softmax (they then sum to one).
+    pub fn is_softmax(&self) -> bool {
+        matches!(self.loss, Loss::Softmax)
+    }
+
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
@@ -501,14 +510,18 @@ impl SupervisedModel {
             }
             let mut j = i;
             let mut n = 1;
+            // FNV-1a extends byte by byte, so the hash of each longer n-gram continues the
+            // shorter one's: linear in maxn per position, whatever a model file asks for.
+            let mut h = fnv(b"");
             while j < word.len() && n <= self.maxn {
+                let from = j;
                 j += 1;
                 while j < word.len() && continuation(word[j]) {
                     j += 1;
                 }
+                h = fnv_extend(h, &word[from..j]);
                 if n >= self.minn && !(n == 1 && (i == 0 || j == word.len())) {
-                    let h = fnv(&word[i..j]) as u64 % self.bucket;
-                    self.push_bucket(rows, h as i32);
+                    self.push_bucket(rows, (h as u64 % self.bucket) as i32);
                 }
                 n += 1;
             }

@@ -58,7 +58,10 @@ impl HuffmanTree {
         for i in n..total {
             let mut pick = [0usize; 2];
             for p in &mut pick {
-                if leaf >= 0 && count[leaf as usize] < count[next] {
+                // `next < i`: only a node already built can be a child. Leaf counts of 1e15
+                // and more (never in a trained model) would otherwise make a node its own
+                // child, and the tree a cycle.
+                if leaf >= 0 && (next >= i || count[leaf as usize] < count[next]) {
                     *p = leaf as usize;
                     leaf -= 1;
                 } else {
