@@ -160,36 +160,81 @@ impl ProductQuantizer {
     }
 }
 
-enum Input {
-    Dense {
-        dim: usize,
-        data: Vec<f32>,
-    },
-    Quantized {
-        codes: Vec<u8>,
-        pq: ProductQuantizer,
-        norms: Option<(Vec<u8>, ProductQuantizer)>,
-    },
+/// A product-quantized matrix (fastText's `QuantMatrix`): per row one code byte per
+/// sub-quantizer, and optionally a quantized norm that scales the row.
+struct QuantMatrix {
+    codes: Vec<u8>,
+    pq: ProductQuantizer,
+    norms: Option<(Vec<u8>, ProductQuantizer)>,
 }
 
-impl Input {
-    /// `x += row`, the row of a word, a subword or an n-gram bucket.
+impl QuantMatrix {
+    /// Reads a quantized matrix of rows of `dim` values. `check` sees the stored shape
+    /// (rows, columns) before any code is read and refuses one the model cannot use.
+    fn load<R: Read>(
+        c: &mut Cursor<R>,
+        dim: usize,
+        what: &str,
+        check: impl FnOnce(usize, i64) -> Result<()>,
+    ) -> Result<(usize, QuantMatrix)> {
+        let qnorm = c.u8()? != 0;
+        let m = c.i64_count(&format!("the {what} rows"), c.left)?;
+        let n = c.i64()?;
+        let codesize = c.i32_count(&format!("the {what} code size"), c.left)?;
+        check(m, n)?;
+        let codes = c.u8s(codesize)?;
+        let pq = ProductQuantizer::load(c, dim)?;
+        if codes.len() != m * pq.nsubq {
+            bail!(
+                "the model file is damaged: {} {what} codes for {m} rows of {} sub-quantizers",
+                codes.len(),
+                pq.nsubq
+            );
+        }
+        let norms = if qnorm {
+            let norm_codes = c.u8s(m)?;
+            Some((norm_codes, ProductQuantizer::load(c, 1)?))
+        } else {
+            None
+        };
+        Ok((m, QuantMatrix { codes, pq, norms }))
+    }
+
+    /// The row's scale and its sub-quantizer centroids, each with its offset in the row.
+    fn row(&self, row: usize) -> (f32, impl Iterator<Item = (usize, &[f32])>) {
+        let alpha = match &self.norms {
+            Some((norm_codes, npq)) => npq.centroid(0, norm_codes[row])[0],
+            None => 1.0,
+        };
+        let pq = &self.pq;
+        let code = &self.codes[pq.nsubq * row..pq.nsubq * (row + 1)];
+        let parts = code
+            .iter()
+            .enumerate()
+            .map(move |(m, &cm)| (m * pq.dsub, pq.centroid(m, cm)));
+        (alpha, parts)
+    }
+}
+
+/// The input matrix (a row per word, subword and n-gram bucket) or the output matrix (a row
+/// per label, per internal tree node with hierarchical softmax), dense or product-quantized.
+enum Matrix {
+    Dense { dim: usize, data: Vec<f32> },
+    Quantized(QuantMatrix),
+}
+
+impl Matrix {
+    /// `x += row`.
     fn add_row(&self, x: &mut [f32], row: usize) {
         match self {
-            Input::Dense { dim, data } => {
+            Matrix::Dense { dim, data } => {
                 for (xi, v) in x.iter_mut().zip(&data[row * dim..(row + 1) * dim]) {
                     *xi += v;
                 }
             }
-            Input::Quantized { codes, pq, norms } => {
-                let alpha = match norms {
-                    Some((norm_codes, npq)) => npq.centroid(0, norm_codes[row])[0],
-                    None => 1.0,
-                };
-                let code = &codes[pq.nsubq * row..pq.nsubq * (row + 1)];
-                for (m, &cm) in code.iter().enumerate() {
-                    let c = pq.centroid(m, cm);
-                    let base = m * pq.dsub;
+            Matrix::Quantized(q) => {
+                let (alpha, parts) = q.row(row);
+                for (base, c) in parts {
                     for (n, v) in c.iter().enumerate() {
                         x[base + n] += alpha * v;
                     }
@@ -197,42 +242,21 @@ impl Input {
             }
         }
     }
-}
 
-/// The output matrix: one row of `dim` per label (per internal tree node with hierarchical
-/// softmax), dense or product-quantized.
-enum Output {
-    Dense(Vec<f32>),
-    Quantized {
-        codes: Vec<u8>,
-        pq: ProductQuantizer,
-        norms: Option<(Vec<u8>, ProductQuantizer)>,
-    },
-}
-
-impl Output {
     /// `row · x`.
     fn dot_row(&self, x: &[f32], row: usize) -> f32 {
         match self {
-            Output::Dense(data) => {
-                let dim = x.len();
-                data[row * dim..(row + 1) * dim]
-                    .iter()
-                    .zip(x)
-                    .map(|(w, h)| w * h)
-                    .sum()
-            }
-            Output::Quantized { codes, pq, norms } => {
-                let alpha = match norms {
-                    Some((norm_codes, npq)) => npq.centroid(0, norm_codes[row])[0],
-                    None => 1.0,
-                };
-                let code = &codes[pq.nsubq * row..pq.nsubq * (row + 1)];
+            Matrix::Dense { dim, data } => data[row * dim..(row + 1) * dim]
+                .iter()
+                .zip(x)
+                .map(|(w, h)| w * h)
+                .sum(),
+            Matrix::Quantized(q) => {
+                let (alpha, parts) = q.row(row);
                 let mut sum = 0.0f32;
-                for (m, &cm) in code.iter().enumerate() {
-                    let base = m * pq.dsub;
-                    for (n, c) in pq.centroid(m, cm).iter().enumerate() {
-                        sum += x[base + n] * c;
+                for (base, c) in parts {
+                    for (n, v) in c.iter().enumerate() {
+                        sum += x[base + n] * v;
                     }
                 }
                 sum * alpha
@@ -263,8 +287,8 @@ pub struct SupervisedModel {
     labels: Vec<String>,
     /// Bucket → row for quantized models pruned with a cutoff (`None`: not pruned).
     pruneidx: Option<HashMap<i32, i32>>,
-    input: Input,
-    output: Output,
+    input: Matrix,
+    output: Matrix,
 }
 
 /// fastText's word hash: FNV-1a over the bytes, each sign-extended as C++'s `int8_t` does.
@@ -373,26 +397,8 @@ impl SupervisedModel {
         };
         let quantized = c.u8()? != 0;
         let input = if quantized {
-            let qnorm = c.u8()? != 0;
-            let m = c.i64_count("the input rows", c.left)?;
-            let _n = c.i64()?;
-            let codesize = c.i32_count("the code size", c.left)?;
-            let codes = c.u8s(codesize)?;
-            let pq = ProductQuantizer::load(c, dim)?;
-            if codes.len() != m * pq.nsubq {
-                bail!(
-                    "the model file is damaged: {} codes for {m} rows of {} sub-quantizers",
-                    codes.len(),
-                    pq.nsubq
-                );
-            }
-            let norms = if qnorm {
-                let norm_codes = c.u8s(m)?;
-                Some((norm_codes, ProductQuantizer::load(c, 1)?))
-            } else {
-                None
-            };
-            (m, Input::Quantized { codes, pq, norms })
+            let (m, q) = QuantMatrix::load(c, dim, "input", |_, _| Ok(()))?;
+            (m, Matrix::Quantized(q))
         } else {
             let m = c.i64_count("the input rows", c.left)?;
             let n = c.i64_count("the input columns", c.left)?;
@@ -401,7 +407,7 @@ impl SupervisedModel {
             }
             (
                 m,
-                Input::Dense {
+                Matrix::Dense {
                     dim: n,
                     data: c.f32s(m.saturating_mul(n))?,
                 },
@@ -422,29 +428,13 @@ impl SupervisedModel {
         }
         let qout = c.u8()? != 0;
         let output = if qout {
-            let qnorm = c.u8()? != 0;
-            let m = c.i64_count("the output rows", c.left)?;
-            let n = c.i64()?;
-            let codesize = c.i32_count("the output code size", c.left)?;
-            if m != nlabels || n != dim as i64 {
-                bail!("unexpected output matrix shape {m}x{n}");
-            }
-            let codes = c.u8s(codesize)?;
-            let pq = ProductQuantizer::load(c, dim)?;
-            if codes.len() != m * pq.nsubq {
-                bail!(
-                    "the model file is damaged: {} output codes for {m} rows of {} sub-quantizers",
-                    codes.len(),
-                    pq.nsubq
-                );
-            }
-            let norms = if qnorm {
-                let norm_codes = c.u8s(m)?;
-                Some((norm_codes, ProductQuantizer::load(c, 1)?))
-            } else {
-                None
+            let shape = |m: usize, n: i64| {
+                if m != nlabels || n != dim as i64 {
+                    bail!("unexpected output matrix shape {m}x{n}");
+                }
+                Ok(())
             };
-            Output::Quantized { codes, pq, norms }
+            Matrix::Quantized(QuantMatrix::load(c, dim, "output", shape)?.1)
         } else {
             let m = c.i64()?;
             let n = c.i64()?;
@@ -452,7 +442,10 @@ impl SupervisedModel {
                 bail!("unexpected output matrix shape {m}x{n}");
             }
             let (m, n) = (m as usize, n as usize);
-            Output::Dense(c.f32s(m * n)?)
+            Matrix::Dense {
+                dim: n,
+                data: c.f32s(m * n)?,
+            }
         };
         let loss = match loss {
             1 => Loss::Hierarchical(HuffmanTree::build(&label_counts)),
