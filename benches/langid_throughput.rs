@@ -3,9 +3,7 @@
 //! `sieve eval langid` (3-5 sentences of one language each). sieve's other backends (cld2,
 //! the default, and whatlang) are timed on the same texts for comparison.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use sieve::eval::langid::paragraphs;
@@ -14,7 +12,7 @@ use sieve::stages::langid::{Backend, Identifier};
 
 #[path = "common.rs"]
 mod common;
-use common::cpu_time;
+use common::{cpu_time, run_fasttext_peer};
 
 /// Best of three CPU times for labelling every text, and how many were labelled English.
 fn time_backend(id: &Identifier, texts: &[String]) -> (Duration, usize) {
@@ -64,37 +62,16 @@ fn main() {
         println!("{name:<28}: {rate:>8.0} docs/s ({english} labelled en)");
     }
 
-    let lines = tempfile::NamedTempFile::new().unwrap();
-    {
-        let mut f = std::io::BufWriter::new(lines.as_file());
-        for t in &texts {
-            writeln!(f, "{t}").unwrap();
-        }
-    }
-    let python = std::env::var("SIEVE_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = root.join("benches/peers/fasttext_lid.py");
-    match Command::new(&python)
-        .arg(&script)
-        .arg(&model)
-        .arg(lines.path())
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("peer prints JSON");
-            let peer = v["docs"].as_f64().unwrap() / v["cpu_seconds"].as_f64().unwrap();
-            println!(
-                "{:<28}: {peer:>8.0} docs/s ({} labelled en)",
-                "python fasttext lid.176", v["english"]
-            );
-            println!(
-                "ratio: sieve's lid.176 is {:.2}x Python fastText's",
-                ours / peer
-            );
-        }
-        Ok(o) => eprintln!(
-            "peer failed (set SIEVE_PEER_PYTHON to a python with fasttext-wheel and numpy<2): {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => eprintln!("cannot run {python}: {e}"),
+    if let Some(v) = run_fasttext_peer(&script, &model, &texts) {
+        let peer = v["docs"].as_f64().unwrap() / v["cpu_seconds"].as_f64().unwrap();
+        println!(
+            "{:<28}: {peer:>8.0} docs/s ({} labelled en)",
+            "python fasttext lid.176", v["english"]
+        );
+        println!(
+            "ratio: sieve's lid.176 is {:.2}x Python fastText's",
+            ours / peer
+        );
     }
 }

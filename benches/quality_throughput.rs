@@ -2,9 +2,7 @@
 //! documents, one run (see README.md). Documents: the extracted main text of the shared
 //! CC-style WARC's pages, one per line as the classifier sees them.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use sieve::io::http_payload::{decode_payload, parse_response};
@@ -16,7 +14,7 @@ use sieve::text::charset;
 
 #[path = "common.rs"]
 mod common;
-use common::cpu_time;
+use common::{cpu_time, run_fasttext_peer};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -64,37 +62,16 @@ fn main() {
         total / docs.len() as f64
     );
 
-    let lines = tempfile::NamedTempFile::new().unwrap();
-    {
-        let mut f = std::io::BufWriter::new(lines.as_file());
-        for d in &docs {
-            writeln!(f, "{d}").unwrap();
-        }
-    }
-    let python = std::env::var("SIEVE_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = root.join("benches/peers/fasttext_predict.py");
-    match Command::new(&python)
-        .arg(&script)
-        .arg(&model_path)
-        .arg(lines.path())
-        .output()
-    {
-        Ok(o) if o.status.success() => {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("peer prints JSON");
-            let peer = v["docs"].as_f64().unwrap() / v["cpu_seconds"].as_f64().unwrap();
-            println!(
-                "python fasttext: {peer:.0} docs/s (mean P(hq) {:.4})",
-                v["mean_hq"].as_f64().unwrap()
-            );
-            println!(
-                "ratio          : sieve is {:.2}x Python fastText",
-                ours / peer
-            );
-        }
-        Ok(o) => eprintln!(
-            "peer failed (set SIEVE_PEER_PYTHON to a python with fasttext-wheel and numpy<2): {}",
-            String::from_utf8_lossy(&o.stderr)
-        ),
-        Err(e) => eprintln!("cannot run {python}: {e}"),
+    if let Some(v) = run_fasttext_peer(&script, &model_path, &docs) {
+        let peer = v["docs"].as_f64().unwrap() / v["cpu_seconds"].as_f64().unwrap();
+        println!(
+            "python fasttext: {peer:.0} docs/s (mean P(hq) {:.4})",
+            v["mean_hq"].as_f64().unwrap()
+        );
+        println!(
+            "ratio          : sieve is {:.2}x Python fastText",
+            ours / peer
+        );
     }
 }

@@ -2,18 +2,16 @@
 //! the English texts of the extraction benchmarks.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use crate::stages::langid::Identifier;
 
-/// Accuracy per language (ISO 639-1 file names of `lingua-testdata/sentences/`).
-pub fn sentence_accuracy(
-    identifier: &Identifier,
-    data: &Path,
-) -> Result<BTreeMap<String, (usize, usize)>> {
+/// The lingua test sentence files, sorted, each with its language: the ISO 639-1 file name,
+/// Bokmål `nb` as its macrolanguage `no` (as every identifier labels it).
+fn sentence_files(data: &Path) -> Result<Vec<(String, PathBuf)>> {
     let dir = data.join("langid/lingua-testdata/sentences");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
@@ -21,13 +19,23 @@ pub fn sentence_accuracy(
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .collect();
     files.sort();
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+            let lang = if stem == "nb" { "no".to_string() } else { stem };
+            (lang, f)
+        })
+        .collect())
+}
+
+/// Accuracy per language (ISO 639-1 file names of `lingua-testdata/sentences/`).
+pub fn sentence_accuracy(
+    identifier: &Identifier,
+    data: &Path,
+) -> Result<BTreeMap<String, (usize, usize)>> {
     let mut out = BTreeMap::new();
-    for f in files {
-        let mut lang = f.file_stem().unwrap().to_string_lossy().into_owned();
-        if lang == "nb" {
-            // Bokmål: both identifiers label it with the macrolanguage code `no`.
-            lang = "no".into();
-        }
+    for (lang, f) in sentence_files(data)? {
         let text = std::fs::read_to_string(&f)?;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let correct = lines
@@ -50,17 +58,8 @@ pub struct Labelled {
 /// plus each whatlang example as one paragraph. Labels are ISO 639-1 where one exists, as
 /// every sieve identifier reports them (Bokmål `nb` as its macrolanguage `no`).
 pub fn paragraphs(data: &Path) -> Result<Vec<Labelled>> {
-    let dir = data.join("langid/lingua-testdata/sentences");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
     let mut out = Vec::new();
-    for f in files {
-        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
-        let lang = if stem == "nb" { "no".to_string() } else { stem };
+    for (lang, f) in sentence_files(data)? {
         let text = std::fs::read_to_string(&f).with_context(|| format!("{}", f.display()))?;
         let sentences: Vec<&str> = text
             .lines()

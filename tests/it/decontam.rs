@@ -5,18 +5,12 @@ use std::path::Path;
 
 use crate::util::{
     assert_same_outputs, assert_same_picked, docs_of, names_in, repo, run_ok,
-    run_tasks_checking_shares, sample_web, tree,
+    run_tasks_checking_shares, tree,
 };
 
 fn extracted(dir: &Path) -> String {
     let out = dir.join("extracted");
-    run_ok(&[
-        "extract",
-        "-q",
-        "--output",
-        out.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::extract_sample_into(&out);
     out.to_string_lossy().into_owned()
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{
     assert_same_outputs, assert_same_picked, docs_of, names_in, run_ok, run_tasks_checking_shares,
-    sample_web, tree,
+    tree,
 };
 
 /// A deterministic ~300-word English-like text.
@@ -233,13 +233,7 @@ fn without_a_priority_list_the_first_copy_met_is_kept() {
 fn steps_run_as_separate_tasks_equal_the_one_shot_command() {
     let d = tempfile::tempdir().unwrap();
     let extracted = d.path().join("extracted");
-    run_ok(&[
-        "extract",
-        "-q",
-        "--output",
-        extracted.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::extract_sample_into(&extracted);
     let one_shot = d.path().join("one");
     run_ok(&[
         "dedup",

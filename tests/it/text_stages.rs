@@ -133,13 +133,7 @@ fn each_text_command_runs_on_the_previous_ones_output() {
         d.path().join("li"),
         d.path().join("cl"),
     );
-    run_ok(&[
-        "extract",
-        "-q",
-        "--output",
-        ex.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::extract_sample_into(&ex);
     run_ok(&[
         "langid",
         "-q",
@@ -220,13 +214,7 @@ fn rust_inference_equals_the_cpp_library_on_the_shipped_quantized_model() {
     let cpp = QualityModel::load_cpp(&path).unwrap();
     let d = tempfile::tempdir().unwrap();
     let ex = d.path().join("ex");
-    run_ok(&[
-        "extract",
-        "-q",
-        "--output",
-        ex.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::extract_sample_into(&ex);
     let docs = docs_of(&ex.join("sample-web-00000.parquet"));
     assert!(docs.len() > 100);
     for doc in &docs {
@@ -342,13 +330,7 @@ fn the_langid_stage_runs_lid176_through_the_rust_reader() {
 fn extract_explain_shows_each_blocks_rule_for_one_page() {
     let d = tempfile::tempdir().unwrap();
     let ex = d.path().join("ex");
-    run_ok(&[
-        "extract",
-        "-q",
-        "--output",
-        ex.to_str().unwrap(),
-        sample_web().to_str().unwrap(),
-    ]);
+    crate::util::extract_sample_into(&ex);
     let docs = docs_of(&ex.join("sample-web-00000.parquet"));
     let doc = docs
         .iter()

@@ -149,8 +149,17 @@ pub fn docs_of(path: &Path) -> Vec<sieve::doc::Document> {
 
 /// `sieve warc` over the sample WARCs into `out`.
 pub fn warc_sample_into(out: &Path) {
+    sample_command_into("warc", out);
+}
+
+/// `sieve extract` over the sample WARCs into `out`.
+pub fn extract_sample_into(out: &Path) {
+    sample_command_into("extract", out);
+}
+
+fn sample_command_into(command: &str, out: &Path) {
     run_ok(&[
-        "warc",
+        command,
         "-q",
         "--output",
         out.to_str().unwrap(),

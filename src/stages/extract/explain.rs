@@ -105,12 +105,12 @@ pub fn explain(dom: &Dom) -> Explanation {
         .map(|&i| format!("{} score {:.1}", describe(&page.nodes[i]), scores[i]))
         .collect();
     // The fallback pass classifies the unpruned blocks in order, as the extractor does.
-    let unpruned: Vec<&Block> = all
+    let unpruned: Vec<Block> = all
         .iter()
         .filter(|b| pruned_root(&page, b.first_node).is_none())
+        .cloned()
         .collect();
-    let owned: Vec<Block> = unpruned.iter().map(|b| (*b).clone()).collect();
-    let fallback = fallback_verdicts(&owned);
+    let fallback = fallback_verdicts(&unpruned);
     let mut next_unpruned = 0;
     let blocks = all
         .iter()
