@@ -83,6 +83,10 @@ pub struct EvalExtractArgs {
     /// rule that kept or dropped it, then the page's scores.
     #[arg(long, value_name = "PAGE_ID")]
     pub explain: Option<String>,
+    /// Also charge each extraction rule with the gold words it dropped and the noise words
+    /// it kept, summed over each benchmark (where recall and precision are lost).
+    #[arg(long)]
+    pub by_rule: bool,
 }
 
 pub fn run(a: EvalArgs) -> Result<Outcome> {
@@ -282,6 +286,22 @@ fn eval_extract(a: EvalExtractArgs) -> Result<Outcome> {
         );
         for (id, p, r, f) in s.per_page.iter().take(a.worst) {
             println!("    worst: {id:<40} P {p:.3} R {r:.3} F1 {f:.3}");
+        }
+        if a.by_rule {
+            let (rows, gold_n, out_n) = crate::eval::extraction_rules::losses(&pages);
+            println!(
+                "    {:>13} {:>13}  rule ({gold_n} gold words, {out_n} output words)",
+                "gold dropped", "noise kept"
+            );
+            let share = |n: u64, of: u64| 100.0 * n as f64 / of.max(1) as f64;
+            for r in rows.iter().take(15) {
+                println!(
+                    "    {:>12.1}% {:>12.1}%  {}",
+                    share(r.gold_dropped, gold_n),
+                    share(r.noise_kept, out_n),
+                    r.rule
+                );
+            }
         }
     }
     Ok(Outcome::Ok)

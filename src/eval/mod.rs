@@ -2,4 +2,5 @@
 
 pub mod dedup;
 pub mod extraction;
+pub mod extraction_rules;
 pub mod langid;

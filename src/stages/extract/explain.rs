@@ -9,10 +9,9 @@
 use std::fmt::Write;
 
 use super::dom::{Dom, Node};
-use super::extractor::{
-    extract, fallback_verdicts, main_block_drop, Block, Class, Page, MIN_MAIN_CHARS,
-};
+use super::extractor::{read_page, Block, Page};
 use super::patterns::{is_boilerplate_role, is_skipped_tag};
+use super::reading::MIN_MAIN_CHARS;
 
 /// One block and what happened to it.
 #[derive(Debug, Clone)]
@@ -77,76 +76,45 @@ fn pruned_root(page: &Page, i: usize) -> Option<usize> {
     root
 }
 
-fn under_any(page: &Page, i: usize, roots: &[usize]) -> bool {
-    let mut at = Some(i);
-    while let Some(n) = at {
-        if roots.contains(&n) {
-            return true;
-        }
-        at = page.nodes[n].parent;
-    }
-    false
-}
-
 /// Explains the extraction of a parsed page.
 pub fn explain(dom: &Dom) -> Explanation {
-    let method = extract(dom).method;
-    let page = Page::analyse(dom);
-    let body = dom.nodes.iter().position(|n| n.tag == "body").unwrap_or(0);
+    let (page, reading) = read_page(dom);
     let all: Vec<Block> = if dom.nodes.is_empty() {
         Vec::new()
     } else {
-        page.all_blocks(body)
+        page.all_blocks(page.body())
     };
     let scores = page.scores();
-    let selection = page.select().unwrap_or_default();
-    let containers = selection
+    let containers = reading
+        .containers
         .iter()
         .map(|&i| format!("{} score {:.1}", describe(&page.nodes[i]), scores[i]))
         .collect();
-    // The fallback pass classifies the unpruned blocks in order, as the extractor does.
-    let unpruned: Vec<Block> = all
+    // The reading's blocks with their verdicts, and the pruned blocks it never saw, merged
+    // in document order: the kept blocks are exactly the reading's.
+    let describe_block = |b: &Block, kept: bool, rule: String| BlockVerdict {
+        text: b.text.clone(),
+        chars: b.chars,
+        link_density: b.link_density(),
+        kept,
+        rule,
+    };
+    let mut ordered: Vec<(usize, BlockVerdict)> = reading
+        .blocks
         .iter()
-        .filter(|b| pruned_root(&page, b.first_node).is_none())
-        .cloned()
+        .zip(&reading.verdicts)
+        .map(|(b, &(kept, rule))| (b.first_node, describe_block(b, kept, rule.describe())))
         .collect();
-    let fallback = fallback_verdicts(&unpruned);
-    let mut next_unpruned = 0;
-    let blocks = all
-        .iter()
-        .map(|b| {
-            let (kept, rule) = if let Some(root) = pruned_root(&page, b.first_node) {
-                (false, prune_rule(&page.nodes[root]))
-            } else {
-                let (class, fallback_kept) = fallback[next_unpruned];
-                next_unpruned += 1;
-                if method == "fallback" {
-                    let rule = match (class, fallback_kept) {
-                        (Class::Good, _) => "fallback: long, few links".to_string(),
-                        (Class::Bad, _) => "fallback: link-heavy or furniture".to_string(),
-                        (Class::Short, true) => "fallback: short, between kept blocks".into(),
-                        (Class::Short, false) => "fallback: short, not between kept blocks".into(),
-                    };
-                    (fallback_kept, rule)
-                } else if !under_any(&page, b.first_node, &selection) {
-                    (false, "outside the chosen container".to_string())
-                } else if let Some(why) = main_block_drop(b) {
-                    (false, why.to_string())
-                } else {
-                    (true, "in the chosen container".to_string())
-                }
-            };
-            BlockVerdict {
-                text: b.text.clone(),
-                chars: b.chars,
-                link_density: b.link_density(),
-                kept,
-                rule,
-            }
-        })
-        .collect();
+    for b in &all {
+        if let Some(root) = pruned_root(&page, b.first_node) {
+            let rule = prune_rule(&page.nodes[root]);
+            ordered.push((b.first_node, describe_block(b, false, rule)));
+        }
+    }
+    ordered.sort_by_key(|(first_node, _)| *first_node);
+    let blocks = ordered.into_iter().map(|(_, v)| v).collect();
     Explanation {
-        method,
+        method: reading.method,
         containers,
         blocks,
     }
@@ -187,6 +155,7 @@ pub fn render(e: &Explanation) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stages::extract::extractor::extract;
 
     #[test]
     fn every_block_has_the_extractors_verdict() {

@@ -1,24 +1,27 @@
-//! Main-content extraction from a flat DOM.
+//! Main-content extraction from a flat DOM: the page analysis, and [`extract`].
 //!
 //! 1. **Prune**: skip elements that are never main text (scripts, navigation, form controls,
 //!    `aside`, `footer`, hidden elements, ARIA furniture roles) and elements whose class/id
 //!    reads as boilerplate (comments, sidebars, share bars, cookie banners, ...), except when
-//!    such an element holds most of the page's prose (a "content-with-sidebar" wrapper).
+//!    such an element holds most of the page's prose (a "content-with-sidebar" wrapper), or
+//!    when its class is only presentational (`caption`, `gallery`, ...) and it holds more
+//!    prose than the first reading found.
 //! 2. **Score** (after Readability): every paragraph-like element with enough text gives
 //!    points (length, commas) to its parent and, decaying, to two more ancestors; an
 //!    ancestor's points are weighted by its tag and class and multiplied by 1 − link density.
-//! 3. **Select** the best container, plus siblings that score close to it or are clean prose.
-//! 4. **Emit** text blocks (paragraphs, headings, list items, table rows, pre) from the
-//!    selection, dropping link lists and furniture phrases; blocks are separated by a blank
-//!    line.
-//! 5. **Fall back** to a jusText-style pass over the whole body (long, low-link-density
-//!    blocks and the short ones between them) when the selection is too small.
+//! 3. **Select** the best container, plus siblings that score close to it or are clean prose,
+//!    plus its twins (same tag and class) elsewhere on the page: an article in sections.
+//! 4. **Read** ([`super::reading`]): each text block of the body (paragraphs, headings, list
+//!    items, table rows, pre) gets a verdict — in a container, continuing one, or decided by
+//!    the whole-page fallback — and the kept blocks, separated by a blank line, are the text.
+//! 5. **Read again** without class names when the first reading leaves under
+//!    [`MIN_MAIN_CHARS`]: the story sat in a box named like furniture.
 
 use super::dom::{Dom, Node};
 use super::patterns::{
-    class_weight, is_block_tag, is_boilerplate_phrase, is_boilerplate_role, is_heading,
-    is_skipped_tag,
+    class_weight, is_block_tag, is_boilerplate_role, is_heading, is_presentational, is_skipped_tag,
 };
+use super::reading::{read, Reading, MIN_MAIN_CHARS};
 
 /// The result of extraction.
 #[derive(Debug, Clone, Default)]
@@ -153,10 +156,30 @@ pub(super) struct Page<'a> {
     pub(super) nodes: &'a [Node],
     pub(super) pruned: Vec<bool>,
     stats: Vec<Stats>,
+    /// Whether each node lies inside an `<a>`, at any depth: a card whose whole box is one
+    /// link (`<a><div><h3>…</h3><p>…</p></div></a>`) is link text throughout.
+    in_link: Vec<bool>,
 }
 
 impl<'a> Page<'a> {
     pub(super) fn analyse(dom: &'a Dom) -> Page<'a> {
+        Self::build(dom, true, u32::MAX).0
+    }
+
+    /// With only the hard rules pruning (tags, `hidden`, ARIA roles), no class names.
+    pub(super) fn analyse_without_classes(dom: &'a Dom) -> Page<'a> {
+        Self::build(dom, false, u32::MAX).0
+    }
+
+    /// Also restores class-pruned boxes holding more than `prose` characters of prose with
+    /// few links; `None` when there is no such box.
+    pub(super) fn analyse_restoring(dom: &'a Dom, prose: u32) -> Option<Page<'a>> {
+        let (page, more) = Self::build(dom, true, prose);
+        more.then_some(page)
+    }
+
+    /// The analysis, and whether a box was restored only because of `restore_above`.
+    fn build(dom: &'a Dom, use_classes: bool, restore_above: u32) -> (Page<'a>, bool) {
         let nodes = &dom.nodes[..];
         let n = nodes.len();
         let mut in_link = vec![false; n];
@@ -166,18 +189,28 @@ impl<'a> Page<'a> {
                 .is_some_and(|p| in_link[p] || nodes[p].tag == "a");
         }
         let none = vec![false; n];
-        let (pruned, class_roots) = prune(nodes, true, &none);
+        let (pruned, class_roots) = prune(nodes, use_classes, &none);
         // Class-pruned subtrees holding most of the page's prose are content after all.
         let mut keep = vec![false; n];
         let mut restore = false;
+        let mut restored_extra = false;
         if class_roots.iter().any(|&r| r) {
             let (hard_only, _) = prune(nodes, false, &none);
             let hard_stats = compute_stats(nodes, &hard_only, &in_link);
             let total = hard_stats.first().map_or(0, Stats::prose);
             for i in 0..n {
-                if class_roots[i] && hard_stats[i].prose() * 2 > total {
+                if !class_roots[i] {
+                    continue;
+                }
+                let st = hard_stats[i];
+                let most = st.prose() * 2 > total;
+                let extra = st.prose() > restore_above
+                    && st.link_density() < 0.25
+                    && is_presentational(&nodes[i].text);
+                if most || extra {
                     keep[i] = true;
                     restore = true;
+                    restored_extra |= !most;
                 }
             }
         }
@@ -187,11 +220,13 @@ impl<'a> Page<'a> {
             pruned
         };
         let stats = compute_stats(nodes, &pruned, &in_link);
-        Page {
+        let page = Page {
             nodes,
             pruned,
             stats,
-        }
+            in_link,
+        };
+        (page, restored_extra)
     }
 
     fn tag_bonus(&self, i: usize) -> f32 {
@@ -273,17 +308,103 @@ impl<'a> Page<'a> {
                 chosen.push(sib);
             }
         }
+        let prose: u32 = chosen.iter().map(|&c| self.stats[c].prose()).sum();
+        // Twins extend a container that is trusted on its own, never make one.
+        if prose as usize >= MIN_MAIN_CHARS {
+            // After the siblings: the first container stays the one the scope is taken from.
+            let twins = self.twins_of(top, &chosen);
+            chosen.extend(twins);
+        }
         Some(chosen)
     }
 
-    /// Text blocks under `roots`, in document order.
-    pub(super) fn blocks(&self, roots: &[usize]) -> Vec<Block> {
-        let mut out = BlockBuilder::default();
-        for &root in roots {
-            self.walk(root, &mut out, false);
-            out.flush();
+    /// Elements elsewhere on the page with the same tag and class as the container `top`:
+    /// an article split into sections that each sit in their own wrapper (a review's
+    /// "summary", "hardware" and "verdict" boxes), where only one of them scored best.
+    fn twins_of(&self, top: usize, chosen: &[usize]) -> Vec<usize> {
+        let signature = &self.nodes[top];
+        if signature.text.is_empty() {
+            return Vec::new();
         }
+        let covered = self.descendants_of(chosen);
+        (0..self.nodes.len())
+            .filter(|&j| {
+                let node = &self.nodes[j];
+                let st = self.stats[j];
+                !covered[j]
+                    && !self.pruned[j]
+                    && node.tag == signature.tag
+                    && node.text == signature.text
+                    && st.prose() >= 25
+                    && st.link_density() < 0.5
+                    && !chosen.iter().any(|&c| self.is_ancestor_of(j, c))
+            })
+            .filter(|&j| {
+                // Only the outermost twin: nested ones are inside it already.
+                let mut at = self.nodes[j].parent;
+                while let Some(a) = at {
+                    if self.nodes[a].tag == signature.tag && self.nodes[a].text == signature.text {
+                        return false;
+                    }
+                    at = self.nodes[a].parent;
+                }
+                true
+            })
+            .collect()
+    }
+
+    /// Whether `a` is a proper ancestor of `x`.
+    fn is_ancestor_of(&self, a: usize, x: usize) -> bool {
+        let mut at = self.nodes[x].parent;
+        while let Some(p) = at {
+            if p == a {
+                return true;
+            }
+            at = self.nodes[p].parent;
+        }
+        false
+    }
+
+    /// The `body` element (the root when there is none).
+    pub(super) fn body(&self) -> usize {
+        self.nodes.iter().position(|n| n.tag == "body").unwrap_or(0)
+    }
+
+    /// Text blocks of the unpruned body, in document order.
+    pub(super) fn body_blocks(&self) -> Vec<Block> {
+        if self.nodes.is_empty() {
+            return Vec::new();
+        }
+        let mut out = BlockBuilder::default();
+        self.walk(self.body(), &mut out, false);
+        out.flush();
         out.blocks
+    }
+
+    /// The ancestor `levels` above `i` (stopping at the root).
+    pub(super) fn ancestor(&self, mut i: usize, levels: usize) -> usize {
+        for _ in 0..levels {
+            match self.nodes[i].parent {
+                Some(p) => i = p,
+                None => break,
+            }
+        }
+        i
+    }
+
+    /// Which nodes are `roots` or lie under one of them.
+    pub(super) fn descendants_of(&self, roots: &[usize]) -> Vec<bool> {
+        let mut under = vec![false; self.nodes.len()];
+        for &r in roots {
+            under[r] = true;
+        }
+        // Parents come before their children, so one forward pass suffices.
+        for i in 0..self.nodes.len() {
+            if let Some(p) = self.nodes[i].parent {
+                under[i] |= under[p];
+            }
+        }
+        under
     }
 
     /// Every text block under `root`, pruned subtrees included (for `--explain`).
@@ -309,8 +430,7 @@ impl<'a> Page<'a> {
                 continue;
             }
             if node.is_text() {
-                let in_link = self.is_in_link(i);
-                out.push_text(&node.text, in_link, i);
+                out.push_text(&node.text, self.in_link[i], i);
                 continue;
             }
             match node.tag {
@@ -325,25 +445,6 @@ impl<'a> Page<'a> {
             }
         }
     }
-
-    fn is_in_link(&self, mut i: usize) -> bool {
-        // Links are shallow; walking up a few levels is cheaper than a per-node table here.
-        for _ in 0..6 {
-            match self.nodes[i].parent {
-                Some(p) => {
-                    if self.nodes[p].tag == "a" {
-                        return true;
-                    }
-                    if is_block_tag(self.nodes[p].tag) {
-                        return false;
-                    }
-                    i = p;
-                }
-                None => return false,
-            }
-        }
-        false
-    }
 }
 
 /// One block of text with what the filters need to know about it.
@@ -352,7 +453,7 @@ pub(super) struct Block {
     pub(super) text: String,
     pub(super) chars: u32,
     link_chars: u32,
-    heading: bool,
+    pub(super) heading: bool,
     /// The text node the block starts with.
     pub(super) first_node: usize,
 }
@@ -369,7 +470,7 @@ struct BlockBuilder {
     text: String,
     chars: u32,
     link_chars: u32,
-    heading: bool,
+    pub(super) heading: bool,
     cells_in_row: u32,
     pending_space: bool,
     first_node: Option<usize>,
@@ -451,96 +552,34 @@ impl BlockBuilder {
     }
 }
 
-/// Why a block of a chosen container is dropped, or `None` when it is kept: furniture
-/// phrases and short link lists.
-pub(super) fn main_block_drop(b: &Block) -> Option<&'static str> {
-    if is_boilerplate_phrase(&b.text) {
-        Some("boilerplate phrase")
-    } else if b.link_density() > 0.5 && b.chars < 300 {
-        Some("link list (link density > 0.5, under 300 chars)")
+/// Reads the page with class-based pruning and, when that leaves under [`MIN_MAIN_CHARS`],
+/// again with the hard rules only: class names mislead when the story sits in a box named
+/// like furniture (`caption`, `teaser`, `promo`). Returns the page analysis the chosen
+/// reading used, for `--explain`.
+pub(super) fn read_page(dom: &Dom) -> (Page<'_>, Reading) {
+    let page = Page::analyse(dom);
+    let reading = read(&page);
+    let chars = reading.text().chars().count();
+    if chars >= MIN_MAIN_CHARS {
+        // A box named like furniture that holds more prose than the whole reading is the
+        // article (`<div class="image-with-caption">` wrapping the story).
+        if let Some(page) = Page::analyse_restoring(dom, chars as u32) {
+            let reading = read(&page);
+            return (page, reading);
+        }
+        return (page, reading);
+    }
+    let plain = Page::analyse_without_classes(dom);
+    let again = read(&plain);
+    if again.text().chars().count() > reading.text().chars().count() {
+        (plain, again)
     } else {
-        None
+        (page, reading)
     }
 }
 
-/// Keeps the blocks of a chosen container that are not link lists or furniture.
-fn filter_main(blocks: Vec<Block>) -> Vec<String> {
-    blocks
-        .into_iter()
-        .filter(|b| main_block_drop(b).is_none())
-        .map(|b| b.text)
-        .collect()
-}
-
-/// A block's class in the whole-page pass.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(super) enum Class {
-    Good,
-    Short,
-    Bad,
-}
-
-/// jusText-style classification over all blocks: long prose is good, link-heavy blocks are
-/// bad, short blocks are kept only between good ones.
-fn filter_fallback(blocks: Vec<Block>) -> Vec<String> {
-    let keep = fallback_verdicts(&blocks);
-    blocks
-        .into_iter()
-        .zip(keep)
-        .filter(|(_, (_, kept))| *kept)
-        .map(|(b, _)| b.text)
-        .collect()
-}
-
-/// Each block's class in the whole-page pass and whether it is kept.
-pub(super) fn fallback_verdicts(blocks: &[Block]) -> Vec<(Class, bool)> {
-    let classes: Vec<Class> = blocks
-        .iter()
-        .map(|b| {
-            if is_boilerplate_phrase(&b.text) || b.link_density() > 0.3 {
-                Class::Bad
-            } else if b.chars >= 70 {
-                Class::Good
-            } else {
-                Class::Short
-            }
-        })
-        .collect();
-    let neighbour = |i: usize, step: isize| -> Option<Class> {
-        let mut j = i as isize + step;
-        while j >= 0 && (j as usize) < classes.len() {
-            if classes[j as usize] != Class::Short {
-                return Some(classes[j as usize]);
-            }
-            j += step;
-        }
-        None
-    };
-    blocks
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let kept = match classes[i] {
-                Class::Good => true,
-                Class::Bad => false,
-                Class::Short => {
-                    let before = neighbour(i, -1);
-                    let after = neighbour(i, 1);
-                    (b.heading && after == Some(Class::Good))
-                        || (before == Some(Class::Good) && after == Some(Class::Good))
-                }
-            };
-            (classes[i], kept)
-        })
-        .collect()
-}
-
-/// Characters under which a chosen container is not trusted on its own.
-pub(super) const MIN_MAIN_CHARS: usize = 250;
-
 /// Extracts the main text of a parsed page.
 pub fn extract(dom: &Dom) -> Extracted {
-    let page = Page::analyse(dom);
     let title = dom
         .og_title
         .clone()
@@ -551,29 +590,11 @@ pub fn extract(dom: &Dom) -> Extracted {
         .iter()
         .find(|n| n.tag == "html")
         .and_then(|n| n.attrs.lang.clone());
-    let main = page
-        .select()
-        .map(|roots| filter_main(page.blocks(&roots)).join("\n\n"))
-        .unwrap_or_default();
-    let (text, method) = if main.chars().count() >= MIN_MAIN_CHARS {
-        (main, "main")
-    } else {
-        let body = dom.nodes.iter().position(|n| n.tag == "body").unwrap_or(0);
-        let fallback = if dom.nodes.is_empty() {
-            String::new()
-        } else {
-            filter_fallback(page.blocks(&[body])).join("\n\n")
-        };
-        if fallback.len() > main.len() {
-            (fallback, "fallback")
-        } else {
-            (main, "main")
-        }
-    };
+    let (_, reading) = read_page(dom);
     Extracted {
-        text,
+        text: reading.text(),
         title,
-        method,
+        method: reading.method,
         html_lang,
     }
 }

@@ -10,6 +10,7 @@ pub mod dom;
 pub mod explain;
 pub mod extractor;
 pub mod patterns;
+mod reading;
 
 use std::time::{Duration, Instant};
 

@@ -204,6 +204,36 @@ const POSITIVE_TOKENS: &[&str] = &[
     "maincontent",
 ];
 
+/// Negative tokens that say how a box looks or where it sits, not that it is furniture: a
+/// story wrapped in `<div class="image-with-caption">` or `<div class="gallery-extra">` by a
+/// theme is still the story.
+const PRESENTATIONAL_TOKENS: &[&str] = &[
+    "caption",
+    "credit",
+    "credits",
+    "gallery",
+    "slideshow",
+    "carousel",
+    "extra",
+    "more",
+    "meta",
+    "jump",
+    "print",
+    "tools",
+    "utility",
+];
+
+fn is_negative_token(t: &str) -> bool {
+    NEGATIVE_TOKENS.contains(&t) || NEGATIVE_PREFIXES.iter().any(|p| t.starts_with(p))
+}
+
+/// Whether every boilerplate-looking token of a class/id is only presentational.
+pub fn is_presentational(class_id: &str) -> bool {
+    tokens(class_id)
+        .filter(|t| is_negative_token(t))
+        .all(|t| PRESENTATIONAL_TOKENS.iter().any(|p| t.starts_with(p)))
+}
+
 fn tokens(class_id: &str) -> impl Iterator<Item = &str> {
     class_id
         .split([' ', '-', '_', ':'])
@@ -216,7 +246,7 @@ pub fn class_weight(class_id: &str) -> i32 {
     let mut negative = false;
     let mut positive = false;
     for t in tokens(class_id) {
-        if NEGATIVE_TOKENS.contains(&t) || NEGATIVE_PREFIXES.iter().any(|p| t.starts_with(p)) {
+        if is_negative_token(t) {
             negative = true;
         }
         if POSITIVE_TOKENS.contains(&t) {
