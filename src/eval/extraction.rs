@@ -31,6 +31,29 @@ pub const BENCHMARKS: &[&str] = &[
     "readability",
 ];
 
+/// Gold text that was UTF-16 with a byte-order mark but was stored as if each byte were a
+/// Latin-1 character (five dragnet_data pages: `ÿþT\0h\0e\0`), decoded as UTF-16; any other
+/// text unchanged.
+fn utf16_read_as_latin1(s: &str) -> String {
+    let little = s.starts_with("\u{ff}\u{fe}");
+    let big = s.starts_with("\u{fe}\u{ff}");
+    if !(little || big) || s.chars().any(|c| c as u32 > 0xff) {
+        return s.to_string();
+    }
+    let bytes: Vec<u8> = s.chars().skip(2).map(|c| c as u8).collect();
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| {
+            if little {
+                u16::from_le_bytes([p[0], p[1]])
+            } else {
+                u16::from_be_bytes([p[0], p[1]])
+            }
+        })
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
 /// Lowercase words as Python's `re.findall(r"\w+", s.lower())` finds them.
 pub fn words(s: &str) -> Vec<String> {
     s.to_lowercase()
@@ -162,7 +185,7 @@ pub fn load(name: &str, data: &Path) -> Result<Vec<Page>> {
     for line in reader.lines() {
         let v: serde_json::Value = serde_json::from_str(&line?)?;
         let html = v["html"].as_str().unwrap_or_default().to_string();
-        let raw_gold = v["gold"].as_str().unwrap_or_default();
+        let raw_gold = &utf16_read_as_latin1(v["gold"].as_str().unwrap_or_default());
         let gold = match name {
             "cleaneval-dev" | "CleanPortalEval-master" => cleaneval_gold(raw_gold),
             "dragnet_data" => raw_gold
@@ -225,6 +248,13 @@ pub fn score(pages: &[Page]) -> Score {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_gold_stored_as_latin1_is_decoded() {
+        assert_eq!(utf16_read_as_latin1("\u{ff}\u{fe}T\0h\0e\0 \0"), "The ");
+        assert_eq!(utf16_read_as_latin1("\u{fe}\u{ff}\0O\0k"), "Ok");
+        assert_eq!(utf16_read_as_latin1("plain café"), "plain café");
+    }
 
     #[test]
     fn word_f1_is_a_bag_of_words_score() {

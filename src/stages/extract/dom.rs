@@ -226,6 +226,59 @@ pub fn strip_non_text(html: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Closes a `<title>` or `<textarea>` that is never closed. Their content is text up to the
+/// end tag, so one missing end tag (a truncated or mangled head) turns the whole page into
+/// the title and leaves no body. Such an element is ended at the next `<`: neither holds
+/// markup in a well-formed page.
+pub fn close_runaway_text_elements(html: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let mut inserts: Vec<(usize, &'static str)> = Vec::new();
+    for (open, close, end_tag) in [
+        (&b"<title"[..], &b"</title"[..], "</title>"),
+        (&b"<textarea"[..], &b"</textarea"[..], "</textarea>"),
+    ] {
+        let mut at = 0;
+        while let Some(i) = find_ascii_ci(&bytes[at..], open) {
+            let start = at + i;
+            let after_name = start + open.len();
+            // `<titles>` or `<title-x>` are other elements.
+            if bytes
+                .get(after_name)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            {
+                at = after_name;
+                continue;
+            }
+            let Some(gt) = memchr::memchr(b'>', &bytes[after_name..]) else {
+                break;
+            };
+            let body = after_name + gt + 1;
+            match find_ascii_ci(&bytes[body..], close) {
+                Some(e) => at = body + e + close.len(),
+                None => {
+                    if let Some(lt) = memchr::memchr(b'<', &bytes[body..]) {
+                        inserts.push((body + lt, end_tag));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    if inserts.is_empty() {
+        return std::borrow::Cow::Borrowed(html);
+    }
+    inserts.sort_unstable();
+    let mut out = String::with_capacity(html.len() + 32);
+    let mut copied = 0;
+    for (at, tag) in inserts {
+        out.push_str(&html[copied..at]);
+        out.push_str(tag);
+        copied = at;
+    }
+    out.push_str(&html[copied..]);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Attributes the extractor reads; all others are removed before parsing.
 fn is_kept_attribute(name: &[u8]) -> bool {
     const KEPT: &[&[u8]] = &[
@@ -408,7 +461,7 @@ pub fn estimated_depth(html: &str, limit: u32) -> u32 {
 impl Dom {
     /// Parses `html` and flattens it, refusing trees deeper or larger than the limits.
     pub fn parse(html: &str, max_depth: u32, max_nodes: usize) -> Result<Dom, DomError> {
-        let html = slim_tags(&strip_non_text(html));
+        let html = slim_tags(&close_runaway_text_elements(&strip_non_text(html)));
         if estimated_depth(&html, max_depth) > max_depth {
             return Err(DomError::TooDeep);
         }
@@ -591,6 +644,24 @@ mod tests {
             r#"<div class="a b" id=main><a>x</a><br/><img/><p>q</p></div><p"#
         );
         assert_eq!(slim_tags("a < b and <3"), "a < b and <3");
+    }
+
+    #[test]
+    fn a_title_never_closed_ends_at_the_next_tag() {
+        let html = "<html><head><title>News (The Times)stray code\n</head><body><p>Story</p>";
+        assert_eq!(
+            close_runaway_text_elements(html),
+            "<html><head><title>News (The Times)stray code\n</title></head><body><p>Story</p>"
+        );
+        let dom = Dom::parse(html, 100, 1000).unwrap();
+        assert!(dom.nodes.iter().any(|n| n.text == "Story"));
+        // Closed ones, and other elements whose names start alike, are left alone.
+        let fine = "<title>A</title><titles>x</titles><textarea>a <b> c</textarea>";
+        assert_eq!(close_runaway_text_elements(fine), fine);
+        assert_eq!(
+            close_runaway_text_elements("<p><textarea>draft<p>after"),
+            "<p><textarea>draft</textarea><p>after"
+        );
     }
 
     #[test]
