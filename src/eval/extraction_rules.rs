@@ -27,9 +27,6 @@ type Charges = HashMap<String, (u64, u64)>;
 /// A rule with the page-specific parts (tag and class descriptions) left out, so that rules
 /// of the same kind add up.
 fn rule_kind(rule: &str) -> String {
-    if std::env::var("RULE_DETAIL").is_ok() {
-        return rule.to_string();
-    }
     let mut out = String::with_capacity(rule.len());
     let mut depth = 0;
     for c in rule.chars() {

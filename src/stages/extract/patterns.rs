@@ -2,7 +2,8 @@
 //! `class`/`id` attributes. Tokens are compared whole (after splitting on space, `-` and `_`)
 //! or by prefix, never as raw substrings, so `canvas` is not `nav` and `headline` is not `ad`.
 
-/// Elements that never hold main text; their whole subtree is skipped.
+/// Elements that never hold main text; their whole subtree is skipped. (`<object>` is not
+/// one: with plugins gone, browsers show its fallback content, often a video's description.)
 pub fn is_skipped_tag(tag: &str) -> bool {
     matches!(
         tag,
@@ -13,7 +14,6 @@ pub fn is_skipped_tag(tag: &str) -> bool {
             | "svg"
             | "canvas"
             | "iframe"
-            | "object"
             | "embed"
             | "button"
             | "select"
