@@ -159,27 +159,29 @@ pub(super) struct Page<'a> {
     /// Whether each node lies inside an `<a>`, at any depth: a card whose whole box is one
     /// link (`<a><div><h3>…</h3><p>…</p></div></a>`) is link text throughout.
     in_link: Vec<bool>,
+    /// The most prose held by a pruned box that [`Page::restoring`] could bring back.
+    restorable_prose: u32,
 }
 
 impl<'a> Page<'a> {
     pub(super) fn analyse(dom: &'a Dom) -> Page<'a> {
-        Self::build(dom, true, u32::MAX).0
+        Self::build(dom, true, u32::MAX)
     }
 
     /// With only the hard rules pruning (tags, `hidden`, ARIA roles), no class names.
     pub(super) fn analyse_without_classes(dom: &'a Dom) -> Page<'a> {
-        Self::build(dom, false, u32::MAX).0
+        Self::build(dom, false, u32::MAX)
     }
 
-    /// Also restores class-pruned boxes holding more than `prose` characters of prose with
-    /// few links; `None` when there is no such box.
-    pub(super) fn analyse_restoring(dom: &'a Dom, prose: u32) -> Option<Page<'a>> {
-        let (page, more) = Self::build(dom, true, prose);
-        more.then_some(page)
+    /// The analysis again, also restoring the presentational boxes (class tokens such as
+    /// `caption`) with few links that hold more than `prose` characters of prose; `None`
+    /// when there is no such box (known from this analysis, so usually nothing is redone).
+    pub(super) fn restoring(&self, dom: &'a Dom, prose: u32) -> Option<Page<'a>> {
+        (self.restorable_prose > prose).then(|| Self::build(dom, true, prose))
     }
 
-    /// The analysis, and whether a box was restored only because of `restore_above`.
-    fn build(dom: &'a Dom, use_classes: bool, restore_above: u32) -> (Page<'a>, bool) {
+    /// The analysis, restoring presentational boxes with more prose than `restore_above`.
+    fn build(dom: &'a Dom, use_classes: bool, restore_above: u32) -> Page<'a> {
         let nodes = &dom.nodes[..];
         let n = nodes.len();
         let mut in_link = vec![false; n];
@@ -193,7 +195,7 @@ impl<'a> Page<'a> {
         // Class-pruned subtrees holding most of the page's prose are content after all.
         let mut keep = vec![false; n];
         let mut restore = false;
-        let mut restored_extra = false;
+        let mut restorable_prose = 0;
         if class_roots.iter().any(|&r| r) {
             let (hard_only, _) = prune(nodes, false, &none);
             let hard_stats = compute_stats(nodes, &hard_only, &in_link);
@@ -204,13 +206,12 @@ impl<'a> Page<'a> {
                 }
                 let st = hard_stats[i];
                 let most = st.prose() * 2 > total;
-                let extra = st.prose() > restore_above
-                    && st.link_density() < 0.25
-                    && is_presentational(&nodes[i].text);
-                if most || extra {
+                let presentational = st.link_density() < 0.25 && is_presentational(&nodes[i].text);
+                if most || (presentational && st.prose() > restore_above) {
                     keep[i] = true;
                     restore = true;
-                    restored_extra |= !most;
+                } else if presentational {
+                    restorable_prose = restorable_prose.max(st.prose());
                 }
             }
         }
@@ -220,13 +221,13 @@ impl<'a> Page<'a> {
             pruned
         };
         let stats = compute_stats(nodes, &pruned, &in_link);
-        let page = Page {
+        Page {
             nodes,
             pruned,
             stats,
             in_link,
-        };
-        (page, restored_extra)
+            restorable_prose,
+        }
     }
 
     fn tag_bonus(&self, i: usize) -> f32 {
@@ -563,7 +564,7 @@ pub(super) fn read_page(dom: &Dom) -> (Page<'_>, Reading) {
     if chars >= MIN_MAIN_CHARS {
         // A box named like furniture that holds more prose than the whole reading is the
         // article (`<div class="image-with-caption">` wrapping the story).
-        if let Some(page) = Page::analyse_restoring(dom, chars as u32) {
+        if let Some(page) = page.restoring(dom, chars as u32) {
             let reading = read(&page);
             return (page, reading);
         }
