@@ -132,7 +132,7 @@ impl Reading {
 /// Inside a container, a block is a link list ("Next", "Related: …", a row of tags) when
 /// links make more than this share of it and it is shorter than [`LINK_LIST_CHARS`]; longer
 /// link-rich blocks there are sentences with citations or the article's own lists.
-const LINK_LIST_DENSITY: f32 = 0.7;
+const LINK_LIST_DENSITY: f32 = 0.8;
 const LINK_LIST_CHARS: u32 = 100;
 
 /// Why a block of a chosen container is dropped, or `None` when it is kept: furniture
@@ -141,7 +141,7 @@ pub(super) fn main_block_drop(b: &Block) -> Option<&'static str> {
     if is_boilerplate_phrase(&b.text) {
         Some("boilerplate phrase")
     } else if b.link_density() > LINK_LIST_DENSITY && b.chars < LINK_LIST_CHARS {
-        Some("link list (link density > 0.7, under 100 chars)")
+        Some("link list (link density > 0.8, under 100 chars)")
     } else {
         None
     }
