@@ -83,8 +83,8 @@ pub fn losses(pages: &[Page]) -> (Vec<RuleLoss>, u64, u64) {
                 (hit, miss)
             };
             for b in e.blocks.iter().filter(|b| b.kept) {
-                let (_, miss) = take(&b.text, &mut gold);
-                out_n += words(&b.text).len() as u64;
+                let (hit, miss) = take(&b.text, &mut gold);
+                out_n += hit + miss;
                 by_rule.entry(rule_kind(&b.rule)).or_default().1 += miss;
             }
             for b in e.blocks.iter().filter(|b| !b.kept) {

@@ -471,7 +471,7 @@ struct BlockBuilder {
     text: String,
     chars: u32,
     link_chars: u32,
-    pub(super) heading: bool,
+    heading: bool,
     cells_in_row: u32,
     pending_space: bool,
     first_node: Option<usize>,
@@ -560,7 +560,7 @@ impl BlockBuilder {
 pub(super) fn read_page(dom: &Dom) -> (Page<'_>, Reading) {
     let page = Page::analyse(dom);
     let reading = read(&page);
-    let chars = reading.text().chars().count();
+    let chars = reading.text_chars();
     if chars >= MIN_MAIN_CHARS {
         // A box named like furniture that holds more prose than the whole reading is the
         // article (`<div class="image-with-caption">` wrapping the story).
@@ -572,7 +572,7 @@ pub(super) fn read_page(dom: &Dom) -> (Page<'_>, Reading) {
     }
     let plain = Page::analyse_without_classes(dom);
     let again = read(&plain);
-    if again.text().chars().count() > reading.text().chars().count() {
+    if again.text_chars() > chars {
         (plain, again)
     } else {
         (page, reading)

@@ -109,24 +109,37 @@ pub(super) struct Reading {
 
 impl Reading {
     pub(super) fn text(&self) -> String {
-        let kept: Vec<&str> = self
-            .blocks
-            .iter()
-            .zip(&self.verdicts)
-            .filter(|(_, (kept, _))| *kept)
-            .map(|(b, _)| b.text.as_str())
-            .collect();
+        let kept: Vec<&str> = kept_texts(&self.blocks, &self.verdicts).collect();
         kept.join("\n\n")
     }
 
-    fn kept_chars(&self) -> usize {
-        self.blocks
-            .iter()
-            .zip(&self.verdicts)
-            .filter(|(_, (kept, _))| *kept)
-            .map(|(b, _)| b.text.chars().count())
-            .sum()
+    /// `text().chars().count()`, without building the text.
+    pub(super) fn text_chars(&self) -> usize {
+        joined_size(&self.blocks, &self.verdicts, |t| t.chars().count())
     }
+}
+
+/// The texts of the kept blocks, in order.
+fn kept_texts<'b>(
+    blocks: &'b [Block],
+    verdicts: &'b [(bool, Rule)],
+) -> impl Iterator<Item = &'b str> + 'b {
+    blocks
+        .iter()
+        .zip(verdicts)
+        .filter(|(_, (kept, _))| *kept)
+        .map(|(b, _)| b.text.as_str())
+}
+
+/// The size of the kept blocks joined by blank lines (each separator is two characters and
+/// two bytes), measured by `size`.
+fn joined_size(blocks: &[Block], verdicts: &[(bool, Rule)], size: fn(&str) -> usize) -> usize {
+    let (mut total, mut kept) = (0, 0usize);
+    for t in kept_texts(blocks, verdicts) {
+        total += size(t);
+        kept += 1;
+    }
+    total + 2 * kept.saturating_sub(1)
 }
 
 /// Inside a container, a block is a link list ("Next", "Related: …", a row of tags) when
@@ -151,42 +164,60 @@ pub(super) fn main_block_drop(b: &Block) -> Option<&'static str> {
 /// give too little.
 pub(super) fn read(page: &Page) -> Reading {
     let blocks = page.body_blocks();
-    let main = page.select().map(|containers| {
+    let mut main = page.select().map(|containers| {
         let verdicts = container_verdicts(page, &containers, &blocks);
+        (containers, verdicts)
+    });
+    let kept_chars = |verdicts: &[(bool, Rule)]| -> usize {
+        kept_texts(&blocks, verdicts)
+            .map(|t| t.chars().count())
+            .sum()
+    };
+    if let Some((containers, verdicts)) = main.take_if(|(_, v)| kept_chars(v) >= MIN_MAIN_CHARS) {
+        return Reading::main(containers, blocks, verdicts);
+    }
+    let fallback = fallback_reading_verdicts(&blocks);
+    let fallback_bytes = joined_size(&blocks, &fallback, str::len);
+    if let Some((containers, verdicts)) =
+        main.take_if(|(_, v)| joined_size(&blocks, v, str::len) >= fallback_bytes)
+    {
+        return Reading::main(containers, blocks, verdicts);
+    }
+    Reading {
+        method: "fallback",
+        containers: Vec::new(),
+        verdicts: fallback,
+        blocks,
+    }
+}
+
+impl Reading {
+    fn main(containers: Vec<usize>, blocks: Vec<Block>, verdicts: Vec<(bool, Rule)>) -> Reading {
         Reading {
             method: "main",
             containers,
-            blocks: blocks.clone(),
+            blocks,
             verdicts,
         }
-    });
-    let main_chars = main.as_ref().map_or(0, Reading::kept_chars);
-    if main_chars >= MIN_MAIN_CHARS {
-        return main.expect("chars come from a reading");
     }
-    let mut verdicts: Vec<(bool, Rule)> = fallback_verdicts(&blocks)
+}
+
+/// The whole-page pass's verdicts; on a page without a single long block (a stub, a form, a
+/// photo with a title) the short blocks are all the text it has, and are kept (navigation
+/// still goes).
+fn fallback_reading_verdicts(blocks: &[Block]) -> Vec<(bool, Rule)> {
+    let mut verdicts: Vec<(bool, Rule)> = fallback_verdicts(blocks)
         .into_iter()
         .map(|(class, kept)| (kept, Rule::Fallback(class, kept)))
         .collect();
     if !verdicts.iter().any(|v| v.0) {
-        // A page without a single long block (a stub, a form, a photo with a title): its
-        // short blocks are all the text it has; navigation still goes.
         for v in &mut verdicts {
             if v.1 == Rule::Fallback(Class::Short, false) {
                 *v = (true, Rule::ShortPage);
             }
         }
     }
-    let fallback = Reading {
-        method: "fallback",
-        containers: Vec::new(),
-        verdicts,
-        blocks,
-    };
-    match main {
-        Some(main) if main.text().len() >= fallback.text().len() => main,
-        _ => fallback,
-    }
+    verdicts
 }
 
 /// Verdicts for a page with chosen containers: their own blocks, then the continuations.
