@@ -83,7 +83,7 @@ fn run(warc: &Path, dir: &Path, repo: &Path) -> RunFacts {
         base_url: String::new(),
         quiet: true,
     };
-    Plan::new(spec, args).unwrap().run_all().unwrap();
+    Plan::new(spec, args).unwrap().run_all(&spec_path).unwrap();
     RunFacts::gather(&out).unwrap()
 }
 

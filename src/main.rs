@@ -4,6 +4,12 @@ use clap::Parser;
 use sieve::cli::{self, Cli, Outcome};
 
 fn main() -> ExitCode {
+    // Output piped into `head` ends the process quietly, as it does other Unix tools: Rust
+    // ignores SIGPIPE, so `println!` would panic on the closed pipe instead.
+    // SAFETY: restoring a signal's default disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match cli::run(Cli::parse()) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Partial) => ExitCode::from(2),

@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod sample;
 pub mod slurm;
+pub mod status;
 pub mod tokenize;
 pub mod warc;
 
@@ -76,8 +77,9 @@ pub enum Command {
     /// Run a spec on a Slurm cluster: one job array per step, chained with afterok.
     #[command(subcommand)]
     Slurm(slurm::SlurmCommand),
-    /// Per step of a Slurm run: tasks done, running, failed and pending, and failed tasks' logs.
-    Status(slurm::StatusArgs),
+    /// How far a run directory got: per step, tasks done of total and what is running (a
+    /// `sieve run` on this machine or a Slurm submission), and what failed, with its error.
+    Status(status::StatusArgs),
 }
 
 /// How a command ended, as the process exit code.
@@ -108,6 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Publish(a) => publish::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Slurm(slurm::SlurmCommand::Submit(a)) => slurm::submit(&a),
-        Command::Status(a) => slurm::status(&a),
+        Command::Status(a) => status::run(&a),
     }
 }

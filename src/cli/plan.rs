@@ -38,6 +38,7 @@ use crate::dedup::files::WorkDir;
 use crate::dedup::{components, edges, lsh, signatures};
 use crate::io::shards::{AtomicFile, ShardFormat};
 use crate::io::source::select_shard;
+use crate::pipeline::ledger::{Ledger, Markers, RunState, StepState};
 use crate::pipeline::registry;
 use crate::pipeline::runner::Job;
 use crate::pipeline::spec::{PipelineSpec, StageSpec};
@@ -533,9 +534,50 @@ impl Plan {
         Ok(())
     }
 
-    /// Runs every step in order on this machine. After a pass in which some shards failed,
-    /// only the chain's stats are still merged (finished shards are kept for the re-run).
-    pub fn run_all(&self) -> Result<Outcome> {
+    /// Where step `step` leaves its completion markers, relative to the run directory: what
+    /// `sieve status` counts.
+    pub fn markers(&self, step: &Step) -> Markers {
+        let out = &self.args.output;
+        let rel = |p: PathBuf| p.strip_prefix(out).map(Path::to_path_buf).unwrap_or(p);
+        match step.action {
+            Action::Pass(k) => Markers::Dir(rel(self.passes[k].output.join("done"))),
+            Action::DedupSignatures(g) => Markers::Dir(rel(self.work[g].join("signatures/done"))),
+            Action::DedupLsh(g) => Markers::Dir(rel(self.work[g].join("lsh/done"))),
+            Action::DedupEdges(g) => Markers::Dir(rel(self.work[g].join("edges/done"))),
+            Action::DedupComponents(g) => Markers::Dir(rel(self.work[g].join("components/done"))),
+            Action::DecontamCount(g) => Markers::Dir(rel(self.work[g].join("counts/done"))),
+            Action::DecontamMerge(g) => Markers::File(rel(self.work[g].join("merge.json"))),
+            // The step's timing is written once it has succeeded.
+            Action::Finish => Markers::File(PathBuf::from("timings/finish/0-of-1.json")),
+            Action::Tokenize => Markers::Dir(PathBuf::from("tokens/done")),
+            Action::Blend => Markers::File(PathBuf::from("blend/manifest.json")),
+            Action::Report => Markers::File(PathBuf::from("report/index.html")),
+            Action::Publish => Markers::Ledger,
+        }
+    }
+
+    /// Runs every step in order on this machine, keeping the run's ledger (`OUT/work/run.json`,
+    /// what `sieve status` reads) as it goes. After a pass in which some shards failed, only
+    /// the chain's stats are still merged (finished shards are kept for the re-run).
+    pub fn run_all(&self, spec_path: &Path) -> Result<Outcome> {
+        let out = &self.args.output;
+        let steps = self
+            .steps
+            .iter()
+            .map(|s| (s.name.clone(), s.tasks, self.markers(s)))
+            .collect();
+        let mut ledger = Ledger::start(out, spec_path, steps)?;
+        let result = self.run_steps(&mut ledger);
+        let end = match &result {
+            Ok(Outcome::Ok) => RunState::Finished,
+            _ => RunState::Failed,
+        };
+        ledger.end(out, end)?;
+        result
+    }
+
+    fn run_steps(&self, ledger: &mut Ledger) -> Result<Outcome> {
+        let out = &self.args.output;
         let mut task = None;
         if let Some(spec) = &self.args.shard {
             if !self.globals.is_empty() || !self.token_stages.is_empty() {
@@ -553,7 +595,16 @@ impl Plan {
             if outcome == Outcome::Partial && s.action != Action::Finish {
                 continue;
             }
-            if self.execute(s, task)? == Outcome::Partial {
+            ledger.set(out, &s.name, StepState::Running, None)?;
+            let result = self.execute(s, task);
+            let state = match &result {
+                Ok(Outcome::Ok) => StepState::Done,
+                Ok(Outcome::Partial) => StepState::Partial,
+                Err(_) => StepState::Failed,
+            };
+            let error = result.as_ref().err().map(|e| format!("{e:#}"));
+            ledger.set(out, &s.name, state, error)?;
+            if result? == Outcome::Partial {
                 outcome = Outcome::Partial;
                 if s.action != Action::Pass(last_pass) {
                     eprintln!(

@@ -60,7 +60,7 @@ pub fn run(a: RunSpecArgs) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let Some(name) = &a.step else {
-        return plan.run_all();
+        return plan.run_all(&a.spec);
     };
     let step = plan.step(name)?;
     let task = a

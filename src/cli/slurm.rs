@@ -1,4 +1,5 @@
-//! `sieve slurm submit SPEC.toml`: the spec's steps as Slurm job arrays, and `sieve status OUT`.
+//! `sieve slurm submit SPEC.toml`: the spec's steps as Slurm job arrays, and their progress for
+//! `sieve status OUT`.
 //!
 //! Each step of the [`Plan`] becomes one `sbatch` array whose task i runs
 //! `sieve run SPEC --step NAME --shard i/N`; arrays are throttled with `%N`, split where they
@@ -52,12 +53,6 @@ pub struct SubmitArgs {
     /// The sieve binary the tasks run (default: this one).
     #[arg(long)]
     pub sieve: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// The run's output directory.
-    pub output: PathBuf,
 }
 
 /// What `submit` recorded: per step, its task count and the Slurm jobs that run it.
@@ -338,11 +333,50 @@ fn queue_states(jobs: &[String]) -> BTreeMap<(String, usize), String> {
     states
 }
 
-pub fn status(a: &StatusArgs) -> Result<Outcome> {
-    let path = slurm_dir(&a.output).join("jobs.json");
+/// Final states of array tasks in Slurm's accounting: (job id, array index) → state
+/// (`FAILED`, `TIMEOUT`, `CANCELLED`, …). Empty where `sacct` is missing or accounting is off.
+fn accounting_states(jobs: &[String]) -> BTreeMap<(String, usize), String> {
+    if jobs.is_empty() {
+        return BTreeMap::new();
+    }
+    match Command::new("sacct")
+        .args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &jobs.join(",")])
+        .output()
+    {
+        Ok(o) if o.status.success() => parse_sacct(&String::from_utf8_lossy(&o.stdout)),
+        _ => BTreeMap::new(),
+    }
+}
+
+/// `sacct -n -P -X -o JobID,State` lines: `123_4|FAILED`, `123_5|CANCELLED by 0`; lines of
+/// tasks not yet split out of their array (`123_[6-9]`) are left out.
+fn parse_sacct(text: &str) -> BTreeMap<(String, usize), String> {
+    let mut states = BTreeMap::new();
+    for line in text.lines() {
+        let Some((id, state)) = line.split_once('|') else {
+            continue;
+        };
+        let Some((job, index)) = id.split_once('_') else {
+            continue;
+        };
+        if let (Ok(i), Some(state)) = (index.parse(), state.split_whitespace().next()) {
+            states.insert((job.to_string(), i), state.to_string());
+        }
+    }
+    states
+}
+
+/// Whether `sieve slurm submit` recorded jobs for this run directory.
+pub fn submitted(out: &Path) -> bool {
+    slurm_dir(out).join("jobs.json").is_file()
+}
+
+/// Prints a Slurm run's progress per step and the logs of failed tasks; true when a task
+/// failed.
+pub fn print_status(out: &Path) -> Result<bool> {
+    let path = slurm_dir(out).join("jobs.json");
     let submitted: Submitted = serde_json::from_slice(
-        &std::fs::read(&path)
-            .with_context(|| format!("cannot read {} (nothing submitted?)", path.display()))?,
+        &std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?,
     )
     .with_context(|| format!("{} is not a sieve submission", path.display()))?;
     let ids: Vec<String> = submitted
@@ -351,28 +385,39 @@ pub fn status(a: &StatusArgs) -> Result<Outcome> {
         .flat_map(|s| s.jobs.iter().map(|j| j.0.clone()))
         .collect();
     let queue = queue_states(&ids);
+    let accounting = accounting_states(&ids);
+    println!("Slurm run (jobs in {})", path.display());
     println!(
         "{:<20} {:>6} {:>6} {:>8} {:>7} {:>8}",
         "step", "tasks", "done", "running", "failed", "pending"
     );
-    let mut failed_logs = Vec::new();
+    let mut failures = Vec::new();
     for s in &submitted.steps {
         let (mut done, mut running, mut failed, mut pending) = (0, 0, 0, 0);
         for t in 0..s.tasks {
-            if done_dir(&a.output, &s.name).join(t.to_string()).exists() {
+            if done_dir(out, &s.name).join(t.to_string()).exists() {
                 done += 1;
                 continue;
             }
             let job = s.jobs.iter().rev().find(|j| j.1 <= t);
-            let state = job.and_then(|j| queue.get(&(j.0.clone(), t - j.1)));
-            match state.map(String::as_str) {
-                Some("RUNNING") | Some("COMPLETING") => running += 1,
-                Some(_) => pending += 1,
-                None if log_path(&a.output, &s.name, t).exists() => {
+            let key = job.map(|j| (j.0.clone(), t - j.1));
+            let queued = key.as_ref().and_then(|k| queue.get(k));
+            let ended = key.as_ref().and_then(|k| accounting.get(k));
+            let log = log_path(out, &s.name, t);
+            match (queued.map(String::as_str), ended.map(String::as_str)) {
+                (Some("RUNNING") | Some("COMPLETING"), _) => running += 1,
+                (Some(_), _) => pending += 1,
+                // Accounting knows the task ended without its marker: it failed.
+                (None, Some(state)) if !matches!(state, "PENDING" | "RUNNING" | "REQUEUED") => {
                     failed += 1;
-                    failed_logs.push(log_path(&a.output, &s.name, t));
+                    failures.push((s.name.clone(), t, state.to_string(), log));
                 }
-                None => pending += 1,
+                // No accounting: a task that left a log but no marker ran and failed.
+                (None, _) if log.exists() => {
+                    failed += 1;
+                    failures.push((s.name.clone(), t, "no marker".to_string(), log));
+                }
+                (None, _) => pending += 1,
             }
         }
         println!(
@@ -380,24 +425,34 @@ pub fn status(a: &StatusArgs) -> Result<Outcome> {
             s.name, s.tasks
         );
     }
-    for log in &failed_logs {
+    for (step, task, state, log) in &failures {
+        println!(
+            "\nfailed: {step} task {task} ({state}), log {}",
+            log.display()
+        );
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(10).collect();
-        println!("\nfailed: {}", log.display());
         for l in tail.iter().rev() {
             println!("  {l}");
         }
     }
-    Ok(if failed_logs.is_empty() {
-        Outcome::Ok
-    } else {
-        Outcome::Partial
-    })
+    Ok(!failures.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sacct_lines_give_each_array_task_its_state() {
+        let states =
+            parse_sacct("12_0|COMPLETED\n12_3|CANCELLED by 0\n12_[4-9]|PENDING\n13|FAILED\n");
+        let got: Vec<(&str, usize, &str)> = states
+            .iter()
+            .map(|((j, i), s)| (j.as_str(), *i, s.as_str()))
+            .collect();
+        assert_eq!(got, [("12", 0, "COMPLETED"), ("12", 3, "CANCELLED")]);
+    }
 
     #[test]
     fn task_lists_compress_to_slurm_ranges() {

@@ -1,5 +1,6 @@
 //! Running stages over shards: the stage trait, the runner, stats, progress, pipeline specs.
 
+pub mod ledger;
 pub mod progress;
 pub mod publish;
 pub mod registry;

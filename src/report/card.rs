@@ -21,6 +21,28 @@ fn count(n: u64) -> String {
     out
 }
 
+/// A count with its noun in agreement: "1 document", "2,345 documents".
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", count(n), if n == 1 { one } else { many })
+}
+
+/// "was" or "were" for a count.
+fn was(n: u64) -> &'static str {
+    if n == 1 {
+        "was"
+    } else {
+        "were"
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 fn percent(part: f64, whole: f64) -> String {
     if whole <= 0.0 {
         "–".into()
@@ -39,21 +61,21 @@ fn chart(stem: &str, svg: Result<String>) -> Result<Chart> {
 /// The card's lines under the title.
 pub fn summary(facts: &RunFacts) -> Vec<String> {
     let mut lines = vec![format!(
-        "Made by sieve {} from the records of the run directory `{}` ({} input shards).",
+        "Made by sieve {} from the records of the run directory `{}` ({}).",
         env!("CARGO_PKG_VERSION"),
         facts.name,
-        facts.stats.shards
+        counted(facts.stats.shards, "input shard", "input shards")
     )];
     if let (Some(first), Some(last)) = (facts.stats.stages.first(), facts.stats.stages.last()) {
         let mut line = format!(
-            "{} records read, {} documents kept ({} of the records; {:.2} MB of text)",
-            count(first.docs_in),
-            count(last.docs_out),
+            "{} read, {} kept ({} of the records; {:.2} MB of UTF-8 text)",
+            counted(first.docs_in, "record", "records"),
+            counted(last.docs_out, "document", "documents"),
             percent(last.docs_out as f64, first.docs_in as f64),
             last.bytes_out as f64 / 1e6
         );
         if let Some(tokens) = facts.total_tokens() {
-            line.push_str(&format!(", {} tokens", count(tokens)));
+            line.push_str(&format!(", {}", counted(tokens, "token", "tokens")));
         }
         line.push('.');
         lines.push(line);
@@ -108,11 +130,15 @@ fn funnel(facts: &RunFacts) -> Result<Section> {
             ]);
         }
         text.push(format!(
-            "Tokenized with {} ({}): {} documents, {} tokens.",
+            "Tokenized with {} ({}): {}, {}.",
             t.tokenizer.name,
             t.tokenizer.encoding,
-            count(t.datasets.values().map(|d| d.documents).sum()),
-            count(facts.total_tokens().unwrap_or(0))
+            counted(
+                t.datasets.values().map(|d| d.documents).sum(),
+                "document",
+                "documents"
+            ),
+            counted(facts.total_tokens().unwrap_or(0), "token", "tokens")
         ));
         tables.push(tokens);
     }
@@ -214,9 +240,19 @@ fn languages(facts: &RunFacts, spec: &SpecFacts) -> Result<Option<Section>> {
         id: "languages".into(),
         title: "Languages".into(),
         text: vec![format!(
-            "The language identified for each of the {} documents the langid step saw; the \
-             spec keeps {keep}.",
-            count(total)
+            "The language identified for {} the langid step saw ({}); the spec keeps {keep}.",
+            if total == 1 {
+                "the 1 document".to_string()
+            } else {
+                format!("each of the {} documents", count(total))
+            },
+            match spec.langid_min_score {
+                Some(m) if m > 0.0 => format!(
+                    "documents identified with a confidence below {m} are dropped as \
+                     lang_low_score"
+                ),
+                _ => "no minimum confidence".to_string(),
+            }
         )],
         charts: vec![chart(
             "languages",
@@ -291,10 +327,11 @@ fn quality(facts: &RunFacts, spec: &SpecFacts) -> Result<Option<Section>> {
         id: "quality".into(),
         title: "Quality scores".into(),
         text: vec![format!(
-            "The classifier's probability of high quality for the {} documents scored; {rule}. \
-             {} were kept ({}).",
-            count(total as u64),
+            "The classifier's probability of high quality, in bins of {width:.2}, for {}; \
+             {rule}. {} of them {} kept ({}).",
+            counted(total as u64, "document scored", "documents scored"),
             count(kept_total as u64),
+            was(kept_total as u64),
             percent(kept_total, total)
         )],
         charts: vec![chart(
@@ -322,7 +359,7 @@ fn quality(facts: &RunFacts, spec: &SpecFacts) -> Result<Option<Section>> {
 
 fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
     let mut out = Vec::new();
-    for (stage, r) in &facts.dedup {
+    for (stage, r, config) in &facts.dedup {
         let mut sizes: Vec<(&String, &u64)> = r.size_histogram.iter().collect();
         // "2", "3-4", "5-8", …: by the lower end of each range.
         sizes.sort_by_key(|(k, _)| {
@@ -351,7 +388,7 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
         let kinds: Vec<String> = r
             .removed_by_kind
             .iter()
-            .map(|(k, n)| format!("{} {k}", count(*n)))
+            .map(|(k, n)| format!("{} by {k}", count(*n)))
             .collect();
         let mut charts = Vec::new();
         if !categories.is_empty() {
@@ -373,16 +410,31 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
             id: stage.clone(),
             title: format!("Deduplication ({stage})"),
             text: vec![format!(
-                "{} documents compared; {} groups of duplicates hold {} documents, of which {} \
-                 were removed ({}), one copy kept per group by dataset priority.",
-                count(r.documents),
-                count(r.components),
-                count(r.documents_in_components),
+                "{} compared; {} of duplicates {} {}, of which {} {} removed ({}), one copy \
+                 kept per group by dataset priority.{}",
+                counted(r.documents, "document", "documents"),
+                counted(r.components, "group", "groups"),
+                if r.components == 1 { "holds" } else { "hold" },
+                counted(r.documents_in_components, "document", "documents"),
                 count(r.removed),
+                was(r.removed),
                 if kinds.is_empty() {
                     "none".into()
                 } else {
                     kinds.join(", ")
+                },
+                match config {
+                    Some(c) => format!(
+                        " Near duplicates are pairs whose {} shingle sets have a Jaccard \
+                         similarity of at least {}, found by MinHash LSH ({} hashes in {} bands \
+                         of {} rows).",
+                        shingles(&c.shingling),
+                        c.threshold,
+                        c.num_perm(),
+                        c.bands,
+                        c.rows
+                    ),
+                    None => String::new(),
                 }
             )],
             charts,
@@ -414,10 +466,25 @@ fn decontam(facts: &RunFacts) -> Result<Option<Section>> {
         id: "decontam".into(),
         title: "Decontamination".into(),
         text: vec![format!(
-            "{} matches of downstream-task n-grams; {} documents cut around them ({} kept as \
-             pieces, {} dropped for too many pieces, {} with nothing left).",
-            count(d.matches),
-            count(d.documents_cut),
+            "{} of downstream-task n-grams{}; {} cut around them ({} kept as pieces, {} dropped \
+             for too many pieces, {} with nothing left).",
+            counted(d.matches, "match", "matches"),
+            match &facts.decontam_config {
+                Some(c) => format!(
+                    " ({}-grams of words, {} characters removed on each side, pieces of at most \
+                     {} characters dropped, documents in more than {} pieces dropped)",
+                    if c.min_ngram == c.max_ngram {
+                        c.max_ngram.to_string()
+                    } else {
+                        format!("{}- to {}", c.min_ngram, c.max_ngram)
+                    },
+                    c.rules.context_chars,
+                    c.rules.min_piece_chars,
+                    c.rules.max_pieces
+                ),
+                None => String::new(),
+            },
+            counted(d.documents_cut, "document", "documents"),
             count(d.documents_split),
             count(d.documents_dropped_too_many_pieces),
             count(d.documents_dropped_nothing_left)
@@ -468,11 +535,11 @@ fn blend(facts: &RunFacts) -> Result<Option<Section>> {
         id: "blend".into(),
         title: "Blend".into(),
         text: vec![format!(
-            "The training blend: {} samples of {} tokens (split {}). The realised share is the \
+            "The training blend: {} of {} (train, validation and test split {}). The realised share is the \
              fraction of training samples drawn from each dataset; epochs are how many times \
              its training tokens are seen.",
-            count(train_samples),
-            b.seq_length,
+            counted(train_samples, "sample", "samples"),
+            counted(b.seq_length as u64, "token", "tokens"),
             b.split
         )],
         charts: vec![chart(
@@ -511,14 +578,19 @@ fn throughput(facts: &RunFacts) -> Result<Option<Section>> {
         "input",
         "per CPU second",
     ]);
-    let mut bars = Vec::new();
+    // One chart per unit: steps that read documents and steps that write tokens are not
+    // measured on the same axis.
+    let mut bars_by_unit: Vec<(&'static str, Vec<(String, f64)>)> = Vec::new();
     let mut cpu_total = 0.0;
     for s in &facts.steps {
         cpu_total += s.cpu_seconds;
         let input = facts.step_input(&s.step);
         let rate = input.filter(|_| s.cpu_seconds > 0.0).map(|(n, unit)| {
             let r = n / s.cpu_seconds;
-            bars.push((format!("{} ({unit})", s.step), r));
+            match bars_by_unit.iter_mut().find(|(u, _)| *u == unit) {
+                Some((_, bars)) => bars.push((s.step.clone(), r)),
+                None => bars_by_unit.push((unit, vec![(s.step.clone(), r)])),
+            }
             format!("{} {unit}", short_number(r))
         });
         table.row(vec![
@@ -534,10 +606,11 @@ fn throughput(facts: &RunFacts) -> Result<Option<Section>> {
         ]);
     }
     let mut charts = Vec::new();
-    if !bars.is_empty() {
+    for (unit, bars) in &bars_by_unit {
+        let title = format!("{} per CPU second", capitalized(unit));
         charts.push(chart(
-            "throughput",
-            horizontal_bars("Throughput per CPU second", "items per CPU second", &bars),
+            &format!("throughput-{unit}"),
+            horizontal_bars(&title, &format!("{unit} per CPU second"), bars),
         )?);
     }
     Ok(Some(Section {
@@ -554,9 +627,27 @@ fn throughput(facts: &RunFacts) -> Result<Option<Section>> {
     }))
 }
 
+/// `char:5` as "5-character", `word:5` as "5-word".
+fn shingles(s: &crate::dedup::shingle::Shingling) -> String {
+    match s {
+        crate::dedup::shingle::Shingling::Chars(n) => format!("{n}-character"),
+        crate::dedup::shingle::Shingling::Words(n) => format!("{n}-word"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(counted(1, "match", "matches"), "1 match");
+        assert_eq!(counted(0, "match", "matches"), "0 matches");
+        assert_eq!(counted(1234, "document", "documents"), "1,234 documents");
+        assert_eq!(was(1), "was");
+        assert_eq!(was(2), "were");
+        assert_eq!(capitalized("tokens"), "Tokens");
+    }
 
     #[test]
     fn counts_have_thousands_separators() {

@@ -46,6 +46,23 @@ fn clip(label: &str, max: usize) -> String {
     s
 }
 
+/// The discrete range whose segments hold `n` bars. A discrete range holds both its ends, so
+/// 0..n − 1 is n segments; a single segment cannot be drawn, so one bar gets an empty second.
+fn segments(n: usize) -> std::ops::Range<usize> {
+    0..(n - 1).max(1)
+}
+
+/// Tick labels of an axis of counts: whole numbers only (no "0.500 documents").
+fn count_tick(v: f64) -> String {
+    // Tick positions are sums of decimal steps: 1.0000000000000002 is the tick at 1.
+    let whole = v.round();
+    if (v - whole).abs() <= 1e-9 * whole.abs().max(1.0) {
+        short_number(whole)
+    } else {
+        String::new()
+    }
+}
+
 fn nice_max(v: f64) -> f64 {
     if v <= 0.0 || !v.is_finite() {
         1.0
@@ -61,6 +78,7 @@ pub fn horizontal_bars(title: &str, x_desc: &str, bars: &[(String, f64)]) -> Res
     let height = 70 + 24 * n as u32;
     let labels: Vec<String> = bars.iter().map(|(l, _)| clip(l, 34)).collect();
     let max = nice_max(bars.iter().map(|(_, v)| *v).fold(0.0, f64::max));
+    let counts = bars.iter().all(|(_, v)| v.fract() == 0.0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -71,18 +89,28 @@ pub fn horizontal_bars(title: &str, x_desc: &str, bars: &[(String, f64)]) -> Res
             .margin_right(60)
             .x_label_area_size(34)
             .y_label_area_size(230)
-            .build_cartesian_2d(0f64..max, (0..n).into_segmented())
+            .build_cartesian_2d(0f64..max, segments(n).into_segmented())
             .map_err(draw_err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(n)
+            // Segments count from the bottom and bars are listed from the top: the label of
+            // segment i is that of bar n − 1 − i, the row its bar is drawn in below.
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) if *i < n => {
+                    labels.get(n - 1 - *i).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .x_desc(svg_safe(x_desc))
-            .x_label_formatter(&|v| short_number(*v))
+            .x_label_formatter(&|v| {
+                if counts {
+                    count_tick(*v)
+                } else {
+                    short_number(*v)
+                }
+            })
             .label_style((FONT, 12))
             .draw()
             .map_err(draw_err)?;
@@ -133,13 +161,20 @@ pub fn grouped_bars(
     let n = categories.len().max(1);
     let k = series.len().max(1);
     let labels: Vec<String> = categories.iter().map(|c| clip(c, 14)).collect();
-    let max = nice_max(
-        series
-            .iter()
-            .chain(line)
-            .flat_map(|s| s.values.iter().copied())
-            .fold(0.0, f64::max),
-    );
+    // Headroom above the tallest bar for the legend in the upper right corner, so that it
+    // never hides a bar.
+    let max = 1.3
+        * nice_max(
+            series
+                .iter()
+                .chain(line)
+                .flat_map(|s| s.values.iter().copied())
+                .fold(0.0, f64::max),
+        );
+    let counts = series
+        .iter()
+        .flat_map(|s| s.values.iter())
+        .all(|v| v.fract() == 0.0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
@@ -149,7 +184,7 @@ pub fn grouped_bars(
             .margin(8)
             .x_label_area_size(if n > 8 { 52 } else { 34 })
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..max)
+            .build_cartesian_2d(segments(n).into_segmented(), 0f64..max)
             .map_err(draw_err)?;
         chart
             .configure_mesh()
@@ -165,7 +200,13 @@ pub fn grouped_bars(
                 (FONT, 12).into_font()
             })
             .y_desc(svg_safe(y_desc))
-            .y_label_formatter(&|v| short_number(*v))
+            .y_label_formatter(&|v| {
+                if counts {
+                    count_tick(*v)
+                } else {
+                    short_number(*v)
+                }
+            })
             .label_style((FONT, 12))
             .draw()
             .map_err(draw_err)?;

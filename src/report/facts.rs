@@ -10,7 +10,9 @@ use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 
 use crate::blend::manifest::BlendManifest;
+use crate::decontam::passes::DecontamConfig;
 use crate::dedup::components::Report as DedupReport;
+use crate::dedup::config::DedupConfig;
 use crate::pipeline::spec::PipelineSpec;
 use crate::pipeline::stats::RunStats;
 use crate::pipeline::timing::{self, TaskTiming};
@@ -24,6 +26,8 @@ pub struct SpecFacts {
     pub quality_threshold: Option<f64>,
     /// Languages the langid stage keeps.
     pub langid_keep: Vec<String>,
+    /// The langid stage's minimum confidence.
+    pub langid_min_score: Option<f64>,
 }
 
 impl SpecFacts {
@@ -45,6 +49,7 @@ impl SpecFacts {
                     }
                 }
                 "langid" => {
+                    facts.langid_min_score = num("min_score");
                     if let Some(toml::Value::Array(keep)) = stage.options.get("keep") {
                         facts.langid_keep = keep
                             .iter()
@@ -76,8 +81,11 @@ pub struct RunFacts {
     pub stats: RunStats,
     pub tokens: Option<TokenizeManifest>,
     pub blend: Option<BlendManifest>,
-    /// Each dedup work directory's components report, by stage work name (`dedup`).
-    pub dedup: Vec<(String, DedupReport)>,
+    /// Each dedup work directory's components report and settings, by stage work name
+    /// (`dedup`).
+    pub dedup: Vec<(String, DedupReport, Option<DedupConfig>)>,
+    /// The decontamination settings, from its work directory.
+    pub decontam_config: Option<DecontamConfig>,
     pub decontam: Option<crate::cli::decontam::Summary>,
     /// Steps in the order they ran (the plan's order, as their first timing appeared).
     pub steps: Vec<StepTime>,
@@ -110,10 +118,12 @@ impl RunFacts {
         for dir in sorted_subdirs(&run.join("work")) {
             if let Some(r) = read_json::<DedupReport>(&dir.join("components/report.json"))? {
                 let stage = dir.file_name().unwrap().to_string_lossy().into_owned();
-                dedup.push((stage, r));
+                let config = read_json::<DedupConfig>(&dir.join("config.json"))?;
+                dedup.push((stage, r, config));
             }
         }
         let decontam = read_json(&run.join("decontam-summary.json"))?;
+        let decontam_config = read_json(&run.join("work/decontam/config.json"))?;
         Ok(RunFacts {
             name,
             stats,
@@ -121,6 +131,7 @@ impl RunFacts {
             blend: read_json(&run.join("blend").join("manifest.json"))?,
             dedup,
             decontam,
+            decontam_config,
             steps: step_times(timing::load_all(run)?),
         })
     }

@@ -14,6 +14,8 @@ mod report;
 mod s3;
 mod shared_warcs;
 mod slurm;
+mod status;
+mod svg_chart;
 mod text_stages;
 mod tokenize_blend;
 mod util;

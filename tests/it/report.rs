@@ -54,7 +54,7 @@ fn the_sample_run_ends_with_a_data_card_of_its_own_records() {
     for needle in ["<script", "<link", "src=", "<img", "@import", "url("] {
         assert!(!html.contains(needle), "the page has {needle}");
     }
-    assert_eq!(html.matches("<svg").count(), 8, "charts are inline");
+    assert_eq!(html.matches("<svg").count(), 9, "charts are inline");
 
     // Every chart the Markdown shows is a file beside it, and every section is there.
     let linked: Vec<&str> = md
@@ -73,7 +73,7 @@ fn the_sample_run_ends_with_a_data_card_of_its_own_records() {
     ] {
         assert!(md.contains(&format!("## {title}\n")), "no section {title}");
     }
-    assert_eq!(linked.len(), 8, "{linked:?}");
+    assert_eq!(linked.len(), 9, "{linked:?}");
     for svg in &linked {
         assert!(card.join(svg).is_file(), "{svg} is linked but missing");
     }
@@ -124,10 +124,9 @@ fn the_sample_run_ends_with_a_data_card_of_its_own_records() {
         number(&groups[0][0]),
         dedup["largest"][0]["size"].as_u64().unwrap()
     );
-    assert!(md.contains(&format!(
-        "of which {} were removed",
-        dedup["removed"].as_u64().unwrap()
-    )));
+    let removed = dedup["removed"].as_u64().unwrap();
+    let verb = if removed == 1 { "was" } else { "were" };
+    assert!(md.contains(&format!("of which {removed} {verb} removed")));
 
     // Blend: realised shares are the manifest's train samples over their sum.
     let blend = json(&run.join("blend/manifest.json"));
@@ -229,4 +228,300 @@ fn the_data_card_opens_in_headless_chromium_without_errors() {
         png.len()
     );
     eprintln!("screenshot of the data card: {}", shot.display());
+}
+
+/// What each chart of the sample run's card must show, computed here from the run's own
+/// files (stats.json, the dedup report, the decontamination records, the blend manifest,
+/// the step timings), not from the card.
+struct Expected {
+    funnel: Vec<(String, f64)>,
+    drops: Vec<(String, f64)>,
+    languages: Vec<(String, f64)>,
+    quality: Vec<(String, String, f64)>,
+    components: Vec<(String, String, f64)>,
+    decontam: Vec<(String, f64)>,
+    blend: Vec<(String, String, f64)>,
+    /// Unit → (step, input per CPU second), in plan order.
+    throughput: Vec<(String, Vec<(String, f64)>)>,
+}
+
+/// Largest first; equal values by label, as a reader would list them.
+fn largest_first(mut v: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn expected_charts(run: &Path) -> Expected {
+    let s = stats(run);
+    let stages = s["stages"].as_array().unwrap();
+    let stage = |name: &str| stages.iter().find(|x| x["name"] == name).unwrap();
+    let n = |v: &serde_json::Value| v.as_u64().unwrap() as f64;
+
+    let mut funnel = vec![("records read".to_string(), n(&stages[0]["docs_in"]))];
+    for st in stages {
+        funnel.push((
+            format!("after {}", st["name"].as_str().unwrap()),
+            n(&st["docs_out"]),
+        ));
+    }
+
+    let mut drops = Vec::new();
+    for st in stages {
+        for key in ["dropped", "errors"] {
+            for (reason, count) in st[key].as_object().unwrap() {
+                drops.push((
+                    format!("{}: {reason}", st["name"].as_str().unwrap()),
+                    n(count),
+                ));
+            }
+        }
+    }
+    let mut drops = largest_first(drops);
+    drops.truncate(20);
+
+    let langs = stage("langid")["tallies"]["lang"].as_object().unwrap();
+    let languages = largest_first(langs.iter().map(|(l, c)| (l.clone(), n(c))).collect());
+    assert!(languages.len() <= 20, "the sample has few languages");
+
+    let mut quality = Vec::new();
+    let tallies = &stage("quality")["tallies"];
+    for i in 0..20 {
+        let bin = format!("{:.2}", i as f64 * 0.05);
+        for (series, key) in [("scored", "score"), ("kept", "score_kept")] {
+            let c = tallies[key][&bin].as_u64().unwrap_or(0) as f64;
+            quality.push((bin.clone(), series.to_string(), c));
+        }
+    }
+
+    let report = json(&run.join("work/dedup/components/report.json"));
+    let mut sizes: Vec<(u64, String, f64)> = report["size_histogram"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            let lo = k.split('-').next().unwrap().parse().unwrap();
+            (lo, k.clone(), n(v))
+        })
+        .collect();
+    sizes.sort_by_key(|s| s.0);
+    let components = sizes
+        .into_iter()
+        .map(|(_, k, v)| (k, "groups".to_string(), v))
+        .collect();
+
+    // Matches by task, counted from the per-shard match records.
+    let mut by_task = std::collections::BTreeMap::<String, f64>::new();
+    for e in std::fs::read_dir(run.join("reports/decontam")).unwrap() {
+        for line in std::fs::read_to_string(e.unwrap().path()).unwrap().lines() {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            for task in record["tasks"].as_array().unwrap() {
+                *by_task
+                    .entry(task.as_str().unwrap().to_string())
+                    .or_default() += 1.0;
+            }
+        }
+    }
+    let decontam = largest_first(by_task.into_iter().collect());
+
+    let manifest = json(&run.join("blend/manifest.json"));
+    let datasets = manifest["datasets"].as_array().unwrap();
+    let train: f64 = datasets
+        .iter()
+        .map(|d| n(&d["splits"]["train"]["samples"]))
+        .sum();
+    let mut blend = Vec::new();
+    for d in datasets {
+        let name = d["name"].as_str().unwrap().to_string();
+        let weight = d["normalized_weight"].as_f64().unwrap();
+        blend.push((name.clone(), "weight".to_string(), weight));
+        let share = n(&d["splits"]["train"]["samples"]) / train;
+        blend.push((name, "realised share".to_string(), share));
+    }
+
+    // CPU seconds per step from the timing files, and what each step consumed.
+    let mut steps: Vec<(u64, String, f64)> = Vec::new();
+    for dir in std::fs::read_dir(run.join("timings")).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let t = json(&f.unwrap().path());
+            let step = t["step"].as_str().unwrap().to_string();
+            let cpu = t["cpu_seconds"].as_f64().unwrap();
+            match steps.iter_mut().find(|s| s.1 == step) {
+                Some(s) => s.2 += cpu,
+                None => steps.push((t["position"].as_u64().unwrap(), step, cpu)),
+            }
+        }
+    }
+    steps.sort_by_key(|s| s.0);
+    let tokens: f64 = json(&run.join("tokens/tokenize.json"))["datasets"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|d| n(&d["tokens"]))
+        .sum();
+    let blended: f64 = manifest["streams"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|s| n(&s["tokens"]))
+        .sum();
+    let mut documents = Vec::new();
+    let mut token_rates = Vec::new();
+    for (_, step, cpu) in &steps {
+        // The sample spec is read → … → dedup → quality → decontam → tokenize → blend: pass 1
+        // reads the records, dedup's steps and pass 2 see what reached dedup, decontam's steps
+        // and pass 3 what reached decontam.
+        let docs = match step.as_str() {
+            "pass-1" => Some(n(&stage("read")["docs_in"])),
+            "pass-2" => Some(n(&stage("dedup")["docs_in"])),
+            "pass-3" => Some(n(&stage("decontam")["docs_in"])),
+            s if s.starts_with("dedup-") => Some(n(&stage("dedup")["docs_in"])),
+            s if s.starts_with("decontam-") => Some(n(&stage("decontam")["docs_in"])),
+            _ => None,
+        };
+        if *cpu <= 0.0 {
+            continue;
+        }
+        match (docs, step.as_str()) {
+            (Some(d), _) => documents.push((step.clone(), d / cpu)),
+            (None, "tokenize") => token_rates.push((step.clone(), tokens / cpu)),
+            (None, "blend") => token_rates.push((step.clone(), blended / cpu)),
+            _ => {}
+        }
+    }
+    Expected {
+        funnel,
+        drops,
+        languages,
+        quality,
+        components,
+        decontam,
+        blend,
+        throughput: vec![
+            ("documents".to_string(), documents),
+            ("tokens".to_string(), token_rates),
+        ],
+    }
+}
+
+/// The charts as a person reads them: every label with its bar's length and printed number,
+/// against the values computed from the run's files, in the SVG files the Markdown card links
+/// and in the page (which must carry the same drawings).
+#[test]
+fn every_chart_pairs_its_labels_with_the_bars_of_their_values() {
+    let run = sample_run();
+    let card = run.join("report");
+    let md = std::fs::read_to_string(card.join("README.md")).unwrap();
+    let html = std::fs::read_to_string(card.join("index.html")).unwrap();
+    let want = expected_charts(run);
+    let linked: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')'))
+        .collect();
+    let mut inline = html.split("<svg").skip(1);
+    let mut checked = Vec::new();
+    let mut wrong = Vec::new();
+    for file in &linked {
+        let svg = std::fs::read_to_string(card.join(file)).unwrap();
+        let body = &svg[svg.find("<svg").unwrap() + 4..];
+        let page = inline
+            .next()
+            .expect("fewer charts in the page than in the Markdown");
+        assert_eq!(
+            page.split("</svg>").next(),
+            body.split("</svg>").next(),
+            "the page's drawing differs from {file}"
+        );
+        let stem = file.trim_end_matches(".svg").to_string();
+        // Every chart is checked, and every wrong one named, before the test fails.
+        let check = std::panic::catch_unwind(|| check_chart(&stem, &svg, &want));
+        if let Err(e) = check {
+            let why = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            wrong.push(format!("{stem}: {why}"));
+        }
+        checked.push(stem);
+    }
+    assert!(
+        inline.next().is_none(),
+        "the page has charts the Markdown lacks"
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} of {} charts disagree with the run's files:\n{}",
+        wrong.len(),
+        checked.len(),
+        wrong.join("\n")
+    );
+
+    assert_eq!(
+        checked,
+        [
+            "funnel",
+            "drops",
+            "languages",
+            "quality",
+            "dedup-components",
+            "decontam",
+            "blend",
+            "throughput-documents",
+            "throughput-tokens"
+        ]
+    );
+
+    // The Markdown tables beside the charts say the same.
+    let drops = table_rows(&md, "| step | reason |");
+    let mut from_table: Vec<(String, f64)> = drops
+        .iter()
+        .map(|r| (format!("{}: {}", r[0], r[1]), number(&r[3]) as f64))
+        .collect();
+    from_table = largest_first(from_table);
+    from_table.truncate(20);
+    assert_eq!(from_table, want.drops);
+    let tasks = table_rows(&md, "| task | matches |");
+    let from_table: Vec<(String, f64)> = tasks
+        .iter()
+        .map(|r| (r[0].clone(), number(&r[1]) as f64))
+        .collect();
+    assert_eq!(largest_first(from_table), want.decontam);
+    let steps = table_rows(&md, "| step | tasks |");
+    for (unit, bars) in &want.throughput {
+        for (step, rate) in bars {
+            let row = steps.iter().find(|r| &r[0] == step).unwrap();
+            let (printed, u) = row[6].split_once(' ').unwrap();
+            assert_eq!(u, unit, "{row:?}");
+            assert!(
+                crate::svg_chart::prints(printed, *rate),
+                "{step}: the table says {printed} {u} per CPU second, the files {rate}"
+            );
+        }
+    }
+}
+
+/// One chart of the sample card read back and compared with what it must show.
+fn check_chart(stem: &str, svg: &str, want: &Expected) {
+    use crate::svg_chart::{assert_bars, assert_grouped, read_horizontal, read_vertical};
+    match stem {
+        "funnel" => assert_bars(stem, &read_horizontal(svg), &want.funnel),
+        "drops" => assert_bars(stem, &read_horizontal(svg), &want.drops),
+        "languages" => assert_bars(stem, &read_horizontal(svg), &want.languages),
+        "decontam" => assert_bars(stem, &read_horizontal(svg), &want.decontam),
+        "quality" => assert_grouped(stem, &read_vertical(svg), &want.quality),
+        "dedup-components" => assert_grouped(stem, &read_vertical(svg), &want.components),
+        "blend" => assert_grouped(stem, &read_vertical(svg), &want.blend),
+        _ => {
+            let unit = stem
+                .strip_prefix("throughput-")
+                .unwrap_or_else(|| panic!("a chart this test does not know: {stem}"));
+            let (_, bars) = want.throughput.iter().find(|(u, _)| u == unit).unwrap();
+            assert_bars(stem, &read_horizontal(svg), bars);
+            // One unit per axis: the axis says which.
+            assert!(
+                svg.contains(&format!("{unit} per CPU second")),
+                "{stem} does not name its unit"
+            );
+        }
+    }
 }

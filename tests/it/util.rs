@@ -66,11 +66,12 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// [`tree`] as comparisons of runs see it. Measurements are not outputs: step timings (one
-/// file per task, so their names follow the task split) are left out, and the data card
-/// (which shows them) counts by file name only.
+/// file per task, so their names follow the task split) and the run's ledger (process id,
+/// times; only `sieve run` keeps one) are left out, and the data card (which shows timings)
+/// counts by file name only.
 pub fn comparable_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut t = tree(dir);
-    t.retain(|name, _| !name.starts_with("timings/"));
+    t.retain(|name, _| !name.starts_with("timings/") && name != "work/run.json");
     for (name, bytes) in t.iter_mut() {
         if name.starts_with("report/") {
             bytes.clear();
