@@ -371,7 +371,8 @@ pub fn submitted(out: &Path) -> bool {
     slurm_dir(out).join("jobs.json").is_file()
 }
 
-/// Prints a Slurm run's progress per step and the logs of failed tasks; true when a task
+/// Prints a Slurm run's progress per step (tasks done, running, pending in the queue, failed,
+/// and out of the queue without having run) and the logs of failed tasks; true when a task
 /// failed.
 pub fn print_status(out: &Path) -> Result<bool> {
     let path = slurm_dir(out).join("jobs.json");
@@ -388,12 +389,13 @@ pub fn print_status(out: &Path) -> Result<bool> {
     let accounting = accounting_states(&ids);
     println!("Slurm run (jobs in {})", path.display());
     println!(
-        "{:<20} {:>6} {:>6} {:>8} {:>7} {:>8}",
-        "step", "tasks", "done", "running", "failed", "pending"
+        "{:<20} {:>6} {:>6} {:>8} {:>8} {:>7} {:>8}",
+        "step", "tasks", "done", "running", "pending", "failed", "not run"
     );
     let mut failures = Vec::new();
+    let mut never_ran = 0;
     for s in &submitted.steps {
-        let (mut done, mut running, mut failed, mut pending) = (0, 0, 0, 0);
+        let (mut done, mut running, mut failed, mut pending, mut not_run) = (0, 0, 0, 0, 0);
         for t in 0..s.tasks {
             if done_dir(out, &s.name).join(t.to_string()).exists() {
                 done += 1;
@@ -417,12 +419,23 @@ pub fn print_status(out: &Path) -> Result<bool> {
                     failed += 1;
                     failures.push((s.name.clone(), t, "no marker".to_string(), log));
                 }
-                (None, _) => pending += 1,
+                // Out of the queue with no log: cancelled before it started, or its
+                // dependency failed. Nothing will run it until the spec is submitted again.
+                (None, _) => not_run += 1,
             }
         }
+        never_ran += not_run;
         println!(
-            "{:<20} {:>6} {done:>6} {running:>8} {failed:>7} {pending:>8}",
+            "{:<20} {:>6} {done:>6} {running:>8} {pending:>8} {failed:>7} {not_run:>8}",
             s.name, s.tasks
+        );
+    }
+    if never_ran > 0 {
+        println!(
+            "\n{never_ran} {} left the queue without running (cancelled, or a step before {} \
+             failed); `sieve slurm submit` with the same spec runs what is left",
+            if never_ran == 1 { "task" } else { "tasks" },
+            if never_ran == 1 { "it" } else { "them" }
         );
     }
     for (step, task, state, log) in &failures {

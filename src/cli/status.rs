@@ -156,13 +156,13 @@ fn print_local(out: &Path, ledger: &Ledger) -> bool {
             current.unwrap_or("(between steps)")
         ),
         (RunState::Running, false) => println!(
-            "stopped: process {} ended {} without finishing the run ({}); {resume}",
+            "stopped: process {} ended {} without finishing the run (killed, or its machine \
+             went down); {resume}",
             ledger.pid,
             match current {
                 Some(step) => format!("during step {step}"),
                 None => "between steps".to_string(),
             },
-            "killed, or its machine went down",
         ),
         (RunState::Finished, _) => println!("finished in {}", duration(took)),
         (RunState::Failed, _) => println!("ended after {} with failures; {resume}", duration(took)),

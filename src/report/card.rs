@@ -388,7 +388,12 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
         let kinds: Vec<String> = r
             .removed_by_kind
             .iter()
-            .map(|(k, n)| format!("{} by {k}", count(*n)))
+            .map(|(k, n)| match k.as_str() {
+                "exact" => counted(*n, "exact copy", "exact copies"),
+                "url" => counted(*n, "copy by URL", "copies by URL"),
+                "fuzzy" => counted(*n, "near duplicate", "near duplicates"),
+                other => format!("{} by {other}", count(*n)),
+            })
             .collect();
         let mut charts = Vec::new();
         if !categories.is_empty() {
@@ -466,7 +471,7 @@ fn decontam(facts: &RunFacts) -> Result<Option<Section>> {
         id: "decontam".into(),
         title: "Decontamination".into(),
         text: vec![format!(
-            "{} of downstream-task n-grams{}; {} cut around them ({} kept as pieces, {} dropped \
+            "{} of downstream-task n-grams{}; {} cut around {} ({} kept as pieces, {} dropped \
              for too many pieces, {} with nothing left).",
             counted(d.matches, "match", "matches"),
             match &facts.decontam_config {
@@ -485,6 +490,7 @@ fn decontam(facts: &RunFacts) -> Result<Option<Section>> {
                 None => String::new(),
             },
             counted(d.documents_cut, "document", "documents"),
+            if d.matches == 1 { "it" } else { "them" },
             count(d.documents_split),
             count(d.documents_dropped_too_many_pieces),
             count(d.documents_dropped_nothing_left)

@@ -91,7 +91,10 @@ pub fn html(title: &str, meta: &[String], sections: &[Section]) -> String {
     h.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
     h.push_str(&format!("<h1>{}</h1>\n", html_escape(title)));
     for m in meta {
-        h.push_str(&format!("<p class=\"meta\">{}</p>\n", html_escape(m)));
+        h.push_str(&format!(
+            "<p class=\"meta\">{}</p>\n",
+            code_spans(&html_escape(m))
+        ));
     }
     h.push_str("<nav>");
     for s in sections {

@@ -60,3 +60,160 @@ fn every_test_named_in_docs_testing_exists() {
     }
     assert!(named >= 60, "only {named} tests named in docs/testing.md");
 }
+
+/// The Markdown files a reader follows links through: the README, the guide under docs/, and
+/// the benchmark history the guide includes.
+fn markdown_files() -> Vec<std::path::PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                out.push(p);
+            }
+        }
+    }
+    let root = repo();
+    let mut files = vec![root.join("README.md"), root.join("benches/README.md")];
+    walk(&root.join("docs"), &mut files);
+    files.sort();
+    files
+}
+
+/// The text of a Markdown file outside fenced code blocks and inline code spans (links in
+/// code are examples, not links).
+fn prose(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut fenced = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            for (i, part) in line.split('`').enumerate() {
+                if i % 2 == 0 {
+                    out.push_str(part);
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The anchors of a Markdown file's headings, as GitHub and mdBook make them: lowercase,
+/// letters, digits, `-` and `_` kept, spaces to `-`, everything else dropped; a repeated
+/// heading gets `-1`, `-2`, ….
+fn anchors(markdown: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut fenced = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        let Some(title) = line.strip_prefix('#').filter(|_| !fenced) else {
+            continue;
+        };
+        let title = title.trim_start_matches('#');
+        if !title.starts_with(' ') {
+            continue;
+        }
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter_map(|c| match c {
+                ' ' => Some('-'),
+                c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                _ => None,
+            })
+            .collect();
+        let mut unique = slug.clone();
+        let mut k = 0;
+        while seen.contains(&unique) {
+            k += 1;
+            unique = format!("{slug}-{k}");
+        }
+        seen.insert(unique);
+    }
+    seen
+}
+
+#[test]
+fn every_relative_link_and_anchor_of_the_readme_and_guide_resolves() {
+    let root = repo();
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let rel = file.strip_prefix(&root).unwrap().display().to_string();
+        let dir = file.parent().unwrap();
+        let mut targets: Vec<String> = Vec::new();
+        let body = prose(&text);
+        for piece in body.split("](").skip(1) {
+            if let Some(end) = piece.find(')') {
+                targets.push(piece[..end].trim().to_string());
+            }
+        }
+        // mdBook's includes name files too.
+        for piece in text.split("{{#include ").skip(1) {
+            if let Some(end) = piece.find("}}") {
+                let path = piece[..end].split(':').next().unwrap().trim();
+                targets.push(path.to_string());
+            }
+        }
+        for target in targets {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            let (path, anchor) = match target.split_once('#') {
+                Some((p, a)) => (p, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let resolved = if path.is_empty() {
+                file.clone()
+            } else {
+                dir.join(path)
+            };
+            if !resolved.exists() {
+                broken.push(format!("{rel}: {target} (no such file)"));
+                continue;
+            }
+            if let Some(anchor) = anchor {
+                let linked = std::fs::read_to_string(&resolved).unwrap_or_default();
+                if !anchors(&linked).contains(anchor) {
+                    broken.push(format!("{rel}: {target} (no such heading)"));
+                }
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    assert!(checked >= 40, "only {checked} links checked");
+}
+
+#[test]
+fn heading_anchors_are_made_as_github_makes_them() {
+    let a = anchors("# One Common Crawl snapshot: `pipelines/mtnlg-cc.toml`\n## Output directory\n## Output directory\n```\n# not a heading\n```\n");
+    let want: BTreeSet<String> = [
+        "one-common-crawl-snapshot-pipelinesmtnlg-cctoml",
+        "output-directory",
+        "output-directory-1",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(a, want);
+}
+
+#[test]
+fn the_readme_is_read_in_ten_minutes() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 200,
+        "README.md has {lines} lines; the guide is docs/"
+    );
+}

@@ -144,7 +144,8 @@ fn status_all_done(cluster: &Cluster, out: &Path) {
         .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "sieve status reports failures:\n{text}");
-    for line in text.lines().skip(1) {
+    let table = text.lines().skip_while(|l| !l.starts_with("step ")).skip(1);
+    for line in table.take_while(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(f[1], f[2], "step not done: {line}");
     }
@@ -265,6 +266,54 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
         finished < pass_tasks,
         "no task was killed (it was writing {partial})"
     );
+    // `sieve status` names each killed task as failed, with its log, and exits with 2.
+    let o = sieve()
+        .env("SLURM_CONF", cluster.conf())
+        .arg("status")
+        .arg(&c)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{text}");
+    let row: Vec<String> = text
+        .lines()
+        .find(|l| l.starts_with("pass-1 "))
+        .unwrap()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    // Killed while running: failed, with a log. Tasks the kill took out of the queue before
+    // they started: not run. Nothing is left running or pending.
+    let (failed_n, not_run): (usize, usize) = (row[5].parse().unwrap(), row[6].parse().unwrap());
+    assert_eq!(
+        row[1..5],
+        [
+            pass_tasks.to_string(),
+            finished.to_string(),
+            "0".to_string(),
+            "0".to_string()
+        ],
+        "{text}"
+    );
+    assert!(failed_n >= 1, "no task listed as failed:\n{text}");
+    assert_eq!(failed_n + not_run, pass_tasks - finished, "{text}");
+    let killed = failed_n;
+    let failed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("failed: pass-1 task "))
+        .collect();
+    assert_eq!(failed.len(), killed, "{text}");
+    for line in failed {
+        let task = line["failed: pass-1 task ".len()..]
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(
+            !c.join(format!("slurm/done/pass-1/{task}")).exists(),
+            "task {task} is done but listed as failed:\n{text}"
+        );
+        assert!(line.ends_with(&format!("pass-1-{task}.log")), "{line}");
+    }
     run_to_end(&cluster, &c, &want);
 }
 
