@@ -20,6 +20,6 @@ for f in trainer/kernels/*.cu; do
         [ -f "$out" ] || : > "$out"
     done
 done
-SIEVE_WRITE_PTX=1 cargo test --locked -p sieve-trainer --features cuda --test cuda_kernels -- every_kernel_compiles
+SIEVE_WRITE_PTX=1 cargo test --locked -p sieve-trainer --features cuda --test it -- cuda_kernels::every_kernel_compiles
 # Built again with the new PTX embedded, the same test now checks it.
-cargo test --locked -p sieve-trainer --features cuda --test cuda_kernels
+cargo test --locked -p sieve-trainer --features cuda --test it -- cuda_kernels::

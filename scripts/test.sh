@@ -18,7 +18,7 @@ fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
 
 # CUDA 12's NVRTC, ptxas and headers (no GPU, no driver needed): the trainer's kernels are
-# compiled for sm_80 and sm_90 by trainer/tests/cuda_kernels.rs.
+# compiled for sm_80 and sm_90 by trainer/tests/it/cuda_kernels.rs.
 nvidia=$("$venv/bin/python" -c "import os, sysconfig; print(os.path.join(sysconfig.get_paths()['purelib'], 'nvidia'))")
 if [ ! -x "$nvidia/cuda_nvcc/bin/ptxas" ] || [ ! -f "$nvidia/cuda_nvrtc/lib/libnvrtc.so.12" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check \

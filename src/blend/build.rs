@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 use super::indices::{largest_share_error, normalize, parse_split, split_ranges};
-use super::manifest::{BlendManifest, DatasetEntry, SplitEntry, StreamEntry};
+use super::manifest::{new_manifest, BlendManifest, DatasetEntry, SplitEntry, StreamEntry};
 use super::source::{DatasetSource, SampleStream};
 use super::spec::BlendSpec;
 use crate::io::digest::{write_digested, FileDigest};
@@ -237,7 +237,7 @@ pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<
         streams.insert(split.to_string(), entry);
     }
 
-    let manifest = BlendManifest::new(
+    let manifest = new_manifest(
         spec, fractions, tokenizer, dtype, entries, streams, files, &sources,
     );
     write_json(&manifest_path, &manifest)?;

@@ -2,7 +2,7 @@
 //! and greedy blending rule reproduced exactly (see `indices`).
 
 pub mod build;
-pub mod indices;
+pub use sieve_shards::indices;
 pub mod manifest;
 pub mod source;
 pub mod spec;

@@ -2,12 +2,12 @@
 //! and input locations (local paths, globs, Common Crawl listings, HTTP URLs).
 
 pub mod compression;
-pub mod digest;
+pub use sieve_shards::digest;
 pub mod http_payload;
 pub mod http_source;
-pub mod indexed;
+pub use sieve_shards::indexed;
 pub mod inflate;
-pub mod npy;
+pub use sieve_shards::npy;
 pub mod s3;
 pub mod shards;
 pub mod source;

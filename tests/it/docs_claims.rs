@@ -31,7 +31,7 @@ fn functions_under(dir: &Path, out: &mut BTreeSet<String>) {
 fn every_test_named_in_docs_testing_exists() {
     let root = repo();
     let mut functions = BTreeSet::new();
-    for dir in ["src", "tests", "trainer/src", "trainer/tests"] {
+    for dir in ["src", "shards/src", "tests", "trainer/src", "trainer/tests"] {
         functions_under(&root.join(dir), &mut functions);
     }
     let table = std::fs::read_to_string(root.join("docs/testing.md")).unwrap();
@@ -43,11 +43,11 @@ fn every_test_named_in_docs_testing_exists() {
         }
         let last = span.rsplit("::").next().unwrap();
         if last == "*" {
-            // A whole test file: `file::*` is tests/it/file.rs or trainer/tests/file.rs.
+            // A whole test file: `file::*` is tests/it/file.rs or trainer/tests/it/file.rs.
             let file = span.trim_end_matches("::*");
             assert!(
                 root.join(format!("tests/it/{file}.rs")).exists()
-                    || root.join(format!("trainer/tests/{file}.rs")).exists(),
+                    || root.join(format!("trainer/tests/it/{file}.rs")).exists(),
                 "docs/testing.md names the test file `{file}`, which does not exist"
             );
         } else if !last.chars().all(|c| c.is_ascii_uppercase() || c == '_') {

@@ -59,7 +59,7 @@ fn main() {
         weight_decay: 0.1,
     };
     let decay = vec![1.0f32; layout.len];
-    let mut rng = sieve::rng::SplitMix(7);
+    let mut rng = sieve_shards::rng::SplitMix(7);
     let n = batch * seq;
     let tokens: Vec<u32> = (0..n).map(|_| (rng.next_u64() % 50257) as u32).collect();
     let targets: Vec<u32> = (0..n).map(|_| (rng.next_u64() % 50257) as u32).collect();

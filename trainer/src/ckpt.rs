@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sieve::io::digest::digest_file;
-use sieve::tokenize::TokenizerInfo;
+use sieve_shards::digest::digest_file;
+use sieve_shards::tokenizer::TokenizerInfo;
 
 use crate::backend::{Backend, BackendExt};
 use crate::dist::Comm;

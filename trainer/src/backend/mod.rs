@@ -10,15 +10,7 @@
 
 pub mod buffers;
 pub mod cpu;
-#[cfg(feature = "cuda")]
 pub mod cuda;
-#[cfg(feature = "cuda")]
-pub mod cuda_compile;
-pub mod cuda_gemm;
-pub mod cuda_kernels;
-pub mod cuda_launch;
-#[cfg(feature = "cuda")]
-pub mod cuda_ptx;
 pub mod float;
 pub mod timed;
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use sieve::tokenize::Tokenizer;
+use sieve_shards::tokenizer::Tokenizer;
 
 use crate::backend::Cpu;
 use crate::ckpt;
@@ -60,7 +60,7 @@ pub fn run(args: &SampleArgs) -> Result<String> {
         ids.push(tok.eod());
     }
     let prompt_len = ids.len();
-    let mut rng = sieve::rng::SplitMix(args.seed);
+    let mut rng = sieve_shards::rng::SplitMix(args.seed);
     let max = model.cfg.max_seq;
     let vocab = model.cfg.vocab_size;
     for _ in 0..args.tokens {
@@ -77,7 +77,12 @@ pub fn run(args: &SampleArgs) -> Result<String> {
 }
 
 /// Top-k sampling at a temperature (greedy at temperature 0).
-fn pick(logits: &[f32], temperature: f64, top_k: usize, rng: &mut sieve::rng::SplitMix) -> u32 {
+fn pick(
+    logits: &[f32],
+    temperature: f64,
+    top_k: usize,
+    rng: &mut sieve_shards::rng::SplitMix,
+) -> u32 {
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
     if temperature <= 0.0 {

@@ -15,7 +15,7 @@ use crate::metrics::{measure_cpu_gemm_peak, MetricsFile, Progress, Record};
 use crate::model::{GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
 use crate::train::{Groups, TrainConfig, Trainer};
-use sieve::tokenize::TokenizerInfo;
+use sieve_shards::tokenizer::TokenizerInfo;
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {

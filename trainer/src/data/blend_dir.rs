@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use sieve::blend::manifest::BlendManifest;
-use sieve::io::digest::digest_file;
+use sieve_shards::digest::digest_file;
+use sieve_shards::manifest::BlendManifest;
 
 pub struct BlendDir {
     pub dir: PathBuf,

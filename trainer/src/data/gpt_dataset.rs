@@ -11,7 +11,7 @@
 
 use anyhow::{bail, Result};
 
-use super::mt19937::RandomState;
+use sieve_shards::mt19937::RandomState;
 
 /// Megatron's `add_extra_token_to_sequence`: each sample has one token more than the
 /// sequence, so inputs and targets are the same window shifted by one.

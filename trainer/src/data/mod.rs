@@ -3,7 +3,6 @@
 
 pub mod blend_dir;
 pub mod gpt_dataset;
-pub mod mt19937;
 pub mod samples;
 
 pub use blend_dir::BlendDir;

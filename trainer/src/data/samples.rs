@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use sieve::blend::indices::{build_blending_indices, normalize, parse_split, split_ranges};
-use sieve::io::indexed::IndexedReader;
+use sieve_shards::indexed::IndexedReader;
+use sieve_shards::indices::{build_blending_indices, normalize, parse_split, split_ranges};
 
 use super::blend_dir::BlendDir;
 use super::gpt_dataset::{self, GptIndices};

@@ -89,7 +89,7 @@ fn stored_in_bf16(role: Role) -> bool {
 struct Pair<'a, R: Backend<F = f32>, D: Backend<F = f32>> {
     r: &'a R,
     d: &'a D,
-    rng: sieve::rng::SplitMix,
+    rng: sieve_shards::rng::SplitMix,
     checks: Vec<Check>,
 }
 
@@ -206,7 +206,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     let mut p = Pair {
         r: reference,
         d: device,
-        rng: sieve::rng::SplitMix(seed),
+        rng: sieve_shards::rng::SplitMix(seed),
         checks: Vec::new(),
     };
     let (act, w, grad, stat) = (Role::Activation, Role::Weights, Role::Grad, Role::Stat);
@@ -450,7 +450,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::cuda_kernels::{Twin, TWINS};
+    use crate::backend::cuda::kernels::{Twin, TWINS};
     use crate::backend::Cpu;
 
     /// Every function that runs device code (a kernel or cuBLASLt) is checked by the
@@ -479,7 +479,7 @@ mod tests {
         let mut p = Pair {
             r: &be,
             d: &be,
-            rng: sieve::rng::SplitMix(1),
+            rng: sieve_shards::rng::SplitMix(1),
             checks: Vec::new(),
         };
         let r = [1.0f32, -2.0, 4.0];

@@ -87,7 +87,7 @@ fn step<B: Backend<F = f32>>(
 }
 
 fn random_tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
-    let mut rng = sieve::rng::SplitMix(seed);
+    let mut rng = sieve_shards::rng::SplitMix(seed);
     (0..n)
         .map(|_| (rng.next_u64() % vocab as u64) as u32)
         .collect()

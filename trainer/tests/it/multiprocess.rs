@@ -3,7 +3,7 @@
 //! TP2×PP2×DP2 from a checkpoint in fresh processes is bitwise an uninterrupted run, and
 //! killing one rank makes the others exit with an error naming it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

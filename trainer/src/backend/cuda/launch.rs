@@ -2,7 +2,7 @@
 //! computed on the host (and testable without a GPU). The shapes are those one rank sees:
 //! its tensor-parallel slice of the heads, the MLP and the vocabulary.
 
-use super::cuda_kernels::SOURCES;
+use super::kernels::SOURCES;
 
 /// A kernel launch: grid and block dimensions and dynamic shared memory in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +194,7 @@ pub fn check(name: &str, l: &Launch) -> Result<(), String> {
 pub fn all_kernels() -> Vec<&'static str> {
     SOURCES
         .iter()
-        .flat_map(|(_, src)| super::cuda_kernels::kernels_in(src))
+        .flat_map(|(_, src)| super::kernels::kernels_in(src))
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The kernels as PTX, compiled ahead of time and embedded in the binary, so a GPU machine
 //! needs only the driver to load them (no NVRTC, no nvcc). `kernels/ptx/` holds one file per
 //! kernel source and architecture, made by NVRTC from `kernels/*.cu`;
-//! `tests/cuda_kernels.rs` fails when they are not what the sources compile to, and
+//! `tests/it/cuda_kernels.rs` fails when they are not what the sources compile to, and
 //! `scripts/cuda-ptx.sh` regenerates them.
 
 macro_rules! ptx {
@@ -9,27 +9,31 @@ macro_rules! ptx {
         &[
             (
                 "adamw.cu",
-                include_str!(concat!("../../kernels/ptx/adamw.", $arch, ".ptx")),
+                include_str!(concat!("../../../kernels/ptx/adamw.", $arch, ".ptx")),
             ),
             (
                 "attention.cu",
-                include_str!(concat!("../../kernels/ptx/attention.", $arch, ".ptx")),
+                include_str!(concat!("../../../kernels/ptx/attention.", $arch, ".ptx")),
             ),
             (
                 "cross_entropy.cu",
-                include_str!(concat!("../../kernels/ptx/cross_entropy.", $arch, ".ptx")),
+                include_str!(concat!(
+                    "../../../kernels/ptx/cross_entropy.",
+                    $arch,
+                    ".ptx"
+                )),
             ),
             (
                 "elementwise.cu",
-                include_str!(concat!("../../kernels/ptx/elementwise.", $arch, ".ptx")),
+                include_str!(concat!("../../../kernels/ptx/elementwise.", $arch, ".ptx")),
             ),
             (
                 "embedding.cu",
-                include_str!(concat!("../../kernels/ptx/embedding.", $arch, ".ptx")),
+                include_str!(concat!("../../../kernels/ptx/embedding.", $arch, ".ptx")),
             ),
             (
                 "layernorm.cu",
-                include_str!(concat!("../../kernels/ptx/layernorm.", $arch, ".ptx")),
+                include_str!(concat!("../../../kernels/ptx/layernorm.", $arch, ".ptx")),
             ),
         ]
     };

@@ -2,27 +2,36 @@
 //! backend function each one is the twin of.
 //!
 //! The sources are compiled with NVRTC (ahead of time in CI for sm_80 and sm_90, and checked
-//! with `ptxas` for warnings and register spills: `tests/cuda_kernels.rs`). GEMMs are not
+//! with `ptxas` for warnings and register spills: `tests/it/cuda_kernels.rs`). GEMMs are not
 //! kernels of ours: `matmul_forward`/`matmul_backward` and the four products inside attention
 //! go to cuBLASLt, which is why their twins name it.
 
 /// The shared header every kernel source includes.
-pub const COMMON_HEADER: (&str, &str) = ("common.cuh", include_str!("../../kernels/common.cuh"));
+pub const COMMON_HEADER: (&str, &str) = ("common.cuh", include_str!("../../../kernels/common.cuh"));
 
 /// Every kernel source file, by name.
 pub const SOURCES: &[(&str, &str)] = &[
-    ("adamw.cu", include_str!("../../kernels/adamw.cu")),
-    ("attention.cu", include_str!("../../kernels/attention.cu")),
+    ("adamw.cu", include_str!("../../../kernels/adamw.cu")),
+    (
+        "attention.cu",
+        include_str!("../../../kernels/attention.cu"),
+    ),
     (
         "cross_entropy.cu",
-        include_str!("../../kernels/cross_entropy.cu"),
+        include_str!("../../../kernels/cross_entropy.cu"),
     ),
     (
         "elementwise.cu",
-        include_str!("../../kernels/elementwise.cu"),
+        include_str!("../../../kernels/elementwise.cu"),
     ),
-    ("embedding.cu", include_str!("../../kernels/embedding.cu")),
-    ("layernorm.cu", include_str!("../../kernels/layernorm.cu")),
+    (
+        "embedding.cu",
+        include_str!("../../../kernels/embedding.cu"),
+    ),
+    (
+        "layernorm.cu",
+        include_str!("../../../kernels/layernorm.cu"),
+    ),
 ];
 
 /// How a CPU backend function is done on the GPU (kernel names are unique across files).
@@ -182,7 +191,7 @@ mod tests {
 
     /// The names of the `Backend` trait's functions, read from its source.
     fn backend_functions() -> Vec<String> {
-        let src = include_str!("mod.rs");
+        let src = include_str!("../mod.rs");
         let body = &src[src.find("pub trait Backend").unwrap()..];
         body.split("fn ")
             .skip(1)

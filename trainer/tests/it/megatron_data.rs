@@ -2,7 +2,7 @@
 //! indices and the tokens of blended samples equal those of `../shared/tools/megatron_ref.py`
 //! (numpy's RandomState) for several splits, seeds, sequence lengths and sample counts.
 
-mod common;
+use crate::common;
 
 use sieve_trainer::data::samples::{indices_for, per_dataset_sizes};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};

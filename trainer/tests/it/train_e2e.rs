@@ -2,7 +2,7 @@
 //! bitwise an uninterrupted one, the Hugging Face export runs in a numpy GPT-2 and gives the
 //! trainer's logits, and damaged checkpoints or data are refused with the file named.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

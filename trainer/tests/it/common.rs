@@ -14,21 +14,38 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// The `sieve` binary of this build. The trainer does not link the pipeline, so its tests make
+/// their blend by running the binary, which `cargo test --workspace` builds beside this test
+/// binary (`target/<profile>/sieve`).
+pub fn sieve_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = profile_dir.join("sieve");
+    assert!(
+        bin.is_file(),
+        "{} is missing: the trainer's tests make their blend with the sieve binary; run them \
+         with `cargo test --workspace` (or `cargo build -p sieve` first)",
+        bin.display()
+    );
+    bin
+}
+
 /// `OUT/blend` of `sieve run pipelines/sample.toml`, run once into a temporary directory.
 pub fn sample_blend() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let out = tempfile::tempdir().unwrap().keep();
-        let args = sieve::cli::run::RunSpecArgs {
-            spec: workspace().join("pipelines/sample.toml"),
-            output: Some(out.clone()),
-            threads: Some(2),
-            shard: None,
-            step: None,
-            plan: false,
-            quiet: true,
-        };
-        sieve::cli::run::run(args).expect("the sample pipeline runs");
+        let o = Command::new(sieve_binary())
+            .args(["run", "-q", "-j", "2", "-o"])
+            .arg(&out)
+            .arg(workspace().join("pipelines/sample.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "the sample pipeline failed:\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         out.join("blend")
     })
     .clone()
@@ -40,7 +57,7 @@ pub fn shared_tools() -> Option<PathBuf> {
     if p.join("megatron_ref.py").exists() {
         Some(p)
     } else {
-        sieve::testing::skip(&format!(
+        sieve_shards::testing::skip(&format!(
             "{} (the shared tools beside the repository)",
             p.display()
         ));
@@ -65,7 +82,7 @@ pub fn python_with(modules: &[&str]) -> Option<String> {
         explicit.is_none(),
         "SIEVE_TEST_PYTHON={python} lacks one of {modules:?}"
     );
-    sieve::testing::skip(&format!(
+    sieve_shards::testing::skip(&format!(
         "a Python with {modules:?} ({python} lacks one; set SIEVE_TEST_PYTHON)"
     ));
     None

@@ -175,7 +175,7 @@ mod tests {
     use crate::backend::{Backend, Cpu};
 
     fn random(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = sieve::rng::SplitMix(seed);
+        let mut s = sieve_shards::rng::SplitMix(seed);
         (0..n)
             .map(|_| (s.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
             .collect()

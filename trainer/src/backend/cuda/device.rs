@@ -2,8 +2,8 @@
 //! master weights, gradients, optimizer moments and per-row statistics in fp32 (the storage
 //! precision follows each buffer's [`Role`]); every sum accumulates in fp32. The kernels are
 //! the twins of the CPU backend's functions (`kernels/*.cu`, loaded from the PTX embedded by
-//! [`super::cuda_ptx`]), the GEMMs go to cuBLASLt with the descriptors of
-//! [`super::cuda_gemm`], launches use [`super::cuda_launch`], and the collectives are NCCL
+//! [`super::ptx`]), the GEMMs go to cuBLASLt with the descriptors of
+//! [`super::gemm`], launches use [`super::launch`], and the collectives are NCCL
 //! calls on [`NcclGroup`]s. Everything runs on one stream, in the order the model issues it.
 //!
 //! Kernel methods return nothing (as on the CPU): a failed launch is kept and reported by the
@@ -23,9 +23,9 @@ use cudarc::driver::{
 use cudarc::nccl::{result as nccl, sys as ncclsys};
 use half::bf16;
 
-use super::cuda_gemm::{self, Epilogue, Gemm, Op};
-use super::cuda_launch::{self, Launch};
-use super::{Backend, Role};
+use super::gemm::{self, Epilogue, Gemm, Op};
+use super::launch::{self, Launch};
+use crate::backend::{Backend, Role};
 use crate::dist::ReduceOp;
 use crate::optim::AdamStep;
 
@@ -218,7 +218,7 @@ impl Drop for Cuda {
 impl Cuda {
     /// The backend on GPU `ordinal`, after checking that every CUDA library it needs loads.
     pub fn new(ordinal: usize) -> Result<Cuda> {
-        let missing = super::cuda_compile::missing_libraries()
+        let missing = super::compile::missing_libraries()
             .into_iter()
             .filter(|m| !m.starts_with("libnvrtc") && !m.starts_with("libnccl"))
             .collect::<Vec<_>>();
@@ -246,14 +246,14 @@ impl Cuda {
         let comm_stream = stream
             .fork()
             .map_err(|e| anyhow!("creating the communication stream: {e:?}"))?;
-        let ptx = super::cuda_ptx::for_capability(compute_capability);
+        let ptx = super::ptx::for_capability(compute_capability);
         let mut kernels = HashMap::new();
         for (file, text) in ptx {
             let module = ctx
                 .load_module(cudarc::nvrtc::Ptx::from_src(*text))
                 .map_err(|e| anyhow!("loading the kernels of {file}: {e:?}"))?;
-            for name in super::cuda_kernels::kernels_in(
-                super::cuda_kernels::SOURCES
+            for name in super::kernels::kernels_in(
+                super::kernels::SOURCES
                     .iter()
                     .find(|(f, _)| f == file)
                     .map(|(_, s)| *s)
@@ -515,16 +515,16 @@ impl Cuda {
     /// Column sums of the `[rows, width]` bf16 matrix at `x` added into the fp32 `out`
     /// (bias gradients): fixed chunks of rows, then the chunks in order.
     fn column_sums_into(&self, out: u64, x: u64, rows: usize, width: usize) {
-        let chunks = rows.div_ceil(cuda_launch::ROWS_PER_CHUNK);
+        let chunks = rows.div_ceil(launch::ROWS_PER_CHUNK);
         let partial = self.scratch(chunks * width, DType::F32);
         self.launch(
             "column_sums",
-            cuda_launch::column_sums(rows, width),
+            launch::column_sums(rows, width),
             &[Arg::Ptr(partial.ptr), Arg::Ptr(x), int(rows), int(width)],
         );
         self.launch(
             "reduce_partials",
-            cuda_launch::flat(width),
+            launch::flat(width),
             &[
                 Arg::Ptr(out),
                 Arg::Ptr(partial.ptr),
@@ -692,12 +692,12 @@ impl Backend for Cuda {
             (a, b) if a == b => self.copy_bytes(dst.ptr, src.ptr, n * a.bytes()),
             (DType::F32, DType::Bf16) => self.launch(
                 "cast_to_bf16",
-                cuda_launch::flat(n),
+                launch::flat(n),
                 &[Arg::Ptr(dst.ptr), Arg::Ptr(src.ptr), Arg::Size(n as u64)],
             ),
             _ => self.launch(
                 "cast_to_f32",
-                cuda_launch::flat(n),
+                launch::flat(n),
                 &[Arg::Ptr(dst.ptr), Arg::Ptr(src.ptr), Arg::Size(n as u64)],
             ),
         }
@@ -889,7 +889,7 @@ impl Backend for Cuda {
         let ids_ptr = ids.device_ptr(&self.stream).0;
         self.launch(
             "embed_tokens",
-            cuda_launch::per_row(tokens.len()),
+            launch::per_row(tokens.len()),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(ids_ptr),
@@ -915,7 +915,7 @@ impl Backend for Cuda {
         let ids_ptr = ids.device_ptr(&self.stream).0;
         self.launch(
             "embed_tokens_backward",
-            cuda_launch::flat(c),
+            launch::flat(c),
             &[
                 Arg::Ptr(dwte.ptr),
                 Arg::Ptr(dout.ptr),
@@ -931,7 +931,7 @@ impl Backend for Cuda {
         let n = out.len / c;
         self.launch(
             "add_positions",
-            cuda_launch::flat(n * c),
+            launch::flat(n * c),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(wpe.ptr),
@@ -946,7 +946,7 @@ impl Backend for Cuda {
         let batch = dout.len / (seq * c);
         self.launch(
             "add_positions_backward",
-            cuda_launch::flat(seq * c),
+            launch::flat(seq * c),
             &[
                 Arg::Ptr(dwpe.ptr),
                 Arg::Ptr(dout.ptr),
@@ -969,7 +969,7 @@ impl Backend for Cuda {
         let n = inp.len / c;
         self.launch(
             "layernorm_forward",
-            cuda_launch::warp_per_row(n),
+            launch::warp_per_row(n),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(mean.ptr),
@@ -996,14 +996,14 @@ impl Backend for Cuda {
     ) {
         expect("layernorm_backward", dweight.dtype, DType::F32);
         let n = inp.len / c;
-        let chunks = n.div_ceil(cuda_launch::ROWS_PER_CHUNK);
+        let chunks = n.div_ceil(launch::ROWS_PER_CHUNK);
         let (pdw, pdb) = (
             self.scratch(chunks * c, DType::F32),
             self.scratch(chunks * c, DType::F32),
         );
         self.launch(
             "layernorm_backward",
-            cuda_launch::layernorm_backward(n),
+            launch::layernorm_backward(n),
             &[
                 Arg::Ptr(dinp.ptr),
                 Arg::Ptr(pdw.ptr),
@@ -1020,7 +1020,7 @@ impl Backend for Cuda {
         for (out, partial) in [(dweight.ptr, &pdw), (dbias.ptr, &pdb)] {
             self.launch(
                 "reduce_partials",
-                cuda_launch::flat(c),
+                launch::flat(c),
                 &[Arg::Ptr(out), Arg::Ptr(partial.ptr), int(chunks), int(c)],
             );
         }
@@ -1035,7 +1035,7 @@ impl Backend for Cuda {
         oc: usize,
     ) {
         let rows = inp.len / c;
-        let g = cuda_gemm::linear_forward(rows, c, oc, bias.is_some());
+        let g = gemm::linear_forward(rows, c, oc, bias.is_some());
         self.gemm(
             &g,
             1.0,
@@ -1057,7 +1057,7 @@ impl Backend for Cuda {
         oc: usize,
     ) {
         let rows = inp.len / c;
-        let g = cuda_gemm::linear_backward_input(rows, c, oc);
+        let g = gemm::linear_backward_input(rows, c, oc);
         self.gemm(
             &g,
             1.0,
@@ -1066,7 +1066,7 @@ impl Backend for Cuda {
             (dinp.ptr, dinp.dtype),
             None,
         );
-        let g = cuda_gemm::linear_backward_weight(rows, c, oc);
+        let g = gemm::linear_backward_weight(rows, c, oc);
         self.gemm(
             &g,
             1.0,
@@ -1085,7 +1085,7 @@ impl Backend for Cuda {
         let rows = out.len / c;
         self.launch(
             "bias_add",
-            cuda_launch::flat(rows * c),
+            launch::flat(rows * c),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(bias.ptr),
@@ -1124,11 +1124,11 @@ impl Backend for Cuda {
             Arg::Ptr(qkv.ptr),
         ];
         args.extend(dims.iter().map(clone_arg));
-        self.launch("attention_permute", cuda_launch::flat(elems), &args);
+        self.launch("attention_permute", launch::flat(elems), &args);
         let scale = 1.0 / (head_size as f32).sqrt();
         let bf = DType::Bf16;
         self.gemm(
-            &cuda_gemm::attention::scores(bh, seq, head_size),
+            &gemm::attention::scores(bh, seq, head_size),
             scale,
             (k.ptr, bf),
             (q.ptr, bf),
@@ -1137,11 +1137,11 @@ impl Backend for Cuda {
         );
         self.launch(
             "softmax_causal_forward",
-            cuda_launch::warp_per_row(bh * seq),
+            launch::warp_per_row(bh * seq),
             &[Arg::Ptr(att.ptr), int(bh * seq), int(seq)],
         );
         self.gemm(
-            &cuda_gemm::attention::values(bh, seq, head_size),
+            &gemm::attention::values(bh, seq, head_size),
             1.0,
             (v.ptr, bf),
             (att.ptr, att.dtype),
@@ -1150,7 +1150,7 @@ impl Backend for Cuda {
         );
         let mut args = vec![Arg::Ptr(out.ptr), Arg::Ptr(y.ptr)];
         args.extend(dims.iter().map(clone_arg));
-        self.launch("attention_unpermute", cuda_launch::flat(elems), &args);
+        self.launch("attention_unpermute", launch::flat(elems), &args);
     }
     fn attention_backward(
         &self,
@@ -1175,15 +1175,11 @@ impl Backend for Cuda {
             Arg::Ptr(qkv.ptr),
         ];
         args.extend(dims.iter().map(clone_arg));
-        self.launch("attention_permute", cuda_launch::flat(elems), &args);
+        self.launch("attention_permute", launch::flat(elems), &args);
         let mut args = vec![Arg::Ptr(dy.ptr), Arg::Ptr(dout.ptr)];
         args.extend(dims.iter().map(clone_arg));
-        self.launch(
-            "attention_unpermute_backward",
-            cuda_launch::flat(elems),
-            &args,
-        );
-        use cuda_gemm::attention as at;
+        self.launch("attention_unpermute_backward", launch::flat(elems), &args);
+        use gemm::attention as at;
         self.gemm(
             &at::datt(bh, seq, head_size),
             1.0,
@@ -1203,7 +1199,7 @@ impl Backend for Cuda {
         let scale = 1.0 / (head_size as f32).sqrt();
         self.launch(
             "softmax_causal_backward",
-            cuda_launch::warp_per_row(bh * seq),
+            launch::warp_per_row(bh * seq),
             &[
                 Arg::Ptr(datt.ptr),
                 Arg::Ptr(att.ptr),
@@ -1235,17 +1231,13 @@ impl Backend for Cuda {
             Arg::Ptr(dv.ptr),
         ];
         args.extend(dims.iter().map(clone_arg));
-        self.launch(
-            "attention_permute_backward",
-            cuda_launch::flat(elems),
-            &args,
-        );
+        self.launch("attention_permute_backward", launch::flat(elems), &args);
     }
     fn gelu_forward(&self, out: DevMut<'_>, inp: DevRef<'_>) {
         let n = inp.len;
         self.launch(
             "gelu_forward",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[Arg::Ptr(out.ptr), Arg::Ptr(inp.ptr), Arg::Size(n as u64)],
         );
     }
@@ -1253,7 +1245,7 @@ impl Backend for Cuda {
         let n = inp.len;
         self.launch(
             "gelu_backward",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[
                 Arg::Ptr(dinp.ptr),
                 Arg::Ptr(inp.ptr),
@@ -1266,7 +1258,7 @@ impl Backend for Cuda {
         let n = a.len;
         self.launch(
             "residual_forward",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(a.ptr),
@@ -1281,14 +1273,14 @@ impl Backend for Cuda {
         let n = x.len;
         self.launch(
             "accumulate",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[Arg::Ptr(acc.ptr), Arg::Ptr(x.ptr), Arg::Size(n as u64)],
         );
     }
     fn row_max(&self, max: DevMut<'_>, logits: DevRef<'_>, cols: usize, valid: usize) {
         self.launch(
             "row_max",
-            cuda_launch::per_row(max.len),
+            launch::per_row(max.len),
             &[
                 Arg::Ptr(max.ptr),
                 Arg::Ptr(logits.ptr),
@@ -1308,7 +1300,7 @@ impl Backend for Cuda {
     ) {
         self.launch(
             "row_sum_exp",
-            cuda_launch::per_row(sum.len),
+            launch::per_row(sum.len),
             &[
                 Arg::Ptr(sum.ptr),
                 Arg::Ptr(exps.ptr),
@@ -1334,7 +1326,7 @@ impl Backend for Cuda {
         let n = targets.len();
         self.launch(
             "target_logit",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[
                 Arg::Ptr(picked.ptr),
                 Arg::Ptr(logits.ptr),
@@ -1362,7 +1354,7 @@ impl Backend for Cuda {
         let ids_ptr = ids.device_ptr(&self.stream).0;
         self.launch(
             "cross_entropy_backward",
-            cuda_launch::per_row(targets.len()),
+            launch::per_row(targets.len()),
             &[
                 Arg::Ptr(dlogits.ptr),
                 Arg::Ptr(exps.ptr),
@@ -1385,7 +1377,7 @@ impl Backend for Cuda {
         let n = losses.len;
         self.launch(
             "cross_entropy_loss",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[
                 Arg::Ptr(losses.ptr),
                 Arg::Ptr(sum.ptr),
@@ -1400,19 +1392,19 @@ impl Backend for Cuda {
         let n = x.len;
         self.launch(
             "scale",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[Arg::Ptr(x.ptr), Arg::Float(k), Arg::Size(n as u64)],
         );
     }
     fn sum_squares(&self, x: DevRef<'_>, mask: DevRef<'_>) -> f64 {
         expect("sum_squares", x.dtype, DType::F32);
         let n = x.len;
-        let blocks = n.div_ceil(cuda_launch::NORM_CHUNK);
+        let blocks = n.div_ceil(launch::NORM_CHUNK);
         let partial = self.scratch(blocks.max(1) * 2, DType::F32); // doubles: 2 f32 slots each
         let out = self.scratch(2, DType::F32);
         self.launch(
             "grad_norm_partial",
-            cuda_launch::norm_partial(n),
+            launch::norm_partial(n),
             &[
                 Arg::Ptr(partial.ptr),
                 Arg::Ptr(x.ptr),
@@ -1422,7 +1414,7 @@ impl Backend for Cuda {
         );
         self.launch(
             "grad_norm_finish",
-            cuda_launch::single(),
+            launch::single(),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(partial.ptr),
@@ -1453,7 +1445,7 @@ impl Backend for Cuda {
         let n = params.len;
         self.launch(
             "adamw_step",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[
                 Arg::Ptr(params.ptr),
                 Arg::Ptr(grads.ptr),
@@ -1480,12 +1472,12 @@ impl Backend for Cuda {
         let tmp = self.scratch(n, DType::Bf16);
         self.launch(
             "cast_to_bf16",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[Arg::Ptr(tmp.ptr), Arg::Ptr(x.ptr), Arg::Size(n as u64)],
         );
         self.launch(
             "cast_to_f32",
-            cuda_launch::flat(n),
+            launch::flat(n),
             &[Arg::Ptr(x.ptr), Arg::Ptr(tmp.ptr), Arg::Size(n as u64)],
         );
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::shards::AtomicFile;
+use crate::atomic::AtomicFile;
 
 /// A file's size and sha256, as recorded in manifests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! every parameter of the single-rank run, and every rank of a group issued the same
 //! collectives in the same order.
 
-mod common;
+use crate::common;
 
 use sieve_trainer::backend::{Cpu, Float};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};

@@ -9,8 +9,8 @@
 
 use std::process::Command;
 
-use sieve_trainer::backend::cuda_compile::{compile_all, nvrtc_present};
-use sieve_trainer::backend::cuda_ptx::BUILDS;
+use sieve_trainer::backend::cuda::compile::{compile_all, nvrtc_present};
+use sieve_trainer::backend::cuda::ptx::BUILDS;
 
 /// PTX without its `//` comment lines (NVRTC's header names the exact compiler build).
 fn without_comments(ptx: &str) -> Vec<&str> {
@@ -25,7 +25,7 @@ fn every_kernel_compiles_for_sm80_and_sm90_without_warnings_or_spills() {
         std::env::var("SIEVE_CUDA_INCLUDE"),
         std::env::var("SIEVE_PTXAS"),
     ) else {
-        sieve::testing::skip(
+        sieve_shards::testing::skip(
             "CUDA 12's headers and ptxas (SIEVE_CUDA_INCLUDE, SIEVE_PTXAS; scripts/test.sh sets them)",
         );
         return;
@@ -82,7 +82,7 @@ fn every_kernel_compiles_for_sm80_and_sm90_without_warnings_or_spills() {
 /// library's name instead of a panic from the dynamic loader.
 #[test]
 fn missing_cuda_libraries_are_named_not_panicked_on() {
-    use sieve_trainer::backend::cuda_compile::missing_libraries;
+    use sieve_trainer::backend::cuda::compile::missing_libraries;
     use sieve_trainer::dist::nccl_id::nccl_unique_id;
     let missing = missing_libraries();
     assert_eq!(
@@ -103,7 +103,7 @@ fn missing_cuda_libraries_are_named_not_panicked_on() {
 /// names what is missing (never a panic).
 #[test]
 fn device_cuda_without_a_gpu_names_what_is_missing() {
-    use sieve_trainer::backend::cuda_compile::missing_libraries;
+    use sieve_trainer::backend::cuda::compile::missing_libraries;
     if !missing_libraries().iter().any(|m| m.starts_with("libcuda")) {
         eprintln!("skipping: this machine has the NVIDIA driver");
         return;

@@ -6,7 +6,7 @@ use std::ffi::CString;
 
 use anyhow::{bail, Context, Result};
 
-use super::cuda_kernels::{COMMON_HEADER, SOURCES};
+use super::kernels::{COMMON_HEADER, SOURCES};
 
 /// The CUDA libraries the backend needs, by the name a user would install, that cannot be
 /// loaded here.

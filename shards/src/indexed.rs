@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::digest::{FileDigest, Hashing};
-use crate::io::shards::AtomicFile;
+use crate::atomic::AtomicFile;
 
 const MAGIC: &[u8; 9] = b"MMIDIDX\x00\x00";
 const HEADER: usize = 34;
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(t, [40, 50256]);
         assert_eq!(r.pointers, [0, 8]);
         assert_eq!(
-            crate::io::digest::digest_file(&bin_path(&prefix)).unwrap(),
+            crate::digest::digest_file(&bin_path(&prefix)).unwrap(),
             written.bin
         );
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::TokenizerInfo;
-use crate::io::digest::sha256_hex;
+use crate::digest::sha256_hex;
 
 /// Names models use for their end-of-text token, tried in this order.
 const EOD_NAMES: &[&str] = &[

@@ -1,0 +1,18 @@
+//! The CUDA backend. The parts that need no GPU and no CUDA library are built always, so
+//! that they are tested on every machine: the kernel sources and their CPU twins
+//! ([`kernels`]), the launch shapes ([`launch`]) and the cuBLASLt GEMM descriptors ([`gemm`]).
+//! With the `cuda` feature come the device backend itself ([`Cuda`], in `device.rs`), the
+//! NVRTC compile check ([`compile`]) and the embedded PTX ([`ptx`]).
+
+#[cfg(feature = "cuda")]
+pub mod compile;
+#[cfg(feature = "cuda")]
+mod device;
+pub mod gemm;
+pub mod kernels;
+pub mod launch;
+#[cfg(feature = "cuda")]
+pub mod ptx;
+
+#[cfg(feature = "cuda")]
+pub use device::*;
