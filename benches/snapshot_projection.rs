@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sieve::cli::common::RunArgs;
-use sieve::cli::plan::Plan;
 use sieve::io::shards::ShardFormat;
+use sieve::orchestrate::plan::Plan;
+use sieve::pipeline::command::RunArgs;
 use sieve::pipeline::spec::PipelineSpec;
 use sieve::report::RunFacts;
 

@@ -13,6 +13,7 @@ pub mod doc;
 pub mod eval;
 pub mod fuzzing;
 pub mod io;
+pub mod orchestrate;
 pub mod pipeline;
 pub mod quality_train;
 pub mod read;

@@ -6,18 +6,18 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use super::common::{execute, shard_jobs, thread_count, RunArgs};
 use super::Outcome;
 use crate::decontam::cut::Rules;
 use crate::decontam::ngrams::{Compat, NgramIndex};
 use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
+use crate::decontam::passes::{expected, expected_path};
+use crate::decontam::summary::{print_summary, summarize};
 use crate::decontam::tasks::{load_task_file, merge, parse_task_arg, TaskSpec};
+use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
 use crate::pipeline::runner::Job;
-use crate::pipeline::stage::{Stage, StageFactory};
-use crate::pipeline::tasks::{read_expected, record_expected, write_json};
-use crate::stages::decontam::DecontamStage;
+use crate::pipeline::tasks::record_expected;
+use crate::stages::decontam::strip_factory;
 
 #[derive(Debug, Args)]
 #[command(subcommand_negates_reqs = true)]
@@ -147,14 +147,6 @@ pub struct StripArgs {
     pub run: RunArgs,
 }
 
-pub(crate) fn expected_path(work: &Path) -> PathBuf {
-    work.join("counts").join("expected.json")
-}
-
-pub(crate) fn expected(work: &Path) -> Result<Vec<String>> {
-    read_expected(&expected_path(work), "sieve decontam count")
-}
-
 /// Both passes' global part: count all shards, merge; returns the strip index.
 pub fn prepare(
     work: &Path,
@@ -175,77 +167,6 @@ pub fn prepare(
         );
     }
     strip_index(work)
-}
-
-/// A factory for the strip stage.
-pub fn strip_factory(index: Arc<NgramIndex>, cfg: &DecontamConfig) -> StageFactory {
-    let (compat, rules) = (cfg.compat, cfg.rules);
-    Arc::new(move |_stem: &str| {
-        Ok(vec![
-            Box::new(DecontamStage::new(index.clone(), compat, rules)) as Box<dyn Stage>,
-        ])
-    })
-}
-
-/// Totals of the strip reports in an output directory.
-#[derive(Debug, Default, Serialize, serde::Deserialize)]
-pub struct Summary {
-    pub documents_cut: u64,
-    pub documents_split: u64,
-    pub documents_dropped_too_many_pieces: u64,
-    pub documents_dropped_nothing_left: u64,
-    pub matches: u64,
-    pub matches_by_task: std::collections::BTreeMap<String, u64>,
-}
-
-pub fn summarize(out: &Path) -> Result<Summary> {
-    let mut s = Summary::default();
-    let dir = out.join("reports").join("decontam");
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
-    for f in files
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-    {
-        let mut last_id = String::new();
-        for line in std::fs::read_to_string(f)?.lines() {
-            let v: serde_json::Value = serde_json::from_str(line)?;
-            s.matches += 1;
-            for t in v["tasks"].as_array().into_iter().flatten() {
-                *s.matches_by_task
-                    .entry(t.as_str().unwrap_or("?").to_string())
-                    .or_default() += 1;
-            }
-            let id = v["id"].as_str().unwrap_or_default();
-            if id != last_id {
-                last_id = id.to_string();
-                s.documents_cut += 1;
-                match v["outcome"].as_str() {
-                    Some("split") => s.documents_split += 1,
-                    Some("dropped_too_many_pieces") => s.documents_dropped_too_many_pieces += 1,
-                    _ => s.documents_dropped_nothing_left += 1,
-                }
-            }
-        }
-    }
-    write_json(&out.join("decontam-summary.json"), &s)?;
-    Ok(s)
-}
-
-pub fn print_summary(s: &Summary, out: &Path) {
-    eprintln!(
-        "sieve decontam: {} documents cut ({} kept as pieces, {} dropped for > max pieces, {} with nothing left), {} matches {:?}; cuts in {}",
-        s.documents_cut,
-        s.documents_split,
-        s.documents_dropped_too_many_pieces,
-        s.documents_dropped_nothing_left,
-        s.matches,
-        s.matches_by_task,
-        out.join("reports/decontam").display()
-    );
 }
 
 pub fn run(a: DecontamArgs) -> Result<Outcome> {

@@ -2,20 +2,19 @@
 //! at a time (each step with `--shard I/N` for Slurm arrays).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
-use super::common::{execute, shard_jobs, thread_count, RunArgs};
 use super::Outcome;
+use crate::dedup::components::print_report;
 use crate::dedup::config::{DedupConfig, Methods, Preset, Verify};
 use crate::dedup::files::WorkDir;
-use crate::dedup::filter::DedupFilterStage;
+use crate::dedup::filter::filter_factory;
 use crate::dedup::shingle::Shingling;
 use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
 use crate::io::source::parse_shard_spec;
-use crate::pipeline::stage::{Stage, StageFactory};
+use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
 
 #[derive(Debug, Args)]
 #[command(subcommand_negates_reqs = true)]
@@ -169,39 +168,6 @@ fn task(shard: &Option<String>) -> Result<(usize, usize)> {
         Some(s) => parse_shard_spec(s),
         None => Ok((0, 1)),
     }
-}
-
-/// A stage factory that puts the dedup filter of each shard in front of `rest`.
-pub fn filter_factory(work: WorkDir, rest: Option<StageFactory>) -> StageFactory {
-    Arc::new(move |stem: &str| {
-        let mut chain: Vec<Box<dyn Stage>> =
-            vec![Box::new(DedupFilterStage::for_shard(&work, stem)?)];
-        if let Some(rest) = &rest {
-            chain.extend(rest(stem)?);
-        }
-        Ok(chain)
-    })
-}
-
-pub fn print_report(report: &components::Report, work: &WorkDir) {
-    eprintln!(
-        "sieve dedup: {} documents, {} groups of duplicates, {} removed ({:.2}%); edges {:?}",
-        report.documents,
-        report.components,
-        report.removed,
-        100.0 * report.removed as f64 / report.documents.max(1) as f64,
-        report.edges
-    );
-    if let Some(big) = report.largest.first() {
-        eprintln!(
-            "sieve dedup: largest group: {} documents, kept {} ({})",
-            big.size, big.representative, big.representative_dataset
-        );
-    }
-    eprintln!(
-        "sieve dedup: report in {}",
-        work.step("components").join("report.json").display()
-    );
 }
 
 pub fn run(a: DedupArgs) -> Result<Outcome> {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 
-use super::common::{run_on_warc_or_shards, RunArgs};
 use super::Outcome;
 use crate::io::source::InputKind;
+use crate::pipeline::command::{run_on_warc_or_shards, RunArgs};
 use crate::pipeline::stage::Stage;
 use crate::read::{ReadItem, SourceSpec};
 use crate::stages::extract::dom::Dom;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::Args;
 
-use super::common::{run_stage_command, RunArgs};
 use super::Outcome;
 use crate::io::source::InputKind;
+use crate::pipeline::command::{run_stage_command, RunArgs};
 use crate::pipeline::stage::Stage;
 use crate::read::SourceSpec;
 use crate::stages::langid::{Backend, LangidOptions, LangidStage};

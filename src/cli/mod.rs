@@ -6,7 +6,6 @@
 
 pub mod blend;
 pub mod clean;
-pub mod common;
 pub mod decontam;
 pub mod dedup;
 pub mod eval;
@@ -15,7 +14,6 @@ pub mod import;
 pub mod inspect;
 pub mod inspect_tokens;
 pub mod langid;
-pub mod plan;
 pub mod publish;
 pub mod quality;
 pub mod report;
@@ -82,14 +80,7 @@ pub enum Command {
     Status(status::StatusArgs),
 }
 
-/// How a command ended, as the process exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything was processed (bad records are counted, not failures).
-    Ok,
-    /// Some input files could not be processed; the others were. Exit code 2.
-    Partial,
-}
+pub use crate::pipeline::Outcome;
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
@@ -109,7 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(a) => report::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Eval(a) => eval::run(a),
-        Command::Slurm(slurm::SlurmCommand::Submit(a)) => slurm::submit(&a),
+        Command::Slurm(slurm::SlurmCommand::Submit(a)) => crate::orchestrate::slurm::submit(&a),
         Command::Status(a) => status::run(&a),
     }
 }

@@ -8,7 +8,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Outcome;
-use crate::pipeline::publish::{publish, PublishReport, PUBLISHED};
+use crate::pipeline::publish::print_report;
+use crate::pipeline::publish::publish;
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
@@ -19,17 +20,6 @@ pub struct PublishArgs {
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
-}
-
-pub fn print_report(r: &PublishReport) {
-    eprintln!(
-        "sieve publish: {} files ({:.1} MB) in {}: {} sent, {} already there; listed in {PUBLISHED}",
-        r.files,
-        r.bytes as f64 / 1e6,
-        r.destination,
-        r.uploaded,
-        r.already_there
-    );
 }
 
 pub fn run(a: PublishArgs) -> Result<Outcome> {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use super::common::{run_stage_command, RunArgs};
 use super::Outcome;
 use crate::io::source::InputKind;
+use crate::pipeline::command::{run_stage_command, RunArgs};
 use crate::pipeline::stage::Stage;
 use crate::quality_train::{report, train, TrainConfig};
 use crate::read::SourceSpec;

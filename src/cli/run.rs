@@ -8,10 +8,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::common::RunArgs;
-use super::plan::Plan;
 use super::Outcome;
-use crate::pipeline::spec::PipelineSpec;
+use crate::orchestrate::plan::Plan;
 
 #[derive(Debug, Args)]
 pub struct RunSpecArgs {
@@ -40,17 +38,13 @@ pub struct RunSpecArgs {
 
 /// The plan of a spec with the command line's output, threads and quietness.
 pub fn plan_of(a: &RunSpecArgs) -> Result<Plan> {
-    let spec = PipelineSpec::load(&a.spec)?;
-    let args = RunArgs {
-        output: a.output.clone().unwrap_or_else(|| spec.output_dir()),
-        threads: a.threads,
-        shard: a.shard.clone(),
-        format: spec.output.format,
-        write_rejected: spec.output.write_rejected,
-        base_url: String::new(),
-        quiet: a.quiet,
-    };
-    Plan::new(spec, args)
+    Plan::load(
+        &a.spec,
+        a.output.clone(),
+        a.threads,
+        a.shard.clone(),
+        a.quiet,
+    )
 }
 
 pub fn run(a: RunSpecArgs) -> Result<Outcome> {

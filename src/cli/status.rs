@@ -1,7 +1,7 @@
 //! `sieve status DIR`: how far a run directory got, for any way it was run.
 //!
 //! - `sieve run` on one machine keeps a ledger (`work/run.json`, see
-//!   [`crate::pipeline::ledger`]): per step, tasks done of total counted from the step's
+//!   [`crate::orchestrate::ledger`]): per step, tasks done of total counted from the step's
 //!   completion markers, the step running now when the process is alive, and, when it is not,
 //!   whether the run finished, failed or was stopped (killed) part way.
 //! - `sieve slurm submit` records its jobs (`slurm/jobs.json`): per step, tasks done, running,
@@ -18,7 +18,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::Outcome;
-use crate::pipeline::ledger::{done_tasks, Ledger, Markers, RunState, StepState};
+use crate::orchestrate::ledger::{done_tasks, Ledger, Markers, RunState, StepState};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -30,7 +30,7 @@ pub fn run(a: &StatusArgs) -> Result<Outcome> {
     let out = &a.output;
     let mut shown = false;
     let mut failed = false;
-    if super::slurm::submitted(out) {
+    if crate::orchestrate::slurm::submitted(out) {
         failed |= super::slurm::print_status(out)?;
         shown = true;
     }
@@ -147,7 +147,7 @@ fn print_local(out: &Path, ledger: &Ledger) -> bool {
         ledger.spec.display(),
         out.display()
     );
-    let since = crate::pipeline::ledger::now().saturating_sub(ledger.started);
+    let since = crate::orchestrate::ledger::now().saturating_sub(ledger.started);
     let took = ledger.updated.saturating_sub(ledger.started);
     match (ledger.state, alive) {
         (RunState::Running, true) => println!(

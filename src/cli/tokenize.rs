@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use super::common::{shard_jobs, RunArgs};
 use super::Outcome;
 use crate::io::shards::ShardFormat;
-use crate::tokenize::step::{tokenize_all, TokenizeManifest};
+use crate::pipeline::command::{shard_jobs, RunArgs};
+use crate::tokenize::step::print_summary;
+use crate::tokenize::step::tokenize_all;
 use crate::tokenize::Tokenizer;
 
 #[derive(Debug, Args)]
@@ -63,23 +64,4 @@ pub fn run(a: TokenizeArgs) -> Result<Outcome> {
         print_summary(m, &a.output);
     }
     Ok(Outcome::Ok)
-}
-
-pub fn print_summary(m: &TokenizeManifest, out: &std::path::Path) {
-    eprintln!(
-        "sieve tokenize: {} ({:?}, end of document {}): {} documents read, {} empty, {} unreadable",
-        m.tokenizer.encoding, m.dtype, m.tokenizer.eod_id, m.documents_read, m.empty, m.errors
-    );
-    for (name, d) in &m.datasets {
-        eprintln!(
-            "  {name:<16} {:>10} documents {:>14} tokens  ({} prefixes)",
-            d.documents,
-            d.tokens,
-            d.prefixes.len()
-        );
-    }
-    eprintln!(
-        "  manifest: {}",
-        out.join(crate::tokenize::step::MANIFEST).display()
-    );
 }

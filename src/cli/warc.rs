@@ -4,9 +4,9 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::common::{run_stage_command, RunArgs};
 use super::Outcome;
 use crate::io::source::InputKind;
+use crate::pipeline::command::{run_stage_command, RunArgs};
 use crate::pipeline::stage::no_stages;
 use crate::read::SourceSpec;
 

@@ -11,6 +11,7 @@
 pub mod cut;
 pub mod ngrams;
 pub mod passes;
+pub mod summary;
 pub mod tasks;
 pub mod words;
 

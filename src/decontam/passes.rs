@@ -24,6 +24,7 @@ use super::ngrams::{Compat, NgramIndex, Scanner};
 use super::tasks::{build_index, TaskSpec};
 use crate::io::shards::AtomicFile;
 use crate::pipeline::runner::Job;
+use crate::pipeline::tasks::read_expected;
 use crate::pipeline::tasks::{for_each_task, write_json};
 use crate::read::ReadItem;
 
@@ -338,4 +339,12 @@ impl DecontamConfig {
         cfg.check()?;
         Ok(cfg)
     }
+}
+
+pub fn expected_path(work: &Path) -> PathBuf {
+    work.join("counts").join("expected.json")
+}
+
+pub fn expected(work: &Path) -> Result<Vec<String>> {
+    read_expected(&expected_path(work), "sieve decontam count")
 }

@@ -318,6 +318,27 @@ pub fn run(work: &WorkDir) -> Result<Report> {
     Ok(report)
 }
 
+pub fn print_report(report: &Report, work: &WorkDir) {
+    eprintln!(
+        "sieve dedup: {} documents, {} groups of duplicates, {} removed ({:.2}%); edges {:?}",
+        report.documents,
+        report.components,
+        report.removed,
+        100.0 * report.removed as f64 / report.documents.max(1) as f64,
+        report.edges
+    );
+    if let Some(big) = report.largest.first() {
+        eprintln!(
+            "sieve dedup: largest group: {} documents, kept {} ({})",
+            big.size, big.representative, big.representative_dataset
+        );
+    }
+    eprintln!(
+        "sieve dedup: report in {}",
+        work.step("components").join("report.json").display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,11 +2,13 @@
 //! for its shard, recording its representative, as a pipeline stage.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use super::files::{id_hash, kind_name, read_removals, Removal, WorkDir, KIND_EXACT, KIND_URL};
 use crate::doc::Document;
+use crate::pipeline::stage::StageFactory;
 use crate::pipeline::stage::{Emit, Stage};
 
 pub struct DedupFilterStage {
@@ -61,4 +63,16 @@ impl Stage for DedupFilterStage {
         out.drop(doc, reason);
         Ok(())
     }
+}
+
+/// A stage factory that puts the dedup filter of each shard in front of `rest`.
+pub fn filter_factory(work: WorkDir, rest: Option<StageFactory>) -> StageFactory {
+    Arc::new(move |stem: &str| {
+        let mut chain: Vec<Box<dyn Stage>> =
+            vec![Box::new(DedupFilterStage::for_shard(&work, stem)?)];
+        if let Some(rest) = &rest {
+            chain.extend(rest(stem)?);
+        }
+        Ok(chain)
+    })
 }

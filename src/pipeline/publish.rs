@@ -115,6 +115,17 @@ pub fn publish(run: &Path, dest: &str, quiet: bool) -> Result<PublishReport> {
     Ok(report)
 }
 
+pub fn print_report(r: &PublishReport) {
+    eprintln!(
+        "sieve publish: {} files ({:.1} MB) in {}: {} sent, {} already there; listed in {PUBLISHED}",
+        r.files,
+        r.bytes as f64 / 1e6,
+        r.destination,
+        r.uploaded,
+        r.already_there
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,7 +86,7 @@ pub struct RunFacts {
     pub dedup: Vec<(String, DedupReport, Option<DedupConfig>)>,
     /// The decontamination settings, from its work directory.
     pub decontam_config: Option<DecontamConfig>,
-    pub decontam: Option<crate::cli::decontam::Summary>,
+    pub decontam: Option<crate::decontam::summary::Summary>,
     /// Steps in the order they ran (the plan's order, as their first timing appeared).
     pub steps: Vec<StepTime>,
 }

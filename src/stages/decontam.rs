@@ -13,8 +13,9 @@ use anyhow::Result;
 
 use crate::decontam::cut::{strip, Rules};
 use crate::decontam::ngrams::{Compat, NgramIndex, Scanner};
+use crate::decontam::passes::DecontamConfig;
 use crate::doc::Document;
-use crate::pipeline::stage::{Emit, Stage};
+use crate::pipeline::stage::{Emit, Stage, StageFactory};
 
 pub struct DecontamStage {
     index: Arc<NgramIndex>,
@@ -102,4 +103,14 @@ impl Stage for DecontamStage {
         }
         Ok(())
     }
+}
+
+/// A factory for the strip stage.
+pub fn strip_factory(index: Arc<NgramIndex>, cfg: &DecontamConfig) -> StageFactory {
+    let (compat, rules) = (cfg.compat, cfg.rules);
+    Arc::new(move |_stem: &str| {
+        Ok(vec![
+            Box::new(DecontamStage::new(index.clone(), compat, rules)) as Box<dyn Stage>,
+        ])
+    })
 }

@@ -8,3 +8,4 @@ pub mod fasttext_model;
 pub mod fasttext_tree;
 pub mod langid;
 pub mod quality;
+pub mod registry;

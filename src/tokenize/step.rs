@@ -285,3 +285,22 @@ pub fn load_manifest(dir: &Path) -> Result<TokenizeManifest> {
     })?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
 }
+
+pub fn print_summary(m: &TokenizeManifest, out: &std::path::Path) {
+    eprintln!(
+        "sieve tokenize: {} ({:?}, end of document {}): {} documents read, {} empty, {} unreadable",
+        m.tokenizer.encoding, m.dtype, m.tokenizer.eod_id, m.documents_read, m.empty, m.errors
+    );
+    for (name, d) in &m.datasets {
+        eprintln!(
+            "  {name:<16} {:>10} documents {:>14} tokens  ({} prefixes)",
+            d.documents,
+            d.tokens,
+            d.prefixes.len()
+        );
+    }
+    eprintln!(
+        "  manifest: {}",
+        out.join(crate::tokenize::step::MANIFEST).display()
+    );
+}

@@ -22,6 +22,7 @@ use crate::dist::Comm;
 use crate::model::{GptConfig, Layout, ModelShard, Split};
 use crate::safetensors::{self, Tensor};
 use crate::train::{TrainConfig, Trainer};
+use sieve_shards::atomic::AtomicFile;
 
 pub const FORMAT: &str = "sieve-train-checkpoint-1";
 
@@ -39,13 +40,6 @@ pub struct CheckpointState {
     pub step: u64,
     pub consumed: u64,
     pub files: BTreeMap<String, String>,
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp-write");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))
 }
 
 pub fn iteration_dir(save: &Path, step: u64) -> PathBuf {
@@ -141,7 +135,7 @@ pub fn save<B: Backend<F = f32>>(
             data_sha256,
             tokenizer,
         };
-        write_atomic(
+        AtomicFile::write_all(
             &tmp.join("config.json"),
             &serde_json::to_vec_pretty(&config)?,
         )?;
@@ -158,14 +152,14 @@ pub fn save<B: Backend<F = f32>>(
             consumed: trainer.consumed,
             files,
         };
-        write_atomic(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
+        AtomicFile::write_all(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
         if final_dir.exists() {
             std::fs::remove_dir_all(&final_dir)?;
         }
         std::fs::rename(&tmp, &final_dir).with_context(|| {
             format!("cannot rename {} to {}", tmp.display(), final_dir.display())
         })?;
-        write_atomic(
+        AtomicFile::write_all(
             &save_dir.join("latest"),
             final_dir.file_name().unwrap().to_string_lossy().as_bytes(),
         )?;

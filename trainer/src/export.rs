@@ -69,7 +69,7 @@ pub fn export_hf(checkpoint: &Path, out_dir: &Path) -> Result<()> {
         "eos_token_id": config.tokenizer.as_ref().map(|t| t.eod_id),
         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
     });
-    ckpt::write_atomic(
+    sieve_shards::atomic::AtomicFile::write_all(
         &out_dir.join("config.json"),
         &serde_json::to_vec_pretty(&hf_config)?,
     )

@@ -50,7 +50,7 @@ pub fn write(path: &Path, tensors: &[Tensor], metadata: &BTreeMap<String, String
             bytes.extend_from_slice(&v.to_le_bytes());
         }
     }
-    crate::ckpt::write_atomic(path, &bytes)
+    sieve_shards::atomic::AtomicFile::write_all(path, &bytes)
 }
 
 /// Reads every F32 tensor of a file, with the metadata.

@@ -9,9 +9,10 @@
 use std::fmt::Write;
 
 use super::dom::{Dom, Node};
-use super::extractor::{read_page, Block, Page};
+use super::extractor::read_page;
+use super::page::MIN_MAIN_CHARS;
+use super::page::{Block, Page};
 use super::patterns::{is_boilerplate_role, is_skipped_tag};
-use super::reading::MIN_MAIN_CHARS;
 
 /// One block and what happened to it.
 #[derive(Debug, Clone)]

@@ -9,6 +9,7 @@
 pub mod dom;
 pub mod explain;
 pub mod extractor;
+mod page;
 pub mod patterns;
 mod reading;
 

@@ -12,11 +12,8 @@
 //! 3. When the containers give under [`MIN_MAIN_CHARS`], a jusText-style pass classifies the
 //!    whole body instead.
 
-use super::extractor::{Block, Page};
+use super::page::{Block, Page, MIN_MAIN_CHARS};
 use super::patterns::is_boilerplate_phrase;
-
-/// Characters under which a chosen container is not trusted on its own.
-pub(super) const MIN_MAIN_CHARS: usize = 250;
 
 /// Blocks at least this long (characters) are prose.
 const PROSE_CHARS: u32 = 70;

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, Result};
 
-use super::spec::StageSpec;
-use super::stage::{Stage, StageFactory};
+use crate::pipeline::spec::StageSpec;
+use crate::pipeline::stage::{Stage, StageFactory};
 
 type Constructor = fn(&toml::Table) -> Result<Box<dyn Stage>>;
 

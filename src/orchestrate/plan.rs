@@ -30,21 +30,21 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::common::{execute, shard_jobs, RunArgs};
-use super::Outcome;
+use super::ledger::{Ledger, Markers, RunState, StepState};
 use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
 use crate::dedup::config::DedupConfig;
 use crate::dedup::files::WorkDir;
 use crate::dedup::{components, edges, lsh, signatures};
 use crate::io::shards::{AtomicFile, ShardFormat};
 use crate::io::source::select_shard;
-use crate::pipeline::ledger::{Ledger, Markers, RunState, StepState};
-use crate::pipeline::registry;
+use crate::pipeline::command::{execute, shard_jobs, RunArgs};
 use crate::pipeline::runner::Job;
 use crate::pipeline::spec::{PipelineSpec, StageSpec};
 use crate::pipeline::stage::StageFactory;
 use crate::pipeline::stats::RunStats;
 use crate::pipeline::tasks::record_expected;
+use crate::pipeline::Outcome;
+use crate::stages::registry;
 
 const GLOBAL_STAGES: &[&str] = &["dedup", "decontam"];
 /// Stages that turn the final documents into tokens; they end a spec, in this order.
@@ -156,7 +156,7 @@ fn step(
 impl Plan {
     /// The plan of `spec` writing to `args.output`.
     pub fn new(spec: PipelineSpec, args: RunArgs) -> Result<Plan> {
-        super::common::refuse_remote_output(&args.output)?;
+        crate::pipeline::command::refuse_remote_output(&args.output)?;
         let (doc_stages, token_stages) = split_token_stages(&spec.stages)?;
         let shards = spec.jobs()?.len();
         let out = args.output.clone();
@@ -192,6 +192,11 @@ impl Plan {
             format: args.format,
         });
 
+        // Unknown stages and bad options are errors of the spec: reported before any step
+        // starts (or writes anything).
+        for pass in &passes {
+            registry::factory(&pass.stages)?;
+        }
         let mut steps = Vec::new();
         for (k, _) in passes.iter().enumerate() {
             steps.push(step(
@@ -290,6 +295,28 @@ impl Plan {
         })
     }
 
+    /// The plan of the spec file `spec`: output in `output` (default: the spec's
+    /// `[output] dir`), with these threads, task selection and quietness.
+    pub fn load(
+        spec: &Path,
+        output: Option<PathBuf>,
+        threads: Option<usize>,
+        shard: Option<String>,
+        quiet: bool,
+    ) -> Result<Plan> {
+        let spec = PipelineSpec::load(spec)?;
+        let args = RunArgs {
+            output: output.unwrap_or_else(|| spec.output_dir()),
+            threads,
+            shard,
+            format: spec.output.format,
+            write_rejected: spec.output.write_rejected,
+            base_url: String::new(),
+            quiet,
+        };
+        Plan::new(spec, args)
+    }
+
     pub fn step(&self, name: &str) -> Result<&Step> {
         self.steps.iter().find(|s| s.name == name).with_context(|| {
             let names: Vec<&str> = self.steps.iter().map(|s| s.name.as_str()).collect();
@@ -321,10 +348,10 @@ impl Plan {
         let Some(g) = pass.lead else { return Ok(None) };
         let work = &self.work[g];
         Ok(Some(match self.globals[g].name.as_str() {
-            "dedup" => super::dedup::filter_factory(WorkDir::new(work), None),
+            "dedup" => crate::dedup::filter::filter_factory(WorkDir::new(work), None),
             _ => {
                 let cfg = DecontamConfig::from_table(&self.globals[g].options)?;
-                super::decontam::strip_factory(strip_index(work)?, &cfg)
+                crate::stages::decontam::strip_factory(strip_index(work)?, &cfg)
             }
         }))
     }
@@ -397,7 +424,7 @@ impl Plan {
                 let work = WorkDir::new(&self.work[g]);
                 let report = components::run(&work)?;
                 if !quiet {
-                    super::dedup::print_report(&report, &work);
+                    crate::dedup::components::print_report(&report, &work);
                 }
             }
             Action::DecontamCount(g) => {
@@ -405,7 +432,7 @@ impl Plan {
                 let work = &self.work[g];
                 let all = self.global_jobs(g)?;
                 cfg.save_or_check(work)?;
-                record_expected(&super::decontam::expected_path(work), &all)?;
+                record_expected(&crate::decontam::passes::expected_path(work), &all)?;
                 let index = cfg.build_index()?;
                 count_pass(work, &cfg, &index, &select(all), threads, quiet)?;
             }
@@ -413,7 +440,7 @@ impl Plan {
                 let work = &self.work[g];
                 let cfg = DecontamConfig::load(work)?;
                 let index = cfg.build_index()?;
-                let report = merge_pass(work, &index, &super::decontam::expected(work)?)?;
+                let report = merge_pass(work, &index, &crate::decontam::passes::expected(work)?)?;
                 if !quiet {
                     eprintln!(
                         "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases)",
@@ -438,7 +465,7 @@ impl Plan {
                 let dest = self.spec.output.publish.as_deref().unwrap_or_default();
                 let r = crate::pipeline::publish::publish(&self.args.output, dest, quiet)?;
                 if !quiet {
-                    super::publish::print_report(&r);
+                    crate::pipeline::publish::print_report(&r);
                 }
             }
         }
@@ -468,9 +495,9 @@ impl Plan {
             eprint!("whole pipeline:\n{}", total.table());
         }
         if self.globals.iter().any(|s| s.name == "decontam") {
-            let summary = super::decontam::summarize(&self.args.output)?;
+            let summary = crate::decontam::summary::summarize(&self.args.output)?;
             if !self.args.quiet {
-                super::decontam::print_summary(&summary, &self.args.output);
+                crate::decontam::summary::print_summary(&summary, &self.args.output);
             }
         }
         Ok(())
@@ -510,7 +537,7 @@ impl Plan {
             self.args.quiet,
         )?;
         if let (Some(m), false) = (manifest, self.args.quiet) {
-            super::tokenize::print_summary(&m, &tokens);
+            crate::tokenize::step::print_summary(&m, &tokens);
         }
         Ok(())
     }
@@ -529,7 +556,7 @@ impl Plan {
         };
         let manifest = crate::blend::build::build_blend(&spec, &out, &opts)?;
         if !self.args.quiet {
-            super::blend::print_summary(&manifest, &out);
+            crate::blend::build::print_summary(&manifest, &out);
         }
         Ok(())
     }
