@@ -3,6 +3,8 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::text::word_bytes::{ascii_word_table, NON_ASCII};
+
 /// One word: its hash (of the lowercase form) and where it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Word {
@@ -33,25 +35,8 @@ fn word_hash(lower: &[u8]) -> u64 {
     }
 }
 
-/// Per byte: an ASCII word character → its lowercase form; an ASCII separator → 0; a byte
-/// of a multi-byte character → `NON_ASCII` (decoded on the slow path).
-const NON_ASCII: u8 = 0xff;
-const CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c >= 0x80 {
-            NON_ASCII
-        } else if c.is_ascii_alphanumeric() || c == b'_' {
-            c.to_ascii_lowercase()
-        } else {
-            0
-        };
-        b += 1;
-    }
-    t
-};
+/// Per byte, with `_` a word character as in Megatron's `\w` (see `text/word_bytes.rs`).
+const CLASS: [u8; 256] = ascii_word_table(true);
 
 /// The lowercase bytes of the word being read; words longer than 64 bytes spill to `long`.
 struct WordBuf {

@@ -11,6 +11,8 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
+use crate::text::word_bytes::{ascii_word_table, NON_ASCII};
+
 /// What a shingle is: `n` consecutive words or `n` consecutive characters of the normalised
 /// text. Written `word:5` or `char:5`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,25 +83,8 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
-/// Bytes → their lowercase form if they are ASCII word characters, 0 if ASCII separators,
-/// `NON_ASCII` for bytes of multi-byte characters (decoded on the slow path).
-const NON_ASCII: u8 = 0xff;
-const CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c >= 0x80 {
-            NON_ASCII
-        } else if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            0
-        };
-        b += 1;
-    }
-    t
-};
+/// Per byte, with `_` a separator as in datatrove's normalisation (see `text/word_bytes.rs`).
+const CLASS: [u8; 256] = ascii_word_table(false);
 
 /// The hash of one normalised word (its lowercase UTF-8 bytes). Words of up to 8 bytes —
 /// most of them — are mixed as one integer, cheaper than a general hash call.

@@ -2,3 +2,4 @@
 
 pub mod charset;
 pub mod repair;
+pub mod word_bytes;
