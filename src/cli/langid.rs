@@ -1,6 +1,5 @@
 //! `sieve langid`: label documents with their language and keep the wanted ones.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -11,23 +10,12 @@ use crate::io::source::InputKind;
 use crate::pipeline::command::{run_stage_command, RunArgs};
 use crate::pipeline::stage::Stage;
 use crate::read::SourceSpec;
-use crate::stages::langid::{Backend, LangidOptions, LangidStage};
+use crate::stages::langid::{LangidOptions, LangidStage};
 
 #[derive(Debug, Args)]
 pub struct LangidArgs {
-    /// Languages to keep (ISO 639-1, comma-separated); default: keep all, only label.
-    #[arg(long, value_delimiter = ',')]
-    pub keep: Vec<String>,
-    /// Drop documents whose language confidence is lower.
-    #[arg(long, default_value_t = 0.0)]
-    pub min_score: f32,
-    /// The identifier without a model file.
-    #[arg(long, value_enum, default_value = "cld2")]
-    pub backend: Backend,
-    /// A fastText language-ID model, e.g. ../shared/data/langid/fasttext-lid176/lid.176.ftz
-    /// (run by sieve's Rust reader); it replaces --backend.
-    #[arg(long, value_name = "PATH")]
-    pub lid_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: LangidOptions,
     #[command(flatten)]
     pub run: RunArgs,
     /// Document shards (e.g. `sieve extract` output).
@@ -36,12 +24,7 @@ pub struct LangidArgs {
 }
 
 pub fn run(a: LangidArgs) -> Result<Outcome> {
-    let options = LangidOptions {
-        keep: a.keep,
-        min_score: a.min_score,
-        backend: a.backend,
-        lid_model: a.lid_model,
-    };
+    let options = a.options;
     LangidStage::new(&options)?; // report a bad model path before resolving inputs
     let stages = Arc::new(move |_stem: &str| {
         Ok(vec![Box::new(LangidStage::new(&options)?) as Box<dyn Stage>])

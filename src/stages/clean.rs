@@ -13,23 +13,46 @@
 //! and normalisation.
 
 use anyhow::Result;
+use clap::ArgAction;
 use serde::Deserialize;
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
 use crate::text::repair::{normalize_whitespace, repair};
 
-#[derive(Debug, Clone, Deserialize)]
+/// The clean stage's settings: the `sieve clean` flags and the spec's `[[stage]]` keys are
+/// these fields (`--min-chars` is `min_chars`; `--no-repair` and `--no-whitespace` turn off
+/// `repair_unicode` and `normalize_whitespace`), with the defaults of `Default` for both.
+#[derive(Debug, Clone, PartialEq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct CleanOptions {
-    /// Undo mojibake, decode leftover entities, remove control characters, compose (NFC).
+    /// Undo mojibake, decode leftover entities, remove control characters, compose (NFC);
+    /// `--no-repair` skips it.
+    #[arg(long = "no-repair", action = ArgAction::SetFalse,
+          default_value_t = CleanOptions::default().repair_unicode)]
     pub repair_unicode: bool,
-    /// Collapse spaces, trim lines, keep at most one blank line between paragraphs.
+    /// Collapse spaces, trim lines, keep at most one blank line between paragraphs;
+    /// `--no-whitespace` skips it.
+    #[arg(long = "no-whitespace", action = ArgAction::SetFalse,
+          default_value_t = CleanOptions::default().normalize_whitespace)]
     pub normalize_whitespace: bool,
+    /// MT-NLG: drop documents with fewer characters (`too_short`); 0 disables.
+    #[arg(long, default_value_t = CleanOptions::default().min_chars)]
     pub min_chars: usize,
+    /// MT-NLG: drop documents with fewer characters that mention "javascript" (`javascript`);
+    /// 0 disables.
+    #[arg(long, default_value_t = CleanOptions::default().javascript_max_chars)]
     pub javascript_max_chars: usize,
+    /// Megatron's remove_512_non_english: drop documents under N characters whose `lang` is
+    /// not `en` (`short_non_english`); 0 disables.
+    #[arg(long, default_value_t = CleanOptions::default().short_non_english_chars)]
     pub short_non_english_chars: usize,
+    /// Megatron's general_cleaning substitution (join lines after words, squeeze spaces).
+    #[arg(long, action = ArgAction::SetTrue)]
     pub megatron_general_cleaning: bool,
+    /// Megatron's cleanup_dataset rule: drop documents under 8×N characters with fewer than
+    /// N GPT-2 tokens (`too_few_tokens`); Megatron uses 128. 0 disables.
+    #[arg(long, default_value_t = CleanOptions::default().min_gpt2_tokens)]
     pub min_gpt2_tokens: usize,
 }
 

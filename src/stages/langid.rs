@@ -19,17 +19,25 @@ use crate::pipeline::stage::{Emit, Stage};
 use crate::stages::fasttext_infer::{SupervisedModel, Unsupported};
 use crate::stages::fasttext_model::{load_shared, load_supervised_shared, one_line};
 
-#[derive(Debug, Clone, Deserialize, Default)]
+/// The langid stage's settings: the `sieve langid` flags and the spec's `[[stage]]` keys are
+/// these fields (`--min-score` is `min_score`), with the defaults of `Default` for both.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct LangidOptions {
-    /// Languages to keep (ISO 639-1); empty keeps every language.
+    /// Languages to keep (ISO 639-1; comma-separated on the command line); empty keeps every
+    /// language and only labels them.
+    #[arg(long, value_delimiter = ',')]
     pub keep: Vec<String>,
-    /// Documents whose identified language has a lower confidence are dropped.
+    /// Documents whose identified language has a lower confidence are dropped
+    /// (`lang_low_score`).
+    #[arg(long, default_value_t = LangidOptions::default().min_score)]
     pub min_score: f32,
     /// The identifier when no `lid_model` is given.
+    #[arg(long, value_enum, default_value_t = LangidOptions::default().backend)]
     pub backend: Backend,
-    /// A fastText language-ID model (e.g. lid.176.ftz, GlotLID, OpenLID); when given, it
-    /// is the identifier.
+    /// A fastText language-ID model (e.g. lid.176.ftz, GlotLID, OpenLID), run by sieve's Rust
+    /// reader; when given, it is the identifier.
+    #[arg(long, value_name = "PATH")]
     pub lid_model: Option<PathBuf>,
 }
 

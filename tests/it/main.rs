@@ -12,6 +12,7 @@ mod malformed_warcs;
 mod parquet_pyarrow;
 mod report;
 mod s3;
+mod settings;
 mod shared_warcs;
 mod slurm;
 mod status;
