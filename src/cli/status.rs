@@ -18,7 +18,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use super::Outcome;
-use crate::orchestrate::ledger::{done_tasks, Ledger, Markers, RunState, StepState};
+use crate::orchestrate::ledger::{count_markers, done_tasks, Ledger, Markers, RunState, StepState};
+use crate::pipeline::runner::failed_inputs;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -91,40 +92,6 @@ pub fn utc(seconds: u64) -> String {
         t / 60 % 60,
         t % 60
     )
-}
-
-/// Inputs of a shard-writing step's output directory that failed and are not done since:
-/// (input, error).
-fn failed_inputs(dir: &Path) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir.join("failed")) else {
-        return found;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths {
-        let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
-            continue;
-        };
-        if stem.starts_with('.') || dir.join("done").join(&stem).exists() {
-            continue;
-        }
-        let record: Option<serde_json::Value> = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-        let (input, error) = match &record {
-            Some(r) => (
-                r["input"].as_str().unwrap_or(&stem).to_string(),
-                r["error"].as_str().unwrap_or_default().to_string(),
-            ),
-            None => (
-                stem.clone(),
-                format!("unreadable record {}", path.display()),
-            ),
-        };
-        found.push((input, error));
-    }
-    found
 }
 
 /// Prints a local run's progress; true when something failed.
@@ -201,12 +168,7 @@ fn print_local(out: &Path, ledger: &Ledger) -> bool {
 
 /// Prints a stage command's output directory: shards done and inputs that failed.
 fn print_stage_output(out: &Path) -> bool {
-    let done = std::fs::read_dir(out.join("done")).map_or(0, |entries| {
-        entries
-            .filter_map(|e| e.ok())
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .count()
-    });
+    let done = count_markers(&out.join("done"));
     let failed = failed_inputs(out);
     println!(
         "{}: output of a stage command: {done} {} done, {} failed",

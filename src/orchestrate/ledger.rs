@@ -174,15 +174,21 @@ impl Ledger {
     }
 }
 
+/// Marker files in `dir` (temporaries, which start with a dot, are not markers; a missing
+/// directory holds none).
+pub fn count_markers(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    })
+}
+
 /// Finished tasks of a step, counted from its markers (at most its task count).
 pub fn done_tasks(out: &Path, step: &StepRecord) -> usize {
     let done = match &step.markers {
-        Markers::Dir(dir) => std::fs::read_dir(out.join(dir)).map_or(0, |entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-                .count()
-        }),
+        Markers::Dir(dir) => count_markers(&out.join(dir)),
         Markers::File(file) => usize::from(out.join(file).is_file()),
         Markers::Ledger => usize::from(step.state == StepState::Done),
     };

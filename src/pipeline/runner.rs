@@ -227,8 +227,8 @@ fn record_failure(out: &Path, stem: &str, input: &str, why: &str) -> Result<()> 
     AtomicFile::write_all(&failure_path(out, stem), record.to_string().as_bytes())
 }
 
-/// The inputs of a run directory that failed and are not done since.
-fn failed_inputs(out: &Path) -> std::collections::BTreeMap<String, String> {
+/// The inputs of a run directory that failed and are not done since: input → error.
+pub fn failed_inputs(out: &Path) -> std::collections::BTreeMap<String, String> {
     let mut failed = std::collections::BTreeMap::new();
     let Ok(entries) = fs::read_dir(out.join("failed")) else {
         return failed;
