@@ -30,7 +30,7 @@ use crate::pipeline::tasks::write_json;
 
 pub const SPLITS: [&str; 3] = ["train", "valid", "test"];
 
-pub struct BlendOptions {
+pub struct BuildOptions {
     /// Where datasets without a `path` are (`<root>/<name>`): a pipeline's tokens.
     pub default_root: Option<PathBuf>,
     /// Skip the blended stream (Megatron blends the per-dataset prefixes itself).
@@ -49,7 +49,7 @@ pub fn split_samples(spec: &BlendSpec, fractions: [f64; 3]) -> [u64; 3] {
     })
 }
 
-pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BlendOptions) -> Result<BlendManifest> {
+pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BuildOptions) -> Result<BlendManifest> {
     spec.validate()?;
     let manifest_path = out.join(super::manifest::MANIFEST);
     // A stale manifest must never vouch for files this run is about to replace.

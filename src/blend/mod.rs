@@ -4,5 +4,6 @@
 pub mod build;
 pub use sieve_shards::indices;
 pub mod manifest;
+pub mod options;
 pub mod source;
 pub mod spec;

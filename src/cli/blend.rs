@@ -7,33 +7,30 @@ use clap::Args;
 
 use super::Outcome;
 use crate::blend::build::print_summary;
-use crate::blend::build::{build_blend, BlendOptions};
+use crate::blend::build::{build_blend, BuildOptions};
+use crate::blend::options::BlendOptions;
 use crate::blend::spec::BlendSpec;
 
 #[derive(Debug, Args)]
 pub struct BlendArgs {
-    /// The blend spec (see pipelines/mtnlg-blend.toml).
-    #[arg(long, value_name = "BLEND.toml")]
-    pub spec: PathBuf,
+    #[command(flatten)]
+    pub options: BlendOptions,
     /// Output directory (manifest.json is written last).
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
     /// Where datasets without a `path` are: ROOT/<name> (a `sieve tokenize` output).
     #[arg(long, value_name = "ROOT")]
     pub tokens: Option<PathBuf>,
-    /// Do not write the blended stream; only the per-dataset prefixes, blend.txt and indices.
-    #[arg(long)]
-    pub no_stream: bool,
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
 }
 
 pub fn run(a: BlendArgs) -> Result<Outcome> {
-    let spec = BlendSpec::load(&a.spec)?;
-    let opts = BlendOptions {
+    let spec = BlendSpec::load(&a.options.spec)?;
+    let opts = BuildOptions {
         default_root: a.tokens,
-        no_stream: a.no_stream,
+        no_stream: a.options.no_stream,
         quiet: a.quiet,
     };
     let manifest = build_blend(&spec, &a.output, &opts)?;

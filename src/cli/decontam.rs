@@ -8,12 +8,11 @@ use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 
 use super::Outcome;
-use crate::decontam::cut::Rules;
-use crate::decontam::ngrams::{Compat, NgramIndex};
+use crate::decontam::ngrams::NgramIndex;
+use crate::decontam::options::DecontamOptions;
 use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
 use crate::decontam::passes::{expected, expected_path};
 use crate::decontam::summary::{print_summary, summarize};
-use crate::decontam::tasks::{load_task_file, merge, parse_task_arg, TaskSpec};
 use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
 use crate::pipeline::runner::Job;
 use crate::pipeline::tasks::record_expected;
@@ -47,73 +46,20 @@ pub enum DecontamPass {
     Strip(StripArgs),
 }
 
-/// Tasks and rules; stored in WORK/config.json by `count`.
+/// The tasks and rules of a decontamination; stored in WORK/config.json by `count`.
 #[derive(Debug, Clone, Args)]
 pub struct DecontamSettings {
     /// A task: NAME=FILE[:FIELD[,FIELD...]] (JSON lines; FIELD dotted, `a+b` joins fields;
-    /// default field `text`). Repeat for more tasks or files.
+    /// default field `text`). Repeat for more tasks or files. (A spec names a task set.)
     #[arg(long = "task", value_name = "NAME=FILE[:FIELDS]")]
     pub task: Vec<String>,
-    /// A TOML task set (see pipelines/tasks/mtnlg.toml).
-    #[arg(long, value_name = "TASKS.toml")]
-    pub tasks: Option<PathBuf>,
-    /// `sieve` (quirks fixed) or `megatron` (filter_ngrams.py exactly, quirks included).
-    #[arg(long, value_enum, default_value = "sieve")]
-    pub compat: Compat,
-    /// Words per n-gram of long task texts.
-    #[arg(long, default_value_t = 13)]
-    pub ngram: usize,
-    /// Task texts with fewer words are ignored; 8..ngram-word texts are whole n-grams.
-    #[arg(long, default_value_t = 8)]
-    pub min_ngram: usize,
-    /// N-grams found in this many documents or more are common phrases: not removed.
-    #[arg(long, default_value_t = 10)]
-    pub df_threshold: u32,
-    /// Characters removed on each side of a match (then on to the nearest . ! ?).
-    #[arg(long, default_value_t = 200)]
-    pub context_chars: usize,
-    /// Pieces must be longer than this to be kept.
-    #[arg(long, default_value_t = 200)]
-    pub min_piece_chars: usize,
-    /// Documents left in more pieces than this are dropped.
-    #[arg(long, default_value_t = 10)]
-    pub max_pieces: usize,
+    #[command(flatten)]
+    pub options: DecontamOptions,
 }
 
 impl DecontamSettings {
     pub fn config(&self) -> Result<DecontamConfig> {
-        let mut specs: Vec<TaskSpec> = Vec::new();
-        if let Some(file) = &self.tasks {
-            specs.extend(load_task_file(file)?);
-        }
-        for t in &self.task {
-            specs.push(parse_task_arg(t)?);
-        }
-        if specs.is_empty() {
-            bail!("no tasks: use --task NAME=FILE[:FIELDS] or --tasks TASKS.toml");
-        }
-        // Absolute paths, so that later passes run from anywhere find the same files.
-        for s in &mut specs {
-            for p in &mut s.paths {
-                if let Ok(abs) = std::fs::canonicalize(&*p) {
-                    *p = abs;
-                }
-            }
-        }
-        let cfg = DecontamConfig {
-            tasks: merge(specs),
-            compat: self.compat,
-            min_ngram: self.min_ngram,
-            max_ngram: self.ngram,
-            df_threshold: self.df_threshold,
-            rules: Rules {
-                context_chars: self.context_chars,
-                min_piece_chars: self.min_piece_chars,
-                max_pieces: self.max_pieces,
-            },
-        };
-        cfg.check()?;
-        Ok(cfg)
+        self.options.config(&self.task)
     }
 }
 

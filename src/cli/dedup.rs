@@ -8,10 +8,9 @@ use clap::{Args, Subcommand};
 
 use super::Outcome;
 use crate::dedup::components::print_report;
-use crate::dedup::config::{DedupConfig, Methods, Preset, Verify};
+use crate::dedup::config::DedupOptions;
 use crate::dedup::files::WorkDir;
 use crate::dedup::filter::filter_factory;
-use crate::dedup::shingle::Shingling;
 use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
 use crate::io::source::parse_shard_spec;
 use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
@@ -28,7 +27,7 @@ pub struct DedupArgs {
     #[arg(long, value_name = "DIR")]
     pub work: Option<PathBuf>,
     #[command(flatten)]
-    pub settings: DedupSettings,
+    pub options: DedupOptions,
     /// Optional only so that the step subcommands parse; required without one.
     #[command(flatten)]
     pub run: Option<RunArgs>,
@@ -48,66 +47,6 @@ pub enum DedupStep {
     Filter(FilterArgs),
     /// Why a document was removed (or kept): its representative and its verified edges.
     Explain(ExplainArgs),
-}
-
-/// The settings of a dedup run; stored in WORK/config.json by the first step.
-#[derive(Debug, Clone, Args)]
-pub struct DedupSettings {
-    /// Datasets from highest to lowest priority: each group of duplicates keeps the first
-    /// document met in the highest-priority dataset. Unlisted datasets rank last.
-    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
-    pub priority: Vec<String>,
-    /// LSH layout: mtnlg = 20 bands × 13 rows (260 hashes), fineweb = 14 × 8.
-    #[arg(long, value_enum, default_value = "mtnlg")]
-    pub preset: Preset,
-    /// Override the preset's number of bands.
-    #[arg(long)]
-    pub bands: Option<usize>,
-    /// Override the preset's rows per band.
-    #[arg(long)]
-    pub rows: Option<usize>,
-    /// Shingles: word:N (N consecutive normalised words) or char:N; default: the preset's
-    /// (mtnlg: char:5, fineweb: word:5; see docs/dedup.md for the measurements behind it).
-    #[arg(long, value_parser = Shingling::parse)]
-    pub shingle: Option<Shingling>,
-    /// Minimum Jaccard similarity of a verified pair.
-    #[arg(long, default_value_t = 0.8)]
-    pub threshold: f64,
-    /// Verify candidates by exact Jaccard of shingle sets or by the signature estimate.
-    #[arg(long, value_enum, default_value = "exact")]
-    pub verify: Verify,
-    /// Which relations make duplicates.
-    #[arg(long, default_value = "exact,url,fuzzy", value_parser = Methods::parse)]
-    pub methods: Methods,
-    /// Seed of the MinHash permutations.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Key ranges per band (edges tasks per band = ranges).
-    #[arg(long, default_value_t = 1)]
-    pub ranges: usize,
-    /// Jaccard computations per bucket before the rest of the bucket is skipped.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub max_bucket_comparisons: u64,
-}
-
-impl DedupSettings {
-    pub fn config(&self) -> Result<DedupConfig> {
-        let (bands, rows) = self.preset.bands_rows();
-        let cfg = DedupConfig {
-            shingling: self.shingle.unwrap_or(self.preset.shingling()),
-            bands: self.bands.unwrap_or(bands),
-            rows: self.rows.unwrap_or(rows),
-            seed: self.seed,
-            threshold: self.threshold,
-            verify: self.verify,
-            methods: self.methods,
-            priority: self.priority.clone(),
-            ranges: self.ranges,
-            max_bucket_comparisons: self.max_bucket_comparisons,
-        };
-        cfg.check()?;
-        Ok(cfg)
-    }
 }
 
 #[derive(Debug, Args)]
@@ -137,7 +76,7 @@ pub struct SignaturesArgs {
     #[arg(long, value_name = "DIR")]
     pub work: PathBuf,
     #[command(flatten)]
-    pub settings: DedupSettings,
+    pub options: DedupOptions,
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     #[arg(long, value_name = "I/N")]
@@ -179,7 +118,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             if run.shard.is_some() {
                 bail!("`sieve dedup` runs every step on one box; for task arrays run the steps (`sieve dedup signatures --shard I/N`, ...)");
             }
-            let cfg = a.settings.config()?;
+            let cfg = a.options.config()?;
             let work = WorkDir::new(&a.work.unwrap_or_else(|| run.output.join("dedup-work")));
             let jobs = shard_jobs(&a.inputs, &run)?;
             let report = find_duplicates(&work, &cfg, &jobs, run.threads(), run.quiet)?;
@@ -189,7 +128,7 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             execute("dedup", jobs, filter_factory(work, None), &run)
         }
         Some(DedupStep::Signatures(s)) => {
-            let cfg = s.settings.config()?;
+            let cfg = s.options.config()?;
             let run = RunArgs {
                 output: s.work.clone(),
                 threads: s.threads,

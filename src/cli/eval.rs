@@ -41,7 +41,7 @@ pub struct EvalDedupArgs {
     #[arg(long, value_delimiter = ',', value_parser = crate::dedup::shingle::Shingling::parse)]
     pub compare_shingles: Vec<crate::dedup::shingle::Shingling>,
     #[command(flatten)]
-    pub settings: super::dedup::DedupSettings,
+    pub options: crate::dedup::config::DedupOptions,
     /// Scratch directory (default: a temporary directory).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
@@ -114,12 +114,12 @@ fn eval_dedup(a: EvalDedupArgs) -> Result<Outcome> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut scores = Vec::new();
     let shinglings = if a.compare_shingles.is_empty() {
-        vec![a.settings.shingle.unwrap_or(a.settings.preset.shingling())]
+        vec![a.options.shingle.unwrap_or(a.options.preset.shingling())]
     } else {
         a.compare_shingles.clone()
     };
     for shingling in &shinglings {
-        let mut settings = a.settings.clone();
+        let mut settings = a.options.clone();
         settings.shingle = Some(*shingling);
         let cfg = settings.config()?;
         let s = crate::eval::dedup::score(

@@ -25,15 +25,8 @@ pub struct ExtractArgs {
     /// Dataset name for documents read from WARC files.
     #[arg(long, default_value = "web")]
     pub dataset: String,
-    /// Pages larger than this many bytes are dropped (`html_too_large`).
-    #[arg(long, default_value_t = ExtractOptions::default().max_html_bytes)]
-    pub max_html_bytes: usize,
-    /// DOMs deeper than this are dropped (`dom_too_deep`).
-    #[arg(long, default_value_t = ExtractOptions::default().max_depth)]
-    pub max_depth: u32,
-    /// Pages taking longer than this (milliseconds) are dropped (`extract_timeout`).
-    #[arg(long, default_value_t = ExtractOptions::default().time_budget_ms)]
-    pub time_budget_ms: u64,
+    #[command(flatten)]
+    pub options: ExtractOptions,
     /// Instead of extracting, explain one page: each block of the page with its size, link
     /// density and the rule that kept or dropped it. The page is the first document of the
     /// inputs whose URL, WARC-Record-ID or sieve id equals this.
@@ -53,12 +46,7 @@ pub fn run(a: ExtractArgs) -> Result<Outcome> {
     if a.run.output.as_os_str() == NO_OUTPUT {
         bail!("the following required argument was not provided: --output <DIR>");
     }
-    let options = ExtractOptions {
-        max_html_bytes: a.max_html_bytes,
-        max_depth: a.max_depth,
-        time_budget_ms: a.time_budget_ms,
-        ..Default::default()
-    };
+    let options = a.options.clone();
     let stages = Arc::new(move |_stem: &str| {
         Ok(vec![
             Box::new(ExtractStage::new(options.clone())) as Box<dyn Stage>
@@ -86,7 +74,7 @@ fn explain(a: &ExtractArgs, wanted: &str) -> Result<Outcome> {
             if !matches {
                 continue;
             }
-            let dom = Dom::parse(&doc.text, a.max_depth, ExtractOptions::default().max_nodes)
+            let dom = Dom::parse(&doc.text, a.options.max_depth, a.options.max_nodes)
                 .map_err(|e| anyhow!("{}: {wanted}: the page cannot be parsed: {e:?}", input))?;
             println!(
                 "page: {} ({})",

@@ -60,18 +60,8 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// The quality model (labels __label__hq / __label__lq).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Pareto shape (MT-NLG: 3).
-    #[arg(long, default_value_t = 3.0, conflicts_with = "threshold")]
-    pub alpha: f64,
-    /// Keep documents scoring at least this instead of sampling.
-    #[arg(long)]
-    pub threshold: Option<f32>,
-    /// Seed of the per-document draws.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub options: QualityOptions,
     #[command(flatten)]
     pub run: RunArgs,
     #[arg(required = true)]
@@ -99,12 +89,7 @@ pub fn run(a: QualityArgs) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         QualityCommand::Filter(f) => {
-            let options = QualityOptions {
-                model: f.model,
-                alpha: f.alpha,
-                threshold: f.threshold,
-                seed: f.seed,
-            };
+            let options = f.options;
             QualityStage::new(options.clone())?; // a bad model fails before any work
             let stages = Arc::new(move |_stem: &str| {
                 Ok(vec![

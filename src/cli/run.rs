@@ -1,6 +1,6 @@
 //! `sieve run SPEC.toml`: a whole pipeline from a spec file, as the ordered steps of its
 //! [`Plan`] (see `plan.rs` for how a spec becomes passes, global steps and token steps).
-//! `--plan` lists the steps; `--step NAME --shard I/N` runs one task of one step, which is
+//! `--plan` lists the steps, `--show-settings` every stage's settings; `--step NAME --shard I/N` runs one task of one step, which is
 //! what a Slurm array task does.
 
 use std::path::PathBuf;
@@ -31,6 +31,10 @@ pub struct RunSpecArgs {
     /// Print the spec's steps and their task counts as JSON, and run nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Print every setting of every stage (the spec's `[[stage]]` tables with the defaults
+    /// filled in), and run nothing.
+    #[arg(long)]
+    pub show_settings: bool,
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
@@ -49,6 +53,10 @@ pub fn plan_of(a: &RunSpecArgs) -> Result<Plan> {
 
 pub fn run(a: RunSpecArgs) -> Result<Outcome> {
     let plan = plan_of(&a)?;
+    if a.show_settings {
+        print!("{}", plan.settings_toml()?);
+        return Ok(Outcome::Ok);
+    }
     if a.plan {
         println!("{}", serde_json::to_string_pretty(&plan.steps)?);
         return Ok(Outcome::Ok);

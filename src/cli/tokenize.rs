@@ -8,6 +8,7 @@ use clap::Args;
 use super::Outcome;
 use crate::io::shards::ShardFormat;
 use crate::pipeline::command::{shard_jobs, RunArgs};
+use crate::tokenize::options::TokenizeOptions;
 use crate::tokenize::step::print_summary;
 use crate::tokenize::step::tokenize_all;
 use crate::tokenize::Tokenizer;
@@ -20,12 +21,8 @@ pub struct TokenizeArgs {
     /// Output directory: OUT/<dataset>/<shard>.bin|.idx and OUT/tokenize.json.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
-    /// gpt2 (r50k_base), cl100k or o200k (ids equal tiktoken's), or PATH/tokenizer.json.
-    #[arg(long, default_value = "gpt2")]
-    pub tokenizer: String,
-    /// Seed of the per-shard document shuffle.
-    #[arg(long, default_value_t = 1234)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub options: TokenizeOptions,
     /// Worker threads (one input shard each); default: all cores.
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
@@ -48,13 +45,13 @@ pub fn run(a: TokenizeArgs) -> Result<Outcome> {
         base_url: String::new(),
         quiet: a.quiet,
     };
-    let tokenizer = Tokenizer::by_name(&a.tokenizer)?;
+    let tokenizer = Tokenizer::by_name(&a.options.tokenizer)?;
     let all = shard_jobs(&a.inputs, &run)?;
     let selected = run.select(all.clone())?;
     let manifest = tokenize_all(
         &a.output,
         &tokenizer,
-        a.seed,
+        a.options.seed,
         &all,
         &selected,
         run.threads(),

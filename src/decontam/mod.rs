@@ -10,6 +10,7 @@
 
 pub mod cut;
 pub mod ngrams;
+pub mod options;
 pub mod passes;
 pub mod summary;
 pub mod tasks;

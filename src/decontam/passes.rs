@@ -268,76 +268,10 @@ pub fn strip_index(work: &Path) -> Result<Arc<NgramIndex>> {
     Ok(Arc::new(index))
 }
 
-/// The `[[stage]] name = "decontam"` table of a pipeline spec: `tasks` (a TOML task set,
-/// relative to the spec) and the same options as the `sieve decontam` flags.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StageOptions {
-    tasks: String,
-    #[serde(default = "default_compat")]
-    compat: Compat,
-    #[serde(default = "default_ngram")]
-    ngram: usize,
-    #[serde(default = "default_min_ngram")]
-    min_ngram: usize,
-    #[serde(default = "default_df_threshold")]
-    df_threshold: u32,
-    #[serde(default = "default_200")]
-    context_chars: usize,
-    #[serde(default = "default_200")]
-    min_piece_chars: usize,
-    #[serde(default = "default_max_pieces")]
-    max_pieces: usize,
-}
-
-fn default_compat() -> Compat {
-    Compat::Sieve
-}
-fn default_ngram() -> usize {
-    13
-}
-fn default_min_ngram() -> usize {
-    8
-}
-fn default_df_threshold() -> u32 {
-    10
-}
-fn default_200() -> usize {
-    200
-}
-fn default_max_pieces() -> usize {
-    10
-}
-
 impl DecontamConfig {
+    /// Reads a pipeline spec's decontam stage table.
     pub fn from_table(table: &toml::Table) -> Result<DecontamConfig> {
-        let o: StageOptions = table
-            .clone()
-            .try_into()
-            .context("bad options for the decontam stage")?;
-        let tasks_file = PathBuf::from(&o.tasks);
-        let mut tasks = super::tasks::load_task_file(&tasks_file)?;
-        for t in &mut tasks {
-            for p in &mut t.paths {
-                if let Ok(abs) = std::fs::canonicalize(&*p) {
-                    *p = abs;
-                }
-            }
-        }
-        let cfg = DecontamConfig {
-            tasks,
-            compat: o.compat,
-            min_ngram: o.min_ngram,
-            max_ngram: o.ngram,
-            df_threshold: o.df_threshold,
-            rules: Rules {
-                context_chars: o.context_chars,
-                min_piece_chars: o.min_piece_chars,
-                max_pieces: o.max_pieces,
-            },
-        };
-        cfg.check()?;
-        Ok(cfg)
+        super::options::DecontamOptions::from_table(table)?.config(&[])
     }
 }
 

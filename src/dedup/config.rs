@@ -20,7 +20,8 @@ pub enum Verify {
 }
 
 /// LSH layouts named after the pipelines that used them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// MT-NLG: 260 hashes in 20 bands × 13 rows (S-curve midpoint ≈ 0.79).
     Mtnlg,
@@ -54,6 +55,19 @@ pub struct Methods {
     pub exact: bool,
     pub url: bool,
     pub fuzzy: bool,
+}
+
+impl std::fmt::Display for Methods {
+    /// The names of the chosen relations, comma-separated (what `parse` reads).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let chosen = [
+            ("exact", self.exact),
+            ("url", self.url),
+            ("fuzzy", self.fuzzy),
+        ];
+        let names: Vec<&str> = chosen.iter().filter(|c| c.1).map(|c| c.0).collect();
+        f.write_str(&names.join(","))
+    }
 }
 
 impl Methods {
@@ -161,83 +175,118 @@ impl DedupConfig {
     }
 }
 
-/// The `[[stage]] name = "dedup"` table of a pipeline spec; the same settings and defaults as
-/// the `sieve dedup` flags.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StageOptions {
-    #[serde(default)]
-    priority: Vec<String>,
-    #[serde(default = "default_preset")]
-    preset: String,
-    bands: Option<usize>,
-    rows: Option<usize>,
-    shingle: Option<String>,
-    #[serde(default = "default_threshold")]
-    threshold: f64,
-    #[serde(default = "default_verify")]
-    verify: Verify,
-    #[serde(default = "default_methods")]
-    methods: Vec<String>,
-    #[serde(default = "default_seed")]
-    seed: u64,
-    #[serde(default = "default_ranges")]
-    ranges: usize,
-    #[serde(default = "default_max_comparisons")]
-    max_bucket_comparisons: u64,
+/// The dedup settings: the `sieve dedup` flags and the spec's `[[stage]] name = "dedup"`
+/// keys are these fields (`--max-bucket-comparisons` is `max_bucket_comparisons`), with the
+/// defaults of `Default` for both. [`DedupOptions::config`] resolves the preset into the layout
+/// that `WORK/config.json` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupOptions {
+    /// Datasets from highest to lowest priority: each group of duplicates keeps the first
+    /// document met in the highest-priority dataset. Unlisted datasets rank last.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    pub priority: Vec<String>,
+    /// LSH layout: mtnlg = 20 bands × 13 rows (260 hashes), fineweb = 14 × 8.
+    #[arg(long, value_enum, default_value_t = DedupOptions::default().preset)]
+    pub preset: Preset,
+    /// Override the preset's number of bands.
+    #[arg(long)]
+    pub bands: Option<usize>,
+    /// Override the preset's rows per band.
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Shingles: word:N (N consecutive normalised words) or char:N; default: the preset's
+    /// (mtnlg: char:5, fineweb: word:5; see docs/stages/dedup.md for the measurements behind it).
+    #[arg(long, value_parser = Shingling::parse)]
+    pub shingle: Option<Shingling>,
+    /// Minimum Jaccard similarity of a verified pair.
+    #[arg(long, default_value_t = DedupOptions::default().threshold)]
+    pub threshold: f64,
+    /// Verify candidates by exact Jaccard of shingle sets or by the signature estimate.
+    #[arg(long, value_enum, default_value_t = DedupOptions::default().verify)]
+    pub verify: Verify,
+    /// Which relations make duplicates (a list in a spec: `["exact", "url"]`).
+    #[arg(long, value_parser = Methods::parse, default_value_t = DedupOptions::default().methods)]
+    #[serde(with = "method_list")]
+    pub methods: Methods,
+    /// Seed of the MinHash permutations.
+    #[arg(long, default_value_t = DedupOptions::default().seed)]
+    pub seed: u64,
+    /// Key ranges per band (edges tasks per band = ranges).
+    #[arg(long, default_value_t = DedupOptions::default().ranges)]
+    pub ranges: usize,
+    /// Jaccard computations per bucket before the rest of the bucket is skipped.
+    #[arg(long, default_value_t = DedupOptions::default().max_bucket_comparisons)]
+    pub max_bucket_comparisons: u64,
 }
 
-fn default_preset() -> String {
-    "mtnlg".into()
+impl Default for DedupOptions {
+    fn default() -> Self {
+        DedupOptions {
+            priority: Vec::new(),
+            preset: Preset::Mtnlg,
+            bands: None,
+            rows: None,
+            shingle: None,
+            threshold: 0.8,
+            verify: Verify::Exact,
+            methods: Methods {
+                exact: true,
+                url: true,
+                fuzzy: true,
+            },
+            seed: 1,
+            ranges: 1,
+            max_bucket_comparisons: 1_000_000,
+        }
+    }
 }
-fn default_threshold() -> f64 {
-    0.8
+
+/// `methods` in a spec: a list of names, as on the command line.
+mod method_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Methods;
+
+    pub fn serialize<S: Serializer>(m: &Methods, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.to_string().split(','))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Methods, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        Methods::parse(&names.join(",")).map_err(serde::de::Error::custom)
+    }
 }
-fn default_verify() -> Verify {
-    Verify::Exact
-}
-fn default_methods() -> Vec<String> {
-    vec!["exact".into(), "url".into(), "fuzzy".into()]
-}
-fn default_seed() -> u64 {
-    1
-}
-fn default_ranges() -> usize {
-    1
-}
-fn default_max_comparisons() -> u64 {
-    1_000_000
+
+impl DedupOptions {
+    /// Reads a pipeline spec's dedup stage table.
+    pub fn from_table(table: &toml::Table) -> Result<DedupOptions> {
+        crate::pipeline::spec::stage_options("dedup", table)
+    }
+
+    /// The layout and rules these options give (the preset resolved), checked.
+    pub fn config(&self) -> Result<DedupConfig> {
+        let (bands, rows) = self.preset.bands_rows();
+        let cfg = DedupConfig {
+            shingling: self.shingle.unwrap_or(self.preset.shingling()),
+            bands: self.bands.unwrap_or(bands),
+            rows: self.rows.unwrap_or(rows),
+            seed: self.seed,
+            threshold: self.threshold,
+            verify: self.verify,
+            methods: self.methods,
+            priority: self.priority.clone(),
+            ranges: self.ranges,
+            max_bucket_comparisons: self.max_bucket_comparisons,
+        };
+        cfg.check()?;
+        Ok(cfg)
+    }
 }
 
 impl DedupConfig {
     /// Reads a pipeline spec's dedup stage table.
     pub fn from_table(table: &toml::Table) -> Result<DedupConfig> {
-        let o: StageOptions = table
-            .clone()
-            .try_into()
-            .context("bad options for the dedup stage")?;
-        let preset = match o.preset.as_str() {
-            "mtnlg" => Preset::Mtnlg,
-            "fineweb" => Preset::Fineweb,
-            other => bail!("unknown dedup preset `{other}` (use mtnlg or fineweb)"),
-        };
-        let (bands, rows) = preset.bands_rows();
-        let cfg = DedupConfig {
-            shingling: match &o.shingle {
-                Some(s) => Shingling::parse(s)?,
-                None => preset.shingling(),
-            },
-            bands: o.bands.unwrap_or(bands),
-            rows: o.rows.unwrap_or(rows),
-            seed: o.seed,
-            threshold: o.threshold,
-            verify: o.verify,
-            methods: Methods::parse(&o.methods.join(","))?,
-            priority: o.priority,
-            ranges: o.ranges,
-            max_bucket_comparisons: o.max_bucket_comparisons,
-        };
-        cfg.check()?;
-        Ok(cfg)
+        DedupOptions::from_table(table)?.config()
     }
 }

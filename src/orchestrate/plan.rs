@@ -31,48 +31,27 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::ledger::{Ledger, Markers, RunState, StepState};
-use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
-use crate::dedup::config::DedupConfig;
-use crate::dedup::files::WorkDir;
-use crate::dedup::{components, edges, lsh, signatures};
 use crate::io::shards::{AtomicFile, ShardFormat};
 use crate::io::source::select_shard;
 use crate::pipeline::command::{execute, shard_jobs, RunArgs};
+pub use crate::pipeline::global::StepKind;
+use crate::pipeline::global::{Completion, GlobalStage, Placement, StepContext};
 use crate::pipeline::runner::Job;
 use crate::pipeline::spec::{PipelineSpec, StageSpec};
 use crate::pipeline::stage::StageFactory;
 use crate::pipeline::stats::RunStats;
-use crate::pipeline::tasks::record_expected;
 use crate::pipeline::Outcome;
 use crate::stages::registry;
-
-const GLOBAL_STAGES: &[&str] = &["dedup", "decontam"];
-/// Stages that turn the final documents into tokens; they end a spec, in this order.
-const TOKEN_STAGES: &[&str] = &["tokenize", "blend"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepKind {
-    /// Tasks over document shards.
-    Map,
-    /// Tasks over partitions of a global step's key space.
-    Reduce,
-    /// One task.
-    Single,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     Pass(usize),
-    DedupSignatures(usize),
-    DedupLsh(usize),
-    DedupEdges(usize),
-    DedupComponents(usize),
-    DecontamCount(usize),
-    DecontamMerge(usize),
+    /// Step `step` of global stage `g`.
+    Global {
+        g: usize,
+        step: usize,
+    },
     Finish,
-    Tokenize,
-    Blend,
     Report,
     Publish,
 }
@@ -100,29 +79,20 @@ struct Pass {
     format: ShardFormat,
 }
 
+/// A global stage of the spec, where it works and what it reads.
+struct Global {
+    stage: Box<dyn GlobalStage>,
+    work: PathBuf,
+    /// The directory of the shards it reads: the pass before it, or `OUT` for end stages.
+    input: PathBuf,
+}
+
 pub struct Plan {
     spec: PipelineSpec,
     pub args: RunArgs,
     passes: Vec<Pass>,
-    globals: Vec<StageSpec>,
-    /// Work directory of each global stage.
-    work: Vec<PathBuf>,
-    token_stages: Vec<StageSpec>,
+    globals: Vec<Global>,
     pub steps: Vec<Step>,
-}
-
-/// Splits a spec's stages into document stages and the token stages that end it.
-fn split_token_stages(stages: &[StageSpec]) -> Result<(Vec<StageSpec>, Vec<StageSpec>)> {
-    let first = stages
-        .iter()
-        .position(|s| TOKEN_STAGES.contains(&s.name.as_str()))
-        .unwrap_or(stages.len());
-    let (docs, tail) = stages.split_at(first);
-    let names: Vec<&str> = tail.iter().map(|s| s.name.as_str()).collect();
-    if !names.is_empty() && names != ["tokenize"] && names != ["tokenize", "blend"] {
-        bail!("a spec ends with `tokenize`, optionally followed by `blend` (found {names:?} at the end)");
-    }
-    Ok((docs.to_vec(), tail.to_vec()))
 }
 
 /// `first` then `then`, per shard.
@@ -137,41 +107,84 @@ fn chain(first: Option<StageFactory>, then: StageFactory) -> StageFactory {
     }
 }
 
-fn step(
-    name: impl Into<String>,
-    kind: StepKind,
-    tasks: usize,
-    stage: Option<&str>,
-    action: Action,
-) -> Step {
+fn step(name: impl Into<String>, kind: StepKind, tasks: usize, action: Action) -> Step {
     Step {
         name: name.into(),
         kind,
         tasks,
-        stage: stage.map(str::to_string),
+        stage: None,
         action,
     }
+}
+
+/// Checks where an end stage may go: after every document and `Between` stage, and right
+/// after the end stage it names (or first among them when it names none).
+fn check_end_order(stage: &dyn GlobalStage, ends: &[Global]) -> Result<()> {
+    let Placement::End { after } = stage.placement() else {
+        if let Some(end) = ends.last() {
+            bail!(
+                "`{}` comes after `{}`: `{}` ends a spec",
+                stage.name(),
+                end.stage.name(),
+                end.stage.name()
+            );
+        }
+        return Ok(());
+    };
+    let before = ends.last().map(|e| e.stage.name());
+    if before != after {
+        match after {
+            Some(a) => bail!(
+                "`{}` must come right after `{a}`, at the end of the spec",
+                stage.name()
+            ),
+            None => bail!(
+                "`{}` must come before `{}`, at the end of the spec",
+                stage.name(),
+                before.unwrap_or_default()
+            ),
+        }
+    }
+    Ok(())
 }
 
 impl Plan {
     /// The plan of `spec` writing to `args.output`.
     pub fn new(spec: PipelineSpec, args: RunArgs) -> Result<Plan> {
         crate::pipeline::command::refuse_remote_output(&args.output)?;
-        let (doc_stages, token_stages) = split_token_stages(&spec.stages)?;
         let shards = spec.jobs()?.len();
         let out = args.output.clone();
         let mut passes = Vec::new();
-        let mut globals = Vec::new();
-        let mut work = Vec::new();
+        let mut globals: Vec<Global> = Vec::new();
+        let mut ends: Vec<Global> = Vec::new();
         let mut pending = Vec::new();
         let mut input = None;
         let mut lead = None;
-        for stage in &doc_stages {
-            if !GLOBAL_STAGES.contains(&stage.name.as_str()) {
-                pending.push(stage.clone());
+        // Unknown stages and bad options are errors of the spec: reported before any step
+        // starts (or writes anything).
+        for spec_stage in &spec.stages {
+            let Some(stage) = registry::global(spec_stage)? else {
+                if let Some(end) = ends.last() {
+                    bail!(
+                        "`{}` comes after `{}`: `{}` ends a spec",
+                        spec_stage.name,
+                        end.stage.name(),
+                        end.stage.name()
+                    );
+                }
+                pending.push(spec_stage.clone());
+                continue;
+            };
+            check_end_order(stage.as_ref(), &ends)?;
+            if let Placement::End { .. } = stage.placement() {
+                ends.push(Global {
+                    work: stage.work_dir(&out),
+                    input: out.clone(),
+                    stage,
+                });
                 continue;
             }
-            let output = out.join("work").join(format!("before-{}", stage.name));
+            let output = out.join("work").join(format!("before-{}", stage.name()));
             passes.push(Pass {
                 stages: std::mem::take(&mut pending),
                 lead,
@@ -179,10 +192,13 @@ impl Plan {
                 output: output.clone(),
                 format: ShardFormat::Parquet,
             });
-            input = Some(output);
+            input = Some(output.clone());
             lead = Some(globals.len());
-            work.push(out.join("work").join(&stage.name));
-            globals.push(stage.clone());
+            globals.push(Global {
+                work: stage.work_dir(&out),
+                input: output,
+                stage,
+            });
         }
         passes.push(Pass {
             stages: pending,
@@ -191,106 +207,51 @@ impl Plan {
             output: out.clone(),
             format: args.format,
         });
-
-        // Unknown stages and bad options are errors of the spec: reported before any step
-        // starts (or writes anything).
         for pass in &passes {
             registry::factory(&pass.stages)?;
         }
+
+        let between = globals.len();
         let mut steps = Vec::new();
+        let global_steps = |steps: &mut Vec<Step>, g: usize, global: &Global| {
+            for (i, s) in global.stage.steps().into_iter().enumerate() {
+                steps.push(Step {
+                    stage: Some(global.stage.name().to_string()),
+                    ..step(
+                        s.name.clone(),
+                        s.kind,
+                        s.tasks(shards),
+                        Action::Global { g, step: i },
+                    )
+                });
+            }
+        };
         for (k, _) in passes.iter().enumerate() {
             steps.push(step(
                 format!("pass-{}", k + 1),
                 StepKind::Map,
                 shards,
-                None,
                 Action::Pass(k),
             ));
-            let Some(g) = globals.get(k) else { continue };
-            match g.name.as_str() {
-                "dedup" => {
-                    let cfg = DedupConfig::from_table(&g.options)?;
-                    let parts = edges::partitions(&cfg).len();
-                    let s = Some("dedup");
-                    steps.push(step(
-                        "dedup-signatures",
-                        StepKind::Map,
-                        shards,
-                        s,
-                        Action::DedupSignatures(k),
-                    ));
-                    steps.push(step(
-                        "dedup-lsh",
-                        StepKind::Map,
-                        shards,
-                        s,
-                        Action::DedupLsh(k),
-                    ));
-                    steps.push(step(
-                        "dedup-edges",
-                        StepKind::Reduce,
-                        parts,
-                        s,
-                        Action::DedupEdges(k),
-                    ));
-                    steps.push(step(
-                        "dedup-components",
-                        StepKind::Single,
-                        1,
-                        s,
-                        Action::DedupComponents(k),
-                    ));
-                }
-                _ => {
-                    let s = Some("decontam");
-                    steps.push(step(
-                        "decontam-count",
-                        StepKind::Map,
-                        shards,
-                        s,
-                        Action::DecontamCount(k),
-                    ));
-                    steps.push(step(
-                        "decontam-merge",
-                        StepKind::Single,
-                        1,
-                        s,
-                        Action::DecontamMerge(k),
-                    ));
-                }
+            if let Some(global) = globals.get(k) {
+                global_steps(&mut steps, k, global);
             }
         }
-        steps.push(step("finish", StepKind::Single, 1, None, Action::Finish));
-        if !token_stages.is_empty() {
-            steps.push(step(
-                "tokenize",
-                StepKind::Map,
-                shards,
-                Some("tokenize"),
-                Action::Tokenize,
-            ));
-            if token_stages.len() > 1 {
-                steps.push(step(
-                    "blend",
-                    StepKind::Single,
-                    1,
-                    Some("blend"),
-                    Action::Blend,
-                ));
-            }
+        steps.push(step("finish", StepKind::Single, 1, Action::Finish));
+        for (e, end) in ends.iter().enumerate() {
+            global_steps(&mut steps, between + e, end);
         }
-        steps.push(step("report", StepKind::Single, 1, None, Action::Report));
+        globals.extend(ends);
+        steps.push(step("report", StepKind::Single, 1, Action::Report));
         if let Some(dest) = &spec.output.publish {
             crate::io::s3::S3Url::parse(dest).context("[output] publish")?;
-            steps.push(step("publish", StepKind::Single, 1, None, Action::Publish));
+            steps.push(step("publish", StepKind::Single, 1, Action::Publish));
         }
         Ok(Plan {
             spec,
             args,
             passes,
             globals,
-            work,
-            token_stages,
             steps,
         })
     }
@@ -315,6 +276,19 @@ impl Plan {
             quiet,
         };
         Plan::new(spec, args)
+    }
+
+    /// Every setting each stage of the spec will use: its `[[stage]]` tables again, with the
+    /// defaults filled in (a spec that gives the same run).
+    pub fn settings_toml(&self) -> Result<String> {
+        let mut out = String::new();
+        for stage in &self.spec.stages {
+            let name = toml::Value::from(stage.name.as_str());
+            out += &format!("[[stage]]\nname = {name}\n");
+            out += &toml::to_string(&registry::settings(stage)?)?;
+            out += "\n";
+        }
+        Ok(out)
     }
 
     pub fn step(&self, name: &str) -> Result<&Step> {
@@ -346,22 +320,8 @@ impl Plan {
 
     fn lead_factory(&self, pass: &Pass) -> Result<Option<StageFactory>> {
         let Some(g) = pass.lead else { return Ok(None) };
-        let work = &self.work[g];
-        Ok(Some(match self.globals[g].name.as_str() {
-            "dedup" => crate::dedup::filter::filter_factory(WorkDir::new(work), None),
-            _ => {
-                let cfg = DecontamConfig::from_table(&self.globals[g].options)?;
-                crate::stages::decontam::strip_factory(strip_index(work)?, &cfg)
-            }
-        }))
-    }
-
-    /// The shards a global stage reads: the output of the pass before it.
-    fn global_jobs(&self, g: usize) -> Result<Vec<Job>> {
-        shard_jobs(
-            &[self.passes[g].output.to_string_lossy().into_owned()],
-            &self.args,
-        )
+        let global = &self.globals[g];
+        global.stage.lead(&global.work)
     }
 
     /// Runs task `task` = (i, n) of a step (None: all of it) and, when it succeeds, records
@@ -403,54 +363,24 @@ impl Plan {
                 };
                 return execute("run", jobs, stages, &pass_args);
             }
-            Action::DedupSignatures(g) => {
-                let cfg = DedupConfig::from_table(&self.globals[g].options)?;
-                let all = self.global_jobs(g)?;
+            Action::Global { g, step } => {
+                let global = &self.globals[g];
+                let all = shard_jobs(&[global.input.to_string_lossy().into_owned()], args)?;
                 let mine = select(all.clone());
-                signatures::run(
-                    &WorkDir::new(&self.work[g]),
-                    &cfg,
-                    &all,
-                    &mine,
-                    threads,
-                    quiet,
+                global.stage.run_step(
+                    step,
+                    &StepContext {
+                        out: &args.output,
+                        work: &global.work,
+                        all: &all,
+                        mine: &mine,
+                        part,
+                        threads,
+                        quiet,
+                    },
                 )?;
             }
-            Action::DedupLsh(g) => lsh::run(&WorkDir::new(&self.work[g]), part, threads, quiet)?,
-            Action::DedupEdges(g) => {
-                edges::run(&WorkDir::new(&self.work[g]), part, threads, quiet)?
-            }
-            Action::DedupComponents(g) => {
-                let work = WorkDir::new(&self.work[g]);
-                let report = components::run(&work)?;
-                if !quiet {
-                    crate::dedup::components::print_report(&report, &work);
-                }
-            }
-            Action::DecontamCount(g) => {
-                let cfg = DecontamConfig::from_table(&self.globals[g].options)?;
-                let work = &self.work[g];
-                let all = self.global_jobs(g)?;
-                cfg.save_or_check(work)?;
-                record_expected(&crate::decontam::passes::expected_path(work), &all)?;
-                let index = cfg.build_index()?;
-                count_pass(work, &cfg, &index, &select(all), threads, quiet)?;
-            }
-            Action::DecontamMerge(g) => {
-                let work = &self.work[g];
-                let cfg = DecontamConfig::load(work)?;
-                let index = cfg.build_index()?;
-                let report = merge_pass(work, &index, &crate::decontam::passes::expected(work)?)?;
-                if !quiet {
-                    eprintln!(
-                        "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases)",
-                        report.index_ngrams, report.ngrams_found, report.frequent, cfg.df_threshold
-                    );
-                }
-            }
             Action::Finish => self.finish()?,
-            Action::Tokenize => self.tokenize(task)?,
-            Action::Blend => self.blend()?,
             Action::Report => {
                 let written = crate::report::write(
                     &self.args.output,
@@ -479,7 +409,7 @@ impl Plan {
         let mut total = RunStats::default();
         for (i, pass) in self.passes.iter().enumerate() {
             let s = crate::pipeline::runner::merge_stats(&pass.output)?;
-            if self.globals.is_empty() {
+            if self.passes.len() == 1 {
                 return Ok(());
             }
             if i == 0 {
@@ -494,69 +424,10 @@ impl Plan {
         if !self.args.quiet {
             eprint!("whole pipeline:\n{}", total.table());
         }
-        if self.globals.iter().any(|s| s.name == "decontam") {
-            let summary = crate::decontam::summary::summarize(&self.args.output)?;
-            if !self.args.quiet {
-                crate::decontam::summary::print_summary(&summary, &self.args.output);
-            }
-        }
-        Ok(())
-    }
-
-    fn tokenize(&self, task: Option<(usize, usize)>) -> Result<()> {
-        let tokenize = &self.token_stages[0];
-        let text = |key: &str, default: &str| -> Result<String> {
-            match tokenize.options.get(key) {
-                None => Ok(default.to_string()),
-                Some(toml::Value::String(s)) => Ok(s.clone()),
-                Some(other) => bail!("tokenize: `{key}` must be a string, not {other}"),
-            }
-        };
-        let tokenizer = crate::tokenize::Tokenizer::by_name(&text("tokenizer", "gpt2")?)?;
-        let seed = match tokenize.options.get("seed") {
-            None => 1234,
-            Some(toml::Value::Integer(n)) if *n >= 0 => *n as u64,
-            Some(other) => bail!("tokenize: `seed` must be a non-negative integer, not {other}"),
-        };
-        let tokens = self.args.output.join("tokens");
-        let all = shard_jobs(
-            &[self.args.output.to_string_lossy().into_owned()],
-            &self.args,
-        )?;
-        let mine = match task {
-            Some((i, n)) => select_shard(all.clone(), i, n),
-            None => all.clone(),
-        };
-        let manifest = crate::tokenize::step::tokenize_all(
-            &tokens,
-            &tokenizer,
-            seed,
-            &all,
-            &mine,
-            self.args.threads(),
-            self.args.quiet,
-        )?;
-        if let (Some(m), false) = (manifest, self.args.quiet) {
-            crate::tokenize::step::print_summary(&m, &tokens);
-        }
-        Ok(())
-    }
-
-    fn blend(&self) -> Result<()> {
-        let blend = &self.token_stages[1];
-        let Some(toml::Value::String(spec_path)) = blend.options.get("spec") else {
-            bail!("blend: give the blend spec as `spec = \"BLEND.toml\"`");
-        };
-        let spec = crate::blend::spec::BlendSpec::load(Path::new(spec_path))?;
-        let out = self.args.output.join("blend");
-        let opts = crate::blend::build::BlendOptions {
-            default_root: Some(self.args.output.join("tokens")),
-            no_stream: false,
-            quiet: self.args.quiet,
-        };
-        let manifest = crate::blend::build::build_blend(&spec, &out, &opts)?;
-        if !self.args.quiet {
-            crate::blend::build::print_summary(&manifest, &out);
+        for global in &self.globals {
+            global
+                .stage
+                .after_finish(&self.args.output, self.args.quiet)?;
         }
         Ok(())
     }
@@ -568,16 +439,15 @@ impl Plan {
         let rel = |p: PathBuf| p.strip_prefix(out).map(Path::to_path_buf).unwrap_or(p);
         match step.action {
             Action::Pass(k) => Markers::Dir(rel(self.passes[k].output.join("done"))),
-            Action::DedupSignatures(g) => Markers::Dir(rel(self.work[g].join("signatures/done"))),
-            Action::DedupLsh(g) => Markers::Dir(rel(self.work[g].join("lsh/done"))),
-            Action::DedupEdges(g) => Markers::Dir(rel(self.work[g].join("edges/done"))),
-            Action::DedupComponents(g) => Markers::Dir(rel(self.work[g].join("components/done"))),
-            Action::DecontamCount(g) => Markers::Dir(rel(self.work[g].join("counts/done"))),
-            Action::DecontamMerge(g) => Markers::File(rel(self.work[g].join("merge.json"))),
+            Action::Global { g, step } => {
+                let global = &self.globals[g];
+                match &global.stage.steps()[step].done {
+                    Completion::Dir(d) => Markers::Dir(rel(global.work.join(d))),
+                    Completion::File(f) => Markers::File(rel(global.work.join(f))),
+                }
+            }
             // The step's timing is written once it has succeeded.
             Action::Finish => Markers::File(PathBuf::from("timings/finish/0-of-1.json")),
-            Action::Tokenize => Markers::Dir(PathBuf::from("tokens/done")),
-            Action::Blend => Markers::File(PathBuf::from("blend/manifest.json")),
             Action::Report => Markers::File(PathBuf::from("report/index.html")),
             Action::Publish => Markers::Ledger,
         }
@@ -607,7 +477,7 @@ impl Plan {
         let out = &self.args.output;
         let mut task = None;
         if let Some(spec) = &self.args.shard {
-            if !self.globals.is_empty() || !self.token_stages.is_empty() {
+            if !self.globals.is_empty() {
                 bail!(
                     "a spec with dedup, decontam or tokenize runs as one task per step: name the step too \
                      (`sieve run --step NAME --shard I/N`; `sieve run --plan` lists the steps), or \

@@ -2,6 +2,7 @@
 //! stage command shares, pipeline specs, publishing.
 
 pub mod command;
+pub mod global;
 pub mod progress;
 pub mod publish;
 pub mod runner;

@@ -67,6 +67,17 @@ fn default_format() -> ShardFormat {
     ShardFormat::Parquet
 }
 
+/// A stage's `[[stage]]` table read as its options type (unknown keys are errors).
+pub fn stage_options<T: serde::de::DeserializeOwned>(
+    stage: &str,
+    table: &toml::Table,
+) -> Result<T> {
+    table
+        .clone()
+        .try_into()
+        .with_context(|| format!("bad options for the {stage} stage"))
+}
+
 /// One stage: its registered name and its options.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StageSpec {

@@ -14,7 +14,7 @@
 
 use anyhow::Result;
 use clap::ArgAction;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
@@ -23,7 +23,7 @@ use crate::text::repair::{normalize_whitespace, repair};
 /// The clean stage's settings: the `sieve clean` flags and the spec's `[[stage]]` keys are
 /// these fields (`--min-chars` is `min_chars`; `--no-repair` and `--no-whitespace` turn off
 /// `repair_unicode` and `normalize_whitespace`), with the defaults of `Default` for both.
-#[derive(Debug, Clone, PartialEq, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct CleanOptions {
     /// Undo mojibake, decode leftover entities, remove control characters, compose (NFC);

@@ -1,4 +1,5 @@
-//! The `decontam` strip stage: cuts task n-grams (and 200 characters around each) out of
+//! The `decontam` stage: its global steps (`DecontamGlobal`, at the end of this file) and the
+//! strip stage that follows them, which cuts task n-grams (and 200 characters around each) out of
 //! documents, splitting them into pieces; see `crate::decontam` for the index and the passes.
 //!
 //! Outcomes: a document without task n-grams is kept as is; one with cuts becomes its
@@ -7,6 +8,7 @@
 //! dropped (`contaminated`). Every cut goes to the stage report
 //! `OUT/reports/decontam/<stem>.jsonl`: document, tasks, n-gram, character offsets.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -14,8 +16,11 @@ use anyhow::Result;
 use crate::decontam::cut::{strip, Rules};
 use crate::decontam::ngrams::{Compat, NgramIndex, Scanner};
 use crate::decontam::passes::DecontamConfig;
+use crate::decontam::passes::{count_pass, expected, expected_path, merge_pass, strip_index};
 use crate::doc::Document;
+use crate::pipeline::global::{Completion, GlobalStage, GlobalStep, StepContext};
 use crate::pipeline::stage::{Emit, Stage, StageFactory};
+use crate::pipeline::tasks::record_expected;
 
 pub struct DecontamStage {
     index: Arc<NgramIndex>,
@@ -113,4 +118,68 @@ pub fn strip_factory(index: Arc<NgramIndex>, cfg: &DecontamConfig) -> StageFacto
             Box::new(DecontamStage::new(index.clone(), compat, rules)) as Box<dyn Stage>,
         ])
     })
+}
+
+/// The `decontam` stage of a spec: Megatron's two passes as global steps over the documents of
+/// the pass before it, then the strip stage leading the next pass.
+///
+/// | step | tasks | writes (in `OUT/work/decontam/`) |
+/// |---|---|---|
+/// | `decontam-count` | one per shard | `config.json`, `counts/` (document frequency of each task n-gram) |
+/// | `decontam-merge` | 1 | `frequent.bin` (n-grams too common to remove), `merge.json` |
+pub struct DecontamGlobal {
+    cfg: DecontamConfig,
+}
+
+impl DecontamGlobal {
+    pub fn from_table(table: &toml::Table) -> Result<Box<dyn GlobalStage>> {
+        Ok(Box::new(DecontamGlobal {
+            cfg: DecontamConfig::from_table(table)?,
+        }))
+    }
+}
+
+impl GlobalStage for DecontamGlobal {
+    fn name(&self) -> &'static str {
+        "decontam"
+    }
+
+    fn steps(&self) -> Vec<GlobalStep> {
+        vec![
+            GlobalStep::map("decontam-count", Completion::Dir("counts/done".into())),
+            GlobalStep::single("decontam-merge", Completion::File("merge.json".into())),
+        ]
+    }
+
+    fn run_step(&self, step: usize, cx: &StepContext) -> Result<()> {
+        let work = cx.work;
+        if step == 0 {
+            self.cfg.save_or_check(work)?;
+            record_expected(&expected_path(work), cx.all)?;
+            let index = self.cfg.build_index()?;
+            return count_pass(work, &self.cfg, &index, cx.mine, cx.threads, cx.quiet);
+        }
+        let cfg = DecontamConfig::load(work)?;
+        let index = cfg.build_index()?;
+        let report = merge_pass(work, &index, &expected(work)?)?;
+        if !cx.quiet {
+            eprintln!(
+                "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases)",
+                report.index_ngrams, report.ngrams_found, report.frequent, cfg.df_threshold
+            );
+        }
+        Ok(())
+    }
+
+    fn lead(&self, work: &Path) -> Result<Option<StageFactory>> {
+        Ok(Some(strip_factory(strip_index(work)?, &self.cfg)))
+    }
+
+    fn after_finish(&self, out: &Path, quiet: bool) -> Result<()> {
+        let summary = crate::decontam::summary::summarize(out)?;
+        if !quiet {
+            crate::decontam::summary::print_summary(&summary, out);
+        }
+        Ok(())
+    }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
@@ -21,7 +21,7 @@ use crate::stages::fasttext_model::{load_shared, load_supervised_shared, one_lin
 
 /// The langid stage's settings: the `sieve langid` flags and the spec's `[[stage]]` keys are
 /// these fields (`--min-score` is `min_score`), with the defaults of `Default` for both.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct LangidOptions {
     /// Languages to keep (ISO 639-1; comma-separated on the command line); empty keeps every
@@ -42,7 +42,7 @@ pub struct LangidOptions {
 }
 
 /// The language identifiers that need no model file.
-#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// Compact Language Detector 2 (quadgrams and words, 80+ languages), as the MT-NLG paper

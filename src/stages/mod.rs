@@ -1,7 +1,9 @@
 //! Streaming stages, one module each.
 
+pub mod blend;
 pub mod clean;
 pub mod decontam;
+pub mod dedup;
 pub mod extract;
 pub mod fasttext_infer;
 pub mod fasttext_model;
@@ -9,3 +11,4 @@ pub mod fasttext_tree;
 pub mod langid;
 pub mod quality;
 pub mod registry;
+pub mod tokenize;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
@@ -23,22 +23,35 @@ pub const HIGH_QUALITY_LABEL: &str = "__label__hq";
 /// The label of other (raw crawl) text.
 pub const LOW_QUALITY_LABEL: &str = "__label__lq";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The quality filter's settings: the `sieve quality filter` flags and the spec's `[[stage]]`
+/// keys are these fields, with the defaults of `Default` for both (`model` has none: it is
+/// required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields, default)]
 pub struct QualityOptions {
+    /// The quality model (labels __label__hq / __label__lq).
+    #[arg(long, required = true)]
     pub model: PathBuf,
     /// Pareto shape; MT-NLG and NeMo Curator use 3. Ignored when `threshold` is set.
-    #[serde(default = "default_alpha")]
+    #[arg(long, default_value_t = QualityOptions::default().alpha, conflicts_with = "threshold")]
     pub alpha: f64,
-    /// Keep documents with a score at least this high instead of sampling.
-    #[serde(default)]
+    /// Keep documents scoring at least this instead of sampling.
+    #[arg(long)]
     pub threshold: Option<f32>,
-    #[serde(default)]
+    /// Seed of the per-document draws.
+    #[arg(long, default_value_t = QualityOptions::default().seed)]
     pub seed: u64,
 }
 
-fn default_alpha() -> f64 {
-    3.0
+impl Default for QualityOptions {
+    fn default() -> Self {
+        QualityOptions {
+            model: PathBuf::new(),
+            alpha: 3.0,
+            threshold: None,
+            seed: 0,
+        }
+    }
 }
 
 /// A uniform draw in (0, 1) from (seed, document id): 53 bits of xxh3, never 0.
@@ -149,6 +162,9 @@ pub struct QualityStage {
 
 impl QualityStage {
     pub fn new(options: QualityOptions) -> Result<QualityStage> {
+        if options.model.as_os_str().is_empty() {
+            bail!("the quality stage needs its model: `model = \"PATH\"` (`--model PATH`)");
+        }
         if options.threshold.is_none() && options.alpha <= 0.0 {
             bail!(
                 "the Pareto shape alpha must be positive (got {})",

@@ -3,4 +3,5 @@
 
 pub use sieve_shards::tokenizer::*;
 
+pub mod options;
 pub mod step;

@@ -16,27 +16,34 @@ mod reading;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
 use dom::{Dom, DomError};
 
-/// Options of the extract stage (also the `[[stage]] name = "extract"` table).
-#[derive(Debug, Clone, Deserialize)]
+/// The extract stage's settings: the `sieve extract` flags and the spec's `[[stage]]` keys are
+/// these fields (`--max-html-bytes` is `max_html_bytes`), with the defaults of `Default` for
+/// both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExtractOptions {
     /// Larger pages are dropped (`html_too_large`). Common Crawl truncates at 1 MiB.
+    #[arg(long, default_value_t = ExtractOptions::default().max_html_bytes)]
     pub max_html_bytes: usize,
     /// Deeper DOMs are dropped (`dom_too_deep`). Tree building costs time proportional to
     /// depth × tags, so this bounds parsing time; real pages with many unclosed inline tags
     /// reach depths of a thousand or more.
+    #[arg(long, default_value_t = ExtractOptions::default().max_depth)]
     pub max_depth: u32,
     /// DOMs with more nodes are dropped (`dom_too_large`).
+    #[arg(long, default_value_t = ExtractOptions::default().max_nodes)]
     pub max_nodes: usize,
-    /// Pages that take longer are dropped (`extract_timeout`).
+    /// Pages that take longer (milliseconds) are dropped (`extract_timeout`).
+    #[arg(long, default_value_t = ExtractOptions::default().time_budget_ms)]
     pub time_budget_ms: u64,
     /// Keep documents whose extracted text is empty (dropped as `no_text` otherwise).
+    #[arg(long)]
     pub keep_empty: bool,
 }
 

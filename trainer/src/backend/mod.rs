@@ -9,10 +9,10 @@
 //! gradient outputs, so gradients accumulate over micro-batches without extra copies.
 
 pub mod buffers;
+pub mod clock;
 pub mod cpu;
 pub mod cuda;
 pub mod float;
-pub mod timed;
 
 use std::ops::Range;
 

@@ -5,17 +5,15 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::backend::Backend;
-use crate::ckpt;
 use crate::data::{BlendDir, SampleSource, Split};
 use crate::dist::grid::RankGrid;
 use crate::dist::tcp::{Mesh, TcpComm};
 use crate::dist::{Comm, Solo};
-use crate::metrics::{measure_cpu_gemm_peak, MetricsFile, Progress, Record};
+use crate::metrics::measure_cpu_gemm_peak;
 use crate::model::{GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use crate::train::run::{cuda, train_loop, LoopOptions, Run, Summary};
 use crate::train::{Groups, TrainConfig, Trainer};
-use sieve_shards::tokenizer::TokenizerInfo;
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -122,6 +120,18 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// What the training loop takes from the command line besides the configuration.
+    pub fn loop_options(&self) -> LoopOptions {
+        LoopOptions {
+            load: self.load.clone(),
+            save: self.save.clone(),
+            save_interval: self.save_interval,
+            metrics: self.metrics.clone(),
+            exit_after: self.exit_after,
+            quiet: self.quiet,
+        }
+    }
+
     pub fn config(&self, blend: &BlendDir, world: usize) -> Result<TrainConfig> {
         if self.tp == 0 || self.pp == 0 || !world.is_multiple_of(self.tp * self.pp) {
             bail!(
@@ -198,21 +208,6 @@ impl TrainArgs {
             bucket_elements: None,
         })
     }
-}
-
-/// The final numbers of a run (printed as JSON on stdout).
-#[derive(Debug, serde::Serialize)]
-pub struct Summary {
-    pub steps: u64,
-    pub first_loss: Option<f64>,
-    pub last_loss: Option<f64>,
-    pub first_val_loss: Option<f64>,
-    pub last_val_loss: Option<f64>,
-    pub tokens_per_s: f64,
-    pub checkpoint: Option<PathBuf>,
-    /// This process's rank (only rank 0 prints the summary).
-    #[serde(skip)]
-    pub rank: usize,
 }
 
 pub fn run(args: &TrainArgs) -> Result<Summary> {
@@ -303,7 +298,7 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
         }
     };
     let run = Run {
-        args,
+        options: args.loop_options(),
         cfg,
         train,
         valid,
@@ -325,221 +320,13 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
             let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
             train_loop(trainer, run, peak)
         }
-        "cuda" => cuda::run(run, shard, host, env.as_ref().map_or(0, |e| e.local_rank)),
+        "cuda" => cuda::run(
+            run,
+            shard,
+            host,
+            env.as_ref().map_or(0, |e| e.local_rank),
+            args.peak_flops,
+        ),
         other => bail!("--device {other:?}: expected cpu or cuda"),
     }
-}
-
-/// What the training loop needs besides the trainer.
-pub(crate) struct Run<'a> {
-    args: &'a TrainArgs,
-    cfg: TrainConfig,
-    train: SampleSource,
-    valid: Option<SampleSource>,
-    data_sha: Option<String>,
-    tokenizer: Option<TokenizerInfo>,
-    world_comm: Box<dyn Comm<f32>>,
-}
-
-#[cfg(feature = "cuda")]
-mod cuda {
-    use anyhow::{bail, Result};
-
-    use super::{train_loop, Run, Summary};
-    use crate::backend::cuda::{Cuda, NcclGroup};
-    use crate::dist::nccl_id::{nccl_unique_id, share_unique_id};
-    use crate::dist::tcp::TcpComm;
-    use crate::dist::Comm;
-    use crate::model::{ModelShard, Precision};
-    use crate::train::{Groups, Trainer};
-
-    /// Trains on GPU `gpu` (the rank's local rank), with one NCCL communicator per group whose
-    /// unique id travels over the group's TCP channel.
-    pub(super) fn run(
-        run: Run,
-        shard: ModelShard,
-        host: Option<[TcpComm; 3]>,
-        gpu: usize,
-    ) -> Result<Summary> {
-        if run.cfg.precision != Precision::Bf16 {
-            bail!("--device cuda trains in mixed precision: add --precision bf16");
-        }
-        let backend = Cuda::new(gpu)?;
-        let join = |tcp: &TcpComm| -> Result<Box<NcclGroup>> {
-            let id = share_unique_id(tcp, nccl_unique_id)?;
-            let (rank, size) = (Comm::<f32>::rank(tcp), Comm::<f32>::size(tcp));
-            Ok(Box::new(NcclGroup::join(&backend, &id, rank, size)?))
-        };
-        let groups = match &host {
-            Some([tp, pp, dp]) => Groups {
-                tp: join(tp)?,
-                pp: join(pp)?,
-                dp: join(dp)?,
-            },
-            None => Groups {
-                tp: Box::new(NcclGroup::solo()),
-                pp: Box::new(NcclGroup::solo()),
-                dp: Box::new(NcclGroup::solo()),
-            },
-        };
-        let peak = run
-            .args
-            .peak_flops
-            .or_else(|| crate::selftest::bf16_peak_flops(&backend.device_name))
-            .unwrap_or(f64::NAN);
-        let trainer = Trainer::on(backend, run.cfg.clone(), shard, groups)?;
-        train_loop(trainer, run, peak)
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-mod cuda {
-    use anyhow::{bail, Result};
-
-    use super::{Run, Summary};
-    use crate::dist::tcp::TcpComm;
-    use crate::model::ModelShard;
-
-    pub(super) fn run(
-        _run: Run,
-        _shard: ModelShard,
-        _host: Option<[TcpComm; 3]>,
-        _gpu: usize,
-    ) -> Result<Summary> {
-        bail!("--device cuda: this sieve-train was built without CUDA; rebuild with `cargo build --release -p sieve-trainer --features cuda`")
-    }
-}
-
-/// The training loop of one rank on any backend: steps, evaluation, metrics, checkpoints.
-fn train_loop<B: Backend<F = f32>>(
-    mut trainer: Trainer<B>,
-    run: Run,
-    peak: f64,
-) -> Result<Summary> {
-    let Run {
-        args,
-        cfg,
-        train,
-        valid,
-        data_sha,
-        tokenizer,
-        world_comm,
-    } = run;
-    let leader = world_comm.rank() == 0;
-    if let Some(load) = &args.load {
-        ckpt::resume(&mut trainer, load, data_sha.as_deref())?;
-    }
-    let flops_per_token = cfg.model.flops_per_token(cfg.seq);
-    let mut metrics = match leader {
-        true => args.metrics.as_deref().map(MetricsFile::open).transpose()?,
-        false => None,
-    };
-    let progress = Progress::new(cfg.train_iters, trainer.step, args.quiet || !leader);
-    progress.println(&format!(
-        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; tp {} pp {} dp {}{}; MFU against {:.1} GFLOP/s",
-        cfg.model.layers,
-        cfg.model.hidden,
-        cfg.model.heads,
-        cfg.model.parameters() as f64 / 1e6,
-        cfg.seq,
-        cfg.batch.global,
-        train.len(),
-        cfg.tp,
-        cfg.pp,
-        cfg.dp,
-        if cfg.zero1 { " (ZeRO-1)" } else { "" },
-        peak / 1e9
-    ));
-    let mut summary = Summary {
-        steps: 0,
-        first_loss: None,
-        last_loss: None,
-        first_val_loss: None,
-        last_val_loss: None,
-        tokens_per_s: 0.0,
-        checkpoint: None,
-        rank: 0,
-    };
-    // The starting point of the validation curve, on a fresh run.
-    if let (0, Some(v), true) = (trainer.step, &valid, cfg.eval_interval > 0) {
-        let vl = trainer.evaluate(v)?;
-        summary.first_val_loss = Some(vl);
-        progress.println(&format!(
-            "step 0 validation loss {vl:.4} perplexity {:.1}",
-            vl.exp()
-        ));
-    }
-    let (mut tokens, mut seconds) = (0u64, 0.0f64);
-    let mut done_here = 0;
-    while trainer.step < cfg.train_iters {
-        if args.exit_after.is_some_and(|n| done_here >= n) {
-            break;
-        }
-        let s = trainer.train_step(&train)?;
-        done_here += 1;
-        tokens += s.tokens;
-        seconds += s.seconds;
-        let tps = s.tokens as f64 / s.seconds.max(1e-9);
-        let mut rec = Record {
-            step: s.step,
-            loss: s.loss,
-            lr: s.lr,
-            grad_norm: s.grad_norm,
-            batch: s.batch,
-            tokens_per_s: tps,
-            mfu: tps * flops_per_token / peak,
-            val_loss: None,
-            val_ppl: None,
-        };
-        let eval_now =
-            cfg.eval_interval > 0 && (s.step % cfg.eval_interval == 0 || s.step == cfg.train_iters);
-        if let (true, Some(v)) = (eval_now, &valid) {
-            let vl = trainer.evaluate(v)?;
-            rec.val_loss = Some(vl);
-            rec.val_ppl = Some(vl.exp());
-            summary.first_val_loss.get_or_insert(vl);
-            summary.last_val_loss = Some(vl);
-            progress.println(&format!(
-                "step {} validation loss {vl:.4} perplexity {:.1}",
-                s.step,
-                vl.exp()
-            ));
-        }
-        summary.first_loss.get_or_insert(s.loss);
-        summary.last_loss = Some(s.loss);
-        summary.steps += 1;
-        progress.step(&rec);
-        if let Some(m) = &mut metrics {
-            m.write(&rec)?;
-        }
-        if let Some(save) = &args.save {
-            if args.save_interval > 0 && s.step % args.save_interval == 0 {
-                summary.checkpoint = Some(ckpt::save(
-                    &trainer,
-                    save,
-                    data_sha.clone(),
-                    tokenizer.clone(),
-                    world_comm.as_ref(),
-                )?);
-            }
-        }
-    }
-    progress.finish();
-    if let Some(save) = &args.save {
-        let last = ckpt::iteration_dir(save, trainer.step);
-        if summary.checkpoint.as_deref() != Some(last.as_path()) {
-            summary.checkpoint = Some(ckpt::save(
-                &trainer,
-                save,
-                data_sha,
-                tokenizer,
-                world_comm.as_ref(),
-            )?);
-        }
-    }
-    // Nobody leaves while another rank may still need it.
-    world_comm.barrier()?;
-    summary.tokens_per_s = tokens as f64 / seconds.max(1e-9);
-    summary.rank = world_comm.rank();
-    Ok(summary)
 }

@@ -15,6 +15,8 @@ use crate::optim::{AdamConfig, AdamState, AdamStep, BatchSchedule, LrSchedule};
 use crate::parallel::pipeline::{self, MicroBatches};
 use crate::parallel::schedule;
 
+pub mod run;
+
 /// Megatron's default data-parallel bucket size (elements).
 pub const BUCKET_ELEMENTS: usize = 40_000_000;
 

@@ -5,12 +5,15 @@
 
 use std::marker::PhantomData;
 
+mod attention;
+
 use rayon::prelude::*;
 
 use std::ops::Range;
 
 use anyhow::Result;
 
+use super::clock::{KernelClock, Kind, Tick};
 use super::{Backend, Float, Role};
 use crate::dist::{Comm, ReduceOp};
 use crate::optim::AdamStep;
@@ -35,18 +38,39 @@ fn weight_grad_rows(oc: usize) -> usize {
 }
 
 pub struct Cpu<F: Float> {
+    /// Time per kind of kernel, when asked for (`with_clock`; the step benchmark's split).
+    clock: Option<KernelClock>,
     _f: PhantomData<F>,
 }
 
 impl<F: Float> Default for Cpu<F> {
     fn default() -> Self {
-        Cpu { _f: PhantomData }
+        Cpu {
+            clock: None,
+            _f: PhantomData,
+        }
     }
 }
 
 impl<F: Float> Cpu<F> {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A backend that adds up the time of its kernels by kind (AdamW is not counted).
+    pub fn with_clock() -> Self {
+        Cpu {
+            clock: Some(KernelClock::default()),
+            _f: PhantomData,
+        }
+    }
+
+    pub fn clock(&self) -> Option<&KernelClock> {
+        self.clock.as_ref()
+    }
+
+    fn tick(&self, kind: Kind) -> Option<Tick<'_>> {
+        self.clock.as_ref().map(|c| c.start(kind))
     }
 }
 
@@ -180,6 +204,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn embed_tokens(&self, out: &mut [F], tokens: &[u32], wte: &[F], vocab_start: usize, c: usize) {
+        let _tick = self.tick(Kind::Elementwise);
         let rows = wte.len() / c;
         out.par_chunks_mut(c)
             .zip(tokens.par_iter())
@@ -202,6 +227,7 @@ impl<F: Float> Backend for Cpu<F> {
         vocab_start: usize,
         c: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         // Sequential in row order: several rows may hit the same token, and the order of
         // their sums must not depend on scheduling.
         let rows = dwte.len() / c;
@@ -217,6 +243,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn add_positions(&self, out: &mut [F], wpe: &[F], seq: usize, c: usize) {
+        let _tick = self.tick(Kind::Elementwise);
         out.par_chunks_mut(seq * c).for_each(|sample| {
             for (o, &p) in sample.iter_mut().zip(&wpe[..seq * c]) {
                 *o += p;
@@ -225,6 +252,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn add_positions_backward(&self, dwpe: &mut [F], dout: &[F], seq: usize, c: usize) {
+        let _tick = self.tick(Kind::Elementwise);
         for sample in dout.chunks_exact(seq * c) {
             for (d, &g) in dwpe[..seq * c].iter_mut().zip(sample) {
                 *d += g;
@@ -242,6 +270,7 @@ impl<F: Float> Backend for Cpu<F> {
         bias: &[F],
         c: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         let eps = F::from_f64(1e-5);
         let cf = F::from_f64(c as f64);
         out.par_chunks_mut(c)
@@ -272,6 +301,7 @@ impl<F: Float> Backend for Cpu<F> {
         rstd: &[F],
         c: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         let cf = F::from_f64(c as f64);
         let partials: Vec<(Vec<F>, Vec<F>)> = dinp
             .par_chunks_mut(c * ROWS_PER_TASK)
@@ -327,6 +357,7 @@ impl<F: Float> Backend for Cpu<F> {
         c: usize,
         oc: usize,
     ) {
+        let _tick = self.tick(Kind::Gemm);
         debug_assert_eq!(weight.len(), oc * c);
         out.par_chunks_mut(oc * GEMM_ROWS)
             .zip(inp.par_chunks(c * GEMM_ROWS))
@@ -369,6 +400,7 @@ impl<F: Float> Backend for Cpu<F> {
         c: usize,
         oc: usize,
     ) {
+        let _tick = self.tick(Kind::Gemm);
         let n = dout.len() / oc;
         // dinp[n, c] += dout[n, oc] · w[oc, c], split over rows.
         dinp.par_chunks_mut(c * GEMM_ROWS)
@@ -426,6 +458,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn bias_add(&self, out: &mut [F], bias: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         out.par_chunks_mut(bias.len()).for_each(|r| {
             for (o, &b) in r.iter_mut().zip(bias) {
                 *o += b;
@@ -434,6 +467,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn bias_backward(&self, dbias: &mut [F], dout: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         reduce_partials(dbias, column_sums(dout, dbias.len()));
     }
 
@@ -447,69 +481,8 @@ impl<F: Float> Backend for Cpu<F> {
         heads: usize,
         hs: usize,
     ) {
-        let c = heads * hs;
-        let c3 = 3 * c;
-        debug_assert_eq!(att.len(), batch * heads * seq * seq);
-        let scale = F::ONE / F::from_f64(hs as f64).sqrt();
-        let out_ptr = SendPtr(out.as_mut_ptr());
-        att.par_chunks_mut(seq * seq)
-            .enumerate()
-            .for_each(|(bh, a)| {
-                let (b, h) = (bh / heads, bh % heads);
-                let q = qkv[b * seq * c3 + h * hs..].as_ptr();
-                let k = qkv[b * seq * c3 + c + h * hs..].as_ptr();
-                let v = qkv[b * seq * c3 + 2 * c + h * hs..].as_ptr();
-                // scores[t, s] = q[t]·k[s] · scale (the full square; the mask follows).
-                unsafe {
-                    F::gemm(
-                        seq,
-                        hs,
-                        seq,
-                        scale,
-                        q,
-                        c3 as isize,
-                        1,
-                        k,
-                        1,
-                        c3 as isize,
-                        F::ZERO,
-                        a.as_mut_ptr(),
-                        seq as isize,
-                        1,
-                    )
-                }
-                for t in 0..seq {
-                    let row = &mut a[t * seq..(t + 1) * seq];
-                    let mx = row[..=t].iter().fold(F::NEG_INFINITY, |m, &x| m.max(x));
-                    let mut sum = F::ZERO;
-                    for x in row[..=t].iter_mut() {
-                        *x = (*x - mx).exp();
-                        sum += *x;
-                    }
-                    let inv = F::ONE / sum;
-                    row[..=t].iter_mut().for_each(|x| *x *= inv);
-                    row[t + 1..].fill(F::ZERO);
-                }
-                // out[t, h] = Σ_s att[t, s] · v[s]; each (b, h) writes its own columns.
-                unsafe {
-                    F::gemm(
-                        seq,
-                        seq,
-                        hs,
-                        F::ONE,
-                        a.as_ptr(),
-                        seq as isize,
-                        1,
-                        v,
-                        c3 as isize,
-                        1,
-                        F::ZERO,
-                        out_ptr.get().add(b * seq * c + h * hs),
-                        c as isize,
-                        1,
-                    )
-                }
-            });
+        let _tick = self.tick(Kind::Attention);
+        attention::attention_forward(out, att, qkv, batch, seq, heads, hs)
     }
 
     fn attention_backward(
@@ -523,106 +496,12 @@ impl<F: Float> Backend for Cpu<F> {
         heads: usize,
         hs: usize,
     ) {
-        let c = heads * hs;
-        let c3 = 3 * c;
-        let scale = F::ONE / F::from_f64(hs as f64).sqrt();
-        let dqkv_ptr = SendPtr(dqkv.as_mut_ptr());
-        (0..batch * heads).into_par_iter().for_each(|bh| {
-            let (b, h) = (bh / heads, bh % heads);
-            let a = &att[bh * seq * seq..(bh + 1) * seq * seq];
-            let base = b * seq * c3 + h * hs;
-            let q = qkv[base..].as_ptr();
-            let k = qkv[base + c..].as_ptr();
-            let v = qkv[base + 2 * c..].as_ptr();
-            let dy = dout[b * seq * c + h * hs..].as_ptr();
-            let d = dqkv_ptr.get();
-            let mut datt = vec![F::ZERO; seq * seq];
-            unsafe {
-                // datt = dout · vᵀ
-                F::gemm(
-                    seq,
-                    hs,
-                    seq,
-                    F::ONE,
-                    dy,
-                    c as isize,
-                    1,
-                    v,
-                    1,
-                    c3 as isize,
-                    F::ZERO,
-                    datt.as_mut_ptr(),
-                    seq as isize,
-                    1,
-                );
-                // dv += attᵀ · dout
-                F::gemm(
-                    seq,
-                    seq,
-                    hs,
-                    F::ONE,
-                    a.as_ptr(),
-                    1,
-                    seq as isize,
-                    dy,
-                    c as isize,
-                    1,
-                    F::ONE,
-                    d.add(base + 2 * c),
-                    c3 as isize,
-                    1,
-                );
-            }
-            // Softmax backward, row by row, into scaled score gradients.
-            for t in 0..seq {
-                let p = &a[t * seq..=t * seq + t];
-                let g = &mut datt[t * seq..(t + 1) * seq];
-                let dot: F = p.iter().zip(g.iter()).map(|(&p, &g)| p * g).sum();
-                for s in 0..=t {
-                    g[s] = p[s] * (g[s] - dot) * scale;
-                }
-                g[t + 1..].fill(F::ZERO);
-            }
-            unsafe {
-                // dq += dscores · k
-                F::gemm(
-                    seq,
-                    seq,
-                    hs,
-                    F::ONE,
-                    datt.as_ptr(),
-                    seq as isize,
-                    1,
-                    k,
-                    c3 as isize,
-                    1,
-                    F::ONE,
-                    d.add(base),
-                    c3 as isize,
-                    1,
-                );
-                // dk += dscoresᵀ · q
-                F::gemm(
-                    seq,
-                    seq,
-                    hs,
-                    F::ONE,
-                    datt.as_ptr(),
-                    1,
-                    seq as isize,
-                    q,
-                    c3 as isize,
-                    1,
-                    F::ONE,
-                    d.add(base + c),
-                    c3 as isize,
-                    1,
-                );
-            }
-        });
+        let _tick = self.tick(Kind::Attention);
+        attention::attention_backward(dqkv, dout, qkv, att, batch, seq, heads, hs)
     }
 
     fn gelu_forward(&self, out: &mut [F], inp: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         let s = gelu_scale::<F>();
         let half = F::from_f64(0.5);
         let cube = F::from_f64(0.044715);
@@ -636,6 +515,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn gelu_backward(&self, dinp: &mut [F], inp: &[F], dout: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         let s = gelu_scale::<F>();
         let half = F::from_f64(0.5);
         let cube = F::from_f64(0.044715);
@@ -656,6 +536,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn residual_forward(&self, out: &mut [F], a: &[F], b: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         out.par_chunks_mut(4096)
             .zip(a.par_chunks(4096))
             .zip(b.par_chunks(4096))
@@ -667,6 +548,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn accumulate(&self, acc: &mut [F], x: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         acc.par_chunks_mut(4096)
             .zip(x.par_chunks(4096))
             .for_each(|(a, x)| {
@@ -677,6 +559,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn row_max(&self, max: &mut [F], logits: &[F], cols: usize, valid: usize) {
+        let _tick = self.tick(Kind::Elementwise);
         max.par_iter_mut()
             .zip(logits.par_chunks(cols))
             .for_each(|(m, row)| {
@@ -693,6 +576,7 @@ impl<F: Float> Backend for Cpu<F> {
         cols: usize,
         valid: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         sum.par_iter_mut()
             .zip(exps.par_chunks_mut(cols))
             .zip(logits.par_chunks(cols))
@@ -718,6 +602,7 @@ impl<F: Float> Backend for Cpu<F> {
         vocab_start: usize,
         cols: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         picked
             .par_iter_mut()
             .zip(logits.par_chunks(cols))
@@ -743,6 +628,7 @@ impl<F: Float> Backend for Cpu<F> {
         cols: usize,
         valid: usize,
     ) {
+        let _tick = self.tick(Kind::Elementwise);
         dlogits
             .par_chunks_mut(cols)
             .zip(exps.par_chunks(cols))
@@ -761,12 +647,14 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn cross_entropy_loss(&self, losses: &mut [F], sum: &[F], max: &[F], picked: &[F]) {
+        let _tick = self.tick(Kind::Elementwise);
         for (((l, &s), &m), &p) in losses.iter_mut().zip(sum).zip(max).zip(picked) {
             *l = s.ln() + m - p;
         }
     }
 
     fn scale(&self, x: &mut [F], k: F) {
+        let _tick = self.tick(Kind::Elementwise);
         x.par_chunks_mut(4096).for_each(|c| {
             for v in c {
                 *v *= k;
@@ -775,6 +663,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn sum_squares(&self, x: &[F], mask: &[F]) -> f64 {
+        let _tick = self.tick(Kind::Elementwise);
         x.iter()
             .zip(mask)
             .filter(|(_, &m)| m != F::ZERO)
@@ -808,6 +697,7 @@ impl<F: Float> Backend for Cpu<F> {
     }
 
     fn round_bf16(&self, x: &mut [F]) {
+        let _tick = self.tick(Kind::Elementwise);
         x.par_chunks_mut(4096).for_each(|c| {
             for v in c {
                 *v = v.round_bf16();
