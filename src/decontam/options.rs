@@ -100,3 +100,10 @@ impl DecontamOptions {
         Ok(cfg)
     }
 }
+
+impl DecontamConfig {
+    /// Reads a pipeline spec's decontam stage table.
+    pub fn from_table(table: &toml::Table) -> Result<DecontamConfig> {
+        DecontamOptions::from_table(table)?.config(&[])
+    }
+}

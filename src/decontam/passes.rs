@@ -268,13 +268,6 @@ pub fn strip_index(work: &Path) -> Result<Arc<NgramIndex>> {
     Ok(Arc::new(index))
 }
 
-impl DecontamConfig {
-    /// Reads a pipeline spec's decontam stage table.
-    pub fn from_table(table: &toml::Table) -> Result<DecontamConfig> {
-        super::options::DecontamOptions::from_table(table)?.config(&[])
-    }
-}
-
 pub fn expected_path(work: &Path) -> PathBuf {
     work.join("counts").join("expected.json")
 }

@@ -1,8 +1,9 @@
 //! The CUDA backend. The parts that need no GPU and no CUDA library are built always, so
 //! that they are tested on every machine: the kernel sources and their CPU twins
 //! ([`kernels`]), the launch shapes ([`launch`]) and the cuBLASLt GEMM descriptors ([`gemm`]).
-//! With the `cuda` feature come the device backend itself ([`Cuda`], in `device.rs`), the
-//! NVRTC compile check ([`compile`]) and the embedded PTX ([`ptx`]).
+//! With the `cuda` feature come the device backend itself ([`Cuda`], in `device/`: buffers,
+//! context and launches, cuBLASLt, attention, NCCL groups), the NVRTC compile check
+//! ([`compile`]) and the embedded PTX ([`ptx`]).
 
 #[cfg(feature = "cuda")]
 pub mod compile;

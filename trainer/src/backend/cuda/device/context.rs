@@ -1,0 +1,221 @@
+//! Creating the backend on one GPU (checking every library it needs loads, compiling nothing:
+//! the PTX is embedded), and what every backend method uses: kernel launches, allocation,
+//! token uploads and the keeping of the first asynchronous error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Result};
+use cudarc::cublaslt::result as lt;
+use cudarc::cublaslt::sys as ltsys;
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig, PushKernelArg,
+};
+use cudarc::nccl::sys as ncclsys;
+
+use super::super::launch::Launch;
+use super::buffer::{Arg, DType, DevBuf};
+use crate::dist::ReduceOp;
+
+/// cuBLASLt's handle and workspace.
+pub(super) struct Blas {
+    pub(super) handle: ltsys::cublasLtHandle_t,
+    /// Owns the workspace; cuBLASLt gets `workspace_ptr`.
+    pub(super) _workspace: CudaSlice<u8>,
+    pub(super) workspace_ptr: u64,
+}
+
+/// 32 MiB, as cuBLASLt recommends for Hopper.
+pub(super) const WORKSPACE_BYTES: usize = 32 << 20;
+
+pub struct Cuda {
+    pub(super) ctx: Arc<CudaContext>,
+    pub(super) stream: Arc<CudaStream>,
+    /// Where the data-parallel gradient buckets are all-reduced while backward goes on.
+    pub(super) comm_stream: Arc<CudaStream>,
+    pub(super) kernels: HashMap<&'static str, CudaFunction>,
+    pub(super) blas: Blas,
+    /// The first failure of an asynchronous call, reported by the next synchronize.
+    pub(super) error: Mutex<Option<String>>,
+    pub device_name: String,
+    pub compute_capability: (i32, i32),
+}
+
+// SAFETY: the cuBLASLt handle is used from the rank's training thread only; the other fields
+// are cudarc types that are Send + Sync.
+unsafe impl Send for Cuda {}
+unsafe impl Sync for Cuda {}
+
+impl Drop for Cuda {
+    fn drop(&mut self) {
+        self.stream.synchronize().ok();
+        // SAFETY: the handle is destroyed once, after the stream is idle.
+        unsafe { lt::destroy_handle(self.blas.handle) }.ok();
+    }
+}
+
+impl Cuda {
+    /// The backend on GPU `ordinal`, after checking that every CUDA library it needs loads.
+    pub fn new(ordinal: usize) -> Result<Cuda> {
+        let missing = super::super::compile::missing_libraries()
+            .into_iter()
+            .filter(|m| !m.starts_with("libnvrtc") && !m.starts_with("libnccl"))
+            .collect::<Vec<_>>();
+        if !missing.is_empty() {
+            bail!("--device cuda: cannot load {}", missing.join(", "));
+        }
+        let ctx = CudaContext::new(ordinal).map_err(|e| anyhow!("opening GPU {ordinal}: {e:?}"))?;
+        // One stream, in issue order: cudarc's per-buffer events are not needed.
+        // SAFETY: no buffer is shared between streams.
+        unsafe { ctx.disable_event_tracking() };
+        let compute_capability = ctx
+            .compute_capability()
+            .map_err(|e| anyhow!("reading the compute capability: {e:?}"))?;
+        if compute_capability.0 < 8 {
+            bail!(
+                "GPU {ordinal} has compute capability {}.{}; the bf16 kernels need 8.0 (A100) or newer",
+                compute_capability.0,
+                compute_capability.1
+            );
+        }
+        let device_name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
+        let stream = ctx
+            .new_stream()
+            .map_err(|e| anyhow!("creating a stream: {e:?}"))?;
+        let comm_stream = stream
+            .fork()
+            .map_err(|e| anyhow!("creating the communication stream: {e:?}"))?;
+        let ptx = super::super::ptx::for_capability(compute_capability);
+        let mut kernels = HashMap::new();
+        for (file, text) in ptx {
+            let module = ctx
+                .load_module(cudarc::nvrtc::Ptx::from_src(*text))
+                .map_err(|e| anyhow!("loading the kernels of {file}: {e:?}"))?;
+            for name in super::super::kernels::kernels_in(
+                super::super::kernels::SOURCES
+                    .iter()
+                    .find(|(f, _)| f == file)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_default(),
+            ) {
+                let f = module
+                    .load_function(name)
+                    .map_err(|e| anyhow!("kernel {name} of {file}: {e:?}"))?;
+                kernels.insert(name, f);
+            }
+        }
+        let handle = lt::create_handle().map_err(|e| anyhow!("cublasLtCreate: {e:?}"))?;
+        let workspace = stream
+            .alloc_zeros::<u8>(WORKSPACE_BYTES)
+            .map_err(|e| anyhow!("allocating the cuBLASLt workspace: {e:?}"))?;
+        let workspace_ptr = workspace.device_ptr(&stream).0;
+        Ok(Cuda {
+            ctx,
+            stream,
+            comm_stream,
+            kernels,
+            blas: Blas {
+                handle,
+                _workspace: workspace,
+                workspace_ptr,
+            },
+            error: Mutex::new(None),
+            device_name,
+            compute_capability,
+        })
+    }
+
+    /// Keeps the first failure for the next synchronize.
+    pub(super) fn fail(&self, what: &str, err: impl std::fmt::Debug) {
+        let mut e = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        if e.is_none() {
+            *e = Some(format!("{what}: {err:?}"));
+        }
+    }
+
+    pub(super) fn checked(&self) -> Result<()> {
+        let e = self.error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match e {
+            Some(e) => bail!("CUDA: {e}"),
+            None => Ok(()),
+        }
+    }
+
+    pub(super) fn launch(&self, name: &str, l: Launch, args: &[Arg]) {
+        let Some(f) = self.kernels.get(name) else {
+            self.fail(name, "kernel not loaded");
+            return;
+        };
+        let mut b = self.stream.launch_builder(f);
+        for a in args {
+            match a {
+                Arg::Ptr(p) => b.arg(p),
+                Arg::Int(i) => b.arg(i),
+                Arg::Size(s) => b.arg(s),
+                Arg::Float(x) => b.arg(x),
+            };
+        }
+        let cfg = LaunchConfig {
+            grid_dim: l.grid,
+            block_dim: l.block,
+            shared_mem_bytes: l.shared_bytes,
+        };
+        // SAFETY: the arguments match the kernel's parameters (each call site mirrors the
+        // kernel's signature in kernels/*.cu), and every pointer is a live device buffer of
+        // the size the launch covers.
+        if let Err(e) = unsafe { b.launch(cfg) } {
+            self.fail(name, e);
+        }
+    }
+
+    /// A scratch buffer of `n` elements for the duration of one backend call.
+    pub(super) fn scratch(&self, n: usize, dtype: DType) -> DevBuf {
+        self.alloc(n, dtype)
+    }
+
+    pub(super) fn alloc(&self, n: usize, dtype: DType) -> DevBuf {
+        let bytes = (n * dtype.bytes()).max(1);
+        let mem = self
+            .stream
+            .alloc_zeros::<u8>(bytes)
+            .unwrap_or_else(|e| panic!("CUDA out of memory allocating {bytes} bytes: {e:?}"));
+        let ptr = mem.device_ptr(&self.stream).0;
+        DevBuf {
+            _mem: Some(mem),
+            ptr,
+            len: n,
+            dtype: Some(dtype),
+        }
+    }
+
+    pub(super) fn tokens(&self, ids: &[u32]) -> Option<CudaSlice<u32>> {
+        match self.stream.clone_htod(ids) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.fail("uploading token ids", e);
+                None
+            }
+        }
+    }
+
+    pub(super) fn nccl_op(op: ReduceOp) -> ncclsys::ncclRedOp_t {
+        match op {
+            ReduceOp::Sum => ncclsys::ncclRedOp_t::ncclSum,
+            ReduceOp::Max => ncclsys::ncclRedOp_t::ncclMax,
+        }
+    }
+
+    pub(super) fn stream_handle(&self) -> ncclsys::cudaStream_t {
+        self.stream.cu_stream() as _
+    }
+
+    pub(super) fn copy_bytes(&self, dst: u64, src: u64, bytes: usize) {
+        // SAFETY: both ranges are live device memory of `bytes` bytes.
+        let r = unsafe {
+            cudarc::driver::result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream())
+        };
+        if let Err(e) = r {
+            self.fail("cuMemcpyDtoDAsync", e);
+        }
+    }
+}
