@@ -10,12 +10,10 @@ use clap::{Args, Subcommand};
 use super::Outcome;
 use crate::decontam::ngrams::NgramIndex;
 use crate::decontam::options::DecontamOptions;
-use crate::decontam::passes::{count_pass, merge_pass, strip_index, DecontamConfig};
-use crate::decontam::passes::{expected, expected_path};
+use crate::decontam::passes::{count_step, merge_step, strip_index, DecontamConfig};
 use crate::decontam::summary::{print_summary, summarize};
-use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
+use crate::pipeline::command::{execute, shard_jobs, RunArgs, TaskArgs};
 use crate::pipeline::runner::Job;
-use crate::pipeline::tasks::record_expected;
 use crate::stages::decontam::strip_factory;
 
 #[derive(Debug, Args)]
@@ -71,10 +69,8 @@ pub struct CountArgs {
     pub work: PathBuf,
     #[command(flatten)]
     pub settings: DecontamSettings,
-    #[arg(short = 'j', long)]
-    pub threads: Option<usize>,
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    #[command(flatten)]
+    pub task: TaskArgs,
 }
 
 #[derive(Debug, Args)]
@@ -101,17 +97,8 @@ pub fn prepare(
     threads: usize,
     quiet: bool,
 ) -> Result<Arc<NgramIndex>> {
-    let index = cfg.build_index()?;
-    cfg.save_or_check(work)?;
-    record_expected(&expected_path(work), jobs)?;
-    count_pass(work, cfg, &index, jobs, threads, quiet)?;
-    let report = merge_pass(work, &index, &expected(work)?)?;
-    if !quiet {
-        eprintln!(
-            "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases)",
-            report.index_ngrams, report.ngrams_found, report.frequent, cfg.df_threshold
-        );
-    }
+    count_step(work, cfg, jobs, jobs, threads, quiet)?;
+    merge_step(work, quiet)?;
     strip_index(work)
 }
 
@@ -137,34 +124,12 @@ pub fn run(a: DecontamArgs) -> Result<Outcome> {
         }
         Some(DecontamPass::Count(c)) => {
             let cfg = c.settings.config()?;
-            let run = RunArgs {
-                output: c.work.clone(),
-                threads: c.threads,
-                shard: c.shard.clone(),
-                format: crate::io::shards::ShardFormat::Parquet,
-                write_rejected: false,
-                base_url: String::new(),
-                quiet: false,
-            };
-            let all = shard_jobs(&c.inputs, &run)?;
-            cfg.save_or_check(&c.work)?;
-            record_expected(&expected_path(&c.work), &all)?;
-            let index = cfg.build_index()?;
-            let mine = run.select(all)?;
-            count_pass(&c.work, &cfg, &index, &mine, thread_count(c.threads), false)?;
+            let (all, mine) = c.task.jobs(&c.inputs, &c.work)?;
+            count_step(&c.work, &cfg, &all, &mine, c.task.threads(), false)?;
             Ok(Outcome::Ok)
         }
         Some(DecontamPass::Merge(m)) => {
-            let cfg = DecontamConfig::load(&m.work)?;
-            let index = cfg.build_index()?;
-            let r = merge_pass(&m.work, &index, &expected(&m.work)?)?;
-            eprintln!(
-                "sieve decontam merge: {} task n-grams, {} found, {} frequent; report in {}",
-                r.index_ngrams,
-                r.ngrams_found,
-                r.frequent,
-                m.work.join("merge.json").display()
-            );
+            merge_step(&m.work, false)?;
             Ok(Outcome::Ok)
         }
         Some(DecontamPass::Strip(s)) => {

@@ -12,8 +12,7 @@ use crate::dedup::config::DedupOptions;
 use crate::dedup::files::WorkDir;
 use crate::dedup::filter::filter_factory;
 use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
-use crate::io::source::parse_shard_spec;
-use crate::pipeline::command::{execute, shard_jobs, thread_count, RunArgs};
+use crate::pipeline::command::{execute, shard_jobs, RunArgs, TaskArgs};
 
 #[derive(Debug, Args)]
 #[command(subcommand_negates_reqs = true)]
@@ -60,12 +59,8 @@ pub struct WorkArgs {
 pub struct StepArgs {
     #[arg(long, value_name = "DIR")]
     pub work: PathBuf,
-    /// Worker threads; default: all cores.
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Run only task I of N (0-based).
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    #[command(flatten)]
+    pub task: TaskArgs,
 }
 
 #[derive(Debug, Args)]
@@ -77,10 +72,8 @@ pub struct SignaturesArgs {
     pub work: PathBuf,
     #[command(flatten)]
     pub options: DedupOptions,
-    #[arg(short = 'j', long, value_name = "N")]
-    pub threads: Option<usize>,
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<String>,
+    #[command(flatten)]
+    pub task: TaskArgs,
 }
 
 #[derive(Debug, Args)]
@@ -102,11 +95,17 @@ pub struct ExplainArgs {
     pub id: String,
 }
 
-fn task(shard: &Option<String>) -> Result<(usize, usize)> {
-    match shard {
-        Some(s) => parse_shard_spec(s),
-        None => Ok((0, 1)),
-    }
+/// A step whose tasks are partitions of the work directory's files (lsh, edges).
+type PartitionedStep = fn(&WorkDir, (usize, usize), usize, bool) -> Result<()>;
+
+fn partitioned(step: PartitionedStep, s: &StepArgs) -> Result<Outcome> {
+    step(
+        &WorkDir::new(&s.work),
+        s.task.part()?,
+        s.task.threads(),
+        false,
+    )?;
+    Ok(Outcome::Ok)
 }
 
 pub fn run(a: DedupArgs) -> Result<Outcome> {
@@ -129,45 +128,19 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
         }
         Some(DedupStep::Signatures(s)) => {
             let cfg = s.options.config()?;
-            let run = RunArgs {
-                output: s.work.clone(),
-                threads: s.threads,
-                shard: s.shard.clone(),
-                format: crate::io::shards::ShardFormat::Parquet,
-                write_rejected: false,
-                base_url: String::new(),
-                quiet: false,
-            };
-            let all = shard_jobs(&s.inputs, &run)?;
-            let selected = run.select(all.clone())?;
+            let (all, mine) = s.task.jobs(&s.inputs, &s.work)?;
             signatures::run(
                 &WorkDir::new(&s.work),
                 &cfg,
                 &all,
-                &selected,
-                thread_count(s.threads),
+                &mine,
+                s.task.threads(),
                 false,
             )?;
             Ok(Outcome::Ok)
         }
-        Some(DedupStep::Lsh(s)) => {
-            lsh::run(
-                &WorkDir::new(&s.work),
-                task(&s.shard)?,
-                thread_count(s.threads),
-                false,
-            )?;
-            Ok(Outcome::Ok)
-        }
-        Some(DedupStep::Edges(s)) => {
-            edges::run(
-                &WorkDir::new(&s.work),
-                task(&s.shard)?,
-                thread_count(s.threads),
-                false,
-            )?;
-            Ok(Outcome::Ok)
-        }
+        Some(DedupStep::Lsh(s)) => partitioned(lsh::run, &s),
+        Some(DedupStep::Edges(s)) => partitioned(edges::run, &s),
         Some(DedupStep::Components(s)) => {
             let work = WorkDir::new(&s.work);
             let report = components::run(&work)?;

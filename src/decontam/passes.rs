@@ -246,6 +246,42 @@ pub fn merge_pass(work: &Path, index: &NgramIndex, expected: &[String]) -> Resul
 }
 
 /// The index `strip` uses: every task n-gram minus the frequent ones. Needs `merge`.
+/// The count step as one task: the settings and the list of every shard recorded in `work`
+/// (or checked against what is there), then the shards `mine` counted.
+pub fn count_step(
+    work: &Path,
+    cfg: &DecontamConfig,
+    all: &[Job],
+    mine: &[Job],
+    threads: usize,
+    quiet: bool,
+) -> Result<()> {
+    // The index first: a task file that cannot be read fails before anything is written.
+    let index = cfg.build_index()?;
+    cfg.save_or_check(work)?;
+    crate::pipeline::tasks::record_expected(&expected_path(work), all)?;
+    count_pass(work, cfg, &index, mine, threads, quiet)
+}
+
+/// The merge step: every shard's counts summed with the settings `work` recorded; says what it
+/// found unless `quiet`.
+pub fn merge_step(work: &Path, quiet: bool) -> Result<MergeReport> {
+    let cfg = DecontamConfig::load(work)?;
+    let index = cfg.build_index()?;
+    let report = merge_pass(work, &index, &expected(work)?)?;
+    if !quiet {
+        eprintln!(
+            "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases); report in {}",
+            report.index_ngrams,
+            report.ngrams_found,
+            report.frequent,
+            cfg.df_threshold,
+            work.join("merge.json").display()
+        );
+    }
+    Ok(report)
+}
+
 pub fn strip_index(work: &Path) -> Result<Arc<NgramIndex>> {
     let cfg = DecontamConfig::load(work)?;
     let path = work.join("frequent.bin");

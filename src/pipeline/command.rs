@@ -1,6 +1,6 @@
 //! Options every stage command shares, and the code that turns them into a run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -39,6 +39,48 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// The flags of one task of a global step (`sieve dedup lsh`, `sieve decontam count`, …):
+/// how many threads, and which of the step's tasks.
+#[derive(Debug, Clone, Args)]
+pub struct TaskArgs {
+    /// Worker threads; default: all cores.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Run only task I of N (0-based).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+impl TaskArgs {
+    pub fn threads(&self) -> usize {
+        thread_count(self.threads)
+    }
+
+    /// This task: (I, N), or (0, 1) for the whole step.
+    pub fn part(&self) -> Result<(usize, usize)> {
+        match &self.shard {
+            Some(s) => parse_shard_spec(s),
+            None => Ok((0, 1)),
+        }
+    }
+
+    /// Every input shard of the step, and this task's share of them.
+    pub fn jobs(&self, inputs: &[String], work: &Path) -> Result<(Vec<Job>, Vec<Job>)> {
+        let run = RunArgs {
+            output: work.to_path_buf(),
+            threads: self.threads,
+            shard: self.shard.clone(),
+            format: ShardFormat::Parquet,
+            write_rejected: false,
+            base_url: String::new(),
+            quiet: false,
+        };
+        let all = shard_jobs(inputs, &run)?;
+        let mine = run.select(all.clone())?;
+        Ok((all, mine))
+    }
 }
 
 impl RunArgs {

@@ -52,6 +52,15 @@ fn segments(n: usize) -> std::ops::Range<usize> {
     0..(n - 1).max(1)
 }
 
+/// A tick of a value axis: whole counts on a count axis, else a short number.
+fn value_tick(counts: bool, v: f64) -> String {
+    if counts {
+        count_tick(v)
+    } else {
+        short_number(v)
+    }
+}
+
 /// Tick labels of an axis of counts: whole numbers only (no "0.500 documents").
 fn count_tick(v: f64) -> String {
     // Tick positions are sums of decimal steps: 1.0000000000000002 is the tick at 1.
@@ -104,13 +113,7 @@ pub fn horizontal_bars(title: &str, x_desc: &str, bars: &[(String, f64)]) -> Res
                 _ => String::new(),
             })
             .x_desc(svg_safe(x_desc))
-            .x_label_formatter(&|v| {
-                if counts {
-                    count_tick(*v)
-                } else {
-                    short_number(*v)
-                }
-            })
+            .x_label_formatter(&|v| value_tick(counts, *v))
             .label_style((FONT, 12))
             .draw()
             .map_err(draw_err)?;
@@ -200,13 +203,7 @@ pub fn grouped_bars(
                 (FONT, 12).into_font()
             })
             .y_desc(svg_safe(y_desc))
-            .y_label_formatter(&|v| {
-                if counts {
-                    count_tick(*v)
-                } else {
-                    short_number(*v)
-                }
-            })
+            .y_label_formatter(&|v| value_tick(counts, *v))
             .label_style((FONT, 12))
             .draw()
             .map_err(draw_err)?;

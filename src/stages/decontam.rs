@@ -16,11 +16,10 @@ use anyhow::Result;
 use crate::decontam::cut::{strip, Rules};
 use crate::decontam::ngrams::{Compat, NgramIndex, Scanner};
 use crate::decontam::passes::DecontamConfig;
-use crate::decontam::passes::{count_pass, expected, expected_path, merge_pass, strip_index};
+use crate::decontam::passes::{count_step, merge_step, strip_index};
 use crate::doc::Document;
 use crate::pipeline::global::{Completion, GlobalStage, GlobalStep, StepContext};
 use crate::pipeline::stage::{Emit, Stage, StageFactory};
-use crate::pipeline::tasks::record_expected;
 
 pub struct DecontamStage {
     index: Arc<NgramIndex>,
@@ -152,23 +151,10 @@ impl GlobalStage for DecontamGlobal {
     }
 
     fn run_step(&self, step: usize, cx: &StepContext) -> Result<()> {
-        let work = cx.work;
-        if step == 0 {
-            self.cfg.save_or_check(work)?;
-            record_expected(&expected_path(work), cx.all)?;
-            let index = self.cfg.build_index()?;
-            return count_pass(work, &self.cfg, &index, cx.mine, cx.threads, cx.quiet);
+        match step {
+            0 => count_step(cx.work, &self.cfg, cx.all, cx.mine, cx.threads, cx.quiet),
+            _ => merge_step(cx.work, cx.quiet).map(drop),
         }
-        let cfg = DecontamConfig::load(work)?;
-        let index = cfg.build_index()?;
-        let report = merge_pass(work, &index, &expected(work)?)?;
-        if !cx.quiet {
-            eprintln!(
-                "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ {} documents (kept as common phrases)",
-                report.index_ngrams, report.ngrams_found, report.frequent, cfg.df_threshold
-            );
-        }
-        Ok(())
     }
 
     fn lead(&self, work: &Path) -> Result<Option<StageFactory>> {

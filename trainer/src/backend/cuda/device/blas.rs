@@ -7,8 +7,8 @@ use cudarc::cublaslt::{result as lt, sys as ltsys};
 
 use super::super::gemm::{Epilogue, Gemm, Op};
 use super::super::launch;
-use super::buffer::{int, Arg};
 use super::buffer::DType;
+use super::buffer::{int, Arg};
 use super::context::{Cuda, WORKSPACE_BYTES};
 
 impl Cuda {

@@ -33,7 +33,6 @@ pub use buffer::{DType, DevBuf, DevMut, DevRef};
 pub use context::Cuda;
 pub use groups::NcclGroup;
 
-
 fn expect(name: &str, got: DType, want: DType) {
     assert_eq!(
         got, want,
