@@ -5,7 +5,6 @@
 //! [`common::RunArgs`] (threads, shard selection, format, rejected sidecar).
 
 pub mod blend;
-pub mod clean;
 pub mod decontam;
 pub mod dedup;
 pub mod eval;
@@ -13,13 +12,13 @@ pub mod extract;
 pub mod import;
 pub mod inspect;
 pub mod inspect_tokens;
-pub mod langid;
 pub mod publish;
 pub mod quality;
 pub mod report;
 pub mod run;
 pub mod sample;
 pub mod slurm;
+pub mod stage;
 pub mod status;
 pub mod tokenize;
 pub mod warc;
@@ -46,10 +45,10 @@ pub enum Command {
     Warc(warc::WarcArgs),
     /// WARC responses → main text (boilerplate removed, charset decided).
     Extract(extract::ExtractArgs),
-    /// Label documents with their language; keep the wanted languages.
-    Langid(langid::LangidArgs),
-    /// Repair Unicode, normalise whitespace, apply the MT-NLG length rules.
-    Clean(clean::CleanArgs),
+    /// The stages whose command is made from their options (langid, clean, …: see
+    /// `stages/registry.rs`).
+    #[command(flatten)]
+    Stage(stage::StageCommand),
     /// Train the quality classifier, or filter documents with it (Pareto or threshold).
     Quality(quality::QualityArgs),
     /// Remove exact, URL and near duplicates across datasets (MinHash LSH, priority-aware).
@@ -88,9 +87,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Warc(a) => warc::run(a),
         Command::Extract(a) => extract::run(a),
         Command::Inspect(a) => inspect::run(a),
-        Command::Clean(a) => clean::run(a),
+        Command::Stage(a) => stage::run(a),
         Command::Quality(a) => quality::run(a),
-        Command::Langid(a) => langid::run(a),
         Command::Dedup(a) => dedup::run(*a),
         Command::Decontam(a) => decontam::run(*a),
         Command::Tokenize(a) => tokenize::run(a),

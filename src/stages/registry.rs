@@ -12,6 +12,28 @@ use crate::pipeline::global::GlobalStage;
 use crate::pipeline::spec::{stage_options, StageSpec};
 use crate::pipeline::stage::{Stage, StageFactory};
 
+/// The command a document-to-document stage may have (`cli/stage.rs` builds it): its help line,
+/// its options type's flags, and those flags read back as the stage's `[[stage]]` table.
+pub struct StageCli {
+    pub about: &'static str,
+    pub augment: fn(clap::Command) -> clap::Command,
+    pub options: fn(&clap::ArgMatches) -> Result<toml::Table, clap::Error>,
+}
+
+const fn cli<T: clap::Args + Serialize>(about: &'static str) -> Option<StageCli> {
+    Some(StageCli {
+        about,
+        augment: T::augment_args,
+        options: matched::<T>,
+    })
+}
+
+fn matched<T: clap::Args + Serialize>(m: &clap::ArgMatches) -> Result<toml::Table, clap::Error> {
+    let options = T::from_arg_matches(m)?;
+    table_of(&options)
+        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e:#}")))
+}
+
 type Streaming = fn(&toml::Table) -> Result<Box<dyn Stage>>;
 type Global = fn(&toml::Table) -> Result<Box<dyn GlobalStage>>;
 type Settings = fn(&str, &toml::Table) -> Result<toml::Table>;
@@ -22,48 +44,68 @@ enum Kind {
     Global(Global),
 }
 
-/// Registered stages: name, constructor and settings, in pipeline order.
-const STAGES: &[(&str, Kind, Settings)] = &[
-    (
-        "extract",
-        Kind::Streaming(crate::stages::extract::ExtractStage::from_table),
-        resolved::<crate::stages::extract::ExtractOptions>,
-    ),
-    (
-        "langid",
-        Kind::Streaming(crate::stages::langid::LangidStage::from_table),
-        resolved::<crate::stages::langid::LangidOptions>,
-    ),
-    (
-        "clean",
-        Kind::Streaming(crate::stages::clean::CleanStage::from_table),
-        resolved::<crate::stages::clean::CleanOptions>,
-    ),
-    (
-        "quality",
-        Kind::Streaming(crate::stages::quality::QualityStage::from_table),
-        resolved::<crate::stages::quality::QualityOptions>,
-    ),
-    (
-        "dedup",
-        Kind::Global(crate::stages::dedup::DedupStage::from_table),
-        |_, t| table_of(&crate::stages::dedup::resolved_options(t)?),
-    ),
-    (
-        "decontam",
-        Kind::Global(crate::stages::decontam::DecontamGlobal::from_table),
-        resolved::<crate::decontam::options::DecontamOptions>,
-    ),
-    (
-        "tokenize",
-        Kind::Global(crate::stages::tokenize::TokenizeStage::from_table),
-        resolved::<crate::tokenize::options::TokenizeOptions>,
-    ),
-    (
-        "blend",
-        Kind::Global(crate::stages::blend::BlendStage::from_table),
-        resolved::<crate::blend::options::BlendOptions>,
-    ),
+struct Entry {
+    name: &'static str,
+    kind: Kind,
+    settings: Settings,
+    /// Streaming stages from shards to shards may have their command made from their options.
+    command: Option<StageCli>,
+}
+
+/// Registered stages, in pipeline order.
+const STAGES: &[Entry] = &[
+    Entry {
+        name: "extract",
+        kind: Kind::Streaming(crate::stages::extract::ExtractStage::from_table),
+        settings: resolved::<crate::stages::extract::ExtractOptions>,
+        command: None, // reads WARC files too, and explains pages: cli/extract.rs
+    },
+    Entry {
+        name: "langid",
+        kind: Kind::Streaming(crate::stages::langid::LangidStage::from_table),
+        settings: resolved::<crate::stages::langid::LangidOptions>,
+        command: cli::<crate::stages::langid::LangidOptions>(
+            "Label documents with their language; keep the wanted languages",
+        ),
+    },
+    Entry {
+        name: "clean",
+        kind: Kind::Streaming(crate::stages::clean::CleanStage::from_table),
+        settings: resolved::<crate::stages::clean::CleanOptions>,
+        command: cli::<crate::stages::clean::CleanOptions>(
+            "Repair Unicode, normalise whitespace, apply the MT-NLG length rules",
+        ),
+    },
+    Entry {
+        name: "quality",
+        kind: Kind::Streaming(crate::stages::quality::QualityStage::from_table),
+        settings: resolved::<crate::stages::quality::QualityOptions>,
+        command: None, // `sieve quality filter` beside `sieve quality train`: cli/quality.rs
+    },
+    Entry {
+        name: "dedup",
+        kind: Kind::Global(crate::stages::dedup::DedupStage::from_table),
+        settings: |_, t| table_of(&crate::stages::dedup::resolved_options(t)?),
+        command: None,
+    },
+    Entry {
+        name: "decontam",
+        kind: Kind::Global(crate::stages::decontam::DecontamGlobal::from_table),
+        settings: resolved::<crate::decontam::options::DecontamOptions>,
+        command: None,
+    },
+    Entry {
+        name: "tokenize",
+        kind: Kind::Global(crate::stages::tokenize::TokenizeStage::from_table),
+        settings: resolved::<crate::tokenize::options::TokenizeOptions>,
+        command: None,
+    },
+    Entry {
+        name: "blend",
+        kind: Kind::Global(crate::stages::blend::BlendStage::from_table),
+        settings: resolved::<crate::blend::options::BlendOptions>,
+        command: None,
+    },
 ];
 
 /// A stage's table read as its options type and written back with every setting filled in.
@@ -80,11 +122,23 @@ fn table_of<T: Serialize>(options: &T) -> Result<toml::Table> {
 
 /// Names of the registered stages (for help and error messages).
 pub fn stage_names() -> Vec<&'static str> {
-    STAGES.iter().map(|(n, _, _)| *n).collect()
+    STAGES.iter().map(|e| e.name).collect()
 }
 
-fn lookup(name: &str) -> Result<&'static (&'static str, Kind, Settings)> {
-    match STAGES.iter().find(|(n, _, _)| *n == name) {
+/// The stages that have a command of their own shape, with it.
+pub fn commands() -> impl Iterator<Item = (&'static str, &'static StageCli)> {
+    STAGES
+        .iter()
+        .filter_map(|e| e.command.as_ref().map(|c| (e.name, c)))
+}
+
+/// The command of stage `name`, if it has one.
+pub fn command(name: &str) -> Option<&'static StageCli> {
+    commands().find(|(n, _)| *n == name).map(|(_, c)| c)
+}
+
+fn lookup(name: &str) -> Result<&'static Entry> {
+    match STAGES.iter().find(|e| e.name == name) {
         Some(entry) => Ok(entry),
         None => bail!(
             "unknown stage `{name}` in the pipeline spec (registered stages: {})",
@@ -96,7 +150,7 @@ fn lookup(name: &str) -> Result<&'static (&'static str, Kind, Settings)> {
 /// The global stage a spec stage names, built from its options, or None for a streaming
 /// stage. Unknown names are errors.
 pub fn global(spec: &StageSpec) -> Result<Option<Box<dyn GlobalStage>>> {
-    match lookup(&spec.name)?.1 {
+    match lookup(&spec.name)?.kind {
         Kind::Global(make) => Ok(Some(make(&spec.options)?)),
         Kind::Streaming(_) => Ok(None),
     }
@@ -104,7 +158,7 @@ pub fn global(spec: &StageSpec) -> Result<Option<Box<dyn GlobalStage>>> {
 
 /// Every setting a spec stage will use: its table with the defaults filled in.
 pub fn settings(spec: &StageSpec) -> Result<toml::Table> {
-    (lookup(&spec.name)?.2)(&spec.name, &spec.options)
+    (lookup(&spec.name)?.settings)(&spec.name, &spec.options)
 }
 
 /// Checks that every stage is a registered streaming stage and returns a factory building the
@@ -112,7 +166,7 @@ pub fn settings(spec: &StageSpec) -> Result<toml::Table> {
 pub fn factory(specs: &[StageSpec]) -> Result<StageFactory> {
     let mut constructors = Vec::new();
     for spec in specs {
-        match lookup(&spec.name)?.1 {
+        match lookup(&spec.name)?.kind {
             Kind::Streaming(make) => constructors.push((make, spec.options.clone())),
             Kind::Global(_) => bail!("`{}` is not a streaming stage", spec.name),
         }

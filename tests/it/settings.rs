@@ -98,7 +98,7 @@ where
 #[test]
 fn clean_flags_and_spec_keys_are_one_setting() {
     let pick = |c| match c {
-        Command::Clean(a) => a.options,
+        Command::Stage(s) => s.options.try_into().unwrap(),
         _ => unreachable!(),
     };
     check::<CleanOptions>(
@@ -128,7 +128,7 @@ fn clean_flags_and_spec_keys_are_one_setting() {
 #[test]
 fn langid_flags_and_spec_keys_are_one_setting() {
     let pick = |c| match c {
-        Command::Langid(a) => a.options,
+        Command::Stage(s) => s.options.try_into().unwrap(),
         _ => unreachable!(),
     };
     check::<LangidOptions>(
