@@ -117,31 +117,23 @@ fn step(name: impl Into<String>, kind: StepKind, tasks: usize, action: Action) -
     }
 }
 
-/// Checks where an end stage may go: after every document and `Between` stage, and right
-/// after the end stage it names (or first among them when it names none).
-fn check_end_order(stage: &dyn GlobalStage, ends: &[Global]) -> Result<()> {
-    let Placement::End { after } = stage.placement() else {
-        if let Some(end) = ends.last() {
-            bail!(
-                "`{}` comes after `{}`: `{}` ends a spec",
-                stage.name(),
-                end.stage.name(),
-                end.stage.name()
-            );
+/// Checks where a stage of the spec may go: nothing but another end stage follows an end
+/// stage, and an end stage comes right after the end stage it names (or first among them when
+/// it names none).
+fn check_order(name: &str, placement: Option<Placement>, ends: &[Global]) -> Result<()> {
+    let last_end = ends.last().map(|e| e.stage.name());
+    let Some(Placement::End { after }) = placement else {
+        if let Some(end) = last_end {
+            bail!("`{name}` comes after `{end}`: `{end}` ends a spec");
         }
         return Ok(());
     };
-    let before = ends.last().map(|e| e.stage.name());
-    if before != after {
+    if last_end != after {
         match after {
-            Some(a) => bail!(
-                "`{}` must come right after `{a}`, at the end of the spec",
-                stage.name()
-            ),
+            Some(a) => bail!("`{name}` must come right after `{a}`, at the end of the spec"),
             None => bail!(
-                "`{}` must come before `{}`, at the end of the spec",
-                stage.name(),
-                before.unwrap_or_default()
+                "`{name}` must come before `{}`, at the end of the spec",
+                last_end.unwrap_or_default()
             ),
         }
     }
@@ -163,19 +155,13 @@ impl Plan {
         // Unknown stages and bad options are errors of the spec: reported before any step
         // starts (or writes anything).
         for spec_stage in &spec.stages {
-            let Some(stage) = registry::global(spec_stage)? else {
-                if let Some(end) = ends.last() {
-                    bail!(
-                        "`{}` comes after `{}`: `{}` ends a spec",
-                        spec_stage.name,
-                        end.stage.name(),
-                        end.stage.name()
-                    );
-                }
+            let stage = registry::global(spec_stage)?;
+            let placement = stage.as_ref().map(|s| s.placement());
+            check_order(&spec_stage.name, placement, &ends)?;
+            let Some(stage) = stage else {
                 pending.push(spec_stage.clone());
                 continue;
             };
-            check_end_order(stage.as_ref(), &ends)?;
             if let Placement::End { .. } = stage.placement() {
                 ends.push(Global {
                     work: stage.work_dir(&out),

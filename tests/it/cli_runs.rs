@@ -478,3 +478,62 @@ fn runner_counts_keeps_drops_splits_and_stage_errors() {
         .iter()
         .all(|d| d.id.ends_with("~0") || d.id.ends_with("~1")));
 }
+
+/// End stages close a spec: nothing but the end stage that may follow comes after them, and
+/// blend needs tokenize right before it. Each misplaced stage is named before any work.
+#[test]
+fn end_stages_close_a_spec_in_their_order() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("in.jsonl"), "").unwrap();
+    let cases = [
+        (
+            &["tokenize", "clean"][..],
+            "`clean` comes after `tokenize`: `tokenize` ends a spec",
+        ),
+        (
+            &["tokenize", "dedup"][..],
+            "`dedup` comes after `tokenize`: `tokenize` ends a spec",
+        ),
+        (
+            &["blend"][..],
+            "`blend` must come right after `tokenize`, at the end of the spec",
+        ),
+        (
+            &["blend", "tokenize"][..],
+            "`blend` must come right after `tokenize`",
+        ),
+    ];
+    for (stages, message) in cases {
+        let mut text =
+            "[[input]]\nkind='import'\ndataset='w'\npaths=['in.jsonl']\n[output]\ndir='o'\n"
+                .to_string();
+        for s in stages {
+            text += &format!("[[stage]]\nname='{s}'\n");
+            if *s == "blend" {
+                text += "spec='b.toml'\n";
+            }
+        }
+        let spec = d.path().join("p.toml");
+        std::fs::write(&spec, text).unwrap();
+        let o = run_expect(&["run", spec.to_str().unwrap(), "--plan"], 1);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(message), "{stages:?}: {err}");
+        assert!(!d.path().join("o").exists());
+    }
+    // In their order they plan.
+    let spec = d.path().join("p.toml");
+    std::fs::write(
+        &spec,
+        "[[input]]\nkind='import'\ndataset='w'\npaths=['in.jsonl']\n[output]\ndir='o'\n[[stage]]\nname='clean'\n[[stage]]\nname='tokenize'\n[[stage]]\nname='blend'\nspec='b.toml'\n",
+    )
+    .unwrap();
+    let o = run_expect(&["run", spec.to_str().unwrap(), "--plan"], 0);
+    let steps: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pass-1", "finish", "tokenize", "blend", "report"]);
+}
