@@ -22,6 +22,7 @@ pub mod stage;
 pub mod status;
 pub mod tokenize;
 pub mod warc;
+pub mod words;
 
 use clap::{Parser, Subcommand};
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// How far a run directory got: per step, tasks done of total and what is running (a
     /// `sieve run` on this machine or a Slurm submission), and what failed, with its error.
     Status(status::StatusArgs),
+    /// Print each document's words and sentence count as the Gopher, C4 and FineWeb filters
+    /// split them (datatrove's spaCy English rules), one JSON line per input line.
+    Words(words::WordsArgs),
 }
 
 pub use crate::pipeline::Outcome;
@@ -98,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(a) => report::run(a),
         Command::Publish(a) => publish::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Words(a) => words::run(a),
         Command::Slurm(slurm::SlurmCommand::Submit(a)) => crate::orchestrate::slurm::submit(&a),
         Command::Status(a) => status::run(&a),
     }

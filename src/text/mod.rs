@@ -2,4 +2,5 @@
 
 pub mod charset;
 pub mod repair;
+pub mod spacy_en;
 pub mod word_bytes;
