@@ -8,6 +8,7 @@ pub mod extract;
 pub mod fasttext_infer;
 pub mod fasttext_model;
 pub mod fasttext_tree;
+pub mod filters;
 pub mod langid;
 pub mod quality;
 pub mod registry;

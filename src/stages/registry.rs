@@ -83,6 +83,44 @@ const STAGES: &[Entry] = &[
         command: None, // `sieve quality filter` beside `sieve quality train`: cli/quality.rs
     },
     Entry {
+        name: "gopher-repetition",
+        kind: Kind::Streaming(
+            crate::stages::filters::gopher_repetition::GopherRepetitionStage::from_table,
+        ),
+        settings: resolved::<crate::stages::filters::gopher_repetition::GopherRepetitionOptions>,
+        command: cli::<crate::stages::filters::gopher_repetition::GopherRepetitionOptions>(
+            "Gopher's repetition rules (datatrove's GopherRepetitionFilter)",
+        ),
+    },
+    Entry {
+        name: "gopher-quality",
+        kind: Kind::Streaming(
+            crate::stages::filters::gopher_quality::GopherQualityStage::from_table,
+        ),
+        settings: resolved::<crate::stages::filters::gopher_quality::GopherQualityOptions>,
+        command: cli::<crate::stages::filters::gopher_quality::GopherQualityOptions>(
+            "Gopher's quality rules (datatrove's GopherQualityFilter)",
+        ),
+    },
+    Entry {
+        name: "c4-quality",
+        kind: Kind::Streaming(crate::stages::filters::c4_quality::C4QualityStage::from_table),
+        settings: resolved::<crate::stages::filters::c4_quality::C4QualityOptions>,
+        command: cli::<crate::stages::filters::c4_quality::C4QualityOptions>(
+            "C4's line and document rules (datatrove's C4QualityFilter)",
+        ),
+    },
+    Entry {
+        name: "fineweb-quality",
+        kind: Kind::Streaming(
+            crate::stages::filters::fineweb_quality::FinewebQualityStage::from_table,
+        ),
+        settings: resolved::<crate::stages::filters::fineweb_quality::FinewebQualityOptions>,
+        command: cli::<crate::stages::filters::fineweb_quality::FinewebQualityOptions>(
+            "FineWeb's line rules (datatrove's FineWebQualityFilter)",
+        ),
+    },
+    Entry {
         name: "dedup",
         kind: Kind::Global(crate::stages::dedup::DedupStage::from_table),
         settings: |_, t| table_of(&crate::stages::dedup::resolved_options(t)?),

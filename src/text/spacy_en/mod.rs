@@ -20,7 +20,7 @@ use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
-pub use sentences::count_sentences;
+pub use sentences::{count_sentences, sentence_spans};
 use specials::Specials;
 
 /// The spaCy version whose tokenizer this reproduces.

@@ -32,3 +32,31 @@ pub fn count_sentences(text: &str, tokens: &[Token]) -> usize {
     }
     sentences.max(1)
 }
+
+/// datatrove's `split_into_sentences` pieces as byte ranges: each piece runs from the end of the
+/// previous sentence to the end of its own (the last to the end of the text), so the pieces
+/// tile the text. An empty text is one empty piece.
+pub fn sentence_spans(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
+    let enders = sentence_enders();
+    // Sentence ends: the end of the token before each sentence start after the first.
+    let mut ends = Vec::new();
+    let mut seen_end = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let s = &text[t.start..t.end];
+        let ender = enders.contains(s);
+        if seen_end && !ender && !s.chars().all(py_punct) {
+            ends.push(tokens[i - 1].end);
+            seen_end = false;
+        } else if ender {
+            seen_end = true;
+        }
+    }
+    let mut spans = Vec::with_capacity(ends.len() + 1);
+    let mut start = 0;
+    for e in ends {
+        spans.push((start, e));
+        start = e;
+    }
+    spans.push((start, text.len()));
+    spans
+}

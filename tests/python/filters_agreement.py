@@ -1,0 +1,165 @@
+"""sieve's filters against datatrove's, decision for decision (issue 26).
+
+    python filters_agreement.py SIEVE_BINARY SHARED_DATA_DIR WORK_DIR [--extra STAGE=FLAGS]...
+
+Builds a corpus of at least 5,000 documents (the shared curated prose, the CC-style WARC's pages
+and the extraction benchmarks' pages, both extracted by `sieve extract`), runs each sieve filter
+command over it and the datatrove filter of the same name over the same texts, and compares:
+per filter the share of documents with the same keep/drop decision (at least 99.5%), the drop
+reasons where both drop (all equal), and for C4 the rewritten text of documents both keep. It
+also compares every document's words with datatrove's `split_into_words`. Prints a table, writes
+WORK_DIR/agreement.json, and exits 1 when a filter falls short. `--extra STAGE=FLAGS` adds flags
+to one sieve filter (to show that a changed threshold fails the check).
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from datatrove.data import Document
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
+from datatrove.utils.text import split_into_words
+
+MIN_DOCS = 5000
+MIN_AGREEMENT = 0.995
+
+# sieve stage, its flags, the datatrove filter built with the same settings.
+FILTERS = [
+    ("gopher-repetition", [], lambda: GopherRepetitionFilter()),
+    ("gopher-quality", [], lambda: GopherQualityFilter()),
+    ("c4-quality", [], lambda: C4QualityFilter()),
+    ("c4-quality", ["--no-terminal-punct-rule"], lambda: C4QualityFilter(filter_no_terminal_punct=False)),
+    ("fineweb-quality", [], lambda: FineWebQualityFilter()),
+]
+
+
+def sieve(binary, *args):
+    subprocess.run([binary, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "SIEVE_PROGRESS_SECS": "3600"})
+
+
+def read_jsonl(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def build_corpus(binary, shared, work):
+    """The documents, as sieve shards (JSONL) and as dicts."""
+    html = work / "benchmark-html.jsonl"
+    with open(html, "w", encoding="utf-8") as out:
+        for f in sorted((shared / "html-extraction/merged-benchmarks").glob("*.jsonl.gz")):
+            for line in gzip.open(f, "rt", encoding="utf-8"):
+                d = json.loads(line)
+                out.write(json.dumps({"id": f"{d['dataset']}/{d['id']}", "dataset": "pages", "text": d["html"],
+                                      "meta": {"content_type": "text/html", "http_status": "200"}}) + "\n")
+        for f in sorted((shared / "html-extraction/article-extraction-benchmark/html").glob("*.html.gz")):
+            page = gzip.open(f).read().decode("utf-8", "replace")
+            out.write(json.dumps({"id": "aeb/" + f.name, "dataset": "pages", "text": page,
+                                  "meta": {"content_type": "text/html", "http_status": "200"}}) + "\n")
+    warc = shared / "warc/synthetic-cc-style/real-html-cc-style.warc.gz"
+    sieve(binary, "extract", "--format", "jsonl", "-j", "1", "-o", str(work / "pages"), str(warc), str(html))
+    docs = []
+    prose = gzip.open(shared / "quality/positives_english_prose.jsonl.gz", "rt", encoding="utf-8")
+    for n, line in enumerate(prose):
+        d = json.loads(line)
+        # The source ids repeat (wikitext's are "<unk>"): the line number makes them unique.
+        docs.append({"id": f"prose/{n}/{d['source']}", "dataset": "prose", "text": d["text"]})
+    for name in ("real-html-cc-style.jsonl", "benchmark-html.jsonl"):
+        for d in read_jsonl(work / "pages" / name):
+            docs.append({"id": d["id"], "dataset": "pages", "text": d["text"], "url": d.get("url")})
+    corpus = work / "corpus.jsonl"
+    with open(corpus, "w", encoding="utf-8") as out:
+        for d in docs:
+            out.write(json.dumps(d) + "\n")
+    return corpus, docs
+
+
+def run_sieve_filter(binary, corpus, work, stage, flags, tag):
+    out = work / f"sieve-{tag}"
+    t = time.perf_counter()
+    sieve(binary, stage, *flags, "--format", "jsonl", "--write-rejected", "-j", "1", "-o", str(out), str(corpus))
+    seconds = time.perf_counter() - t
+    kept = {d["id"]: d["text"] for d in read_jsonl(out / corpus.name)}
+    dropped = {d["id"]: d["meta"].get("drop_reason") for d in read_jsonl(out / "rejected" / corpus.name)}
+    return kept, dropped, seconds
+
+
+def run_datatrove_filter(make, docs):
+    f = make()
+    verdicts = {}
+    t = time.perf_counter()
+    for d in docs:
+        doc = Document(text=d["text"], id=d["id"], metadata={"url": d.get("url")})
+        r = f.filter(doc)
+        if r is True:
+            verdicts[d["id"]] = (None, doc.text)
+        else:
+            verdicts[d["id"]] = ((r[1] if isinstance(r, tuple) else "dropped"), None)
+    return verdicts, time.perf_counter() - t
+
+
+def main():
+    binary, shared, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    extra = dict(a.split("=", 1) for a in sys.argv[5::2]) if "--extra" in sys.argv else {}
+    work.mkdir(parents=True, exist_ok=True)
+    corpus, docs = build_corpus(binary, shared, work)
+    assert len(docs) >= MIN_DOCS, f"only {len(docs)} documents"
+    print(f"{len(docs)} documents ({sum(d['dataset'] == 'prose' for d in docs)} prose, "
+          f"{sum(d['dataset'] == 'pages' for d in docs)} extracted pages)")
+
+    # Words: sieve's split against datatrove's, document by document.
+    ours = subprocess.run([binary, "words", str(corpus)], check=True, capture_output=True, text=True).stdout
+    same_words = sum(json.loads(line)["words"] == split_into_words(d["text"])
+                     for line, d in zip(ours.splitlines(), docs))
+    results = {"documents": len(docs), "words_identical": same_words, "filters": []}
+    print(f"words identical to datatrove's split_into_words: {same_words}/{len(docs)}")
+
+    failed = False
+    print(f"{'filter':<40} {'agree':>7} {'share':>8} {'drops':>6} {'reasons≠':>8} {'text≠':>6} {'sieve s':>8} {'datatrove s':>11}")
+    for i, (stage, flags, make) in enumerate(FILTERS):
+        tag = f"{i}-{stage}"
+        flags = flags + (extra[stage].split() if stage in extra else [])
+        kept, dropped, sieve_s = run_sieve_filter(binary, corpus, work, stage, flags, tag)
+        theirs, dt_s = run_datatrove_filter(make, docs)
+        agree = reasons_differ = text_differ = 0
+        causes = []
+        for d in docs:
+            ours_reason = dropped.get(d["id"]) if d["id"] not in kept else None
+            their_reason, their_text = theirs[d["id"]]
+            if (ours_reason is None) == (their_reason is None):
+                agree += 1
+                if ours_reason is not None and ours_reason != their_reason:
+                    reasons_differ += 1
+                    causes.append((d["id"], ours_reason, their_reason))
+                if ours_reason is None and kept[d["id"]] != their_text:
+                    text_differ += 1
+                    causes.append((d["id"], "text differs", ""))
+            else:
+                causes.append((d["id"], ours_reason or "keep", their_reason or "keep"))
+        share = agree / len(docs)
+        name = " ".join([stage] + flags)
+        row = {"filter": name, "agree": agree, "share": share, "datatrove_drops": sum(v[0] is not None for v in theirs.values()),
+               "reasons_differ": reasons_differ, "texts_differ": text_differ, "sieve_seconds": sieve_s,
+               "datatrove_seconds": dt_s, "disagreements": causes[:50]}
+        results["filters"].append(row)
+        print(f"{name:<40} {agree:>7} {share:>8.4%} {row['datatrove_drops']:>6} {reasons_differ:>8} {text_differ:>6} {sieve_s:>8.1f} {dt_s:>11.1f}")
+        for c in causes[:5]:
+            print(f"    {c[0]}: sieve {c[1]}, datatrove {c[2]}")
+        if share < MIN_AGREEMENT or reasons_differ or text_differ > len(docs) * (1 - MIN_AGREEMENT):
+            failed = True
+    (work / "agreement.json").write_text(json.dumps(results, indent=1))
+    if same_words < len(docs) * MIN_AGREEMENT:
+        failed = True
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
