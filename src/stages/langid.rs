@@ -32,6 +32,10 @@ pub struct LangidOptions {
     /// (`lang_low_score`).
     #[arg(long, default_value_t = LangidOptions::default().min_score)]
     pub min_score: f32,
+    /// datatrove's LanguageFilter rule: also drop (`lang_low_score`) documents whose score,
+    /// widened to f64, is not strictly above this. FineWeb keeps English above 0.65.
+    #[arg(long, value_name = "SCORE")]
+    pub score_above: Option<f64>,
     /// The identifier when no `lid_model` is given.
     #[arg(long, value_enum, default_value_t = LangidOptions::default().backend)]
     pub backend: Backend,
@@ -300,10 +304,17 @@ pub fn iso639_1(code3: &str) -> &str {
     }
 }
 
+/// Whether a score passes `min_score` (at least, in f32) and `score_above` (strictly above, the
+/// f32 score widened to f64 as datatrove compares: 0.65f32 is 0.6499999762 and not above 0.65).
+fn confident(score: f32, min_score: f32, score_above: Option<f64>) -> bool {
+    score >= min_score && score_above.is_none_or(|t| f64::from(score) > t)
+}
+
 pub struct LangidStage {
     identifier: Identifier,
     keep: Vec<String>,
     min_score: f32,
+    score_above: Option<f64>,
 }
 
 impl LangidStage {
@@ -316,6 +327,7 @@ impl LangidStage {
                 .map(|l| l.trim().to_ascii_lowercase())
                 .collect(),
             min_score: options.min_score,
+            score_above: options.score_above,
         })
     }
 
@@ -337,7 +349,7 @@ impl Stage for LangidStage {
             return Ok(());
         };
         let kept = self.keep.is_empty() || self.keep.contains(&guess.lang);
-        let confident = guess.score >= self.min_score;
+        let confident = confident(guess.score, self.min_score, self.score_above);
         out.tally("lang", guess.lang.clone());
         doc.lang = Some(guess.lang);
         doc.lang_score = Some(guess.score);
@@ -454,6 +466,19 @@ mod tests {
         assert!(dropped.lang.is_some() && dropped.lang_score.unwrap() < 0.99);
         assert_eq!(e.kept.len(), 1);
         assert!(e.kept[0].lang_score.unwrap() >= 0.99);
+    }
+
+    #[test]
+    fn score_above_is_strict_and_compared_in_f64() {
+        let above = Some(0.65);
+        assert!(!confident(0.65f32, 0.0, above));
+        assert!(confident(f32::from_bits(0.65f32.to_bits() + 1), 0.0, above));
+        assert!(confident(0.65f32, 0.65, None));
+        assert!(!confident(
+            f32::from_bits(0.65f32.to_bits() - 1),
+            0.65,
+            None
+        ));
     }
 
     #[test]

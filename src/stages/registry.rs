@@ -121,6 +121,22 @@ const STAGES: &[Entry] = &[
         ),
     },
     Entry {
+        name: "url-filter",
+        kind: Kind::Streaming(crate::stages::filters::url_filter::UrlFilterStage::from_table),
+        settings: resolved::<crate::stages::filters::url_filter::UrlFilterOptions>,
+        command: cli::<crate::stages::filters::url_filter::UrlFilterOptions>(
+            "Drop documents by URL: domain, URL and word block lists (datatrove's URLFilter)",
+        ),
+    },
+    Entry {
+        name: "pii",
+        kind: Kind::Streaming(crate::stages::filters::pii::PiiStage::from_table),
+        settings: resolved::<crate::stages::filters::pii::PiiOptions>,
+        command: cli::<crate::stages::filters::pii::PiiOptions>(
+            "Replace e-mail and public IP addresses (datatrove's PIIFormatter)",
+        ),
+    },
+    Entry {
         name: "dedup",
         kind: Kind::Global(crate::stages::dedup::DedupStage::from_table),
         settings: |_, t| table_of(&crate::stages::dedup::resolved_options(t)?),

@@ -14,6 +14,8 @@ to one sieve filter (to show that a changed threshold fails the check).
 import gzip
 import json
 import os
+import random
+import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +28,8 @@ from datatrove.pipeline.filters import (
     GopherQualityFilter,
     GopherRepetitionFilter,
 )
+from datatrove.pipeline.filters import URLFilter
+from datatrove.pipeline.formatters import PIIFormatter
 from datatrove.utils.text import split_into_words
 
 MIN_DOCS = 5000
@@ -65,6 +69,7 @@ def build_corpus(binary, shared, work):
             out.write(json.dumps({"id": "aeb/" + f.name, "dataset": "pages", "text": page,
                                   "meta": {"content_type": "text/html", "http_status": "200"}}) + "\n")
     warc = shared / "warc/synthetic-cc-style/real-html-cc-style.warc.gz"
+    shutil.rmtree(work / "pages", ignore_errors=True)
     sieve(binary, "extract", "--format", "jsonl", "-j", "1", "-o", str(work / "pages"), str(warc), str(html))
     docs = []
     prose = gzip.open(shared / "quality/positives_english_prose.jsonl.gz", "rt", encoding="utf-8")
@@ -74,21 +79,79 @@ def build_corpus(binary, shared, work):
         docs.append({"id": f"prose/{n}/{d['source']}", "dataset": "prose", "text": d["text"]})
     for name in ("real-html-cc-style.jsonl", "benchmark-html.jsonl"):
         for d in read_jsonl(work / "pages" / name):
-            docs.append({"id": d["id"], "dataset": "pages", "text": d["text"], "url": d.get("url")})
+            docs.append({"id": d["id"], "dataset": "pages", "text": d["text"], "url": d.get("url") or None,
+                         "real_url": bool(d.get("url"))})
+    give_every_document_a_url(docs)
     corpus = work / "corpus.jsonl"
     with open(corpus, "w", encoding="utf-8") as out:
         for d in docs:
-            out.write(json.dumps(d) + "\n")
+            out.write(json.dumps({k: v for k, v in d.items() if k != "real_url"}) + "\n")
     return corpus, docs
+
+
+def give_every_document_a_url(docs):
+    """Documents without a URL (prose, benchmark pages) get a variant of a real one, so the URL
+    filter sees 5,000+ URLs with the shapes it must parse: ports, user info, upper case,
+    trailing dots, IP hosts, private and multi-label suffixes, no scheme."""
+    real = [d["url"] for d in docs if d.get("url")]
+    hosts = ["a.b.github.io", "forums.bbc.co.uk", "News.Example.COM", "192.168.0.1", "8.8.8.8",
+             "localhost", "shop.example.co.jp", "x.y.kawasaki.jp", "example.com.", "www.blogspot.com"]
+    for n, d in enumerate(d for d in docs if not d.get("url")):
+        base = real[n % len(real)]
+        scheme, _, rest = base.partition("://")
+        host, _, path = rest.partition("/")
+        k = n % 12
+        if k < len(hosts):
+            host = hosts[k]
+        variants = [f"{scheme}://{host}/{path}", f"{scheme}://user:pw@{host}:8080/{path}", f"{host}/{path}",
+                    f"{scheme}://{host.upper()}/{path}?q=Casino-Poker_slots"]
+        d["url"] = variants[n % len(variants)]
+
+
+def public_suffixes_pinned():
+    """tldextract with the Public Suffix List snapshot it ships (no download attempt), so the
+    list version is the pinned package's."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def url_lists(work, docs):
+    """Block lists made from the corpus's own URLs, in the UT1 format (one entry a line)."""
+    extract = public_suffixes_pinned()
+    urls = [d["url"] for d in docs]
+    real = [d["url"] for d in docs if d["dataset"] == "pages" and d.get("real_url")]
+    domains = sorted({extract(u).top_domain_under_public_suffix for u in real[::9]} - {""})
+    fqdns = sorted({extract(u).fqdn for u in real[4::13]} - {""})
+    (work / "domains").write_text("# blocked domains\n" + "\n".join(domains + fqdns) + "\n")
+    (work / "urls").write_text("\n".join(urls[7::31]) + "\n")
+    (work / "banned").write_text("casino\nviagra\n")
+    (work / "soft").write_text("poker\nslots\nhtml\nphp\n")
+    (work / "subwords").write_text("freemoney\nrecipe\n")
+    flags = ["--domain-list", str(work / "domains"), "--url-list", str(work / "urls"),
+             "--banned-words-file", str(work / "banned"), "--soft-banned-words-file", str(work / "soft"),
+             "--banned-subwords-file", str(work / "subwords")]
+
+    def make():
+        lines = lambda name: [l for l in (work / name).read_text().splitlines() if l]
+        f = URLFilter(extra_domains=lines("domains"), extra_urls=lines("urls"), banned_words=lines("banned"),
+                      soft_banned_words=lines("soft"), banned_subwords=lines("subwords"),
+                      use_integrated_lists=False)
+        f.tldextractor = public_suffixes_pinned()
+        return f
+
+    return flags, make
 
 
 def run_sieve_filter(binary, corpus, work, stage, flags, tag):
     out = work / f"sieve-{tag}"
+    shutil.rmtree(out, ignore_errors=True)  # a finished output would be skipped, not redone
     t = time.perf_counter()
     sieve(binary, stage, *flags, "--format", "jsonl", "--write-rejected", "-j", "1", "-o", str(out), str(corpus))
     seconds = time.perf_counter() - t
     kept = {d["id"]: d["text"] for d in read_jsonl(out / corpus.name)}
-    dropped = {d["id"]: d["meta"].get("drop_reason") for d in read_jsonl(out / "rejected" / corpus.name)}
+    rejected = out / "rejected" / corpus.name
+    dropped = {d["id"]: d["meta"].get("drop_reason") for d in (read_jsonl(rejected) if rejected.exists() else [])}
     return kept, dropped, seconds
 
 
@@ -97,7 +160,7 @@ def run_datatrove_filter(make, docs):
     verdicts = {}
     t = time.perf_counter()
     for d in docs:
-        doc = Document(text=d["text"], id=d["id"], metadata={"url": d.get("url")})
+        doc = Document(text=d["text"], id=d["id"], metadata={"url": d["url"]})
         r = f.filter(doc)
         if r is True:
             verdicts[d["id"]] = (None, doc.text)
@@ -108,7 +171,9 @@ def run_datatrove_filter(make, docs):
 
 def main():
     binary, shared, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    extra = dict(a.split("=", 1) for a in sys.argv[5::2]) if "--extra" in sys.argv else {}
+    args = sys.argv[4:]
+    extra = dict(args[i + 1].split("=", 1) for i in range(len(args)) if args[i] == "--extra")
+    only = {args[i + 1] for i in range(len(args)) if args[i] == "--only"}
     work.mkdir(parents=True, exist_ok=True)
     corpus, docs = build_corpus(binary, shared, work)
     assert len(docs) >= MIN_DOCS, f"only {len(docs)} documents"
@@ -116,15 +181,19 @@ def main():
           f"{sum(d['dataset'] == 'pages' for d in docs)} extracted pages)")
 
     # Words: sieve's split against datatrove's, document by document.
-    ours = subprocess.run([binary, "words", str(corpus)], check=True, capture_output=True, text=True).stdout
-    same_words = sum(json.loads(line)["words"] == split_into_words(d["text"])
+    ours = "" if only else subprocess.run([binary, "words", str(corpus)], check=True, capture_output=True, text=True).stdout
+    same_words = len(docs) if only else sum(json.loads(line)["words"] == split_into_words(d["text"])
                      for line, d in zip(ours.splitlines(), docs))
     results = {"documents": len(docs), "words_identical": same_words, "filters": []}
     print(f"words identical to datatrove's split_into_words: {same_words}/{len(docs)}")
 
     failed = False
     print(f"{'filter':<40} {'agree':>7} {'share':>8} {'drops':>6} {'reasons≠':>8} {'text≠':>6} {'sieve s':>8} {'datatrove s':>11}")
-    for i, (stage, flags, make) in enumerate(FILTERS):
+    filters = list(FILTERS)
+    filters.append(("url-filter", *url_lists(work, docs)))
+    for i, (stage, flags, make) in enumerate(filters):
+        if only and stage not in only:
+            continue
         tag = f"{i}-{stage}"
         flags = flags + (extra[stage].split() if stage in extra else [])
         kept, dropped, sieve_s = run_sieve_filter(binary, corpus, work, stage, flags, tag)
@@ -145,7 +214,7 @@ def main():
             else:
                 causes.append((d["id"], ours_reason or "keep", their_reason or "keep"))
         share = agree / len(docs)
-        name = " ".join([stage] + flags)
+        name = " ".join([stage] + [f if not f.startswith("/") else Path(f).name for f in flags])
         row = {"filter": name, "agree": agree, "share": share, "datatrove_drops": sum(v[0] is not None for v in theirs.values()),
                "reasons_differ": reasons_differ, "texts_differ": text_differ, "sieve_seconds": sieve_s,
                "datatrove_seconds": dt_s, "disagreements": causes[:50]}
@@ -155,6 +224,33 @@ def main():
             print(f"    {c[0]}: sieve {c[1]}, datatrove {c[2]}")
         if share < MIN_AGREEMENT or reasons_differ or text_differ > len(docs) * (1 - MIN_AGREEMENT):
             failed = True
+    # PII: the texts after redaction, documents in the same order through one formatter.
+    kept, _, sieve_s = run_sieve_filter(binary, corpus, work, "pii", extra.get("pii", "").split(), "pii")
+    pii = PIIFormatter()
+    t = time.perf_counter()
+    same = sum(kept[d["id"]] == pii.format(d["text"]) for d in docs)
+    dt_s = time.perf_counter() - t
+    # And 4,000 generated strings dense in address-like pieces (the corpus has few IPs).
+    fuzz = work / "pii-fuzz.jsonl"
+    rng = random.Random(26)
+    pieces = ["1.2.3.4", "8.8.8.8", "010.1.1.1", "256.1.1.1", "192.168.1.1", "100.64.0.1", "224.0.0.1",
+              "255.255.255.255", "0.0.0.0", "172.16.5.4", "203.0.113.9", "a@b.c", "john.doe@example.com",
+              "x@localhost", "[1.2.3.4]", "é", "_", ".", "@", "-", " ", "9", "12", "a", "Z", "+", "'", "mail:",
+              "user@[10.0.0.1]", "name@sub.example.org", "1234.5.6.78", "v1.2.3.4.5"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(4000)]
+    with open(fuzz, "w", encoding="utf-8") as f:
+        for n, t in enumerate(texts):
+            f.write(json.dumps({"id": f"fuzz/{n}", "dataset": "fuzz", "text": t}) + "\n")
+    fuzz_kept, _, _ = run_sieve_filter(binary, fuzz, work, "pii", [], "pii-fuzz")
+    pii = PIIFormatter()
+    same_fuzz = sum(fuzz_kept[f"fuzz/{n}"] == pii.format(t) for n, t in enumerate(texts))
+    print(f"{'pii on generated strings':<40} {same_fuzz:>7} {same_fuzz / len(texts):>8.4%}")
+    if same_fuzz < len(texts):
+        failed = True
+    results["pii"] = {"documents": len(docs), "same_text": same, "generated": len(texts), "generated_same": same_fuzz}
+    print(f"{'pii (texts identical)':<40} {same:>7} {same / len(docs):>8.4%} {'':>6} {'':>8} {'':>6} {sieve_s:>8.1f} {dt_s:>11.1f}")
+    if same < len(docs) * MIN_AGREEMENT:
+        failed = True
     (work / "agreement.json").write_text(json.dumps(results, indent=1))
     if same_words < len(docs) * MIN_AGREEMENT:
         failed = True

@@ -16,4 +16,6 @@ pub mod charsets;
 pub mod fineweb_quality;
 pub mod gopher_quality;
 pub mod gopher_repetition;
+pub mod pii;
+pub mod url_filter;
 pub mod view;
