@@ -2,7 +2,8 @@
 # Runs sieve's whole test suite on a fresh machine: sets up the Python side in a venv under
 # target/ (pyarrow: our Parquet reads in pyarrow; tiktoken: our token ids equal OpenAI's;
 # numpy: shards and blending indices checked by ../shared/tools/megatron_ref.py; safetensors:
-# the trainer's export; moto[server]: a local S3 for the s3:// tests), then cargo test.
+# the trainer's export; moto[server]: a local S3 for the s3:// tests; datatrove with spaCy,
+# tldextract and pyahocorasick, pinned: the filters' decision-for-decision check), then cargo test.
 # The Slurm and data-card tests install Debian's slurm-wlm, munge and chromium when missing;
 # CUDA 12's NVRTC and ptxas come from PyPI wheels for the kernel compile check.
 # Tests that need ../shared skip with a message when it is absent; with ../shared present (and
@@ -14,6 +15,13 @@ venv="target/py-venv"
 if ! "$venv/bin/python" -c "import pyarrow, tiktoken, numpy, safetensors, moto.server" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow tiktoken numpy safetensors 'moto[server]'
+fi
+# datatrove 0.10.1 imports `regex` without declaring it; its URL filter needs tldextract,
+# pyahocorasick and fasteners. spaCy's blank English pipeline needs no model download.
+if ! "$venv/bin/python" -c "import datatrove, spacy, regex, tldextract, ahocorasick, fasteners" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        'datatrove==0.10.1' 'spacy==3.8.18' 'regex==2026.12.2' 'tldextract==5.4.0' \
+        'pyahocorasick==2.3.1' 'fasteners==0.20'
 fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
 

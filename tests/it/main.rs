@@ -5,6 +5,7 @@ mod crash_resume;
 mod decontam;
 mod dedup;
 mod docs_claims;
+mod filters;
 mod fuzz_cases;
 mod http_inputs;
 mod malformed_inputs;
