@@ -5,8 +5,8 @@
 Builds a corpus of at least 5,000 documents (the shared curated prose, the CC-style WARC's pages
 and the extraction benchmarks' pages, both extracted by `sieve extract`), runs each sieve filter
 command over it and the datatrove filter of the same name over the same texts, and compares:
-per filter the share of documents with the same keep/drop decision (at least 99.5%), the drop
-reasons where both drop (all equal), and for C4 the rewritten text of documents both keep. It
+per filter the share of documents with the same keep/drop decision (all of them: the issue
+asks for 99.5%, sieve reproduces datatrove exactly here), the drop reasons where both drop (all equal), and for C4 the rewritten text of documents both keep. It
 also compares every document's words with datatrove's `split_into_words`. Prints a table, writes
 WORK_DIR/agreement.json, and exits 1 when a filter falls short. `--extra STAGE=FLAGS` adds flags
 to one sieve filter (to show that a changed threshold fails the check).
@@ -33,7 +33,9 @@ from datatrove.pipeline.formatters import PIIFormatter
 from datatrove.utils.text import split_into_words
 
 MIN_DOCS = 5000
-MIN_AGREEMENT = 0.995
+# The issue's floor is 99.5%, but sieve reproduces datatrove exactly on this corpus, so any
+# disagreement fails: a threshold moved by one step changes only a handful of documents.
+MIN_AGREEMENT = 1.0
 
 # sieve stage, its flags, the datatrove filter built with the same settings.
 FILTERS = [
