@@ -19,3 +19,6 @@ pub mod gopher_repetition;
 pub mod pii;
 pub mod url_filter;
 pub mod view;
+
+#[cfg(test)]
+mod tests;
