@@ -38,6 +38,10 @@ pub struct RunSpecArgs {
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Run the spec over other data: `DATASET=PATH[,PATH...]` replaces the paths of the
+    /// spec's input of that dataset (e.g. `--input cc=data-samples/web`). Repeatable.
+    #[arg(long = "input", value_name = "DATASET=PATHS")]
+    pub inputs: Vec<String>,
 }
 
 /// The plan of a spec with the command line's output, threads and quietness.
@@ -48,6 +52,7 @@ pub fn plan_of(a: &RunSpecArgs) -> Result<Plan> {
         a.threads,
         a.shard.clone(),
         a.quiet,
+        &a.inputs,
     )
 }
 

@@ -250,8 +250,10 @@ impl Plan {
         threads: Option<usize>,
         shard: Option<String>,
         quiet: bool,
+        inputs: &[String],
     ) -> Result<Plan> {
-        let spec = PipelineSpec::load(spec)?;
+        let mut spec = PipelineSpec::load(spec)?;
+        spec.override_inputs(inputs)?;
         let args = RunArgs {
             output: output.unwrap_or_else(|| spec.output_dir()),
             threads,

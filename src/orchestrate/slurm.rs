@@ -193,7 +193,7 @@ fn script(
 }
 
 pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
-    let plan = Plan::load(&a.spec, a.output.clone(), None, None, true)?;
+    let plan = Plan::load(&a.spec, a.output.clone(), None, None, true, &[])?;
     let spec = PipelineSpec::load(&a.spec)?;
     let out = std::path::absolute(&plan.args.output)?;
     let spec_path = std::path::absolute(&a.spec)?;

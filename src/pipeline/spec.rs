@@ -117,18 +117,60 @@ impl PipelineSpec {
         let base = spec.base_dir.clone();
         for stage in &mut spec.stages {
             for (key, value) in stage.options.iter_mut() {
-                if key == "model" || key.ends_with("_model") || key == "tasks" || key == "spec" {
-                    if let toml::Value::String(p) = value {
-                        if Path::new(p.as_str()).is_relative() {
-                            *p = normalize(&base.join(p.as_str()))
-                                .to_string_lossy()
-                                .into_owned();
+                let one = key == "model" || key.ends_with("_model") || key == "tasks" || key == "spec";
+                // The URL filter's block lists (`domain_lists`, ...) are lists of files.
+                let many = key.ends_with("_lists");
+                let anchor = |p: &mut String| {
+                    if Path::new(p.as_str()).is_relative() {
+                        *p = normalize(&base.join(p.as_str())).to_string_lossy().into_owned();
+                    }
+                };
+                match value {
+                    toml::Value::String(p) if one => anchor(p),
+                    toml::Value::Array(items) if many => {
+                        for item in items {
+                            if let toml::Value::String(p) = item {
+                                anchor(p);
+                            }
                         }
                     }
+                    _ => {}
                 }
             }
         }
         Ok(spec)
+    }
+
+    /// Points inputs at other data: each override is `DATASET=PATH[,PATH...]` and replaces the
+    /// paths of the spec's input of that dataset (paths as given, relative to the current
+    /// directory; the input's `base_url` no longer applies).
+    pub fn override_inputs(&mut self, overrides: &[String]) -> Result<()> {
+        for o in overrides {
+            let Some((dataset, paths)) = o.split_once('=') else {
+                bail!("--input {o}: expected DATASET=PATH[,PATH...]");
+            };
+            let datasets: Vec<String> = self.inputs.iter().filter_map(|i| i.dataset.clone()).collect();
+            let input = self
+                .inputs
+                .iter_mut()
+                .find(|i| i.dataset.as_deref() == Some(dataset))
+                .with_context(|| {
+                    format!("--input {o}: the spec has no input of dataset `{dataset}` (it has: {})", datasets.join(", "))
+                })?;
+            input.paths = paths
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    if Path::new(p).is_relative() && !p.contains("://") {
+                        std::path::absolute(p).map(|a| a.to_string_lossy().into_owned())
+                    } else {
+                        Ok(p.to_string())
+                    }
+                })
+                .collect::<std::io::Result<_>>()?;
+            input.base_url = None;
+        }
+        Ok(())
     }
 
     fn anchor(&self, p: &str) -> String {
