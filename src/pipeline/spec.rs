@@ -117,12 +117,15 @@ impl PipelineSpec {
         let base = spec.base_dir.clone();
         for stage in &mut spec.stages {
             for (key, value) in stage.options.iter_mut() {
-                let one = key == "model" || key.ends_with("_model") || key == "tasks" || key == "spec";
+                let one =
+                    key == "model" || key.ends_with("_model") || key == "tasks" || key == "spec";
                 // The URL filter's block lists (`domain_lists`, ...) are lists of files.
                 let many = key.ends_with("_lists");
                 let anchor = |p: &mut String| {
                     if Path::new(p.as_str()).is_relative() {
-                        *p = normalize(&base.join(p.as_str())).to_string_lossy().into_owned();
+                        *p = normalize(&base.join(p.as_str()))
+                            .to_string_lossy()
+                            .into_owned();
                     }
                 };
                 match value {
@@ -149,13 +152,20 @@ impl PipelineSpec {
             let Some((dataset, paths)) = o.split_once('=') else {
                 bail!("--input {o}: expected DATASET=PATH[,PATH...]");
             };
-            let datasets: Vec<String> = self.inputs.iter().filter_map(|i| i.dataset.clone()).collect();
+            let datasets: Vec<String> = self
+                .inputs
+                .iter()
+                .filter_map(|i| i.dataset.clone())
+                .collect();
             let input = self
                 .inputs
                 .iter_mut()
                 .find(|i| i.dataset.as_deref() == Some(dataset))
                 .with_context(|| {
-                    format!("--input {o}: the spec has no input of dataset `{dataset}` (it has: {})", datasets.join(", "))
+                    format!(
+                        "--input {o}: the spec has no input of dataset `{dataset}` (it has: {})",
+                        datasets.join(", ")
+                    )
                 })?;
             input.paths = paths
                 .split(',')

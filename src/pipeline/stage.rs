@@ -56,6 +56,14 @@ impl Emit {
         self.tallies.push((histogram, bucket.into()));
     }
 
+    /// The document a one-in, one-out stage kept, if any, with everything else cleared: for
+    /// driving a stage by hand (the filter benchmark).
+    pub fn take_kept(&mut self) -> Option<Document> {
+        let doc = self.kept.pop();
+        self.clear();
+        doc
+    }
+
     pub(crate) fn clear(&mut self) {
         self.kept.clear();
         self.dropped.clear();

@@ -7,12 +7,21 @@ use std::process::Command;
 
 use crate::util::{python_with, repo, run_ok, shared_data};
 
-const MODULES: &[&str] = &["datatrove", "spacy", "regex", "tldextract", "ahocorasick", "fasteners"];
+const MODULES: &[&str] = &[
+    "datatrove",
+    "spacy",
+    "regex",
+    "tldextract",
+    "ahocorasick",
+    "fasteners",
+];
 
 #[test]
 fn datatrove_filters_agree_decision_for_decision() {
     let Some(shared) = shared_data() else { return };
-    let Some(python) = python_with(MODULES) else { return };
+    let Some(python) = python_with(MODULES) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let out = Command::new(&python)
         .arg(repo().join("tests/python/filters_agreement.py"))
@@ -30,7 +39,8 @@ fn datatrove_filters_agree_decision_for_decision() {
     );
     // The harness really compared: every filter row is there, over at least 5,000 documents.
     let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.path().join("agreement.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(work.path().join("agreement.json")).unwrap())
+            .unwrap();
     assert!(summary["documents"].as_u64().unwrap() >= 5000);
     let names: Vec<&str> = summary["filters"]
         .as_array()
@@ -38,19 +48,31 @@ fn datatrove_filters_agree_decision_for_decision() {
         .iter()
         .map(|f| f["filter"].as_str().unwrap().split(' ').next().unwrap())
         .collect();
-    for stage in ["gopher-repetition", "gopher-quality", "c4-quality", "fineweb-quality", "url-filter"] {
+    for stage in [
+        "gopher-repetition",
+        "gopher-quality",
+        "c4-quality",
+        "fineweb-quality",
+        "url-filter",
+    ] {
         assert!(names.contains(&stage), "{stage} missing from {names:?}");
     }
 }
 
 #[test]
 fn spacy_tables_are_what_the_pinned_spacy_gives() {
-    let Some(python) = python_with(MODULES) else { return };
+    let Some(python) = python_with(MODULES) else {
+        return;
+    };
     let generated = Command::new(&python)
         .arg(repo().join("scripts/spacy-tables.py"))
         .output()
         .expect("python runs");
-    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
     let mut rustfmt = Command::new("rustfmt")
         .args(["--edition", "2021", "--emit", "stdout"])
         .stdin(std::process::Stdio::piped())
@@ -58,7 +80,12 @@ fn spacy_tables_are_what_the_pinned_spacy_gives() {
         .spawn()
         .expect("rustfmt runs");
     use std::io::Write;
-    rustfmt.stdin.take().unwrap().write_all(&generated.stdout).unwrap();
+    rustfmt
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&generated.stdout)
+        .unwrap();
     let formatted = rustfmt.wait_with_output().unwrap();
     let committed = std::fs::read_to_string(repo().join("src/text/spacy_en/tables.rs")).unwrap();
     assert!(
@@ -82,7 +109,15 @@ fn fineweb_recipe_runs_on_the_sample_and_its_card_shows_the_reasons() {
     let web = repo().join("data-samples/web");
     let input = format!("cc={}", web.display());
     let spec = repo().join("pipelines/fineweb.toml");
-    run_ok(&["run", spec.to_str().unwrap(), "--input", &input, "-o", out.to_str().unwrap(), "-q"]);
+    run_ok(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--input",
+        &input,
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
 
     let stats = crate::util::stats(&out);
     let order: Vec<&str> = stats["stages"]
@@ -94,21 +129,43 @@ fn fineweb_recipe_runs_on_the_sample_and_its_card_shows_the_reasons() {
     assert_eq!(
         order,
         [
-            "read", "url-filter", "extract", "langid", "gopher-repetition", "gopher-quality",
-            "c4-quality", "fineweb-quality", "dedup", "pii"
+            "read",
+            "url-filter",
+            "extract",
+            "langid",
+            "gopher-repetition",
+            "gopher-quality",
+            "c4-quality",
+            "fineweb-quality",
+            "dedup",
+            "pii"
         ]
     );
 
     // Independently: the pages (every record `sieve warc` reads as a document) by host.
     let raw = dir.path().join("raw");
-    run_ok(&["warc", "--format", "jsonl", "-q", "-o", raw.to_str().unwrap(), web.to_str().unwrap()]);
+    run_ok(&[
+        "warc",
+        "--format",
+        "jsonl",
+        "-q",
+        "-o",
+        raw.to_str().unwrap(),
+        web.to_str().unwrap(),
+    ]);
     let (mut domain, mut subdomain) = (0u64, 0u64);
     for entry in std::fs::read_dir(&raw).unwrap().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "jsonl") {
             for doc in crate::util::docs_of(&path) {
                 let url = doc.url.unwrap_or_default();
-                let host = url.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+                let host = url
+                    .split("://")
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('/')
+                    .next()
+                    .unwrap_or("");
                 if host == "example.net" || host.ends_with(".example.net") {
                     domain += 1;
                 } else if host == "copycat.example.org" {
@@ -117,17 +174,33 @@ fn fineweb_recipe_runs_on_the_sample_and_its_card_shows_the_reasons() {
             }
         }
     }
-    assert!(domain > 0 && subdomain > 0, "the sample has pages of both blocked hosts");
+    assert!(
+        domain > 0 && subdomain > 0,
+        "the sample has pages of both blocked hosts"
+    );
     let url_filter = crate::util::read_stage(&stats, "url-filter");
     assert_eq!(url_filter["dropped"]["domain"].as_u64(), Some(domain));
     assert_eq!(url_filter["dropped"]["subdomain"].as_u64(), Some(subdomain));
 
     // The card's drop table says the same, and lists every filter's reasons.
     let card = std::fs::read_to_string(out.join("report/README.md")).unwrap();
-    assert!(card.contains(&format!("| url-filter | domain | dropped | {domain} |")), "{card}");
-    assert!(card.contains(&format!("| url-filter | subdomain | dropped | {subdomain} |")));
-    for stage in ["gopher-repetition", "gopher-quality", "c4-quality", "fineweb-quality"] {
-        let dropped = crate::util::read_stage(&stats, stage)["dropped"].as_object().unwrap().clone();
+    assert!(
+        card.contains(&format!("| url-filter | domain | dropped | {domain} |")),
+        "{card}"
+    );
+    assert!(card.contains(&format!(
+        "| url-filter | subdomain | dropped | {subdomain} |"
+    )));
+    for stage in [
+        "gopher-repetition",
+        "gopher-quality",
+        "c4-quality",
+        "fineweb-quality",
+    ] {
+        let dropped = crate::util::read_stage(&stats, stage)["dropped"]
+            .as_object()
+            .unwrap()
+            .clone();
         for (reason, n) in dropped {
             let row = format!("| {stage} | {reason} | dropped | {n} |");
             assert!(card.contains(&row), "{row} missing from the card");

@@ -19,6 +19,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
@@ -202,34 +204,113 @@ fn lines(text: &str) -> Vec<&str> {
 }
 
 /// `find_top_duplicate` over the n-grams of `ids` (words as numbers, `lens` their characters):
-/// the most frequent n-gram (the earliest on a tie) as characters × count.
+/// the most frequent n-gram (the earliest on a tie) as characters × count. N-grams of up to
+/// four words are keyed by their ids packed in 128 bits; longer ones by their id slices.
 fn top_ngram_chars(ids: &[u32], lens: &[usize], n: usize) -> Option<usize> {
-    if ids.len() < n {
+    if ids.len() < n || n == 0 {
         return None;
     }
-    let mut counts: HashMap<&[u32], (usize, usize)> = HashMap::new();
-    for i in 0..=ids.len() - n {
-        counts.entry(&ids[i..i + n]).or_insert((0, i)).0 += 1;
+    // (count, first start) of each n-gram; the best is the highest count, then the earliest.
+    let mut best = (0usize, usize::MAX);
+    let mut consider = |entry: &mut (usize, usize)| {
+        entry.0 += 1;
+        if entry.0 > best.0 || (entry.0 == best.0 && entry.1 < best.1) {
+            best = *entry;
+        }
+    };
+    if n <= 4 {
+        let mut counts: FxHashMap<u128, (usize, usize)> = FxHashMap::default();
+        for i in 0..=ids.len() - n {
+            let key = ids[i..i + n]
+                .iter()
+                .fold(0u128, |k, &id| (k << 32) | u128::from(id));
+            consider(counts.entry(key).or_insert((0, i)));
+        }
+    } else {
+        let mut counts: FxHashMap<&[u32], (usize, usize)> = FxHashMap::default();
+        for i in 0..=ids.len() - n {
+            consider(counts.entry(&ids[i..i + n]).or_insert((0, i)));
+        }
     }
-    let (&gram, &(count, first)) = counts
-        .iter()
-        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(b.1 .1.cmp(&a.1 .1)))?;
-    let chars: usize = lens[first..first + gram.len()].iter().sum::<usize>() + n - 1;
+    let (count, first) = best;
+    let chars: usize = lens[first..first + n].iter().sum::<usize>() + n - 1;
     Some(chars * count)
 }
 
-/// `find_all_duplicate`: characters of n-grams (words concatenated without a separator) seen
-/// before, skipping n words after each repeat. N-grams are compared by a 128-bit hash of their
-/// concatenated bytes.
-fn repeated_ngram_chars(words: &[&str], lens: &[usize], n: usize) -> usize {
-    let mut seen: HashSet<u128> = HashSet::new();
-    let (mut repeated, mut i) = (0, 0);
-    while i + n <= words.len() {
-        let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for w in &words[i..i + n] {
-            h.update(w.as_bytes());
+/// Hashes of byte strings made by concatenating consecutive words, in O(1) each: a polynomial
+/// hash modulo the Mersenne prime 2^61 − 1 over the concatenated bytes, with prefix values at
+/// word boundaries. With the byte length beside it, two different strings share a key with
+/// probability about length / 2^61.
+struct ConcatHashes {
+    prefix: Vec<u64>,
+    bytes: Vec<usize>,
+}
+
+const MERSENNE: u64 = (1 << 61) - 1;
+const BASE: u64 = 1_000_003;
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    let folded = (p & u128::from(MERSENNE)) + (p >> 61);
+    let r = folded as u64;
+    if r >= MERSENNE {
+        r - MERSENNE
+    } else {
+        r
+    }
+}
+
+impl ConcatHashes {
+    fn new(words: &[&str]) -> Self {
+        let mut prefix = Vec::with_capacity(words.len() + 1);
+        let mut bytes = Vec::with_capacity(words.len() + 1);
+        let (mut h, mut b) = (0u64, 0usize);
+        prefix.push(h);
+        bytes.push(b);
+        for w in words {
+            for &c in w.as_bytes() {
+                h = mul_mod(h, BASE) + u64::from(c) + 1;
+                if h >= MERSENNE {
+                    h -= MERSENNE;
+                }
+            }
+            b += w.len();
+            prefix.push(h);
+            bytes.push(b);
         }
-        if seen.insert(h.digest128()) {
+        ConcatHashes { prefix, bytes }
+    }
+
+    /// Key of words[i..j] concatenated.
+    fn key(&self, i: usize, j: usize) -> (u64, usize) {
+        let len = self.bytes[j] - self.bytes[i];
+        let shift = self.power_of(len);
+        let h = (self.prefix[j] + MERSENNE - mul_mod(self.prefix[i], shift)) % MERSENNE;
+        (h, len)
+    }
+
+    fn power_of(&self, len: usize) -> u64 {
+        // BASE^len by squaring (n-grams are short, so len is small).
+        let (mut result, mut base, mut e) = (1u64, BASE, len);
+        while e > 0 {
+            if e & 1 == 1 {
+                result = mul_mod(result, base);
+            }
+            base = mul_mod(base, base);
+            e >>= 1;
+        }
+        result
+    }
+}
+
+/// `find_all_duplicate`: characters of n-grams (words concatenated without a separator) seen
+/// before, skipping n words after each repeat.
+fn repeated_ngram_chars(hashes: &ConcatHashes, lens: &[usize], n: usize) -> usize {
+    let words = lens.len();
+    let mut seen: FxHashSet<(u64, usize)> = FxHashSet::default();
+    let (mut repeated, mut i) = (0, 0);
+    while n > 0 && i + n <= words {
+        if seen.insert(hashes.key(i, i + n)) {
             i += 1;
         } else {
             repeated += lens[i..i + n].iter().sum::<usize>();
@@ -284,7 +365,7 @@ impl GopherRepetitionStage {
         with_words(text, o.words, |ranges| {
             let words: Vec<&str> = ranges.iter().map(|&(a, b)| &text[a..b]).collect();
             let lens: Vec<usize> = words.iter().map(|w| chars(w)).collect();
-            let mut intern: HashMap<&str, u32> = HashMap::new();
+            let mut intern: FxHashMap<&str, u32> = FxHashMap::default();
             let ids: Vec<u32> = words
                 .iter()
                 .map(|w| {
@@ -299,8 +380,9 @@ impl GopherRepetitionStage {
                     }
                 }
             }
+            let hashes = ConcatHashes::new(&words);
             for l in &o.dup_n_grams {
-                if repeated_ngram_chars(&words, &lens, l.n) as f64 / len > l.fraction {
+                if repeated_ngram_chars(&hashes, &lens, l.n) as f64 / len > l.fraction {
                     return Some(reason("dup", l.n));
                 }
             }

@@ -29,7 +29,10 @@ fn gopher_quality_examples() {
     let g3 = "The Quick Brown Fox Jumps Over Lazy Dogs In Summer. ".repeat(6);
     assert_eq!(gopher_quality(&g3), Some("gopher_enough_stop_words"));
     let sixty = "word ".repeat(60);
-    assert_eq!(gopher_quality(&format!("The the {sixty}")), Some("gopher_enough_stop_words"));
+    assert_eq!(
+        gopher_quality(&format!("The the {sixty}")),
+        Some("gopher_enough_stop_words")
+    );
     assert_eq!(gopher_quality(&format!("the and {sixty}")), None);
     assert_eq!(gopher_quality(""), Some("gopher_short_doc"));
 }
@@ -49,7 +52,10 @@ fn gopher_quality_boundaries_are_datatrove_s() {
 
 #[test]
 fn gopher_repetition_examples() {
-    assert_eq!(gopher_repetition("\nBuy now.\nBest price.\n"), Some("top_2_gram"));
+    assert_eq!(
+        gopher_repetition("\nBuy now.\nBest price.\n"),
+        Some("top_2_gram")
+    );
     let r2 = "Our bakery opens at seven every morning and closes at six.\nFresh bread is baked twice a day by our team of four bakers.\nFresh bread is baked twice a day by our team of four bakers.\nAsk about our weekly specials when you visit the shop.";
     assert_eq!(gopher_repetition(r2), Some("dup_line_char_frac"));
     let r3 = "Call us today for a free quote on roof repairs and gutter cleaning in your area.\n\nWe serve homes and businesses across the county with fast and friendly service.\n\nOur crew has twenty years of experience with every kind of roof and every budget.\n\nCall us today for a free quote.";
@@ -64,7 +70,15 @@ fn c4_examples() {
     match c4.apply(c1) {
         C4Outcome::Keep(text, counts) => {
             assert_eq!(text, "Welcome to our site. We hope you enjoy it! Read more below.\nThe river is 300 km long. It flows into the sea.\nDr. Smith said \"the water is clean.\" Tests agree.");
-            assert_eq!((counts.javascript, counts.no_terminal_punct, counts.policy, counts.kept), (1, 1, 1, 3));
+            assert_eq!(
+                (
+                    counts.javascript,
+                    counts.no_terminal_punct,
+                    counts.policy,
+                    counts.kept
+                ),
+                (1, 1, 1, 3)
+            );
         }
         other => panic!("{other:?}"),
     }
