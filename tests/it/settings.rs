@@ -139,7 +139,203 @@ fn langid_flags_and_spec_keys_are_one_setting() {
             ("--min-score 0.5", "min_score = 0.5"),
             ("--backend whatlang", "backend = 'whatlang'"),
             ("--lid-model m.ftz", "lid_model = 'm.ftz'"),
+            ("--score-above 0.65", "score_above = 0.65"),
         ],
+    );
+}
+
+fn stage_options<T: DeserializeOwned>(c: Command) -> T {
+    match c {
+        Command::Stage(s) => s.options.try_into().unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn filter_flags_and_spec_keys_are_one_setting() {
+    use sieve::stages::filters::{c4_quality, fineweb_quality, gopher_quality, gopher_repetition};
+    use sieve::stages::filters::{pii, url_filter};
+    check::<gopher_quality::GopherQualityOptions>(
+        "gopher-quality",
+        stage_options,
+        &[
+            ("--min-doc-words 10", "min_doc_words = 10"),
+            ("--max-doc-words 10", "max_doc_words = 10"),
+            ("--min-avg-word-length 2.5", "min_avg_word_length = 2.5"),
+            ("--max-avg-word-length 12", "max_avg_word_length = 12.0"),
+            ("--max-symbol-word-ratio 0.2", "max_symbol_word_ratio = 0.2"),
+            (
+                "--max-bullet-lines-ratio 0.5",
+                "max_bullet_lines_ratio = 0.5",
+            ),
+            (
+                "--max-ellipsis-lines-ratio 0.5",
+                "max_ellipsis_lines_ratio = 0.5",
+            ),
+            (
+                "--max-non-alpha-words-ratio 0.5",
+                "max_non_alpha_words_ratio = 0.5",
+            ),
+            ("--min-stop-words 3", "min_stop_words = 3"),
+            ("--stop-words a,b", "stop_words = ['a', 'b']"),
+            ("--words whitespace", "words = 'whitespace'"),
+        ],
+    );
+    check::<gopher_repetition::GopherRepetitionOptions>(
+        "gopher-repetition",
+        stage_options,
+        &[
+            ("--dup-line-frac 0.5", "dup_line_frac = 0.5"),
+            ("--dup-para-frac 0.5", "dup_para_frac = 0.5"),
+            ("--dup-line-char-frac 0.5", "dup_line_char_frac = 0.5"),
+            ("--dup-para-char-frac 0.5", "dup_para_char_frac = 0.5"),
+            (
+                "--top-n-grams 2:0.3",
+                "top_n_grams = [{ n = 2, fraction = 0.3 }]",
+            ),
+            (
+                "--dup-n-grams 5:0.2,6:0.1",
+                "dup_n_grams = [{ n = 5, fraction = 0.2 }, { n = 6, fraction = 0.1 }]",
+            ),
+            ("--words whitespace", "words = 'whitespace'"),
+        ],
+    );
+    check::<c4_quality::C4QualityOptions>(
+        "c4-quality",
+        stage_options,
+        &[
+            ("--sentences", "split_paragraph = false"),
+            ("--keep-citations", "remove_citations = false"),
+            (
+                "--no-terminal-punct-rule",
+                "filter_no_terminal_punct = false",
+            ),
+            ("--min-num-sentences -1", "min_num_sentences = -1"),
+            ("--min-words-per-line 5", "min_words_per_line = 5"),
+            ("--max-word-length 50", "max_word_length = 50"),
+            ("--allow-lorem-ipsum", "filter_lorem_ipsum = false"),
+            ("--allow-javascript", "filter_javascript = false"),
+            ("--allow-curly-bracket", "filter_curly_bracket = false"),
+            ("--allow-policy", "filter_policy = false"),
+        ],
+    );
+    check::<fineweb_quality::FinewebQualityOptions>(
+        "fineweb-quality",
+        stage_options,
+        &[
+            ("--line-punct-thr 0.2", "line_punct_thr = 0.2"),
+            (
+                "--line-punct-exclude-zero",
+                "line_punct_exclude_zero = true",
+            ),
+            ("--stop-chars .,!", "stop_chars = ['.', '!']"),
+            ("--short-line-thr 0.5", "short_line_thr = 0.5"),
+            ("--short-line-length 20", "short_line_length = 20"),
+            ("--char-duplicates-ratio 0.1", "char_duplicates_ratio = 0.1"),
+            ("--new-line-ratio 0.5", "new_line_ratio = 0.5"),
+            ("--words whitespace", "words = 'whitespace'"),
+        ],
+    );
+    check::<url_filter::UrlFilterOptions>(
+        "url-filter",
+        stage_options,
+        &[
+            ("--domain-list d", "domain_lists = ['d']"),
+            ("--url-list u", "url_lists = ['u']"),
+            ("--banned-words-file b", "banned_word_lists = ['b']"),
+            ("--banned-subwords-file s", "banned_subword_lists = ['s']"),
+            (
+                "--soft-banned-words-file w",
+                "soft_banned_word_lists = ['w']",
+            ),
+            ("--domain x.com", "extra_domains = ['x.com']"),
+            ("--url x.com/a", "extra_urls = ['x.com/a']"),
+            ("--banned-word casino", "banned_words = ['casino']"),
+            ("--banned-subword money", "banned_subwords = ['money']"),
+            ("--soft-banned-word poker", "soft_banned_words = ['poker']"),
+            ("--soft-word-threshold 3", "soft_word_threshold = 3"),
+        ],
+    );
+    check::<pii::PiiOptions>(
+        "pii",
+        stage_options,
+        &[
+            ("--keep-emails", "remove_emails = false"),
+            ("--keep-ips", "remove_ips = false"),
+            ("--all-ips", "only_remove_public_ips = false"),
+            (
+                "--email-replacement a@b.org",
+                "email_replacement = ['a@b.org']",
+            ),
+            ("--ip-replacement 1.1.1.1", "ip_replacement = ['1.1.1.1']"),
+        ],
+    );
+
+    // datatrove 0.10.1's defaults, written here from its source (not read from sieve).
+    let g = gopher_quality::GopherQualityOptions::default();
+    assert_eq!(
+        (g.min_doc_words, g.max_doc_words, g.min_stop_words),
+        (50, 100_000, 2)
+    );
+    assert_eq!((g.min_avg_word_length, g.max_avg_word_length), (3.0, 10.0));
+    assert_eq!(
+        (
+            g.max_symbol_word_ratio,
+            g.max_bullet_lines_ratio,
+            g.max_ellipsis_lines_ratio,
+            g.max_non_alpha_words_ratio
+        ),
+        (0.1, 0.9, 0.3, 0.8)
+    );
+    assert_eq!(
+        g.stop_words,
+        ["the", "be", "to", "of", "and", "that", "have", "with"]
+    );
+    let r = gopher_repetition::GopherRepetitionOptions::default();
+    assert_eq!(
+        (
+            r.dup_line_frac,
+            r.dup_para_frac,
+            r.dup_line_char_frac,
+            r.dup_para_char_frac
+        ),
+        (0.3, 0.3, 0.2, 0.2)
+    );
+    let pairs = |v: &[gopher_repetition::NgramLimit]| {
+        v.iter().map(|l| (l.n, l.fraction)).collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&r.top_n_grams), [(2, 0.2), (3, 0.18), (4, 0.16)]);
+    assert_eq!(
+        pairs(&r.dup_n_grams),
+        [
+            (5, 0.15),
+            (6, 0.14),
+            (7, 0.13),
+            (8, 0.12),
+            (9, 0.11),
+            (10, 0.10)
+        ]
+    );
+    let c = c4_quality::C4QualityOptions::default();
+    assert_eq!(
+        (c.min_num_sentences, c.min_words_per_line, c.max_word_length),
+        (5, 3, 1000)
+    );
+    assert!(
+        c.split_paragraph && c.remove_citations && c.filter_no_terminal_punct && c.filter_policy
+    );
+    let f = fineweb_quality::FinewebQualityOptions::default();
+    assert_eq!(
+        (f.line_punct_thr, f.short_line_thr, f.short_line_length),
+        (0.12, 0.67, 30)
+    );
+    assert_eq!(
+        (f.char_duplicates_ratio, f.new_line_ratio, f.stop_chars),
+        (0.01, 0.3, None)
+    );
+    assert_eq!(
+        url_filter::UrlFilterOptions::default().soft_word_threshold,
+        2
     );
 }
 

@@ -41,7 +41,7 @@ pub const REASONS: &[&str] = &[
 ];
 
 /// The URL filter's settings: list files and inline entries (datatrove's `extra_*`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct UrlFilterOptions {
     /// Files of blocked domains, one per line (UT1's `<category>/domains`).
@@ -75,13 +75,26 @@ pub struct UrlFilterOptions {
     #[arg(long = "soft-banned-word", value_name = "WORD")]
     pub soft_banned_words: Vec<String>,
     /// How many distinct soft-banned words drop a URL (datatrove: 2).
-    #[arg(long, default_value_t = default_soft_threshold())]
-    #[serde(default = "default_soft_threshold")]
+    #[arg(long, default_value_t = UrlFilterOptions::default().soft_word_threshold)]
     pub soft_word_threshold: usize,
 }
 
-fn default_soft_threshold() -> usize {
-    2
+impl Default for UrlFilterOptions {
+    fn default() -> Self {
+        UrlFilterOptions {
+            domain_lists: Vec::new(),
+            url_lists: Vec::new(),
+            banned_word_lists: Vec::new(),
+            banned_subword_lists: Vec::new(),
+            soft_banned_word_lists: Vec::new(),
+            extra_domains: Vec::new(),
+            extra_urls: Vec::new(),
+            banned_words: Vec::new(),
+            banned_subwords: Vec::new(),
+            soft_banned_words: Vec::new(),
+            soft_word_threshold: 2,
+        }
+    }
 }
 
 /// datatrove's `normalize`: runs of characters other than ASCII letters and digits removed,
