@@ -111,6 +111,14 @@ const STAGES: &[Entry] = &[
         ),
     },
     Entry {
+        name: "c4-badwords",
+        kind: Kind::Streaming(crate::stages::filters::c4_badwords::C4BadwordsStage::from_table),
+        settings: resolved::<crate::stages::filters::c4_badwords::C4BadwordsOptions>,
+        command: cli::<crate::stages::filters::c4_badwords::C4BadwordsOptions>(
+            "Drop documents with a word of a bad-word list (datatrove's C4BadWordsFilter)",
+        ),
+    },
+    Entry {
         name: "fineweb-quality",
         kind: Kind::Streaming(
             crate::stages::filters::fineweb_quality::FinewebQualityStage::from_table,

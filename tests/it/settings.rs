@@ -256,6 +256,20 @@ fn filter_flags_and_spec_keys_are_one_setting() {
             ("--soft-word-threshold 3", "soft_word_threshold = 3"),
         ],
     );
+    check::<sieve::stages::filters::c4_badwords::C4BadwordsOptions>(
+        "c4-badwords",
+        stage_options,
+        &[
+            ("--word-list en=f", "word_lists = ['en=f']"),
+            ("--keep-fraction 0.1", "keep_fraction = 0.1"),
+            ("--seed 7", "seed = 7"),
+            ("--default-language de", "default_language = 'de'"),
+            (
+                "--keep-missing-language",
+                "fail_on_missing_language = false",
+            ),
+        ],
+    );
     check::<pii::PiiOptions>(
         "pii",
         stage_options,

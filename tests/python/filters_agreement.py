@@ -110,6 +110,17 @@ def give_every_document_a_url(docs):
         d["url"] = variants[n % len(variants)]
 
 
+def badwords_list(work):
+    """A stand-in English bad-word list (LDNOOBW's is fetched at run time, and sieve ships none);
+    datatrove is pointed at the same file instead of downloading."""
+    import datatrove.pipeline.filters.c4_filters as c4
+
+    path = work / "badwords-en"
+    path.write_text("damn\nhell\ncrap\nsex\nporn\nidiot\nstupid\ngood grief\nsm\nkill\n")
+    c4.cached_asset_path_or_download = lambda *args, **kwargs: str(path)
+    return ["--word-list", f"en={path}"], lambda: c4.C4BadWordsFilter()
+
+
 def public_suffixes_pinned():
     """tldextract with the Public Suffix List snapshot it ships (no download attempt), so the
     list version is the pinned package's."""
@@ -193,6 +204,7 @@ def main():
     print(f"{'filter':<40} {'agree':>7} {'share':>8} {'drops':>6} {'reasons≠':>8} {'text≠':>6} {'sieve s':>8} {'datatrove s':>11}")
     filters = list(FILTERS)
     filters.append(("url-filter", *url_lists(work, docs)))
+    filters.append(("c4-badwords", *badwords_list(work)))
     for i, (stage, flags, make) in enumerate(filters):
         if only and stage not in only:
             continue
@@ -216,7 +228,7 @@ def main():
             else:
                 causes.append((d["id"], ours_reason or "keep", their_reason or "keep"))
         share = agree / len(docs)
-        name = " ".join([stage] + [f if not f.startswith("/") else Path(f).name for f in flags])
+        name = " ".join([stage] + [Path(f).name if f.startswith("/") else f.split("=/")[0] for f in flags])
         row = {"filter": name, "agree": agree, "share": share, "datatrove_drops": sum(v[0] is not None for v in theirs.values()),
                "reasons_differ": reasons_differ, "texts_differ": text_differ, "sieve_seconds": sieve_s,
                "datatrove_seconds": dt_s, "disagreements": causes[:50]}

@@ -9,8 +9,12 @@
 //! | `gopher-repetition` | `GopherRepetitionFilter` |
 //! | `gopher-quality` | `GopherQualityFilter` |
 //! | `c4-quality` | `C4QualityFilter` |
+//! | `c4-badwords` | `C4BadWordsFilter` |
+//! | `url-filter` | `URLFilter` |
+//! | `pii` | `PIIFormatter` |
 //! | `fineweb-quality` | `FineWebQualityFilter` |
 
+pub mod c4_badwords;
 pub mod c4_quality;
 pub mod charsets;
 pub mod fineweb_quality;

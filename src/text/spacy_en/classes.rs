@@ -88,6 +88,17 @@ pub fn py_word(c: char) -> bool {
     in_ranges(c, tables::PY_WORD)
 }
 
+/// A regex character class (Rust `regex` syntax) of the characters Python's `re` calls `\W`
+/// (not word characters), for patterns that must match as Python's do.
+pub fn py_non_word_class() -> String {
+    let mut class = String::from("[^");
+    for &(a, b) in tables::PY_WORD {
+        class.push_str(&format!("\\x{{{:X}}}-\\x{{{:X}}}", a as u32, b as u32));
+    }
+    class.push(']');
+    class
+}
+
 /// Python `re`'s `\d` on a str pattern (decimal digits of every script).
 pub fn py_digit(c: char) -> bool {
     if c.is_ascii() {
