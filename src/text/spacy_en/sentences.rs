@@ -12,50 +12,45 @@ fn sentence_enders() -> &'static HashSet<&'static str> {
     SET.get_or_init(|| SENT_END_CHARS.iter().copied().collect())
 }
 
-/// Number of sentences in `text` as datatrove's `split_into_sentences` returns them: at least 1
-/// (an empty text is one piece). A token whose whole text is a sentence-final character opens
-/// a boundary; the next token that is neither such a character nor all punctuation (Unicode P*)
-/// starts a new sentence. Whitespace tokens count as tokens there, as in spaCy.
-pub fn count_sentences(text: &str, tokens: &[Token]) -> usize {
+/// Indices of the tokens that start a sentence after the first. A token whose whole text is a
+/// sentence-final character opens a boundary; the next token that is neither such a character
+/// nor all punctuation (Unicode P*) starts a new sentence. Whitespace tokens count as tokens
+/// there, as in spaCy.
+fn later_sentence_starts<'a>(
+    text: &'a str,
+    tokens: &'a [Token],
+) -> impl Iterator<Item = usize> + 'a {
     let enders = sentence_enders();
-    let mut sentences = usize::from(!tokens.is_empty());
     let mut seen_end = false;
-    for t in tokens {
+    tokens.iter().enumerate().filter_map(move |(i, t)| {
         let s = &text[t.start..t.end];
         let ender = enders.contains(s);
         if seen_end && !ender && !s.chars().all(py_punct) {
-            sentences += 1;
             seen_end = false;
-        } else if ender {
-            seen_end = true;
+            return Some(i);
         }
-    }
-    sentences.max(1)
+        seen_end |= ender;
+        None
+    })
+}
+
+/// Number of sentences in `text` as datatrove's `split_into_sentences` returns them: at least 1
+/// (an empty text is one piece).
+pub fn count_sentences(text: &str, tokens: &[Token]) -> usize {
+    1 + later_sentence_starts(text, tokens).count()
 }
 
 /// datatrove's `split_into_sentences` pieces as byte ranges: each piece runs from the end of the
 /// previous sentence to the end of its own (the last to the end of the text), so the pieces
 /// tile the text. An empty text is one empty piece.
 pub fn sentence_spans(text: &str, tokens: &[Token]) -> Vec<(usize, usize)> {
-    let enders = sentence_enders();
-    // Sentence ends: the end of the token before each sentence start after the first.
-    let mut ends = Vec::new();
-    let mut seen_end = false;
-    for (i, t) in tokens.iter().enumerate() {
-        let s = &text[t.start..t.end];
-        let ender = enders.contains(s);
-        if seen_end && !ender && !s.chars().all(py_punct) {
-            ends.push(tokens[i - 1].end);
-            seen_end = false;
-        } else if ender {
-            seen_end = true;
-        }
-    }
-    let mut spans = Vec::with_capacity(ends.len() + 1);
+    let mut spans = Vec::new();
     let mut start = 0;
-    for e in ends {
-        spans.push((start, e));
-        start = e;
+    for i in later_sentence_starts(text, tokens) {
+        // A sentence ends where its last token ends.
+        let end = tokens[i - 1].end;
+        spans.push((start, end));
+        start = end;
     }
     spans.push((start, text.len()));
     spans
