@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use super::Outcome;
@@ -87,6 +87,10 @@ pub struct EvalExtractArgs {
     /// it kept, summed over each benchmark (where recall and precision are lost).
     #[arg(long)]
     pub by_rule: bool,
+    /// Also write every page's extraction (text, title, method, `<html lang>`, or the reason
+    /// it failed) here as JSON lines, to compare two builds of the extractor page by page.
+    #[arg(long, value_name = "PATH")]
+    pub dump: Option<PathBuf>,
 }
 
 pub fn run(a: EvalArgs) -> Result<Outcome> {
@@ -272,8 +276,18 @@ fn eval_extract(a: EvalExtractArgs) -> Result<Outcome> {
         "{:<24} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "benchmark", "pages", "precision", "recall", "F1", "pages/s"
     );
+    let mut dump = match &a.dump {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => None,
+    };
     for name in names {
         let pages = extraction::load(name, &a.data)?;
+        if let Some(out) = dump.as_mut() {
+            extraction::dump(name, &pages, out)?;
+        }
         let s = extraction::score(&pages);
         println!(
             "{:<24} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.0}",

@@ -205,6 +205,30 @@ pub fn load(name: &str, data: &Path) -> Result<Vec<Page>> {
     Ok(pages)
 }
 
+/// Writes one JSON line per page of `benchmark`: what the extractor gives with the limits
+/// [`score`] uses, or why the page could not be parsed.
+pub fn dump(benchmark: &str, pages: &[Page], out: &mut impl std::io::Write) -> Result<()> {
+    let lines: Vec<String> = pages
+        .par_iter()
+        .map(|p| {
+            let v = match Dom::parse(&p.html, 1024, 2_000_000) {
+                Ok(d) => {
+                    let e = extract(&d);
+                    serde_json::json!({"benchmark": benchmark, "id": p.id, "text": e.text,
+                        "title": e.title, "method": e.method, "html_lang": e.html_lang})
+                }
+                Err(err) => serde_json::json!({"benchmark": benchmark, "id": p.id,
+                    "error": format!("{err:?}")}),
+            };
+            v.to_string()
+        })
+        .collect();
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
 /// Scores of one benchmark.
 pub struct Score {
     pub pages: usize,
