@@ -1,41 +1,118 @@
-//! A flat, pre-order copy of the parsed HTML tree: the extractor's analysis runs over plain
-//! vectors indexed by node number (children always come after their parent), so every pass
-//! is a simple loop, iterative, and cheap on deep or huge pages.
+//! The extractor's DOM: the page's nodes in document order, children after their parent, so
+//! every pass of the extractor is a plain loop over a slice, iterative and cheap on deep or
+//! huge pages.
+//!
+//! It is built in one pass by sieve's own HTML parser (`html/`): text nodes are spans of the
+//! page (only text that character references or merging changed lives in a buffer), tag names
+//! are static strings, and each element's `class` and `id` are interned once in the page's
+//! table. The buffers are reused from page to page ([`DomBuffers`]).
 
-use scraper::node::Node as HtmlNode;
-use scraper::Html;
+use std::collections::HashMap;
+
+use super::html::builder::{Builder, Limits};
+use super::html::tags::{Names, Tag};
+use super::html::tokenizer::Span;
+use super::html::tree::Tree;
+
+/// "No node" in the links of [`Node`].
+pub const NONE: u32 = u32::MAX;
 
 /// One node of the flat tree.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub parent: Option<usize>,
-    /// Lowercase tag name (see [`intern_tag`]), or empty for text.
+    pub(crate) parent: u32,
+    pub(crate) first_child: u32,
+    pub(crate) last_child: u32,
+    pub(crate) next_sibling: u32,
+    pub(crate) prev_sibling: u32,
+    /// Lowercase tag name (see [`intern_tag`]), empty for text, `#other` for the document,
+    /// doctype and comments.
     pub tag: &'static str,
-    /// For text nodes: the text. For elements: lowercase `class` and `id`, space-separated.
-    pub text: String,
-    pub children: Vec<usize>,
+    /// Ancestors above the node (the document is at depth 0).
     pub depth: u32,
-    /// Attributes the extractor looks at.
-    pub attrs: Attrs,
+    /// A text node's text.
+    pub(crate) text: Span,
+    /// An element's lowercase `class` and `id`, space-separated, as a number of the page's
+    /// class table (0 for none).
+    pub class: u32,
+    pub attrs: NodeAttrs,
+    /// The parser's name for the element (also for names the extractor does not know).
+    pub(crate) name: Tag,
+    /// HTML, MathML or SVG (see `html::builder`).
+    pub(crate) ns: u8,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Attrs {
+/// What the extractor reads of an element's attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NodeAttrs {
+    /// `hidden`, `aria-hidden="true"` or a style that hides it.
     pub hidden: bool,
-    pub role: Option<String>,
-    pub itemprop: Option<String>,
-    pub lang: Option<String>,
+    /// An ARIA role of page furniture (navigation, banner, ...).
+    pub furniture_role: bool,
+    /// `itemprop="articleBody"`.
+    pub article_body: bool,
+    pub(crate) role: Option<Span>,
+    pub(crate) lang: Option<Span>,
 }
 
 impl Node {
     pub fn is_text(&self) -> bool {
         self.tag.is_empty()
     }
+
+    pub fn parent(&self) -> Option<usize> {
+        (self.parent != NONE).then_some(self.parent as usize)
+    }
 }
 
-/// The flat tree, or the reason it could not be built within the limits.
-pub struct Dom {
-    pub nodes: Vec<Node>,
+/// The page's distinct `class`/`id` values; number 0 is the empty one.
+#[derive(Default)]
+pub struct ClassTable {
+    numbers: HashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+}
+
+impl ClassTable {
+    pub fn clear(&mut self) {
+        self.numbers.clear();
+        self.values.clear();
+        self.values.push("".into());
+    }
+
+    pub fn intern(&mut self, value: &str) -> u32 {
+        if value.is_empty() {
+            return 0;
+        }
+        if let Some(&n) = self.numbers.get(value) {
+            return n;
+        }
+        let n = self.values.len() as u32;
+        self.values.push(value.into());
+        self.numbers.insert(value.into(), n);
+        n
+    }
+
+    pub fn get(&self, n: u32) -> &str {
+        &self.values[n as usize]
+    }
+}
+
+/// The buffers a DOM is built in, kept between pages so that a worker allocates once.
+#[derive(Default)]
+pub struct DomBuffers(Box<Buffers>);
+
+#[derive(Default)]
+struct Buffers {
+    tree: Tree,
+    names: Names,
+    classes: ClassTable,
+    open: Vec<u32>,
+}
+
+/// The flat tree of one page.
+pub struct Dom<'a> {
+    page: &'a str,
+    bufs: DomBuffers,
     pub title: Option<String>,
     pub og_title: Option<String>,
 }
@@ -46,7 +123,7 @@ pub enum DomError {
     TooManyNodes,
 }
 
-fn style_hides(style: &str) -> bool {
+pub fn style_hides(style: &str) -> bool {
     let s: String = style
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -147,440 +224,127 @@ pub fn intern_tag(name: &str) -> &'static str {
         .unwrap_or("x-other")
 }
 
-/// Finds `needle` (ASCII, lowercase) in `hay` ignoring ASCII case.
-fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut from = 0;
-    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
-        let at = from + i;
-        if hay.len() - at >= needle.len() && hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
-        {
-            return Some(at);
-        }
-        from = at + 1;
+impl<'a> Dom<'a> {
+    /// Parses `html`, refusing trees deeper or larger than the limits.
+    pub fn parse(html: &'a str, max_depth: u32, max_nodes: usize) -> Result<Dom<'a>, DomError> {
+        Self::parse_with(html, max_depth, max_nodes, DomBuffers::default()).map_err(|(e, _)| e)
     }
-    None
-}
 
-/// If `after_lt` (the bytes after a `<`) opens a script, style or svg element, the closing
-/// tag that ends its body.
-fn raw_text_element(after_lt: &[u8]) -> Option<&'static [u8]> {
-    const RAW: &[(&[u8], &[u8])] = &[
-        (b"script", b"</script"),
-        (b"style", b"</style"),
-        (b"svg", b"</svg"),
-    ];
-    RAW.iter().find_map(|(name, close)| {
-        let n = name.len();
-        let opens = after_lt.len() > n
-            && after_lt[..n].eq_ignore_ascii_case(name)
-            && !after_lt[n].is_ascii_alphanumeric();
-        opens.then_some(*close)
-    })
-}
-
-/// Removes the bodies of `<script>`, `<style>` and `<svg>` elements and HTML comments before
-/// parsing: they are never text, are often most of a page's bytes, and html5ever would
-/// otherwise tokenize them character by character. The tags themselves stay, so the tree
-/// keeps its shape.
-pub fn strip_non_text(html: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = html.as_bytes();
-    let mut out: Option<String> = None;
-    let mut copied = 0; // bytes of `html` already handled
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'<', &bytes[at..]) {
-        let lt = at + i;
-        let rest = &bytes[lt + 1..];
-        let (body_start, close): (usize, &[u8]) = if rest.starts_with(b"!--") {
-            (lt + 4, b"-->")
-        } else if let Some(close) = raw_text_element(rest) {
-            match memchr::memchr(b'>', rest) {
-                Some(e) => (lt + 1 + e + 1, close),
-                None => break,
-            }
-        } else {
-            at = lt + 1;
-            continue;
+    /// [`Dom::parse`] in buffers from an earlier page (given back on failure too).
+    pub fn parse_with(
+        html: &'a str,
+        max_depth: u32,
+        max_nodes: usize,
+        mut bufs: DomBuffers,
+    ) -> Result<Dom<'a>, (DomError, DomBuffers)> {
+        let limits = Limits {
+            max_depth,
+            max_nodes,
         };
-        let Some(end) = find_ascii_ci(&bytes[body_start..], close) else {
-            break; // unterminated: leave the rest to the parser
-        };
-        let body_end = body_start + end;
-        let o = out.get_or_insert_with(|| String::with_capacity(html.len() / 2));
-        if close == b"-->" {
-            // Drop the whole comment.
-            o.push_str(&html[copied..lt]);
-            copied = body_end + 3;
+        let b = &mut *bufs.0;
+        let built = Builder::new(
+            html,
+            &mut b.tree,
+            &mut b.names,
+            &mut b.classes,
+            &mut b.open,
+            limits,
+        )
+        .run();
+        match built {
+            Ok(found) => Ok(Dom {
+                page: html,
+                bufs,
+                title: found.title,
+                og_title: found.og_title,
+            }),
+            Err(e) => Err((e, bufs)),
+        }
+    }
+
+    /// The buffers, for the next page.
+    pub fn into_buffers(self) -> DomBuffers {
+        self.bufs
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.bufs.0.tree.nodes
+    }
+
+    fn span(&self, s: Span) -> &str {
+        s.get(self.page, &self.bufs.0.tree.buf)
+    }
+
+    /// A text node's text (empty for elements).
+    pub fn text(&self, i: usize) -> &str {
+        self.span(self.bufs.0.tree.nodes[i].text)
+    }
+
+    /// An element's lowercase `class` and `id`, space-separated.
+    pub fn class_id(&self, i: usize) -> &str {
+        self.bufs.0.classes.get(self.bufs.0.tree.nodes[i].class)
+    }
+
+    /// An element's `role`, lowercase.
+    pub fn role(&self, i: usize) -> Option<String> {
+        let r = self.bufs.0.tree.nodes[i].attrs.role?;
+        Some(self.span(r).to_ascii_lowercase())
+    }
+
+    /// An element's `lang`, as written.
+    pub fn lang(&self, i: usize) -> Option<&str> {
+        self.bufs.0.tree.nodes[i].attrs.lang.map(|s| self.span(s))
+    }
+
+    /// The children of node `i`, in document order.
+    pub fn children(&self, i: usize) -> Children<'_> {
+        let n = &self.bufs.0.tree.nodes[i];
+        Children {
+            nodes: &self.bufs.0.tree.nodes,
+            front: n.first_child,
+            back: n.last_child,
+        }
+    }
+}
+
+/// The children of a node, from either end.
+pub struct Children<'d> {
+    nodes: &'d [Node],
+    front: u32,
+    back: u32,
+}
+
+impl Iterator for Children<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.front == NONE {
+            return None;
+        }
+        let at = self.front;
+        if at == self.back {
+            self.front = NONE;
+            self.back = NONE;
         } else {
-            o.push_str(&html[copied..body_start]);
-            copied = body_end;
+            self.front = self.nodes[at as usize].next_sibling;
         }
-        at = copied.max(lt + 1);
-    }
-    match out {
-        None => std::borrow::Cow::Borrowed(html),
-        Some(mut o) => {
-            o.push_str(&html[copied..]);
-            std::borrow::Cow::Owned(o)
-        }
+        Some(at as usize)
     }
 }
 
-/// Closes a `<title>` or `<textarea>` that is never closed. Their content is text up to the
-/// end tag, so one missing end tag (a truncated or mangled head) turns the whole page into
-/// the title and leaves no body. Such an element is ended at the next `<`: neither holds
-/// markup in a well-formed page.
-pub fn close_runaway_text_elements(html: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = html.as_bytes();
-    let mut inserts: Vec<(usize, &'static str)> = Vec::new();
-    for (open, close, end_tag) in [
-        (&b"<title"[..], &b"</title"[..], "</title>"),
-        (&b"<textarea"[..], &b"</textarea"[..], "</textarea>"),
-    ] {
-        let mut at = 0;
-        while let Some(i) = find_ascii_ci(&bytes[at..], open) {
-            let start = at + i;
-            let after_name = start + open.len();
-            // `<titles>` or `<title-x>` are other elements.
-            if bytes
-                .get(after_name)
-                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-')
-            {
-                at = after_name;
-                continue;
-            }
-            let Some(gt) = memchr::memchr(b'>', &bytes[after_name..]) else {
-                break;
-            };
-            let body = after_name + gt + 1;
-            match find_ascii_ci(&bytes[body..], close) {
-                Some(e) => at = body + e + close.len(),
-                None => {
-                    if let Some(lt) = memchr::memchr(b'<', &bytes[body..]) {
-                        inserts.push((body + lt, end_tag));
-                    }
-                    break;
-                }
-            }
+impl DoubleEndedIterator for Children<'_> {
+    fn next_back(&mut self) -> Option<usize> {
+        if self.back == NONE {
+            return None;
         }
-    }
-    if inserts.is_empty() {
-        return std::borrow::Cow::Borrowed(html);
-    }
-    inserts.sort_unstable();
-    let mut out = String::with_capacity(html.len() + 32);
-    let mut copied = 0;
-    for (at, tag) in inserts {
-        out.push_str(&html[copied..at]);
-        out.push_str(tag);
-        copied = at;
-    }
-    out.push_str(&html[copied..]);
-    std::borrow::Cow::Owned(out)
-}
-
-/// Attributes the extractor reads; all others are removed before parsing.
-fn is_kept_attribute(name: &[u8]) -> bool {
-    const KEPT: &[&[u8]] = &[
-        b"class",
-        b"id",
-        b"role",
-        b"itemprop",
-        b"hidden",
-        b"aria-hidden",
-        b"style",
-        b"lang",
-        b"property",
-        b"name",
-        b"content",
-    ];
-    KEPT.iter().any(|k| k.eq_ignore_ascii_case(name))
-}
-
-/// Rewrites start tags keeping only the attributes the extractor reads. Attribute parsing is
-/// the largest single cost of html5ever on real pages (every `href`, `data-*` and `srcset`
-/// is interned and copied), and none of it matters for text extraction. Tags it cannot lex
-/// (unterminated) are left as they are.
-pub fn slim_tags(html: &str) -> String {
-    let b = html.as_bytes();
-    let mut out = String::with_capacity(html.len());
-    let mut copied = 0;
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'<', &b[at..]) {
-        let lt = at + i;
-        at = lt + 1;
-        let name_len = b[lt + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
-            .count();
-        if name_len == 0 || !b[lt + 1].is_ascii_alphabetic() {
-            continue;
-        }
-        // Lex the attributes up to the closing `>`.
-        let mut p = lt + 1 + name_len;
-        let mut kept: Vec<(usize, usize)> = Vec::new();
-        let mut dropped_any = false;
-        let end = loop {
-            while p < b.len() && (b[p].is_ascii_whitespace() || b[p] == b'/') {
-                p += 1;
-            }
-            if p >= b.len() {
-                break None;
-            }
-            if b[p] == b'>' {
-                break Some(p);
-            }
-            let attr_start = p;
-            while p < b.len() && !b[p].is_ascii_whitespace() && !matches!(b[p], b'=' | b'>' | b'/')
-            {
-                p += 1;
-            }
-            let name = &b[attr_start..p];
-            let mut q = p;
-            while q < b.len() && b[q].is_ascii_whitespace() {
-                q += 1;
-            }
-            if q < b.len() && b[q] == b'=' {
-                q += 1;
-                while q < b.len() && b[q].is_ascii_whitespace() {
-                    q += 1;
-                }
-                if q < b.len() && (b[q] == b'"' || b[q] == b'\'') {
-                    let quote = b[q];
-                    match memchr::memchr(quote, &b[q + 1..]) {
-                        Some(e) => q = q + 1 + e + 1,
-                        None => break None,
-                    }
-                } else {
-                    while q < b.len() && !b[q].is_ascii_whitespace() && b[q] != b'>' {
-                        q += 1;
-                    }
-                }
-                p = q;
-            }
-            if name.is_empty() {
-                p += 1;
-                continue;
-            }
-            if is_kept_attribute(name) {
-                kept.push((attr_start, p));
-            } else {
-                dropped_any = true;
-            }
-        };
-        let Some(end) = end else { break };
-        if dropped_any {
-            out.push_str(&html[copied..lt + 1 + name_len]);
-            for (s, e) in kept {
-                out.push(' ');
-                out.push_str(&html[s..e]);
-            }
-            if b[end - 1] == b'/' {
-                out.push('/');
-            }
-            copied = end;
-        }
-        at = end;
-    }
-    out.push_str(&html[copied..]);
-    out
-}
-
-/// Elements that never nest: void elements and those the parser closes implicitly.
-fn never_nests(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"br"
-            | b"img"
-            | b"hr"
-            | b"meta"
-            | b"link"
-            | b"input"
-            | b"area"
-            | b"base"
-            | b"col"
-            | b"embed"
-            | b"param"
-            | b"source"
-            | b"track"
-            | b"wbr"
-            | b"p"
-            | b"li"
-            | b"td"
-            | b"th"
-            | b"tr"
-            | b"option"
-            | b"dt"
-            | b"dd"
-            | b"!doctype"
-    )
-}
-
-/// A cheap upper estimate of the element nesting depth, from tags alone, stopping once it
-/// exceeds `limit`. html5ever's tree building costs time proportional to the depth for every
-/// tag, so a page of 100k nested `<div>`s must be refused before it is parsed.
-pub fn estimated_depth(html: &str, limit: u32) -> u32 {
-    let bytes = html.as_bytes();
-    let (mut depth, mut max) = (0u32, 0u32);
-    let mut at = 0;
-    while let Some(i) = memchr::memchr(b'<', &bytes[at..]) {
-        let start = at + i + 1;
-        at = start;
-        let closing = bytes.get(start) == Some(&b'/');
-        let name_start = start + usize::from(closing);
-        let name_len = bytes[name_start..]
-            .iter()
-            .take(16)
-            .take_while(|b| b.is_ascii_alphanumeric() || **b == b'!')
-            .count();
-        if name_len == 0 {
-            continue;
-        }
-        let name = bytes[name_start..name_start + name_len].to_ascii_lowercase();
-        if name.starts_with(b"!") || never_nests(&name) {
-            continue;
-        }
-        if closing {
-            depth = depth.saturating_sub(1);
+        let at = self.back;
+        if at == self.front {
+            self.front = NONE;
+            self.back = NONE;
         } else {
-            let end =
-                memchr::memchr(b'>', &bytes[name_start..]).map_or(bytes.len(), |e| name_start + e);
-            if end > 0 && bytes[end - 1] == b'/' {
-                continue;
-            }
-            depth += 1;
-            max = max.max(depth);
-            if max > limit {
-                return max;
-            }
+            self.back = self.nodes[at as usize].prev_sibling;
         }
-    }
-    max
-}
-
-impl Dom {
-    /// Parses `html` and flattens it, refusing trees deeper or larger than the limits.
-    pub fn parse(html: &str, max_depth: u32, max_nodes: usize) -> Result<Dom, DomError> {
-        let html = slim_tags(&close_runaway_text_elements(&strip_non_text(html)));
-        if estimated_depth(&html, max_depth) > max_depth {
-            return Err(DomError::TooDeep);
-        }
-        let doc = Html::parse_document(&html);
-        let mut nodes: Vec<Node> = Vec::with_capacity(1024);
-        let mut stack: Vec<usize> = Vec::new();
-        let mut title = None;
-        let mut og_title = None;
-        let mut in_title = false;
-        let mut in_skip = 0u32;
-        for edge in doc.tree.root().traverse() {
-            match edge {
-                ego_tree::iter::Edge::Open(n) => {
-                    let parent = stack.last().copied();
-                    let depth = stack.len() as u32;
-                    if depth > max_depth {
-                        return Err(DomError::TooDeep);
-                    }
-                    if nodes.len() >= max_nodes {
-                        return Err(DomError::TooManyNodes);
-                    }
-                    let node = match n.value() {
-                        HtmlNode::Element(e) => {
-                            let tag = intern_tag(e.name());
-                            if tag == "title" {
-                                in_title = true;
-                            }
-                            if tag == "meta" {
-                                let prop =
-                                    e.attr("property").or_else(|| e.attr("name")).unwrap_or("");
-                                if prop.eq_ignore_ascii_case("og:title") {
-                                    og_title = e.attr("content").map(|s| s.trim().to_string());
-                                }
-                            }
-                            if matches!(tag, "script" | "style" | "noscript" | "template") {
-                                in_skip += 1;
-                            }
-                            let mut class_id = String::new();
-                            if let Some(c) = e.attr("class") {
-                                class_id.push_str(&c.to_ascii_lowercase());
-                            }
-                            if let Some(i) = e.attr("id") {
-                                class_id.push(' ');
-                                class_id.push_str(&i.to_ascii_lowercase());
-                            }
-                            let hidden = e.attr("hidden").is_some()
-                                || e.attr("aria-hidden")
-                                    .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-                                || e.attr("style").is_some_and(style_hides);
-                            Node {
-                                parent,
-                                tag,
-                                text: class_id,
-                                children: Vec::new(),
-                                depth,
-                                attrs: Attrs {
-                                    hidden,
-                                    role: e.attr("role").map(|r| r.to_ascii_lowercase()),
-                                    itemprop: e.attr("itemprop").map(|r| r.to_ascii_lowercase()),
-                                    lang: e.attr("lang").map(str::to_string),
-                                },
-                            }
-                        }
-                        HtmlNode::Text(t) => {
-                            if in_title && title.is_none() {
-                                title = Some(t.text.trim().to_string());
-                            }
-                            if in_skip > 0 {
-                                // Script and style bodies are never text; skip them early.
-                                stack.push(usize::MAX);
-                                continue;
-                            }
-                            Node {
-                                parent,
-                                tag: "",
-                                text: t.text.to_string(),
-                                children: Vec::new(),
-                                depth,
-                                attrs: Attrs::default(),
-                            }
-                        }
-                        // Document, doctype, comments, processing instructions: keep the
-                        // structure (so indices stay parents) but no content.
-                        _ => Node {
-                            parent,
-                            tag: "#other",
-                            text: String::new(),
-                            children: Vec::new(),
-                            depth,
-                            attrs: Attrs::default(),
-                        },
-                    };
-                    let parent = parent.filter(|&p| p != usize::MAX);
-                    let index = nodes.len();
-                    if let Some(p) = parent {
-                        nodes[p].children.push(index);
-                    }
-                    nodes.push(Node { parent, ..node });
-                    stack.push(index);
-                }
-                ego_tree::iter::Edge::Close(n) => {
-                    if let HtmlNode::Element(e) = n.value() {
-                        let tag = e.name();
-                        if tag.eq_ignore_ascii_case("title") {
-                            in_title = false;
-                        }
-                        if matches!(tag, "script" | "style" | "noscript" | "template") {
-                            in_skip = in_skip.saturating_sub(1);
-                        }
-                    }
-                    stack.pop();
-                }
-            }
-        }
-        Ok(Dom {
-            nodes,
-            title,
-            og_title,
-        })
+        Some(at as usize)
     }
 }
 
@@ -597,81 +361,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(dom.title.as_deref(), Some("T"));
-        let div = dom.nodes.iter().position(|n| n.tag == "div").unwrap();
-        assert_eq!(dom.nodes[div].text, "a b main");
-        let p = dom.nodes[div].children[0];
-        assert_eq!(dom.nodes[p].tag, "p");
-        let t = dom.nodes[p].children[0];
-        assert_eq!(dom.nodes[t].text, "hi");
-        assert_eq!(dom.nodes[t].parent, Some(p));
-        assert!(!dom
-            .nodes
-            .iter()
-            .any(|n| n.is_text() && n.text.contains("no")));
-        for (i, n) in dom.nodes.iter().enumerate() {
-            if let Some(p) = n.parent {
-                assert!(p < i);
+        let nodes = dom.nodes();
+        let div = nodes.iter().position(|n| n.tag == "div").unwrap();
+        assert_eq!(dom.class_id(div), "a b main");
+        let p = dom.children(div).next().unwrap();
+        assert_eq!(nodes[p].tag, "p");
+        let t = dom.children(p).next().unwrap();
+        assert_eq!(dom.text(t), "hi");
+        assert_eq!(nodes[t].parent(), Some(p));
+        assert!(!(0..nodes.len()).any(|i| nodes[i].is_text() && dom.text(i).contains("no")));
+        for (i, n) in nodes.iter().enumerate() {
+            if let Some(p) = n.parent() {
+                assert!(p < i && n.depth == nodes[p].depth + 1);
             }
         }
     }
 
     #[test]
-    fn non_text_bodies_are_stripped_but_tags_stay() {
-        let html = "<p>a<!-- c --></p><SCRIPT type=x>if (a<b) {}</script ><style>p{}</STYLE><svg viewBox='0'><path/></svg><p>b</p>";
-        assert_eq!(
-            strip_non_text(html),
-            "<p>a</p><SCRIPT type=x></script ><style></STYLE><svg viewBox='0'></svg><p>b</p>"
-        );
-        assert!(matches!(
-            strip_non_text("<p>plain</p>"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        assert_eq!(
-            strip_non_text("<p>x</p><script>never closed"),
-            "<p>x</p><script>never closed"
-        );
-        assert_eq!(
-            strip_non_text("<scripts>kept</scripts>"),
-            "<scripts>kept</scripts>"
-        );
-    }
-
-    #[test]
-    fn slimming_keeps_only_the_attributes_the_extractor_reads() {
-        let html = r#"<div class="a b" data-x='1 > 2' onclick=go() id=main><a href="/x?a=1&b=2">x</a><br/><img src=y /><p>q</p></div><p"#;
-        assert_eq!(
-            slim_tags(html),
-            r#"<div class="a b" id=main><a>x</a><br/><img/><p>q</p></div><p"#
-        );
-        assert_eq!(slim_tags("a < b and <3"), "a < b and <3");
+    fn comments_and_script_style_svg_bodies_are_not_text() {
+        let dom = Dom::parse(
+            "<p>a<!-- c -->b</p><SCRIPT type=x>if (a<b) {}</script ><style>p{}</STYLE><svg viewBox='0'><text>s</text></svg><p>c &amp; d</p>",
+            100,
+            1000,
+        )
+        .unwrap();
+        let texts: Vec<&str> = (0..dom.nodes().len())
+            .filter(|&i| dom.nodes()[i].is_text())
+            .map(|i| dom.text(i))
+            .collect();
+        // Text on both sides of a comment is one node, as when comments were cut out first.
+        assert_eq!(texts, ["ab", "c & d"]);
     }
 
     #[test]
     fn a_title_never_closed_ends_at_the_next_tag() {
         let html = "<html><head><title>News (The Times)stray code\n</head><body><p>Story</p>";
-        assert_eq!(
-            close_runaway_text_elements(html),
-            "<html><head><title>News (The Times)stray code\n</title></head><body><p>Story</p>"
-        );
         let dom = Dom::parse(html, 100, 1000).unwrap();
-        assert!(dom.nodes.iter().any(|n| n.text == "Story"));
-        // Closed ones, and other elements whose names start alike, are left alone.
-        let fine = "<title>A</title><titles>x</titles><textarea>a <b> c</textarea>";
-        assert_eq!(close_runaway_text_elements(fine), fine);
-        assert_eq!(
-            close_runaway_text_elements("<p><textarea>draft<p>after"),
-            "<p><textarea>draft</textarea><p>after"
-        );
-    }
-
-    #[test]
-    fn depth_estimate_counts_nesting_not_siblings() {
-        assert_eq!(
-            estimated_depth("<div><div><p>a<p>b</div><br><img src=x/></div>", 100),
-            2
-        );
-        assert_eq!(estimated_depth(&"<div></div>".repeat(1000), 100), 1);
-        assert!(estimated_depth(&"<div>".repeat(100_000), 1024) > 1024);
+        assert_eq!(dom.title.as_deref(), Some("News (The Times)stray code"));
+        assert!((0..dom.nodes().len()).any(|i| dom.text(i) == "Story"));
+        let dom = Dom::parse("<p><textarea>draft<p>after", 100, 1000).unwrap();
+        assert!((0..dom.nodes().len()).any(|i| dom.text(i) == "after"));
     }
 
     #[test]
@@ -686,5 +415,11 @@ mod tests {
             Dom::parse(&wide, 100, 1000),
             Err(DomError::TooManyNodes)
         ));
+        // Buffers given back on failure serve the next page.
+        let Err((_, bufs)) = Dom::parse_with(&deep, 100, 1_000_000, DomBuffers::default()) else {
+            panic!("too deep");
+        };
+        let dom = Dom::parse_with("<p>ok</p>", 100, 1000, bufs).unwrap_or_else(|_| panic!());
+        assert!((0..dom.nodes().len()).any(|i| dom.text(i) == "ok"));
     }
 }

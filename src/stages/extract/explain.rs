@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::dom::{Dom, Node};
+use super::dom::Dom;
 use super::extractor::read_page;
 use super::page::MIN_MAIN_CHARS;
 use super::page::{Block, Page};
@@ -35,31 +35,28 @@ pub struct Explanation {
 }
 
 /// `<div class="post body">`-style description of an element.
-fn describe(node: &Node) -> String {
-    if node.text.is_empty() {
-        format!("<{}>", node.tag)
+fn describe(dom: &Dom, i: usize) -> String {
+    let (tag, class_id) = (dom.nodes()[i].tag, dom.class_id(i));
+    if class_id.is_empty() {
+        format!("<{tag}>")
     } else {
-        format!("<{} {:?}>", node.tag, node.text)
+        format!("<{tag} {class_id:?}>")
     }
 }
 
 /// Why `i`, the root of a pruned subtree, was pruned.
-fn prune_rule(node: &Node) -> String {
+fn prune_rule(dom: &Dom, i: usize) -> String {
+    let node = &dom.nodes()[i];
     if is_skipped_tag(node.tag) {
-        format!("pruned: {} is never main text", describe(node))
+        format!("pruned: {} is never main text", describe(dom, i))
     } else if node.attrs.hidden {
-        format!("pruned: {} is hidden", describe(node))
-    } else if let Some(role) = node
-        .attrs
-        .role
-        .as_deref()
-        .filter(|r| is_boilerplate_role(r))
-    {
-        format!("pruned: {} has role={role}", describe(node))
+        format!("pruned: {} is hidden", describe(dom, i))
+    } else if let Some(role) = dom.role(i).filter(|r| is_boilerplate_role(r)) {
+        format!("pruned: {} has role={role}", describe(dom, i))
     } else {
         format!(
             "pruned: class/id of {} reads as boilerplate",
-            describe(node)
+            describe(dom, i)
         )
     }
 }
@@ -72,15 +69,15 @@ fn pruned_root(page: &Page, i: usize) -> Option<usize> {
         if page.pruned[n] {
             root = Some(n);
         }
-        at = page.nodes[n].parent;
+        at = page.nodes[n].parent();
     }
     root
 }
 
 /// Explains the extraction of a parsed page.
-pub fn explain(dom: &Dom) -> Explanation {
+pub fn explain<'a>(dom: &'a Dom<'a>) -> Explanation {
     let (page, reading) = read_page(dom);
-    let all: Vec<Block> = if dom.nodes.is_empty() {
+    let all: Vec<Block> = if dom.nodes().is_empty() {
         Vec::new()
     } else {
         page.all_blocks(page.body())
@@ -89,7 +86,7 @@ pub fn explain(dom: &Dom) -> Explanation {
     let containers = reading
         .containers
         .iter()
-        .map(|&i| format!("{} score {:.1}", describe(&page.nodes[i]), scores[i]))
+        .map(|&i| format!("{} score {:.1}", describe(dom, i), scores[i]))
         .collect();
     // The reading's blocks with their verdicts, and the pruned blocks it never saw, merged
     // in document order: the kept blocks are exactly the reading's.
@@ -108,7 +105,7 @@ pub fn explain(dom: &Dom) -> Explanation {
         .collect();
     for b in &all {
         if let Some(root) = pruned_root(&page, b.first_node) {
-            let rule = prune_rule(&page.nodes[root]);
+            let rule = prune_rule(dom, root);
             ordered.push((b.first_node, describe_block(b, false, rule)));
         }
     }

@@ -37,7 +37,7 @@ pub struct Extracted {
 /// again with the hard rules only: class names mislead when the story sits in a box named
 /// like furniture (`caption`, `teaser`, `promo`). Returns the page analysis the chosen
 /// reading used, for `--explain`.
-pub(super) fn read_page(dom: &Dom) -> (Page<'_>, Reading) {
+pub(super) fn read_page<'a>(dom: &'a Dom<'a>) -> (Page<'a>, Reading) {
     let page = Page::analyse(dom);
     let reading = read(&page);
     let chars = reading.text_chars();
@@ -67,10 +67,11 @@ pub fn extract(dom: &Dom) -> Extracted {
         .filter(|t| !t.is_empty())
         .or_else(|| dom.title.clone().filter(|t| !t.is_empty()));
     let html_lang = dom
-        .nodes
+        .nodes()
         .iter()
-        .find(|n| n.tag == "html")
-        .and_then(|n| n.attrs.lang.clone());
+        .position(|n| n.tag == "html")
+        .and_then(|i| dom.lang(i))
+        .map(str::to_string);
     let (_, reading) = read_page(dom);
     Extracted {
         text: reading.text(),

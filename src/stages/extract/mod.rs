@@ -9,6 +9,7 @@
 pub mod dom;
 pub mod explain;
 pub mod extractor;
+pub mod html;
 mod page;
 pub mod patterns;
 mod reading;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::doc::Document;
 use crate::pipeline::stage::{Emit, Stage};
-use dom::{Dom, DomError};
+use dom::{Dom, DomBuffers, DomError};
 
 /// The extract stage's settings: the `sieve extract` flags and the spec's `[[stage]]` keys are
 /// these fields (`--max-html-bytes` is `max_html_bytes`), with the defaults of `Default` for
@@ -61,11 +62,16 @@ impl Default for ExtractOptions {
 
 pub struct ExtractStage {
     options: ExtractOptions,
+    /// The DOM's buffers, kept from page to page.
+    buffers: Option<DomBuffers>,
 }
 
 impl ExtractStage {
     pub fn new(options: ExtractOptions) -> Self {
-        ExtractStage { options }
+        ExtractStage {
+            options,
+            buffers: None,
+        }
     }
 
     pub fn from_table(table: &toml::Table) -> Result<Box<dyn Stage>> {
@@ -148,22 +154,27 @@ impl Stage for ExtractStage {
         }
         let start = Instant::now();
         let budget = Duration::from_millis(self.options.time_budget_ms);
-        let dom = match Dom::parse(&doc.text, self.options.max_depth, self.options.max_nodes) {
+        let buffers = self.buffers.take().unwrap_or_default();
+        let (max_depth, max_nodes) = (self.options.max_depth, self.options.max_nodes);
+        let dom = match Dom::parse_with(&doc.text, max_depth, max_nodes, buffers) {
             Ok(d) => d,
-            Err(DomError::TooDeep) => {
-                out.drop(doc, "dom_too_deep");
-                return Ok(());
-            }
-            Err(DomError::TooManyNodes) => {
-                out.drop(doc, "dom_too_large");
+            Err((error, buffers)) => {
+                self.buffers = Some(buffers);
+                let reason = match error {
+                    DomError::TooDeep => "dom_too_deep",
+                    DomError::TooManyNodes => "dom_too_large",
+                };
+                out.drop(doc, reason);
                 return Ok(());
             }
         };
         if start.elapsed() > budget {
+            self.buffers = Some(dom.into_buffers());
             out.drop(doc, "extract_timeout");
             return Ok(());
         }
         let extracted = extractor::extract(&dom);
+        self.buffers = Some(dom.into_buffers());
         if start.elapsed() > budget {
             out.drop(doc, "extract_timeout");
             return Ok(());

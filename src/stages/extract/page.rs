@@ -3,9 +3,7 @@
 //! and the body cut into text blocks. `reading.rs` gives each block its verdict.
 
 use super::dom::{Dom, Node};
-use super::patterns::{
-    class_weight, is_block_tag, is_boilerplate_role, is_heading, is_presentational, is_skipped_tag,
-};
+use super::patterns::{class_weight, is_block_tag, is_heading, is_presentational, is_skipped_tag};
 
 /// Characters under which a chosen container is not trusted on its own.
 pub(super) const MIN_MAIN_CHARS: usize = 250;
@@ -66,14 +64,15 @@ fn is_paragraph_like(tag: &str) -> bool {
 
 /// Marks pruned nodes. With `use_classes`, class/id boilerplate is pruned too, except under
 /// the nodes flagged in `keep`. Also returns which nodes are roots of class-based pruning.
-fn prune(nodes: &[Node], use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bool>) {
+fn prune(dom: &Dom, use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bool>) {
+    let nodes = dom.nodes();
     let n = nodes.len();
     let mut pruned = vec![false; n];
     let mut class_root = vec![false; n];
     let mut kept = vec![false; n];
     for i in 0..n {
         let node = &nodes[i];
-        if let Some(p) = node.parent {
+        if let Some(p) = node.parent() {
             if pruned[p] {
                 pruned[i] = true;
                 continue;
@@ -84,17 +83,15 @@ fn prune(nodes: &[Node], use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bo
         if node.is_text() {
             continue;
         }
-        let protected = matches!(node.tag, "html" | "body" | "article" | "main")
-            || node.attrs.itemprop.as_deref() == Some("articlebody");
+        let protected =
+            matches!(node.tag, "html" | "body" | "article" | "main") || node.attrs.article_body;
         if protected {
             continue;
         }
-        let hard = is_skipped_tag(node.tag)
-            || node.attrs.hidden
-            || node.attrs.role.as_deref().is_some_and(is_boilerplate_role);
+        let hard = is_skipped_tag(node.tag) || node.attrs.hidden || node.attrs.furniture_role;
         if hard {
             pruned[i] = true;
-        } else if use_classes && !kept[i] && class_weight(&node.text) < 0 {
+        } else if use_classes && !kept[i] && class_weight(dom.class_id(i)) < 0 {
             pruned[i] = true;
             class_root[i] = true;
         }
@@ -102,7 +99,8 @@ fn prune(nodes: &[Node], use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bo
     (pruned, class_root)
 }
 
-fn compute_stats(nodes: &[Node], pruned: &[bool], in_link: &[bool]) -> Vec<Stats> {
+fn compute_stats(dom: &Dom, pruned: &[bool], in_link: &[bool]) -> Vec<Stats> {
+    let nodes = dom.nodes();
     let mut stats = vec![Stats::default(); nodes.len()];
     for i in (0..nodes.len()).rev() {
         if pruned[i] {
@@ -110,14 +108,14 @@ fn compute_stats(nodes: &[Node], pruned: &[bool], in_link: &[bool]) -> Vec<Stats
         }
         let node = &nodes[i];
         if node.is_text() {
-            let len = text_len(&node.text);
+            let len = text_len(dom.text(i));
             stats[i].chars = len;
-            stats[i].commas = commas(&node.text);
+            stats[i].commas = commas(dom.text(i));
             if in_link[i] {
                 stats[i].link_chars = len;
             }
         }
-        if let Some(p) = node.parent {
+        if let Some(p) = node.parent() {
             let s = stats[i];
             let ps = &mut stats[p];
             ps.chars += s.chars;
@@ -129,6 +127,7 @@ fn compute_stats(nodes: &[Node], pruned: &[bool], in_link: &[bool]) -> Vec<Stats
 }
 
 pub(super) struct Page<'a> {
+    pub(super) dom: &'a Dom<'a>,
     pub(super) nodes: &'a [Node],
     pub(super) pruned: Vec<bool>,
     stats: Vec<Stats>,
@@ -140,41 +139,41 @@ pub(super) struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
-    pub(super) fn analyse(dom: &'a Dom) -> Page<'a> {
+    pub(super) fn analyse(dom: &'a Dom<'a>) -> Page<'a> {
         Self::build(dom, true, u32::MAX)
     }
 
     /// With only the hard rules pruning (tags, `hidden`, ARIA roles), no class names.
-    pub(super) fn analyse_without_classes(dom: &'a Dom) -> Page<'a> {
+    pub(super) fn analyse_without_classes(dom: &'a Dom<'a>) -> Page<'a> {
         Self::build(dom, false, u32::MAX)
     }
 
     /// The analysis again, also restoring the presentational boxes (class tokens such as
     /// `caption`) with few links that hold more than `prose` characters of prose; `None`
     /// when there is no such box (known from this analysis, so usually nothing is redone).
-    pub(super) fn restoring(&self, dom: &'a Dom, prose: u32) -> Option<Page<'a>> {
+    pub(super) fn restoring(&self, dom: &'a Dom<'a>, prose: u32) -> Option<Page<'a>> {
         (self.restorable_prose > prose).then(|| Self::build(dom, true, prose))
     }
 
     /// The analysis, restoring presentational boxes with more prose than `restore_above`.
-    fn build(dom: &'a Dom, use_classes: bool, restore_above: u32) -> Page<'a> {
-        let nodes = &dom.nodes[..];
+    fn build(dom: &'a Dom<'a>, use_classes: bool, restore_above: u32) -> Page<'a> {
+        let nodes = dom.nodes();
         let n = nodes.len();
         let mut in_link = vec![false; n];
         for i in 0..n {
             in_link[i] = nodes[i]
-                .parent
+                .parent()
                 .is_some_and(|p| in_link[p] || nodes[p].tag == "a");
         }
         let none = vec![false; n];
-        let (pruned, class_roots) = prune(nodes, use_classes, &none);
+        let (pruned, class_roots) = prune(dom, use_classes, &none);
         // Class-pruned subtrees holding most of the page's prose are content after all.
         let mut keep = vec![false; n];
         let mut restore = false;
         let mut restorable_prose = 0;
         if class_roots.iter().any(|&r| r) {
-            let (hard_only, _) = prune(nodes, false, &none);
-            let hard_stats = compute_stats(nodes, &hard_only, &in_link);
+            let (hard_only, _) = prune(dom, false, &none);
+            let hard_stats = compute_stats(dom, &hard_only, &in_link);
             let total = hard_stats.first().map_or(0, Stats::prose);
             for i in 0..n {
                 if !class_roots[i] {
@@ -182,7 +181,7 @@ impl<'a> Page<'a> {
                 }
                 let st = hard_stats[i];
                 let most = st.prose() * 2 > total;
-                let presentational = st.link_density() < 0.25 && is_presentational(&nodes[i].text);
+                let presentational = st.link_density() < 0.25 && is_presentational(dom.class_id(i));
                 if most || (presentational && st.prose() > restore_above) {
                     keep[i] = true;
                     restore = true;
@@ -192,12 +191,13 @@ impl<'a> Page<'a> {
             }
         }
         let pruned = if restore {
-            prune(nodes, true, &keep).0
+            prune(dom, true, &keep).0
         } else {
             pruned
         };
-        let stats = compute_stats(nodes, &pruned, &in_link);
+        let stats = compute_stats(dom, &pruned, &in_link);
         Page {
+            dom,
             nodes,
             pruned,
             stats,
@@ -216,8 +216,8 @@ impl<'a> Page<'a> {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
             _ => 0.0,
         };
-        s += 25.0 * class_weight(&node.text) as f32;
-        if node.attrs.itemprop.as_deref() == Some("articlebody") {
+        s += 25.0 * class_weight(self.dom.class_id(i)) as f32;
+        if node.attrs.article_body {
             s += 30.0;
         }
         s
@@ -238,7 +238,7 @@ impl<'a> Page<'a> {
                 continue;
             }
             let points = 1.0 + st.commas as f32 + (st.chars as f32 / 100.0).min(3.0);
-            let mut ancestor = node.parent;
+            let mut ancestor = node.parent();
             for level in 0..3 {
                 let Some(a) = ancestor else { break };
                 if !touched[a] {
@@ -246,7 +246,7 @@ impl<'a> Page<'a> {
                     score[a] = self.tag_bonus(a);
                 }
                 score[a] += points / (level as f32 + 1.0);
-                ancestor = self.nodes[a].parent;
+                ancestor = self.nodes[a].parent();
             }
         }
         for i in 0..n {
@@ -268,12 +268,12 @@ impl<'a> Page<'a> {
         if best <= 0.0 {
             return None;
         }
-        let Some(parent) = self.nodes[top].parent else {
+        let Some(parent) = self.nodes[top].parent() else {
             return Some(vec![top]);
         };
         let threshold = (best * 0.2).max(10.0);
         let mut chosen = Vec::new();
-        for &sib in &self.nodes[parent].children {
+        for sib in self.dom.children(parent) {
             if self.pruned[sib] || self.nodes[sib].is_text() {
                 continue;
             }
@@ -300,7 +300,7 @@ impl<'a> Page<'a> {
     /// "summary", "hardware" and "verdict" boxes), where only one of them scored best.
     fn twins_of(&self, top: usize, chosen: &[usize]) -> Vec<usize> {
         let signature = &self.nodes[top];
-        if signature.text.is_empty() {
+        if signature.class == 0 {
             return Vec::new();
         }
         let covered = self.descendants_of(chosen);
@@ -311,19 +311,20 @@ impl<'a> Page<'a> {
                 !covered[j]
                     && !self.pruned[j]
                     && node.tag == signature.tag
-                    && node.text == signature.text
+                    && node.class == signature.class
                     && st.prose() >= 25
                     && st.link_density() < 0.5
                     && !chosen.iter().any(|&c| self.is_ancestor_of(j, c))
             })
             .filter(|&j| {
                 // Only the outermost twin: nested ones are inside it already.
-                let mut at = self.nodes[j].parent;
+                let mut at = self.nodes[j].parent();
                 while let Some(a) = at {
-                    if self.nodes[a].tag == signature.tag && self.nodes[a].text == signature.text {
+                    if self.nodes[a].tag == signature.tag && self.nodes[a].class == signature.class
+                    {
                         return false;
                     }
-                    at = self.nodes[a].parent;
+                    at = self.nodes[a].parent();
                 }
                 true
             })
@@ -332,12 +333,12 @@ impl<'a> Page<'a> {
 
     /// Whether `a` is a proper ancestor of `x`.
     fn is_ancestor_of(&self, a: usize, x: usize) -> bool {
-        let mut at = self.nodes[x].parent;
+        let mut at = self.nodes[x].parent();
         while let Some(p) = at {
             if p == a {
                 return true;
             }
-            at = self.nodes[p].parent;
+            at = self.nodes[p].parent();
         }
         false
     }
@@ -361,7 +362,7 @@ impl<'a> Page<'a> {
     /// The ancestor `levels` above `i` (stopping at the root).
     pub(super) fn ancestor(&self, mut i: usize, levels: usize) -> usize {
         for _ in 0..levels {
-            match self.nodes[i].parent {
+            match self.nodes[i].parent() {
                 Some(p) => i = p,
                 None => break,
             }
@@ -377,7 +378,7 @@ impl<'a> Page<'a> {
         }
         // Parents come before their children, so one forward pass suffices.
         for i in 0..self.nodes.len() {
-            if let Some(p) = self.nodes[i].parent {
+            if let Some(p) = self.nodes[i].parent() {
                 under[i] |= under[p];
             }
         }
@@ -407,7 +408,7 @@ impl<'a> Page<'a> {
                 continue;
             }
             if node.is_text() {
-                out.push_text(&node.text, self.in_link[i], i);
+                out.push_text(self.dom.text(i), self.in_link[i], i);
                 continue;
             }
             match node.tag {
@@ -417,7 +418,7 @@ impl<'a> Page<'a> {
                 _ => {}
             }
             stack.push((i, true));
-            for &c in node.children.iter().rev() {
+            for c in self.dom.children(i).rev() {
                 stack.push((c, false));
             }
         }
