@@ -1,9 +1,12 @@
 //! Helpers shared by the benchmarks (included with `#[path]`, as bench targets are separate
 //! crates).
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 /// CPU time of the calling thread: benchmarks compare work done, not wall time on a shared box.
+#[allow(dead_code)] // used by the in-process benches only
 pub fn cpu_time() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -53,4 +56,85 @@ pub fn run_fasttext_peer(
             None
         }
     }
+}
+
+/// The stages of pipelines/mtnlg-cc.toml (the paper's task list for decontamination) over one
+/// WARC, written to `out`.
+#[allow(dead_code)] // used by the whole-pipeline benches only
+pub fn mtnlg_spec(warc: &Path, out: &Path, repo: &Path) -> String {
+    format!(
+        r#"
+[[input]]
+kind = "warc"
+dataset = "cc"
+paths = [{warc:?}]
+
+[output]
+dir = {out:?}
+
+[[stage]]
+name = "extract"
+
+[[stage]]
+name = "langid"
+keep = ["en"]
+
+[[stage]]
+name = "clean"
+min_chars = 512
+javascript_max_chars = 256
+
+[[stage]]
+name = "dedup"
+priority = ["cc"]
+preset = "mtnlg"
+threshold = 0.8
+
+[[stage]]
+name = "quality"
+model = {model:?}
+alpha = 3.0
+seed = 1
+
+[[stage]]
+name = "decontam"
+tasks = {tasks:?}
+
+[[stage]]
+name = "tokenize"
+tokenizer = "gpt2"
+"#,
+        model = repo.join("models/quality/mtnlg-quality.ftz"),
+        tasks = repo.join("pipelines/tasks/mtnlg.toml"),
+    )
+}
+
+/// Runs a command to completion; returns its CPU time and peak RSS (KiB).
+///
+/// Linux carries a parent's peak RSS over `fork` + `exec` into the child's `ru_maxrss`, and
+/// this process holds the corpus; so the command runs under GNU time, whose own child starts
+/// from a small process.
+#[allow(dead_code)] // used by the benches that run sieve as a process
+pub fn measured(cmd: &mut Command) -> (Duration, u64) {
+    let report = std::env::temp_dir().join(format!("sieve-bench-time-{}", std::process::id()));
+    let mut timed = Command::new("/usr/bin/time");
+    timed
+        .arg("-o")
+        .arg(&report)
+        .args(["-f", "%U %S %M"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stderr(std::process::Stdio::null());
+    let status = timed
+        .status()
+        .expect("/usr/bin/time runs (apt-get install time)");
+    assert!(status.success(), "{cmd:?} failed");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .rev()
+        .take(3)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (Duration::from_secs_f64(f[2] + f[1]), f[0] as u64)
 }

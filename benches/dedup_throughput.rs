@@ -91,35 +91,6 @@ fn write_corpus(dir: &Path, docs: &[String], files: usize) {
     }
 }
 
-/// Runs a command to completion; returns its CPU time and peak RSS (KiB).
-///
-/// Linux carries a parent's peak RSS over `fork` + `exec` into the child's `ru_maxrss`, and
-/// this process holds the corpus; so the command runs under GNU time, whose own child starts
-/// from a small process.
-fn measured(cmd: &mut Command) -> (Duration, u64) {
-    let report = std::env::temp_dir().join(format!("sieve-bench-time-{}", std::process::id()));
-    let mut timed = Command::new("/usr/bin/time");
-    timed
-        .arg("-o")
-        .arg(&report)
-        .args(["-f", "%U %S %M"])
-        .arg(cmd.get_program())
-        .args(cmd.get_args())
-        .stderr(std::process::Stdio::null());
-    let status = timed
-        .status()
-        .expect("/usr/bin/time runs (apt-get install time)");
-    assert!(status.success(), "{cmd:?} failed");
-    let text = std::fs::read_to_string(&report).unwrap();
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .rev()
-        .take(3)
-        .map(|x| x.parse().unwrap())
-        .collect();
-    (Duration::from_secs_f64(f[2] + f[1]), f[0] as u64)
-}
-
 fn sieve_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sieve"))
 }
@@ -188,7 +159,7 @@ fn main() {
     // 2. sieve's whole dedup, one thread, word 5-grams like the peers.
     let out = scratch.join("sieve-out");
     let _ = std::fs::remove_dir_all(&out);
-    let (sieve_cpu, sieve_rss) = measured(
+    let (sieve_cpu, sieve_rss) = common::measured(
         Command::new(sieve_bin())
             .args(["dedup", "-q", "-j", "1", "--shingle", "word:5", "--output"])
             .arg(&out)
@@ -306,7 +277,8 @@ fn memory(paras: &[String], scratch: &Path, n: usize) {
             } else {
                 &["-j", "1"]
             };
-            let (cpu, rss) = measured(Command::new(&bin).arg("dedup").args(&args).args(threads));
+            let (cpu, rss) =
+                common::measured(Command::new(&bin).arg("dedup").args(&args).args(threads));
             total += cpu;
             peak = peak.max(rss);
             println!(

@@ -3,13 +3,13 @@
 //! All three extract the HTML responses of the same WARC on one thread, from HTML already in
 //! memory (reading the WARC is not timed), timed by CPU time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use sieve::io::http_payload::{decode_payload, parse_response};
 use sieve::io::warc::{RecordType, TypeFilter, WarcReader};
-use sieve::stages::extract::dom::Dom;
+use sieve::stages::extract::dom::{Dom, DomBuffers};
 use sieve::stages::extract::extractor::extract;
 use sieve::text::charset;
 
@@ -47,10 +47,16 @@ fn main() {
     for _ in 0..3 {
         let start = cpu_time();
         chars = 0;
+        // Buffers reused from page to page, as the extract stage does.
+        let mut bufs = DomBuffers::default();
         for html in &pages {
-            if let Ok(dom) = Dom::parse(html, 3000, 1_000_000) {
-                chars += extract(&dom).text.len();
-            }
+            bufs = match Dom::parse_with(html, 3000, 1_000_000, bufs) {
+                Ok(dom) => {
+                    chars += extract(&dom).text.len();
+                    dom.into_buffers()
+                }
+                Err((_, b)) => b,
+            };
         }
         best = best.min(cpu_time() - start);
     }
@@ -75,4 +81,60 @@ fn main() {
         ),
         Err(e) => eprintln!("cannot run {python}: {e}"),
     }
+    whole_process(&path, &python);
+}
+
+/// Whole processes, WARC file in, texts out, one core, five paired runs: `sieve extract -j 1`
+/// (JSON lines) against fastwarc + resiliparse in Python (peers/extract_process.py, which
+/// also writes JSON lines). Each run is timed by its CPU time and peak RSS under GNU time;
+/// the ratio is the median of the five pairs' ratios.
+fn whole_process(warc: &Path, python: &str) {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let script = repo.join("benches/peers/extract_process.py");
+    let mut ratios = Vec::new();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (cpu, rss) = common::measured(
+            Command::new(env!("CARGO_BIN_EXE_sieve"))
+                .args(["extract", "-j", "1", "-q", "--format", "jsonl", "-o"])
+                .arg(dir.path().join("out"))
+                .arg(warc),
+        );
+        ours.push((cpu.as_secs_f64(), rss));
+        let probe = Command::new(python)
+            .arg("-c")
+            .arg("import fastwarc, resiliparse")
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!("whole-process peer skipped: {python} lacks fastwarc and resiliparse");
+            return;
+        }
+        let (peer_cpu, peer_rss) = common::measured(
+            Command::new(python)
+                .arg(&script)
+                .arg(warc)
+                .arg(dir.path().join("peer.jsonl")),
+        );
+        theirs.push((peer_cpu.as_secs_f64(), peer_rss));
+        ratios.push(peer_cpu.as_secs_f64() / cpu.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = |v: &[(f64, u64)]| {
+        let mut c: Vec<f64> = v.iter().map(|x| x.0).collect();
+        c.sort_by(f64::total_cmp);
+        c[c.len() / 2]
+    };
+    let peak = |v: &[(f64, u64)]| v.iter().map(|x| x.1).max().unwrap_or(0) as f64 / 1024.0;
+    println!(
+        "whole process : sieve extract -j 1 {:.2} s CPU, peak {:.0} MB; fastwarc + resiliparse {:.2} s, peak {:.0} MB",
+        median(&ours),
+        peak(&ours),
+        median(&theirs),
+        peak(&theirs)
+    );
+    println!(
+        "ratio         : sieve is {:.2}x fastwarc + resiliparse (median of 5 pairs)",
+        ratios[2]
+    );
 }

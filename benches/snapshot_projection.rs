@@ -9,6 +9,9 @@
 //! the documents each step would see at this run's survival rates.
 
 use std::path::{Path, PathBuf};
+
+#[path = "common.rs"]
+mod common;
 use std::process::Command;
 
 use sieve::io::shards::ShardFormat;
@@ -20,59 +23,11 @@ use sieve::report::RunFacts;
 const SNAPSHOT_PAGES: f64 = 3e9;
 const TASKS_PER_MAP_STEP: f64 = 9000.0;
 
-fn spec_text(warc: &Path, out: &Path, repo: &Path) -> String {
-    format!(
-        r#"
-[[input]]
-kind = "warc"
-dataset = "cc"
-paths = [{warc:?}]
-
-[output]
-dir = {out:?}
-
-[[stage]]
-name = "extract"
-
-[[stage]]
-name = "langid"
-keep = ["en"]
-
-[[stage]]
-name = "clean"
-min_chars = 512
-javascript_max_chars = 256
-
-[[stage]]
-name = "dedup"
-priority = ["cc"]
-preset = "mtnlg"
-threshold = 0.8
-
-[[stage]]
-name = "quality"
-model = {model:?}
-alpha = 3.0
-seed = 1
-
-[[stage]]
-name = "decontam"
-tasks = {tasks:?}
-
-[[stage]]
-name = "tokenize"
-tokenizer = "gpt2"
-"#,
-        model = repo.join("models/quality/mtnlg-quality.ftz"),
-        tasks = repo.join("pipelines/tasks/mtnlg.toml"),
-    )
-}
-
 /// Runs the spec over one WARC on one thread; returns the run's facts (times per step).
 fn run(warc: &Path, dir: &Path, repo: &Path) -> RunFacts {
     let out = dir.join("out");
     let spec_path = dir.join("spec.toml");
-    std::fs::write(&spec_path, spec_text(warc, &out, repo)).unwrap();
+    std::fs::write(&spec_path, common::mtnlg_spec(warc, &out, repo)).unwrap();
     let spec = PipelineSpec::load(&spec_path).unwrap();
     let args = RunArgs {
         output: out.clone(),

@@ -7,12 +7,14 @@
 //! are static strings, and each element's `class` and `id` are interned once in the page's
 //! table. The buffers are reused from page to page ([`DomBuffers`]).
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use super::html::builder::{Builder, Limits};
 use super::html::tags::{Names, Tag};
 use super::html::tokenizer::Span;
 use super::html::tree::Tree;
+use super::patterns::class_weight;
 
 /// "No node" in the links of [`Node`].
 pub const NONE: u32 = u32::MAX;
@@ -95,6 +97,14 @@ impl ClassTable {
     pub fn get(&self, n: u32) -> &str {
         &self.values[n as usize]
     }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
 }
 
 /// The buffers a DOM is built in, kept between pages so that a worker allocates once.
@@ -109,12 +119,65 @@ struct Buffers {
     open: Vec<u32>,
 }
 
+impl DomBuffers {
+    /// Bytes held by the biggest buffers (nodes and text), to let go of them after an outlier
+    /// page instead of keeping its size for the rest of a shard.
+    pub fn retained_bytes(&self) -> usize {
+        let t = &self.0.tree;
+        t.nodes.capacity() * std::mem::size_of::<Node>() + t.buf.capacity()
+    }
+}
+
 /// The flat tree of one page.
 pub struct Dom<'a> {
     page: &'a str,
     bufs: DomBuffers,
     pub title: Option<String>,
     pub og_title: Option<String>,
+    /// Computed on first use: the page analysis reads them up to four times per page.
+    text_facts: OnceCell<Vec<TextFacts>>,
+    class_weights: OnceCell<Vec<i8>>,
+}
+
+/// What the page analysis counts in a text node.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextFacts {
+    /// Visible characters, each whitespace gap counting as one.
+    pub chars: u32,
+    pub commas: u32,
+}
+
+/// The visible characters of a text run (each whitespace gap counting as one) and its commas,
+/// in one pass that decodes only non-ASCII characters.
+fn facts_of(s: &str) -> TextFacts {
+    let b = s.as_bytes();
+    let (mut chars, mut commas) = (0u32, 0u32);
+    let mut gap = false;
+    let mut i = 0;
+    while i < b.len() {
+        let (space, comma, width) = if b[i] < 0x80 {
+            (matches!(b[i], b'\t'..=b'\r' | b' '), b[i] == b',', 1)
+        } else {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            (
+                c.is_whitespace(),
+                matches!(c, '，' | '、' | '،'),
+                c.len_utf8(),
+            )
+        };
+        i += width;
+        commas += u32::from(comma);
+        if space {
+            gap = true;
+        } else {
+            if gap && chars > 0 {
+                chars += 1;
+            }
+            gap = false;
+            chars += 1;
+        }
+    }
+    TextFacts { chars, commas }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +320,8 @@ impl<'a> Dom<'a> {
                 bufs,
                 title: found.title,
                 og_title: found.og_title,
+                text_facts: OnceCell::new(),
+                class_weights: OnceCell::new(),
             }),
             Err(e) => Err((e, bufs)),
         }
@@ -283,6 +348,31 @@ impl<'a> Dom<'a> {
     /// An element's lowercase `class` and `id`, space-separated.
     pub fn class_id(&self, i: usize) -> &str {
         self.bufs.0.classes.get(self.bufs.0.tree.nodes[i].class)
+    }
+
+    /// The characters and commas of every node (zero for elements).
+    pub fn text_facts(&self) -> &[TextFacts] {
+        self.text_facts.get_or_init(|| {
+            (0..self.nodes().len())
+                .map(|i| {
+                    if !self.nodes()[i].is_text() {
+                        return TextFacts::default();
+                    }
+                    facts_of(self.text(i))
+                })
+                .collect()
+        })
+    }
+
+    /// [`class_weight`] of an element's class and id, computed once per distinct value.
+    pub fn class_weight(&self, i: usize) -> i32 {
+        let weights = self.class_weights.get_or_init(|| {
+            let classes = &self.bufs.0.classes;
+            (0..classes.len())
+                .map(|c| class_weight(classes.get(c as u32)) as i8)
+                .collect()
+        });
+        weights[self.bufs.0.tree.nodes[i].class as usize] as i32
     }
 
     /// An element's `role`, lowercase.
@@ -351,6 +441,15 @@ impl DoubleEndedIterator for Children<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_facts_count_characters_gaps_and_commas() {
+        let f = facts_of("  a,  b\u{a0}\u{3000}c， é、x ");
+        // a , ␣ b ␣ c ， ␣ é 、 x
+        assert_eq!((f.chars, f.commas), (11, 3));
+        let f = facts_of("\t\n");
+        assert_eq!((f.chars, f.commas), (0, 0));
+    }
 
     #[test]
     fn flattens_in_pre_order_with_parents() {

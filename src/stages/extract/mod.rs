@@ -74,6 +74,13 @@ impl ExtractStage {
         }
     }
 
+    /// Keeps a page's DOM buffers for the next page, unless an outlier page grew them past
+    /// what ordinary pages need (a worker should not hold an outlier's size for good).
+    fn keep_buffers(&mut self, buffers: DomBuffers) {
+        const KEEP_AT_MOST: usize = 16 << 20;
+        self.buffers = (buffers.retained_bytes() <= KEEP_AT_MOST).then_some(buffers);
+    }
+
     pub fn from_table(table: &toml::Table) -> Result<Box<dyn Stage>> {
         let options: ExtractOptions = toml::Value::Table(table.clone()).try_into()?;
         Ok(Box::new(ExtractStage::new(options)))
@@ -159,7 +166,7 @@ impl Stage for ExtractStage {
         let dom = match Dom::parse_with(&doc.text, max_depth, max_nodes, buffers) {
             Ok(d) => d,
             Err((error, buffers)) => {
-                self.buffers = Some(buffers);
+                self.keep_buffers(buffers);
                 let reason = match error {
                     DomError::TooDeep => "dom_too_deep",
                     DomError::TooManyNodes => "dom_too_large",
@@ -169,12 +176,12 @@ impl Stage for ExtractStage {
             }
         };
         if start.elapsed() > budget {
-            self.buffers = Some(dom.into_buffers());
+            self.keep_buffers(dom.into_buffers());
             out.drop(doc, "extract_timeout");
             return Ok(());
         }
         let extracted = extractor::extract(&dom);
-        self.buffers = Some(dom.into_buffers());
+        self.keep_buffers(dom.into_buffers());
         if start.elapsed() > budget {
             out.drop(doc, "extract_timeout");
             return Ok(());

@@ -3,7 +3,7 @@
 //! and the body cut into text blocks. `reading.rs` gives each block its verdict.
 
 use super::dom::{Dom, Node};
-use super::patterns::{class_weight, is_block_tag, is_heading, is_presentational, is_skipped_tag};
+use super::patterns::{is_block_tag, is_heading, is_presentational, is_skipped_tag};
 
 /// Characters under which a chosen container is not trusted on its own.
 pub(super) const MIN_MAIN_CHARS: usize = 250;
@@ -32,30 +32,6 @@ fn link_density(link_chars: u32, chars: u32) -> f32 {
     } else {
         link_chars as f32 / chars as f32
     }
-}
-
-/// Visible characters of a text run, counting each whitespace gap as one.
-fn text_len(s: &str) -> u32 {
-    let mut n = 0u32;
-    let mut gap = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            gap = true;
-        } else {
-            if gap && n > 0 {
-                n += 1;
-            }
-            gap = false;
-            n += 1;
-        }
-    }
-    n
-}
-
-fn commas(s: &str) -> u32 {
-    s.chars()
-        .filter(|c| matches!(c, ',' | '，' | '、' | '،'))
-        .count() as u32
 }
 
 fn is_paragraph_like(tag: &str) -> bool {
@@ -91,7 +67,7 @@ fn prune(dom: &Dom, use_classes: bool, keep: &[bool]) -> (Vec<bool>, Vec<bool>) 
         let hard = is_skipped_tag(node.tag) || node.attrs.hidden || node.attrs.furniture_role;
         if hard {
             pruned[i] = true;
-        } else if use_classes && !kept[i] && class_weight(dom.class_id(i)) < 0 {
+        } else if use_classes && !kept[i] && dom.class_weight(i) < 0 {
             pruned[i] = true;
             class_root[i] = true;
         }
@@ -108,9 +84,10 @@ fn compute_stats(dom: &Dom, pruned: &[bool], in_link: &[bool]) -> Vec<Stats> {
         }
         let node = &nodes[i];
         if node.is_text() {
-            let len = text_len(dom.text(i));
+            let facts = dom.text_facts()[i];
+            let len = facts.chars;
             stats[i].chars = len;
-            stats[i].commas = commas(dom.text(i));
+            stats[i].commas = facts.commas;
             if in_link[i] {
                 stats[i].link_chars = len;
             }
@@ -216,7 +193,7 @@ impl<'a> Page<'a> {
             "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "th" => -5.0,
             _ => 0.0,
         };
-        s += 25.0 * class_weight(self.dom.class_id(i)) as f32;
+        s += 25.0 * self.dom.class_weight(i) as f32;
         if node.attrs.article_body {
             s += 30.0;
         }

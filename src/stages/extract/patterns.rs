@@ -223,8 +223,35 @@ const PRESENTATIONAL_TOKENS: &[&str] = &[
     "utility",
 ];
 
+/// The token lists as hash sets, and the prefixes by their first byte: a class attribute is
+/// looked up once per distinct value per page, and big pages have thousands of them.
+struct TokenTables {
+    negative: rustc_hash::FxHashSet<&'static str>,
+    positive: rustc_hash::FxHashSet<&'static str>,
+    prefixes_by_first_byte: Vec<Vec<&'static str>>,
+}
+
+fn tables() -> &'static TokenTables {
+    static TABLES: std::sync::OnceLock<TokenTables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut prefixes_by_first_byte = vec![Vec::new(); 256];
+        for p in NEGATIVE_PREFIXES {
+            prefixes_by_first_byte[p.as_bytes()[0] as usize].push(*p);
+        }
+        TokenTables {
+            negative: NEGATIVE_TOKENS.iter().copied().collect(),
+            positive: POSITIVE_TOKENS.iter().copied().collect(),
+            prefixes_by_first_byte,
+        }
+    })
+}
+
 fn is_negative_token(t: &str) -> bool {
-    NEGATIVE_TOKENS.contains(&t) || NEGATIVE_PREFIXES.iter().any(|p| t.starts_with(p))
+    let tables = tables();
+    tables.negative.contains(t)
+        || tables.prefixes_by_first_byte[t.as_bytes()[0] as usize]
+            .iter()
+            .any(|p| t.starts_with(p))
 }
 
 /// Whether every boilerplate-looking token of a class/id is only presentational.
@@ -249,7 +276,7 @@ pub fn class_weight(class_id: &str) -> i32 {
         if is_negative_token(t) {
             negative = true;
         }
-        if POSITIVE_TOKENS.contains(&t) {
+        if tables().positive.contains(t) {
             positive = true;
         }
     }
@@ -262,10 +289,13 @@ pub fn class_weight(class_id: &str) -> i32 {
 
 /// Whole blocks that are page furniture whatever their markup.
 pub fn is_boilerplate_phrase(block: &str) -> bool {
-    let b = block
-        .trim()
-        .trim_end_matches(['.', ':', '!'])
-        .to_lowercase();
+    let b = block.trim().trim_end_matches(['.', ':', '!']);
+    // The longest phrase has 20 characters, and lowercasing never makes a text shorter in
+    // characters: longer blocks (almost all of them) need no lowercase copy.
+    if b.len() > 20 * 4 || b.chars().nth(20).is_some() {
+        return false;
+    }
+    let b = b.to_lowercase();
     matches!(
         b.as_str(),
         "advertisement"
