@@ -5,6 +5,7 @@ mod crash_resume;
 mod decontam;
 mod dedup;
 mod docs_claims;
+mod extract_outputs;
 mod filters;
 mod fuzz_cases;
 mod http_inputs;
