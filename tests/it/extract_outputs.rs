@@ -74,34 +74,9 @@ fn every_benchmark_page_extracts_as_recorded() {
 /// `html.entities.html5` has it: `scripts/html-entities.py` regenerates the committed table.
 #[test]
 fn entity_table_is_the_whatwg_list() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let generated = Command::new("python3")
-        .arg(repo().join("scripts/html-entities.py"))
-        .output()
-        .expect("python3 runs");
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
-    let mut rustfmt = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("rustfmt runs");
-    rustfmt
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&generated.stdout)
-        .unwrap();
-    let formatted = rustfmt.wait_with_output().unwrap();
-    let committed =
-        std::fs::read_to_string(repo().join("src/stages/extract/html/entities.rs")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&formatted.stdout) == committed,
-        "src/stages/extract/html/entities.rs differs from what scripts/html-entities.py makes"
+    crate::util::assert_generated_file_is_committed(
+        "python3",
+        "scripts/html-entities.py",
+        "src/stages/extract/html/entities.rs",
     );
 }

@@ -64,34 +64,10 @@ fn spacy_tables_are_what_the_pinned_spacy_gives() {
     let Some(python) = python_with(MODULES) else {
         return;
     };
-    let generated = Command::new(&python)
-        .arg(repo().join("scripts/spacy-tables.py"))
-        .output()
-        .expect("python runs");
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
-    let mut rustfmt = Command::new("rustfmt")
-        .args(["--edition", "2021", "--emit", "stdout"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("rustfmt runs");
-    use std::io::Write;
-    rustfmt
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&generated.stdout)
-        .unwrap();
-    let formatted = rustfmt.wait_with_output().unwrap();
-    let committed = std::fs::read_to_string(repo().join("src/text/spacy_en/tables.rs")).unwrap();
-    assert!(
-        String::from_utf8_lossy(&formatted.stdout) == committed,
-        "src/text/spacy_en/tables.rs differs from what scripts/spacy-tables.py makes with the \
-         installed spaCy: regenerate it (see the script's header)"
+    crate::util::assert_generated_file_is_committed(
+        &python,
+        "scripts/spacy-tables.py",
+        "src/text/spacy_en/tables.rs",
     );
 }
 

@@ -276,3 +276,36 @@ pub fn assert_same_picked(
         assert!(a[&name] == b[&name], "{name} differs");
     }
 }
+
+/// Runs a table generator (`python SCRIPT`, writing Rust source) and asserts that its output,
+/// formatted by rustfmt, is the committed file `committed` (relative to the repository).
+pub fn assert_generated_file_is_committed(python: &str, script: &str, committed: &str) {
+    use std::io::Write;
+    let generated = Command::new(python)
+        .arg(repo().join(script))
+        .output()
+        .expect("python runs");
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let mut rustfmt = Command::new("rustfmt")
+        .args(["--edition", "2021", "--emit", "stdout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rustfmt runs");
+    rustfmt
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&generated.stdout)
+        .unwrap();
+    let formatted = rustfmt.wait_with_output().unwrap();
+    let on_disk = std::fs::read_to_string(repo().join(committed)).unwrap();
+    assert!(
+        String::from_utf8_lossy(&formatted.stdout) == on_disk,
+        "{committed} differs from what {script} makes: regenerate it (see the script's header)"
+    );
+}

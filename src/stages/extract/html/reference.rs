@@ -4,22 +4,8 @@
 use scraper::node::Node as HtmlNode;
 use scraper::Html;
 
+use super::tokenizer::find_ascii_ci;
 use crate::stages::extract::dom::{intern_tag, style_hides, Dom};
-
-/// Finds `needle` (ASCII, lowercase) in `hay` ignoring ASCII case.
-fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut from = 0;
-    while let Some(i) = memchr::memchr2(first, first.to_ascii_uppercase(), &hay[from..]) {
-        let at = from + i;
-        if hay.len() - at >= needle.len() && hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
-        {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
 
 /// If `after_lt` (the bytes after a `<`) opens a script, style or svg element, the closing
 /// tag that ends its body.

@@ -263,19 +263,7 @@ impl<'a> Tokenizer<'a> {
                     }
                     at = p + 1;
                 }
-                b'&' => match charref::decode(&self.b[p + 1..], false) {
-                    Some((n, d)) => {
-                        let next = p + 1 + n;
-                        match d {
-                            Decoded::Named(s) => out.replace(self.page, p, s, next, buf),
-                            Decoded::Char(c) => {
-                                out.replace(self.page, p, c.encode_utf8(&mut [0; 4]), next, buf)
-                            }
-                        }
-                        at = next;
-                    }
-                    None => at = p + 1,
-                },
+                b'&' => at = self.reference(&mut out, p, self.b.len(), false, buf),
                 _ => {
                     let next = if self.b.get(p + 1) == Some(&b'\n') {
                         p + 2
@@ -577,19 +565,7 @@ impl<'a> Tokenizer<'a> {
         while let Some(i) = memchr::memchr3(b'&', b'\r', b'\0', &self.b[at..end]) {
             let p = at + i;
             match self.b[p] {
-                b'&' => match charref::decode(&self.b[p + 1..end], true) {
-                    Some((n, d)) => {
-                        let next = p + 1 + n;
-                        match d {
-                            Decoded::Named(s) => out.replace(self.page, p, s, next, buf),
-                            Decoded::Char(c) => {
-                                out.replace(self.page, p, c.encode_utf8(&mut [0; 4]), next, buf)
-                            }
-                        }
-                        at = next;
-                    }
-                    None => at = p + 1,
-                },
+                b'&' => at = self.reference(&mut out, p, end, true, buf),
                 b'\r' => {
                     let next = if p + 1 < end && self.b[p + 1] == b'\n' {
                         p + 2
@@ -606,6 +582,27 @@ impl<'a> Tokenizer<'a> {
             }
         }
         out.finish(self.page, end, buf)
+    }
+
+    /// The character reference at the `&` at `p` (reading no further than `end`), written to
+    /// `out` in place of its source if there is one; returns where reading goes on.
+    fn reference(
+        &self,
+        out: &mut TextOut,
+        p: usize,
+        end: usize,
+        in_attribute: bool,
+        buf: &mut String,
+    ) -> usize {
+        let Some((n, decoded)) = charref::decode(&self.b[p + 1..end], in_attribute) else {
+            return p + 1;
+        };
+        let next = p + 1 + n;
+        match decoded {
+            Decoded::Named(s) => out.replace(self.page, p, s, next, buf),
+            Decoded::Char(c) => out.replace(self.page, p, c.encode_utf8(&mut [0; 4]), next, buf),
+        }
+        next
     }
 
     /// Copies page bytes `from..to` into `out` with CR LF and CR as LF and NUL as U+FFFD.
@@ -651,20 +648,9 @@ impl<'a> Tokenizer<'a> {
             let mut at = start;
             while let Some(i) = memchr::memchr(b'&', &self.b[at..end]) {
                 let p = at + i;
-                if let Some((n, d)) = charref::decode(&self.b[p + 1..end], false) {
-                    let next = p + 1 + n;
-                    let from = out.start;
-                    self.normalize_newlines(&mut out, from, p, buf);
-                    match d {
-                        Decoded::Named(s) => out.replace(self.page, p, s, next, buf),
-                        Decoded::Char(c) => {
-                            out.replace(self.page, p, c.encode_utf8(&mut [0; 4]), next, buf)
-                        }
-                    }
-                    at = next;
-                } else {
-                    at = p + 1;
-                }
+                let from = out.start;
+                self.normalize_newlines(&mut out, from, p, buf);
+                at = self.reference(&mut out, p, end, false, buf);
             }
         }
         let from = out.start;
