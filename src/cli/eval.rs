@@ -87,8 +87,8 @@ pub struct EvalExtractArgs {
     /// it kept, summed over each benchmark (where recall and precision are lost).
     #[arg(long)]
     pub by_rule: bool,
-    /// Also write every page's extraction (text, title, method, `<html lang>`, or the reason
-    /// it failed) here as JSON lines, to compare two builds of the extractor page by page.
+    /// Also write every page's extraction (text, title, method, `<html lang>` and word F1, or
+    /// the reason it failed) here as JSON lines, to compare two builds of the extractor page by page.
     #[arg(long, value_name = "PATH")]
     pub dump: Option<PathBuf>,
 }

@@ -214,8 +214,10 @@ pub fn dump(benchmark: &str, pages: &[Page], out: &mut impl std::io::Write) -> R
             let v = match Dom::parse(&p.html, 1024, 2_000_000) {
                 Ok(d) => {
                     let e = extract(&d);
+                    let (_, _, f1) = word_f1(&e.text, &p.gold);
                     serde_json::json!({"benchmark": benchmark, "id": p.id, "text": e.text,
-                        "title": e.title, "method": e.method, "html_lang": e.html_lang})
+                        "title": e.title, "method": e.method, "html_lang": e.html_lang,
+                        "f1": f1})
                 }
                 Err(err) => serde_json::json!({"benchmark": benchmark, "id": p.id,
                     "error": format!("{err:?}")}),

@@ -267,12 +267,21 @@ fn tokens(class_id: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Tokens that name a rights notice. A notice sits beside the story it covers, so its box is
+/// often named after the story too (`story_copyright`, `article-copyright`): the notice
+/// token wins over the positive one.
+const RIGHTS_NOTICE_PREFIXES: &[&str] = &["copyright"];
+
 /// −1 for boilerplate-looking class/id, +1 for content-looking, 0 otherwise. A negative token
-/// wins over a positive one only when no positive token is present.
+/// wins over a positive one only when no positive token is present, or when it names a rights
+/// notice.
 pub fn class_weight(class_id: &str) -> i32 {
     let mut negative = false;
     let mut positive = false;
     for t in tokens(class_id) {
+        if RIGHTS_NOTICE_PREFIXES.iter().any(|p| t.starts_with(p)) {
+            return -1;
+        }
         if is_negative_token(t) {
             negative = true;
         }
@@ -342,5 +351,8 @@ mod tests {
         assert_eq!(class_weight("canvas"), 0);
         assert_eq!(class_weight("article-body"), 1);
         assert_eq!(class_weight("comment-content"), 0);
+        // A rights notice stays furniture when its box is also named after the story.
+        assert_eq!(class_weight("story_copyright"), -1);
+        assert_eq!(class_weight("copyright"), -1);
     }
 }
