@@ -11,7 +11,7 @@ use crate::dedup::components::print_report;
 use crate::dedup::config::DedupOptions;
 use crate::dedup::files::WorkDir;
 use crate::dedup::filter::filter_factory;
-use crate::dedup::{components, edges, explain, find_duplicates, lsh, signatures};
+use crate::dedup::{components, edges, explain, find_duplicates, index_build, lsh, signatures};
 use crate::pipeline::command::{execute, shard_jobs, RunArgs, TaskArgs};
 
 #[derive(Debug, Args)]
@@ -46,6 +46,23 @@ pub enum DedupStep {
     Filter(FilterArgs),
     /// Why a document was removed (or kept): its representative and its verified edges.
     Explain(ExplainArgs),
+    /// Add a finished run's kept documents to a dedup index as a new generation (for later
+    /// runs' --against).
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The finished dedup work directory.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    /// The index directory (created if absent).
+    pub index: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long)]
+    pub threads: Option<usize>,
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +141,9 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             if !run.quiet {
                 print_report(&report, &work);
             }
+            if let Some(index) = &cfg.write_index {
+                index_build::build(&work, index, run.threads(), run.quiet)?;
+            }
             execute("dedup", jobs, filter_factory(work, None), &run)
         }
         Some(DedupStep::Signatures(s)) => {
@@ -151,6 +171,11 @@ pub fn run(a: DedupArgs) -> Result<Outcome> {
             let work = WorkDir::new(&f.work);
             let jobs = f.run.select(shard_jobs(&f.inputs, &f.run)?)?;
             execute("dedup filter", jobs, filter_factory(work, None), &f.run)
+        }
+        Some(DedupStep::Index(i)) => {
+            let threads = crate::pipeline::command::thread_count(i.threads);
+            index_build::build(&WorkDir::new(&i.work), &i.index, threads, i.quiet)?;
+            Ok(Outcome::Ok)
         }
         Some(DedupStep::Explain(e)) => {
             let x = explain::explain(&WorkDir::new(&e.work), &e.id)?;

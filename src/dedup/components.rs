@@ -19,6 +19,7 @@ use super::edges::{partitions, ShardCache};
 use super::files::{
     for_each_record, kind_name, write_removal, DocsReader, Edge, Removal, WorkDir, EDGE_SIZE,
 };
+use super::index::Against;
 use crate::io::shards::AtomicFile;
 use crate::pipeline::tasks::write_json;
 
@@ -104,6 +105,45 @@ pub struct Report {
     pub size_histogram: BTreeMap<String, u64>,
     pub largest: Vec<LargeComponent>,
     pub union_find_bytes: u64,
+    /// The indexes the run was checked against (`against`): path, generation read and the
+    /// documents in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub against: Vec<IndexUse>,
+    /// Documents removed because they duplicate an indexed document, by index.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub removed_by_index: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct IndexUse {
+    pub path: String,
+    pub generation: usize,
+    pub documents: u64,
+}
+
+/// Every indexed document (run-wide shard ≥ `first_indexed`, document) that an edge of
+/// `parts` touches, sorted and without repeats.
+fn touched_indexed(
+    work: &WorkDir,
+    parts: &[String],
+    first_indexed: u32,
+) -> Result<Vec<(u32, u32)>> {
+    let mut touched = Vec::new();
+    for part in parts {
+        for_each_record(&work.edges_file(part), EDGE_SIZE, |b| {
+            let e = Edge::from_bytes(b);
+            for end in [e.a, e.b] {
+                if end.0 >= first_indexed {
+                    touched.push(end);
+                }
+            }
+            Ok(())
+        })?;
+        // Keep the list small while reading: a popular indexed document meets many edges.
+        touched.sort_unstable();
+        touched.dedup();
+    }
+    Ok(touched)
 }
 
 fn size_bucket(size: u64) -> String {
@@ -142,13 +182,20 @@ pub fn run(work: &WorkDir) -> Result<Report> {
         );
     }
 
+    let against = Against::open(&cfg, shards.len())?;
+    // Indexed documents that some edge touches, sorted: they take compact ids 0..m, before
+    // the run's documents, and rank above all of them, so that a component holding one is
+    // always represented by one (the first in index order).
+    let indexed = touched_indexed(work, &parts, against.first_shard)?;
+    let m = indexed.len() as u64;
+
     // Compact ids and priority ranks, shard by shard.
     let mut report = Report {
         shards: shards.len() as u64,
         ..Default::default()
     };
     let mut offsets = Vec::with_capacity(shards.len() + 1);
-    let mut rank: Vec<u8> = Vec::new();
+    let mut rank: Vec<u8> = vec![0; indexed.len()];
     for stem in &shards {
         offsets.push(rank.len() as u64);
         let mut docs = DocsReader::open(&work.shard_file(stem, "docs"))?;
@@ -166,9 +213,15 @@ pub fn run(work: &WorkDir) -> Result<Report> {
     }
     offsets.push(rank.len() as u64);
     let n = rank.len();
-    report.documents = n as u64;
+    report.documents = n as u64 - m;
     report.union_find_bytes = 6 * n as u64;
     let gid = |(shard, doc): (u32, u32)| -> Result<u32> {
+        if shard >= against.first_shard {
+            let at = indexed
+                .binary_search(&(shard, doc))
+                .map_err(|_| anyhow::anyhow!("indexed document {doc} of shard {shard} missing"))?;
+            return Ok(at as u32);
+        }
         let base = *offsets
             .get(shard as usize)
             .ok_or_else(|| anyhow::anyhow!("edge names shard {shard}, beyond the last"))?;
@@ -178,6 +231,15 @@ pub fn run(work: &WorkDir) -> Result<Report> {
         Ok((base + doc as u64) as u32)
     };
 
+    report.against = against
+        .indexes
+        .iter()
+        .map(|(path, segments)| IndexUse {
+            path: path.display().to_string(),
+            generation: segments.len(),
+            documents: segments.iter().map(|s| s.documents).sum(),
+        })
+        .collect();
     let mut uf = Components::new(rank);
     for part in &parts {
         for_each_record(&work.edges_file(part), EDGE_SIZE, |b| {
@@ -188,9 +250,10 @@ pub fn run(work: &WorkDir) -> Result<Report> {
         })?;
     }
 
-    // Members of every non-trivial component, grouped by root.
+    // The run's members of every component with more than one, grouped by root (indexed
+    // documents are never removed: they are not the run's).
     let mut pairs: Vec<(u32, u32)> = Vec::new();
-    for x in 0..n as u32 {
+    for x in m as u32..n as u32 {
         let r = uf.find(x);
         if r != x {
             pairs.push((r, x));
@@ -203,13 +266,24 @@ pub fn run(work: &WorkDir) -> Result<Report> {
     }
     report.components = size_of.len() as u64;
     report.removed = pairs.len() as u64;
-    report.documents_in_components = (pairs.len() + size_of.len()) as u64;
+    let run_roots = size_of.keys().filter(|&&r| r as u64 >= m).count();
+    report.documents_in_components = (pairs.len() + run_roots) as u64;
 
     let locate = |g: u32| -> (u32, u32) {
+        if (g as u64) < m {
+            return indexed[g as usize];
+        }
         let shard = offsets.partition_point(|&o| o <= g as u64) - 1;
         (shard as u32, (g as u64 - offsets[shard]) as u32)
     };
-    let mut cache = ShardCache::new(work, &shards, cfg.num_perm());
+    let origin = |root: u32| -> u8 {
+        if (root as u64) < m {
+            1 + against.index_of_shard(indexed[root as usize].0) as u8
+        } else {
+            0
+        }
+    };
+    let mut cache = ShardCache::new(work, &shards, &against, cfg.num_perm());
     let mut describe = |g: u32| -> Result<(String, String)> {
         let (s, d) = locate(g);
         let t = cache.get(s)?;
@@ -230,6 +304,13 @@ pub fn run(work: &WorkDir) -> Result<Report> {
         let size = (j - i + 1) as u64;
         *report.size_histogram.entry(size_bucket(size)).or_default() += 1;
         let (rep_id, rep_dataset) = describe(root)?;
+        if origin(root) > 0 {
+            let index = against.indexes[origin(root) as usize - 1]
+                .0
+                .display()
+                .to_string();
+            *report.removed_by_index.entry(index).or_default() += size - 1;
+        }
         let mut datasets = BTreeMap::new();
         *datasets.entry(rep_dataset.clone()).or_insert(0u64) += 1;
         let mut members = Vec::new();
@@ -281,6 +362,7 @@ pub fn run(work: &WorkDir) -> Result<Report> {
     for (s, stem) in shards.iter().enumerate() {
         let mut out = AtomicFile::create(&work.remove_file(stem))?;
         let (lo, hi) = (offsets[s], offsets[s + 1]);
+        let position = |x: u32| (x as u64 - lo) as u32;
         let mut removals: Vec<(u32, u32)> = Vec::new();
         for x in lo..hi {
             let x = x as u32;
@@ -301,8 +383,10 @@ pub fn run(work: &WorkDir) -> Result<Report> {
                         &mut out,
                         &Removal {
                             id_hash: e.id_hash,
+                            position: position(removals[next].0),
                             component_size: size_of[&root],
                             kind: uf.kind(removals[next].0),
+                            origin: origin(root),
                             representative: rep,
                         },
                     )?;

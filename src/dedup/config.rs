@@ -2,7 +2,7 @@
 //! step and checked by every later one, so that steps run as separate tasks cannot mix
 //! signatures made with different settings.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,23 @@ pub struct DedupConfig {
     pub ranges: usize,
     /// Jaccard computations allowed per bucket before the rest of it is skipped (counted).
     pub max_bucket_comparisons: u64,
+    /// Indexes of earlier runs whose documents this run's documents are checked against,
+    /// highest priority first, each pinned to the generation it had when the run began.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub against: Vec<IndexRef>,
+    /// The index this run's kept documents are added to, as a new generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_index: Option<PathBuf>,
+}
+
+/// A dedup index a run is checked against: its directory and the number of its generations
+/// (segments) the run reads. A run reads the generations the index had when its first step
+/// ran, so that every task of the run sees the same index while another run extends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexRef {
+    pub path: PathBuf,
+    pub generation: usize,
 }
 
 impl DedupConfig {
@@ -145,13 +162,20 @@ impl DedupConfig {
         work.join("config.json")
     }
 
-    /// Writes the config, or checks that the one already in `work` is the same.
+    /// Writes the config, or checks that the one already in `work` is the same. The first
+    /// write pins each index of `against` to its current generation, after checking that its
+    /// layout can serve these settings; later checks compare the index paths only.
     pub fn save_or_check(&self, work: &Path) -> Result<()> {
         self.check()?;
         let path = Self::path(work);
         if path.exists() {
             let existing = Self::load(work)?;
-            if existing != *self {
+            let unpinned = |c: &DedupConfig| {
+                let mut c = c.clone();
+                c.against.iter_mut().for_each(|a| a.generation = 0);
+                c
+            };
+            if unpinned(&existing) != unpinned(self) {
                 bail!(
                     "{} was written with other settings ({}); use a new work directory or the same settings",
                     path.display(),
@@ -160,7 +184,20 @@ impl DedupConfig {
             }
             return Ok(());
         }
-        crate::pipeline::tasks::write_json_shared(&path, self)
+        let mut pinned = self.clone();
+        for a in &mut pinned.against {
+            // The index this run grows may not exist yet (the first snapshot of a series run
+            // with one spec): it is then read as empty.
+            let growing = self.write_index.as_ref() == Some(&a.path);
+            a.generation = if growing && !super::index::Manifest::exists(&a.path) {
+                0
+            } else {
+                super::index::Manifest::load(&a.path)
+                    .and_then(|m| m.usable_by(self))
+                    .with_context(|| format!("--against {}", a.path.display()))?
+            };
+        }
+        crate::pipeline::tasks::write_json_shared(&path, &pinned)
     }
 
     pub fn load(work: &Path) -> Result<DedupConfig> {
@@ -218,6 +255,14 @@ pub struct DedupOptions {
     /// Jaccard computations per bucket before the rest of the bucket is skipped.
     #[arg(long, default_value_t = DedupOptions::default().max_bucket_comparisons)]
     pub max_bucket_comparisons: u64,
+    /// Dedup indexes of earlier runs (`write_index`): documents duplicating an indexed one are
+    /// dropped (`duplicate_of_index`). Repeat the flag for several; earlier ones rank higher.
+    #[arg(long, value_name = "INDEX")]
+    pub against: Vec<PathBuf>,
+    /// Add the documents this run keeps to this index (created if absent) as a new
+    /// generation, for later runs' `against`.
+    #[arg(long, value_name = "INDEX")]
+    pub write_index: Option<PathBuf>,
 }
 
 impl Default for DedupOptions {
@@ -238,6 +283,8 @@ impl Default for DedupOptions {
             seed: 1,
             ranges: 1,
             max_bucket_comparisons: 1_000_000,
+            against: Vec::new(),
+            write_index: None,
         }
     }
 }
@@ -278,6 +325,15 @@ impl DedupOptions {
             priority: self.priority.clone(),
             ranges: self.ranges,
             max_bucket_comparisons: self.max_bucket_comparisons,
+            against: self
+                .against
+                .iter()
+                .map(|path| IndexRef {
+                    path: path.clone(),
+                    generation: 0,
+                })
+                .collect(),
+            write_index: self.write_index.clone(),
         };
         cfg.check()?;
         Ok(cfg)

@@ -9,8 +9,11 @@
 //! `max_bucket_comparisons` (skipped pairs are counted, and usually meet again in another band).
 //! Exact-text and URL buckets compare the full 128-bit keys instead.
 //!
-//! Memory: one 16 KiB read buffer per input shard, the current bucket, and a cache of open
-//! shard tables.
+//! Documents of the indexes the run is checked against (`against`) come first in every
+//! bucket they share with the run's, so that they are the first anchors.
+//!
+//! Memory: one 16 KiB read buffer per input shard and per index file of the partition, the
+//! current bucket, and a cache of open shard tables.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -22,9 +25,10 @@ use serde::Serialize;
 
 use super::config::{DedupConfig, Verify};
 use super::files::{
-    part_kind, part_name, Edge, LshRecord, ShardTables, WorkDir, KIND_EXACT, KIND_FUZZY, KIND_URL,
-    LSH_RECORD_SIZE,
+    part_kind, part_name, range_of, Edge, LshRecord, ShardTables, WorkDir, KIND_EXACT, KIND_FUZZY,
+    KIND_URL, LSH_RECORD_SIZE,
 };
+use super::index::{Against, PartSource};
 use super::minhash::estimate_jaccard;
 use super::shingle::jaccard_sorted;
 use crate::io::shards::AtomicFile;
@@ -74,6 +78,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) ->
             shards.len()
         );
     }
+    let against = Against::open(&cfg, shards.len())?;
     let mine: Vec<String> = partitions(&cfg)
         .into_iter()
         .enumerate()
@@ -87,18 +92,35 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) ->
         |p| p.clone(),
         threads,
         quiet,
-        |part| partition(work, &cfg, &shards, part),
+        |part| partition(work, &cfg, &shards, &against, part),
     )
 }
 
-/// Streams the sorted records of every file of a partition in global order.
-struct Merge {
-    readers: Vec<BufReader<File>>,
-    heap: BinaryHeap<Reverse<(LshRecord, usize)>>,
+/// One file the merge reads: the run's own records of a partition, or an index's.
+struct MergeInput {
+    reader: BufReader<File>,
+    /// Position among inputs whose records share a key: indexes (in priority order) before
+    /// the run's own files.
+    tier: u32,
+    /// Added to the file's shard numbers (indexed shards are numbered after the run's).
+    shard_offset: u32,
+    /// (ranges, range): records with keys outside the run's range are skipped (an index's
+    /// files may be cut into other key ranges than the run's).
+    keep: Option<(usize, usize)>,
+}
+
+/// A record's place in the merge: (key, tier, rank and shard, document, input).
+type MergeKey = (u64, u32, u32, u32, usize);
+
+/// Streams the sorted records of every file of a partition in global order: by key, then
+/// tier, then priority rank, shard and document.
+pub(super) struct Merge {
+    inputs: Vec<MergeInput>,
+    heap: BinaryHeap<Reverse<MergeKey>>,
 }
 
 impl Merge {
-    fn open(dir: &std::path::Path) -> Result<Merge> {
+    pub(super) fn open(dir: &std::path::Path, index: &[PartSource]) -> Result<Merge> {
         let mut files: Vec<std::path::PathBuf> = Vec::new();
         if dir.exists() {
             for e in
@@ -112,53 +134,98 @@ impl Merge {
         }
         files.sort();
         let mut m = Merge {
-            readers: Vec::with_capacity(files.len()),
+            inputs: Vec::with_capacity(files.len() + index.len()),
             heap: BinaryHeap::new(),
         };
+        let open = |p: &std::path::Path| -> Result<BufReader<File>> {
+            let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            Ok(BufReader::with_capacity(16 << 10, f))
+        };
+        for s in index {
+            m.inputs.push(MergeInput {
+                reader: open(&s.path)?,
+                tier: s.tier,
+                shard_offset: s.shard_offset,
+                keep: Some(s.keep),
+            });
+        }
         for p in files {
-            let f = File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
-            m.readers.push(BufReader::with_capacity(16 << 10, f));
-            let i = m.readers.len() - 1;
+            m.inputs.push(MergeInput {
+                reader: open(&p)?,
+                tier: u32::MAX,
+                shard_offset: 0,
+                keep: None,
+            });
+        }
+        for i in 0..m.inputs.len() {
             m.refill(i)?;
         }
         Ok(m)
     }
 
     fn refill(&mut self, i: usize) -> Result<()> {
+        let input = &mut self.inputs[i];
         let mut b = [0u8; LSH_RECORD_SIZE];
-        match self.readers[i].read_exact(&mut b) {
-            Ok(()) => self.heap.push(Reverse((LshRecord::from_bytes(&b), i))),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
-            Err(e) => return Err(e).context("cannot read an lsh file"),
+        loop {
+            match input.reader.read_exact(&mut b) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e).context("cannot read an lsh file"),
+            }
+            let r = LshRecord::from_bytes(&b);
+            if let Some((ranges, range)) = input.keep {
+                match range_of(r.key, ranges).cmp(&range) {
+                    std::cmp::Ordering::Less => continue,
+                    // Sorted by key: nothing further in this file is in the range.
+                    std::cmp::Ordering::Greater => return Ok(()),
+                    std::cmp::Ordering::Equal => {}
+                }
+            }
+            let rank_shard = r.rank_shard + input.shard_offset;
+            self.heap
+                .push(Reverse((r.key, input.tier, rank_shard, r.doc, i)));
+            return Ok(());
         }
-        Ok(())
     }
 
-    fn next(&mut self) -> Result<Option<LshRecord>> {
-        let Some(Reverse((rec, i))) = self.heap.pop() else {
+    pub(super) fn next(&mut self) -> Result<Option<LshRecord>> {
+        let Some(Reverse((key, _, rank_shard, doc, i))) = self.heap.pop() else {
             return Ok(None);
         };
         self.refill(i)?;
-        Ok(Some(rec))
+        Ok(Some(LshRecord {
+            key,
+            rank_shard,
+            doc,
+        }))
     }
 }
 
-/// Open shard tables, at most `CAPACITY` at once (each holds four file handles).
-pub struct ShardCache<'a> {
-    work: &'a WorkDir,
-    shards: &'a [String],
+/// Open shard tables, at most `CAPACITY` at once (each holds four file handles): the run's
+/// shards, then those of the indexes it is checked against.
+pub struct ShardCache {
+    /// (directory, stem) of every shard, by run-wide shard number.
+    locations: Vec<(std::path::PathBuf, String)>,
     num_perm: usize,
     open: HashMap<u32, (ShardTables, u64)>,
     clock: u64,
 }
 
-impl<'a> ShardCache<'a> {
+impl ShardCache {
     const CAPACITY: usize = 200;
 
-    pub fn new(work: &'a WorkDir, shards: &'a [String], num_perm: usize) -> ShardCache<'a> {
+    pub fn new(
+        work: &WorkDir,
+        shards: &[String],
+        against: &Against,
+        num_perm: usize,
+    ) -> ShardCache {
+        let dir = work.step("signatures");
+        let mut locations: Vec<(std::path::PathBuf, String)> =
+            shards.iter().map(|s| (dir.clone(), s.clone())).collect();
+        locations.extend(against.tables.iter().cloned());
         ShardCache {
-            work,
-            shards,
+            locations,
             num_perm,
             open: HashMap::new(),
             clock: 0,
@@ -177,11 +244,11 @@ impl<'a> ShardCache<'a> {
                     .expect("cache is full");
                 self.open.remove(&oldest);
             }
-            let stem = self
-                .shards
+            let (dir, stem) = self
+                .locations
                 .get(shard as usize)
                 .with_context(|| format!("shard number {shard} out of range"))?;
-            let tables = ShardTables::open(self.work, stem, self.num_perm)?;
+            let tables = ShardTables::open_in(dir, stem, self.num_perm)?;
             self.open.insert(shard, (tables, 0));
         }
         let slot = self.open.get_mut(&shard).expect("inserted above");
@@ -190,10 +257,19 @@ impl<'a> ShardCache<'a> {
     }
 }
 
-fn partition(work: &WorkDir, cfg: &DedupConfig, shards: &[String], part: &str) -> Result<()> {
+fn partition(
+    work: &WorkDir,
+    cfg: &DedupConfig,
+    shards: &[String],
+    against: &Against,
+    part: &str,
+) -> Result<()> {
     let kind = part_kind(part);
-    let mut merge = Merge::open(&work.step("lsh").join(part))?;
-    let mut cache = ShardCache::new(work, shards, cfg.num_perm());
+    let mut merge = Merge::open(
+        &work.step("lsh").join(part),
+        &against.sources(part, cfg.ranges),
+    )?;
+    let mut cache = ShardCache::new(work, shards, against, cfg.num_perm());
     let mut out = AtomicFile::create(&work.edges_file(part))?;
     let mut stats = EdgeStats::default();
     let mut bucket: Vec<LshRecord> = Vec::new();
@@ -207,7 +283,9 @@ fn partition(work: &WorkDir, cfg: &DedupConfig, shards: &[String], part: &str) -
                 continue;
             }
         }
-        if bucket.len() > 1 {
+        // A bucket of indexed documents only decides nothing about the run's: skipped.
+        let has_run_member = || bucket.iter().any(|r| r.shard() < against.first_shard);
+        if bucket.len() > 1 && has_run_member() {
             stats.buckets += 1;
             stats.largest_bucket = stats.largest_bucket.max(bucket.len() as u64);
             let edges = match kind {

@@ -9,9 +9,12 @@ use super::edges::{partitions, ShardCache};
 use super::files::{
     for_each_record, id_hash, kind_name, read_removals, DocsReader, Edge, WorkDir, EDGE_SIZE,
 };
+use super::index::Against;
 
 #[derive(Debug, Serialize)]
 pub struct Neighbour {
+    /// Whether the neighbour is a document of an index the run was checked against.
+    pub indexed: bool,
     pub id: String,
     pub dataset: String,
     pub jaccard: f32,
@@ -29,6 +32,9 @@ pub struct Explanation {
     pub representative: Option<String>,
     pub component_size: Option<u32>,
     pub matched_by: Option<&'static str>,
+    /// The index holding the representative, when it is an indexed document (`against`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
     pub edges: Vec<Neighbour>,
 }
 
@@ -36,7 +42,8 @@ pub fn explain(work: &WorkDir, id: &str) -> Result<Explanation> {
     let cfg = DedupConfig::load(&work.root)?;
     let shards = work.signature_shards()?;
     let wanted = id_hash(id);
-    let mut cache = ShardCache::new(work, &shards, cfg.num_perm());
+    let against = Against::open(&cfg, shards.len())?;
+    let mut cache = ShardCache::new(work, &shards, &against, cfg.num_perm());
     let mut found = None;
     'search: for (s, stem) in shards.iter().enumerate() {
         let mut docs = DocsReader::open(&work.shard_file(stem, "docs"))?;
@@ -65,6 +72,7 @@ pub fn explain(work: &WorkDir, id: &str) -> Result<Explanation> {
         representative: None,
         component_size: None,
         matched_by: None,
+        index: None,
         edges: Vec::new(),
     };
     let remove_path = work.remove_file(&stem);
@@ -77,6 +85,12 @@ pub fn explain(work: &WorkDir, id: &str) -> Result<Explanation> {
             out.representative = Some(r.representative);
             out.component_size = Some(r.component_size);
             out.matched_by = Some(kind_name(r.kind));
+            if r.origin > 0 {
+                out.index = cfg
+                    .against
+                    .get(r.origin as usize - 1)
+                    .map(|a| a.path.display().to_string());
+            }
         }
     }
     for part in partitions(&cfg) {
@@ -95,6 +109,7 @@ pub fn explain(work: &WorkDir, id: &str) -> Result<Explanation> {
             Ok(())
         })?;
         for ((s, d), e) in hits {
+            let indexed = s >= against.first_shard;
             let t = cache.get(s)?;
             let entry = t.entry(d)?;
             let id = t.id(&entry)?;
@@ -102,6 +117,7 @@ pub fn explain(work: &WorkDir, id: &str) -> Result<Explanation> {
             match out.edges.iter_mut().find(|n| n.id == id && n.kind == kind) {
                 Some(n) => n.partitions.push(part.clone()),
                 None => out.edges.push(Neighbour {
+                    indexed,
                     id,
                     dataset: t.dataset(&entry).to_string(),
                     jaccard: e.jaccard,

@@ -11,6 +11,7 @@
 //! WORK/lsh/<part>/<stem>.bin        16-byte LshRecords sorted by (key, rank, shard, doc)
 //! WORK/edges/<part>.bin             24-byte Edges verified in that partition
 //! WORK/components/remove/<stem>.bin documents to drop, with their representative
+//! WORK/index/<step>/done/<name>     completion markers of `write_index` (`index_build`)
 //! WORK/components/report.json, components.jsonl
 //! WORK/<step>/done/<name>           completion markers, written after the outputs
 //! ```
@@ -292,14 +293,21 @@ pub struct ShardTables {
 
 impl ShardTables {
     pub fn open(work: &WorkDir, stem: &str, num_perm: usize) -> Result<ShardTables> {
+        Self::open_in(&work.step("signatures"), stem, num_perm)
+    }
+
+    /// The tables of shard `stem` in `dir` (a work directory's `signatures/`, or an index
+    /// segment).
+    pub fn open_in(dir: &Path, stem: &str, num_perm: usize) -> Result<ShardTables> {
+        let file = |ext: &str| dir.join(format!("{stem}.{ext}"));
         let open = |ext: &str| {
-            let p = work.shard_file(stem, ext);
+            let p = file(ext);
             File::open(&p).with_context(|| format!("cannot open {}", p.display()))
         };
-        let docs_path = work.shard_file(stem, "docs");
+        let docs_path = file("docs");
         let mut docs = open("docs")?;
         let header = read_docs_header(&mut docs, &docs_path)?;
-        let shingles_path = work.shard_file(stem, "shingles");
+        let shingles_path = file("shingles");
         Ok(ShardTables {
             stem: stem.to_string(),
             header,
@@ -481,15 +489,24 @@ pub fn for_each_record(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Removal {
     pub id_hash: u64,
+    /// The document's position in its shard.
+    pub position: u32,
     pub component_size: u32,
     pub kind: u8,
+    /// 0: the representative is one of the run's documents; i + 1: an indexed document of
+    /// the run's `against[i]`.
+    pub origin: u8,
     pub representative: String,
 }
 
+/// Bytes of a removal record before its representative's id.
+const REMOVAL_FIXED: usize = 22;
+
 pub fn write_removal(out: &mut impl Write, r: &Removal) -> Result<()> {
     out.write_all(&r.id_hash.to_le_bytes())?;
+    out.write_all(&r.position.to_le_bytes())?;
     out.write_all(&r.component_size.to_le_bytes())?;
-    out.write_all(&[r.kind])?;
+    out.write_all(&[r.kind, r.origin])?;
     out.write_all(&(r.representative.len() as u32).to_le_bytes())?;
     out.write_all(r.representative.as_bytes())?;
     Ok(())
@@ -500,22 +517,23 @@ pub fn read_removals(path: &Path) -> Result<Vec<Removal>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if i + 17 > bytes.len() {
+        if i + REMOVAL_FIXED > bytes.len() {
             bail!("{}: truncated record at byte {i}", path.display());
         }
+        let u32_at = |k: usize| u32::from_le_bytes(bytes[k..k + 4].try_into().expect("4"));
         let id_hash = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
-        let component_size = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().expect("4"));
-        let kind = bytes[i + 12];
-        let len = u32::from_le_bytes(bytes[i + 13..i + 17].try_into().expect("4")) as usize;
-        let end = i + 17 + len;
+        let len = u32_at(i + 18) as usize;
+        let end = i + REMOVAL_FIXED + len;
         if end > bytes.len() {
             bail!("{}: truncated record at byte {i}", path.display());
         }
         out.push(Removal {
             id_hash,
-            component_size,
-            kind,
-            representative: String::from_utf8_lossy(&bytes[i + 17..end]).into_owned(),
+            position: u32_at(i + 8),
+            component_size: u32_at(i + 12),
+            kind: bytes[i + 16],
+            origin: bytes[i + 17],
+            representative: String::from_utf8_lossy(&bytes[i + REMOVAL_FIXED..end]).into_owned(),
         });
         i = end;
     }

@@ -1,11 +1,14 @@
 //! Step 5 (map, one task per input shard): drops every document that `components` listed
-//! for its shard, recording its representative, as a pipeline stage.
+//! for its shard, recording its representative, as a pipeline stage. A document whose
+//! representative is an indexed one (`against`) is dropped as `duplicate_of_index`, naming
+//! the index.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::config::DedupConfig;
 use super::files::{id_hash, kind_name, read_removals, Removal, WorkDir, KIND_EXACT, KIND_URL};
 use crate::doc::Document;
 use crate::pipeline::stage::StageFactory;
@@ -13,6 +16,8 @@ use crate::pipeline::stage::{Emit, Stage};
 
 pub struct DedupFilterStage {
     removals: HashMap<u64, Removal>,
+    /// The indexes of the run's `against`, as `Removal::origin` numbers them (from 1).
+    indexes: Vec<String>,
 }
 
 impl DedupFilterStage {
@@ -35,7 +40,12 @@ impl DedupFilterStage {
             .into_iter()
             .map(|r| (r.id_hash, r))
             .collect();
-        Ok(DedupFilterStage { removals })
+        let indexes = DedupConfig::load(&work.root)?
+            .against
+            .iter()
+            .map(|a| a.path.display().to_string())
+            .collect();
+        Ok(DedupFilterStage { removals, indexes })
     }
 }
 
@@ -55,10 +65,19 @@ impl Stage for DedupFilterStage {
             .insert("dedup_component_size".into(), r.component_size.to_string());
         doc.meta
             .insert("dedup_match".into(), kind_name(r.kind).to_string());
-        let reason = match r.kind {
-            KIND_EXACT => "exact_duplicate",
-            KIND_URL => "url_duplicate",
-            _ => "near_duplicate",
+        let reason = if r.origin > 0 {
+            let index = self.indexes.get(r.origin as usize - 1);
+            doc.meta.insert(
+                "dedup_index".into(),
+                index.map_or("?", String::as_str).to_string(),
+            );
+            "duplicate_of_index"
+        } else {
+            match r.kind {
+                KIND_EXACT => "exact_duplicate",
+                KIND_URL => "url_duplicate",
+                _ => "near_duplicate",
+            }
         };
         out.drop(doc, reason);
         Ok(())

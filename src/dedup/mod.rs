@@ -19,6 +19,8 @@ pub mod edges;
 pub mod explain;
 pub mod files;
 pub mod filter;
+pub mod index;
+pub mod index_build;
 pub mod lsh;
 pub mod minhash;
 pub mod shingle;

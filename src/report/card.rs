@@ -445,6 +445,39 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
             charts,
             tables: vec![largest, removed],
         });
+        let section = out.last_mut().expect("pushed above");
+        if !r.against.is_empty() {
+            let mut against = Table::new(&[
+                "checked against index",
+                "generation",
+                "indexed documents",
+                "removed as their duplicates",
+            ]);
+            for a in &r.against {
+                let removed = r.removed_by_index.get(&a.path).copied().unwrap_or(0);
+                against.row(vec![
+                    a.path.clone(),
+                    count(a.generation as u64),
+                    count(a.documents),
+                    count(removed),
+                ]);
+            }
+            let removed: u64 = r.removed_by_index.values().sum();
+            let indexed: u64 = r.against.iter().map(|a| a.documents).sum();
+            section.text.push(format!(
+                "The documents were also checked against {} kept by earlier runs: {} of them                  {} removed as duplicates of an indexed document, counted in the removals above.",
+                counted(indexed, "indexed document", "indexed documents"),
+                count(removed),
+                was(removed),
+            ));
+            section.tables.push(against);
+        }
+        if let Some(index) = config.as_ref().and_then(|c| c.write_index.as_ref()) {
+            section.text.push(format!(
+                "The documents kept were added to the dedup index {} for later runs.",
+                index.display()
+            ));
+        }
     }
     Ok(out)
 }

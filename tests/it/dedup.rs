@@ -9,7 +9,7 @@ use crate::util::{
 };
 
 /// A deterministic ~300-word English-like text.
-fn long_text(seed: u64) -> String {
+pub(crate) fn long_text(seed: u64) -> String {
     const WORDS: &[&str] = &[
         "river", "market", "council", "winter", "library", "garden", "harbour", "school", "bridge",
         "station", "festival", "museum", "village", "forest", "mountain", "engine", "letter",
@@ -101,7 +101,7 @@ fn dedup(input: &Path, out: &Path, threads: &str, priority: &str) {
     ]);
 }
 
-fn all_docs(dir: &Path) -> Vec<sieve::doc::Document> {
+pub(crate) fn all_docs(dir: &Path) -> Vec<sieve::doc::Document> {
     let mut docs = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -163,7 +163,7 @@ fn char_shingles(text: &str) -> std::collections::BTreeSet<String> {
     chars.windows(5).map(|w| w.iter().collect()).collect()
 }
 
-fn true_jaccard(a: &str, b: &str) -> f64 {
+pub(crate) fn true_jaccard(a: &str, b: &str) -> f64 {
     let (a, b) = (char_shingles(a), char_shingles(b));
     a.intersection(&b).count() as f64 / a.union(&b).count() as f64
 }

@@ -4,6 +4,7 @@ mod cli_runs;
 mod crash_resume;
 mod decontam;
 mod dedup;
+mod dedup_index;
 mod docs_claims;
 mod extract_outputs;
 mod filters;

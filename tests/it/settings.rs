@@ -420,6 +420,8 @@ fn dedup_flags_and_spec_keys_are_one_setting() {
             ("--seed 3", "seed = 3"),
             ("--ranges 4", "ranges = 4"),
             ("--max-bucket-comparisons 10", "max_bucket_comparisons = 10"),
+            ("--against i1 --against i2", "against = ['i1', 'i2']"),
+            ("--write-index i3", "write_index = 'i3'"),
         ],
     );
 }

@@ -404,7 +404,16 @@ fn the_mtnlg_cc_spec_submits_as_capped_job_arrays_with_its_resources() {
         22,
         "one task per band, one for exact and one for URL keys"
     );
-    for single in ["dedup-components", "decontam-merge", "finish", "report"] {
+    // The snapshot's kept documents join the dedup index as the spec's last dedup steps.
+    assert_eq!(total("dedup-index-shards"), 9000);
+    assert_eq!(total("dedup-index-partitions"), 22);
+    for single in [
+        "dedup-components",
+        "dedup-index-publish",
+        "decontam-merge",
+        "finish",
+        "report",
+    ] {
         assert_eq!(total(single), 1, "{single}");
     }
     let script = |s: &str| steps[s].1.as_str();
