@@ -14,6 +14,7 @@ pub mod eval;
 pub mod fuzzing;
 pub mod io;
 pub mod orchestrate;
+pub mod paragraphs;
 pub mod pipeline;
 pub mod quality_train;
 pub mod read;

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod import;
 pub mod inspect;
 pub mod inspect_tokens;
+pub mod paragraph_dedup;
 pub mod publish;
 pub mod quality;
 pub mod report;
@@ -54,6 +55,8 @@ pub enum Command {
     Quality(quality::QualityArgs),
     /// Remove exact, URL and near duplicates across datasets (MinHash LSH, priority-aware).
     Dedup(Box<dedup::DedupArgs>),
+    /// Remove exact duplicate paragraphs (or lines) across documents: repeated boilerplate.
+    ParagraphDedup(Box<paragraph_dedup::ParagraphDedupArgs>),
     /// Cut downstream-task n-grams out of documents (Megatron's decontamination).
     Decontam(Box<decontam::DecontamArgs>),
     /// Document shards → Megatron .bin/.idx datasets (GPT-2 BPE by default), one per corpus.
@@ -94,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stage(a) => stage::run(a),
         Command::Quality(a) => quality::run(a),
         Command::Dedup(a) => dedup::run(*a),
+        Command::ParagraphDedup(a) => paragraph_dedup::run(*a),
         Command::Decontam(a) => decontam::run(*a),
         Command::Tokenize(a) => tokenize::run(a),
         Command::Blend(a) => blend::run(a),

@@ -86,20 +86,7 @@ impl WorkDir {
 
     /// Names with a completion marker in `step`, sorted.
     pub fn done(&self, step: &str) -> Result<Vec<String>> {
-        let dir = self.root.join(step).join("done");
-        let mut names = Vec::new();
-        if dir.exists() {
-            for e in
-                std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
-            {
-                let name = e?.file_name().to_string_lossy().into_owned();
-                if !name.starts_with('.') {
-                    names.push(name);
-                }
-            }
-        }
-        names.sort();
-        Ok(names)
+        crate::pipeline::tasks::done_names(&self.root.join(step).join("done"))
     }
 
     /// Every signature shard, in the order that defines shard numbers; fails if a shard the

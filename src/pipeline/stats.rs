@@ -133,8 +133,16 @@ impl RunStats {
 
     /// One line per stage, for logs and `sieve inspect`.
     pub fn table(&self) -> String {
+        // As wide as the longest stage name (`gopher-repetition`), so the columns line up.
+        let w = self
+            .stages
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(12);
         let mut out = format!(
-            "{:<12} {:>10} {:>10} {:>12} {:>12}  drops / errors\n",
+            "{:<w$} {:>10} {:>10} {:>12} {:>12}  drops / errors\n",
             "stage", "docs in", "docs out", "MB in", "MB out"
         );
         for s in &self.stages {
@@ -142,7 +150,7 @@ impl RunStats {
                 s.dropped.iter().map(|(k, v)| format!("{k}={v}")).collect();
             notes.extend(s.errors.iter().map(|(k, v)| format!("error:{k}={v}")));
             out.push_str(&format!(
-                "{:<12} {:>10} {:>10} {:>12.2} {:>12.2}  {}\n",
+                "{:<w$} {:>10} {:>10} {:>12.2} {:>12.2}  {}\n",
                 s.name,
                 s.docs_in,
                 s.docs_out,

@@ -65,6 +65,21 @@ pub fn for_each_task<T: Sync>(
     Ok(())
 }
 
+/// The names of the completion markers in `dir` (none when it does not exist yet), sorted.
+pub fn done_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    if dir.exists() {
+        for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// A value as pretty JSON with a final newline.
 fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value)?;

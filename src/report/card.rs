@@ -89,6 +89,7 @@ pub fn sections(facts: &RunFacts, spec: &SpecFacts) -> Result<Vec<Section>> {
     out.extend(languages(facts, spec)?);
     out.extend(quality(facts, spec)?);
     out.extend(dedup(facts)?);
+    out.extend(paragraphs(facts));
     out.extend(decontam(facts)?);
     out.extend(blend(facts)?);
     out.extend(throughput(facts)?);
@@ -465,7 +466,7 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
             let removed: u64 = r.removed_by_index.values().sum();
             let indexed: u64 = r.against.iter().map(|a| a.documents).sum();
             section.text.push(format!(
-                "The documents were also checked against {} kept by earlier runs: {} of them                  {} removed as duplicates of an indexed document, counted in the removals above.",
+                "The documents were also checked against {} kept by earlier runs: {} of them {} removed as duplicates of an indexed document, counted in the removals above.",
                 counted(indexed, "indexed document", "indexed documents"),
                 count(removed),
                 was(removed),
@@ -480,6 +481,52 @@ fn dedup(facts: &RunFacts) -> Result<Vec<Section>> {
         }
     }
     Ok(out)
+}
+
+fn paragraphs(facts: &RunFacts) -> Option<Section> {
+    let r = facts.paragraphs.as_ref()?;
+    let mut top = Table::new(&["repeated unit", "copies", "documents"]);
+    for t in r.top.iter().take(15) {
+        let text: String = if t.text.chars().count() > 120 {
+            t.text.chars().take(117).collect::<String>() + "…"
+        } else {
+            t.text.clone()
+        };
+        top.row(vec![text, count(t.copies), count(t.documents)]);
+    }
+    let rules = match &r.settings {
+        Some(o) => format!(
+            " Units are {}s of at least {} normalised characters; {} repeated unit {}; one seen more than {} times goes everywhere; a document left with fewer than {} characters is dropped.",
+            match o.split {
+                crate::paragraphs::units::Split::Line => "line",
+                crate::paragraphs::units::Split::Paragraph => "paragraph",
+            },
+            o.min_unit_chars,
+            match o.keep {
+                crate::paragraphs::options::Keep::First => "the first copy of a",
+                crate::paragraphs::options::Keep::None => "no copy of a",
+            },
+            "stays",
+            o.max_copies,
+            o.min_doc_chars
+        ),
+        None => String::new(),
+    };
+    Some(Section {
+        id: "paragraph-dedup".into(),
+        title: "Repeated paragraphs".into(),
+        text: vec![format!(
+            "{} in {} were compared; {} distinct {} more than once, and {} copies were removed: {} of the text.{rules}",
+            counted(r.matched_units, "unit", "units"),
+            counted(r.documents, "document", "documents"),
+            count(r.repeated_units),
+            if r.repeated_units == 1 { "one occurs" } else { "ones occur" },
+            count(r.removed_units),
+            percent(r.removed_bytes as f64, r.bytes as f64),
+        )],
+        charts: Vec::new(),
+        tables: vec![top],
+    })
 }
 
 fn decontam(facts: &RunFacts) -> Result<Option<Section>> {

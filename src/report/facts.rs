@@ -84,6 +84,8 @@ pub struct RunFacts {
     /// Each dedup work directory's components report and settings, by stage work name
     /// (`dedup`).
     pub dedup: Vec<(String, DedupReport, Option<DedupConfig>)>,
+    /// The paragraph dedup report, when the run had that stage.
+    pub paragraphs: Option<crate::paragraphs::report::Report>,
     /// The decontamination settings, from its work directory.
     pub decontam_config: Option<DecontamConfig>,
     pub decontam: Option<crate::decontam::summary::Summary>,
@@ -100,6 +102,10 @@ fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
 }
+
+/// Global stages placed between passes: the name of each is also the name of the
+/// per-document stage that leads the pass after it.
+const GLOBAL_STAGES: &[&str] = &["dedup", "paragraph-dedup", "decontam"];
 
 impl RunFacts {
     pub fn gather(run: &Path) -> Result<RunFacts> {
@@ -122,6 +128,7 @@ impl RunFacts {
                 dedup.push((stage, r, config));
             }
         }
+        let paragraphs = read_json(&run.join("work/paragraph-dedup/report.json"))?;
         let decontam = read_json(&run.join("decontam-summary.json"))?;
         let decontam_config = read_json(&run.join("work/decontam/config.json"))?;
         Ok(RunFacts {
@@ -130,6 +137,7 @@ impl RunFacts {
             tokens: read_json(&run.join("tokens").join(crate::tokenize::step::MANIFEST))?,
             blend: read_json(&run.join("blend").join("manifest.json"))?,
             dedup,
+            paragraphs,
             decontam,
             decontam_config,
             steps: step_times(timing::load_all(run)?),
@@ -157,14 +165,15 @@ impl RunFacts {
                 .stats
                 .stages
                 .iter()
-                .filter(|s| s.name == "dedup" || s.name == "decontam")
+                .filter(|s| GLOBAL_STAGES.contains(&s.name.as_str()))
                 .nth(k - 2)?;
             return Some((global.docs_in as f64, "documents"));
         }
-        if let Some((stage, _)) = step.split_once('-') {
-            if stage == "dedup" || stage == "decontam" {
-                return docs_in(stage).map(|d| (d, "documents"));
-            }
+        if let Some(stage) = GLOBAL_STAGES.iter().find(|g| {
+            step.strip_prefix(**g)
+                .is_some_and(|rest| rest.starts_with('-'))
+        }) {
+            return docs_in(stage).map(|d| (d, "documents"));
         }
         match step {
             "tokenize" => self.total_tokens().map(|t| (t as f64, "tokens")),

@@ -10,6 +10,7 @@ pub mod fasttext_model;
 pub mod fasttext_tree;
 pub mod filters;
 pub mod langid;
+pub mod paragraph_dedup;
 pub mod quality;
 pub mod registry;
 pub mod tokenize;

@@ -151,6 +151,12 @@ const STAGES: &[Entry] = &[
         command: None,
     },
     Entry {
+        name: "paragraph-dedup",
+        kind: Kind::Global(crate::stages::paragraph_dedup::ParagraphDedupGlobal::from_table),
+        settings: resolved::<crate::paragraphs::options::ParagraphDedupOptions>,
+        command: None, // global steps: cli/paragraph_dedup.rs
+    },
+    Entry {
         name: "decontam",
         kind: Kind::Global(crate::stages::decontam::DecontamGlobal::from_table),
         settings: resolved::<crate::decontam::options::DecontamOptions>,

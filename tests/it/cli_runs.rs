@@ -62,7 +62,7 @@ fn sieve_rerun(dir: &Path) -> String {
 /// paths made absolute so that it runs from a temporary directory.
 fn sample_spec_without_dedup(dir: &Path) -> std::path::PathBuf {
     let mut text = std::fs::read_to_string(repo().join("pipelines/sample.toml")).unwrap();
-    for name in ["dedup", "decontam", "tokenize", "blend"] {
+    for name in ["dedup", "paragraph-dedup", "decontam", "tokenize", "blend"] {
         let start = text.find(&format!("[[stage]]\nname = \"{name}\"")).unwrap();
         let end = text[start + 1..]
             .find("[[stage]]")

@@ -67,6 +67,7 @@ fn the_sample_run_ends_with_a_data_card_of_its_own_records() {
         "Languages",
         "Quality scores",
         "Deduplication (dedup)",
+        "Repeated paragraphs",
         "Decontamination",
         "Blend",
         "Throughput",
@@ -127,6 +128,53 @@ fn the_sample_run_ends_with_a_data_card_of_its_own_records() {
     let removed = dedup["removed"].as_u64().unwrap();
     let verb = if removed == 1 { "was" } else { "were" };
     assert!(md.contains(&format!("of which {removed} {verb} removed")));
+
+    // Repeated paragraphs: the lines that reached the stage, counted here (lowercase, digits
+    // as 0, letters and digits only, single spaces; 20 characters or more): copies beyond the
+    // first go, all of them past 100.
+    let norm = |line: &str| -> String {
+        let kept: String = line
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_numeric() { '0' } else { c })
+            .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+            .collect();
+        kept.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let mut copies: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut before: Vec<PathBuf> = std::fs::read_dir(run.join("work/before-paragraph-dedup"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    before.sort();
+    for shard in before {
+        for doc in crate::util::docs_of(&shard) {
+            for line in doc.text.split('\n') {
+                let key = norm(line);
+                if key.chars().count() >= 20 {
+                    *copies.entry(key).or_default() += 1;
+                }
+            }
+        }
+    }
+    let repeated = copies.values().filter(|&&n| n > 1).count();
+    let removed: u64 = copies
+        .values()
+        .map(|&n| if n > 100 { n } else { n - 1 })
+        .sum();
+    assert!(removed > 0, "the sample repeats lines across its manuals");
+    assert!(
+        md.contains(&format!(
+            "{repeated} distinct ones occur more than once, and {removed} copies were removed"
+        )),
+        "the paragraph section does not say {repeated} repeated, {removed} removed"
+    );
+    let top = table_rows(&md, "| repeated unit | copies |");
+    let most = copies.values().max().copied().unwrap();
+    assert_eq!(number(&top[0][1]), most);
+    let shown = top[0][0].replace("\\|", "|").replace("&lt;", "<");
+    assert_eq!(copies.get(&norm(&shown)), Some(&most), "{:?}", top[0]);
 
     // Blend: realised shares are the manifest's train samples over their sum.
     let blend = json(&run.join("blend/manifest.json"));
@@ -367,14 +415,17 @@ fn expected_charts(run: &Path) -> Expected {
     let mut documents = Vec::new();
     let mut token_rates = Vec::new();
     for (_, step, cpu) in &steps {
-        // The sample spec is read → … → dedup → quality → decontam → tokenize → blend: pass 1
-        // reads the records, dedup's steps and pass 2 see what reached dedup, decontam's steps
-        // and pass 3 what reached decontam.
+        // The sample spec is read → … → dedup → paragraph-dedup → quality → decontam →
+        // tokenize → blend: pass 1 reads the records, dedup's steps and pass 2 see what reached
+        // dedup, paragraph-dedup's steps and pass 3 what reached it, decontam's steps and pass
+        // 4 what reached decontam.
         let docs = match step.as_str() {
             "pass-1" => Some(n(&stage("read")["docs_in"])),
             "pass-2" => Some(n(&stage("dedup")["docs_in"])),
-            "pass-3" => Some(n(&stage("decontam")["docs_in"])),
+            "pass-3" => Some(n(&stage("paragraph-dedup")["docs_in"])),
+            "pass-4" => Some(n(&stage("decontam")["docs_in"])),
             s if s.starts_with("dedup-") => Some(n(&stage("dedup")["docs_in"])),
+            s if s.starts_with("paragraph-dedup-") => Some(n(&stage("paragraph-dedup")["docs_in"])),
             s if s.starts_with("decontam-") => Some(n(&stage("decontam")["docs_in"])),
             _ => None,
         };

@@ -12,6 +12,7 @@ use sieve::cli::quality::{QualityArgs, QualityCommand};
 use sieve::cli::{Cli, Command};
 use sieve::decontam::options::DecontamOptions;
 use sieve::dedup::config::DedupOptions;
+use sieve::paragraphs::options::ParagraphDedupOptions;
 use sieve::stages::clean::CleanOptions;
 use sieve::stages::extract::ExtractOptions;
 use sieve::stages::langid::LangidOptions;
@@ -422,6 +423,26 @@ fn dedup_flags_and_spec_keys_are_one_setting() {
             ("--max-bucket-comparisons 10", "max_bucket_comparisons = 10"),
             ("--against i1 --against i2", "against = ['i1', 'i2']"),
             ("--write-index i3", "write_index = 'i3'"),
+        ],
+    );
+}
+
+#[test]
+fn paragraph_dedup_flags_and_spec_keys_are_one_setting() {
+    let pick = |c| match c {
+        Command::ParagraphDedup(a) => a.options,
+        _ => unreachable!(),
+    };
+    check::<ParagraphDedupOptions>(
+        "paragraph-dedup",
+        pick,
+        &[
+            ("--split paragraph", "split = 'paragraph'"),
+            ("--keep none", "keep = 'none'"),
+            ("--max-copies 7", "max_copies = 7"),
+            ("--min-unit-chars 5", "min_unit_chars = 5"),
+            ("--min-doc-chars 50", "min_doc_chars = 50"),
+            ("--partitions 9", "partitions = 9"),
         ],
     );
 }
