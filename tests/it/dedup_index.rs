@@ -179,6 +179,16 @@ struct Setup {
     chains: Vec<Chain>,
 }
 
+/// Snapshots A and B of `n` documents each, imported into `root/a/shards` and
+/// `root/b/shards` (3 shards each).
+pub(crate) fn snapshot_shards(root: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let (a_docs, b_docs, _) = snapshots(n);
+    (
+        import(&root.join("a"), "snap1", &a_docs, n / 3 + 1),
+        import(&root.join("b"), "snap2", &b_docs, n / 3 + 1),
+    )
+}
+
 fn setup(n: usize) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();

@@ -3,8 +3,9 @@
 //! spec submitted with `sieve slurm submit`, its output byte-identical to `sieve run`'s; then
 //! one array task cancelled mid-run with `scancel`, the spec re-submitted (only unfinished
 //! tasks run), and the bytes checked again; then the first pass's running tasks killed with
-//! SIGKILL while they write, re-submitted, checked again. The daemons are stopped whatever
-//! happens.
+//! SIGKILL while they write, re-submitted, checked again; then two snapshots, the second
+//! checked against the first's dedup index, equal to `sieve run`'s. The daemons are stopped
+//! whatever happens.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,12 +89,16 @@ impl Drop for Cluster {
 }
 
 fn submit(cluster: &Cluster, out: &Path) {
+    submit_spec(cluster, out, &repo().join("pipelines/sample.toml"));
+}
+
+fn submit_spec(cluster: &Cluster, out: &Path, spec: &Path) {
     let o = sieve()
         .env("SLURM_CONF", cluster.conf())
         .args(["slurm", "submit", "--array-parallelism", "2"])
         .arg("-o")
         .arg(out)
-        .arg(repo().join("pipelines/sample.toml"))
+        .arg(spec)
         .output()
         .unwrap();
     assert!(
@@ -315,6 +320,69 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
         assert!(line.ends_with(&format!("pass-1-{task}.log")), "{line}");
     }
     run_to_end(&cluster, &c, &want);
+
+    against_an_index(&cluster, d.path());
+}
+
+/// Two snapshots on Slurm: A's spec writes a dedup index, B's is checked against it. B's
+/// output is byte-identical to `sieve run` of the same two specs (whose index lives elsewhere:
+/// the runs share no file).
+fn against_an_index(cluster: &Cluster, dir: &Path) {
+    let (a, b) = crate::dedup_index::snapshot_shards(&dir.join("snapshots"), 240);
+    let spec = |name: &str, input: &Path, dedup: &str| {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[[input]]\nkind = \"shards\"\ndataset = \"{name}\"\npaths = [{:?}]\n\n\
+                 [output]\ndir = \"out\"\n\n[[stage]]\nname = \"dedup\"\n{dedup}\n",
+                input.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    for (side, run) in [("slurm", true), ("local", false)] {
+        let index = dir.join(format!("index-{side}"));
+        let write = format!("write_index = {:?}", index.to_str().unwrap());
+        let against = format!("against = [{:?}]", index.to_str().unwrap());
+        let spec_a = spec(&format!("a-{side}"), &a, &write);
+        let spec_b = spec(&format!("b-{side}"), &b, &against);
+        let (out_a, out_b) = (dir.join(format!("a-{side}")), dir.join(format!("b-{side}")));
+        for (s, out) in [(&spec_a, &out_a), (&spec_b, &out_b)] {
+            if run {
+                submit_spec(cluster, out, s);
+                cluster.wait_for_empty_queue(Duration::from_secs(600));
+                status_all_done(cluster, out);
+            } else {
+                crate::util::run_ok(&[
+                    "run",
+                    "-q",
+                    "-o",
+                    out.to_str().unwrap(),
+                    s.to_str().unwrap(),
+                ]);
+            }
+        }
+    }
+    let parquet = |d: &Path| -> BTreeMap<String, Vec<u8>> {
+        outputs(d)
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".parquet") && !k.starts_with("work/"))
+            .collect()
+    };
+    let (slurm, local) = (parquet(&dir.join("b-slurm")), parquet(&dir.join("b-local")));
+    assert!(!slurm.is_empty());
+    assert_eq!(
+        slurm, local,
+        "B against the index differs between Slurm and sieve run"
+    );
+    let stats = crate::util::stats(&dir.join("b-slurm"));
+    let dropped = &crate::util::read_stage(&stats, "dedup")["dropped"];
+    assert!(
+        dropped["duplicate_of_index"].as_u64().unwrap() > 0,
+        "{dropped}"
+    );
 }
 
 /// pipelines/mtnlg-cc.toml, with its listing swapped for a local one of 20,000 WARC paths (no
