@@ -70,13 +70,7 @@ impl DecontamConfig {
 
     pub fn load(work: &Path) -> Result<DecontamConfig> {
         let path = work.join("config.json");
-        let text = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read {} (run `sieve decontam count` first)",
-                path.display()
-            )
-        })?;
-        serde_json::from_slice(&text).with_context(|| format!("{} is not valid", path.display()))
+        crate::pipeline::tasks::read_step_json(&path, "sieve decontam count")
     }
 
     pub fn build_index(&self) -> Result<NgramIndex> {

@@ -202,13 +202,7 @@ impl DedupConfig {
 
     pub fn load(work: &Path) -> Result<DedupConfig> {
         let path = Self::path(work);
-        let text = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read {} (run `sieve dedup signatures` first)",
-                path.display()
-            )
-        })?;
-        serde_json::from_slice(&text).with_context(|| format!("{} is not valid", path.display()))
+        crate::pipeline::tasks::read_step_json(&path, "sieve dedup signatures")
     }
 }
 

@@ -67,6 +67,16 @@ pub fn partitions(cfg: &DedupConfig) -> Vec<String> {
     parts
 }
 
+/// This task's share (`task` = (i, n)) of the partitions: every n-th from the i-th.
+pub fn task_partitions(cfg: &DedupConfig, task: (usize, usize)) -> Vec<String> {
+    partitions(cfg)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % task.1 == task.0)
+        .map(|(_, p)| p)
+        .collect()
+}
+
 pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) -> Result<()> {
     let cfg = DedupConfig::load(&work.root)?;
     let shards = work.signature_shards()?;
@@ -79,12 +89,7 @@ pub fn run(work: &WorkDir, task: (usize, usize), threads: usize, quiet: bool) ->
         );
     }
     let against = Against::open(&cfg, shards.len())?;
-    let mine: Vec<String> = partitions(&cfg)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % task.1 == task.0)
-        .map(|(_, p)| p)
-        .collect();
+    let mine = task_partitions(&cfg, task);
     for_each_task(
         "dedup edges",
         &work.step("edges").join("done"),

@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 
 use super::components::Report;
 use super::config::DedupConfig;
-use super::edges::{partitions as run_partitions, Merge};
+use super::edges::{partitions as run_partitions, task_partitions, Merge};
 use super::files::{
     for_each_record, read_docs_header, read_removals, write_docs_header, DocEntry, LshRecord,
     WorkDir, ENTRY_SIZE, LSH_RECORD_SIZE,
@@ -304,12 +304,7 @@ pub fn partitions(
         );
     }
     let stage = staging(index, &build);
-    let mine: Vec<String> = run_partitions(&cfg)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % task.1 == task.0)
-        .map(|(_, p)| p)
-        .collect();
+    let mine = task_partitions(&cfg, task);
     for_each_task(
         "dedup index partitions",
         &work.step("index").join("partitions").join("done"),

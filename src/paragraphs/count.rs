@@ -74,7 +74,7 @@ pub struct CountStats {
 
 /// The sorted stems of every input shard (written by each count task, read by the others).
 pub fn shard_stems(work: &Path) -> Result<Vec<String>> {
-    read_expected(&layout::expected(work), "the paragraph-dedup count step")
+    read_expected(&layout::expected(work), "sieve paragraph-dedup")
 }
 
 /// Runs the count step on `mine` (this task's share of `all`).
@@ -154,11 +154,5 @@ fn count_shard(work: &Path, options: &ParagraphDedupOptions, job: &Job, shard: u
         }
         out.commit()?;
     }
-    write_json(
-        &work
-            .join("count")
-            .join("stats")
-            .join(format!("{}.json", job.stem)),
-        &stats,
-    )
+    write_json(&layout::count_stats(work, &job.stem), &stats)
 }

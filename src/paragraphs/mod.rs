@@ -34,6 +34,12 @@ pub mod layout {
     pub fn expected(work: &Path) -> PathBuf {
         work.join("count").join("expected.json")
     }
+    /// The figures of the count task of shard `stem`.
+    pub fn count_stats(work: &Path, stem: &str) -> PathBuf {
+        work.join("count")
+            .join("stats")
+            .join(format!("{stem}.json"))
+    }
     pub fn count_done(work: &Path) -> PathBuf {
         work.join("count").join("done")
     }

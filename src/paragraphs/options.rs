@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::units::Split;
@@ -94,10 +94,9 @@ impl ParagraphDedupOptions {
     }
 
     pub fn load(work: &Path) -> Result<ParagraphDedupOptions> {
-        let path = super::layout::config(work);
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!("cannot read {} (run the count step first)", path.display())
-        })?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
+        crate::pipeline::tasks::read_step_json(
+            &super::layout::config(work),
+            "sieve paragraph-dedup",
+        )
     }
 }

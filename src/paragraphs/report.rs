@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
 use super::count::shard_stems;
@@ -13,7 +13,7 @@ use super::merge::{keep_top, MergeStats, Repeated};
 use super::options::ParagraphDedupOptions;
 use crate::dedup::files::id_hash;
 use crate::pipeline::runner::Job;
-use crate::pipeline::tasks::write_json;
+use crate::pipeline::tasks::{read_step_json, write_json};
 use crate::read::ReadItem;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -53,11 +53,6 @@ struct CountStats {
     bytes: u64,
 }
 
-fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
-}
-
 pub fn run(work: &Path, jobs: &[Job]) -> Result<Report> {
     let options = ParagraphDedupOptions::load(work)?;
     let stems = shard_stems(work)?;
@@ -66,12 +61,8 @@ pub fn run(work: &Path, jobs: &[Job]) -> Result<Report> {
         ..Default::default()
     };
     for stem in &stems {
-        let c: CountStats = read(
-            &work
-                .join("count")
-                .join("stats")
-                .join(format!("{stem}.json")),
-        )?;
+        let c: CountStats =
+            read_step_json(&layout::count_stats(work, stem), "sieve paragraph-dedup")?;
         report.documents += c.documents;
         report.units += c.units;
         report.matched_units += c.matched_units;
@@ -83,7 +74,7 @@ pub fn run(work: &Path, jobs: &[Job]) -> Result<Report> {
         if !path.exists() {
             bail!("paragraph-dedup: partition {p} has not been merged; run the merge step first");
         }
-        let m: MergeStats = read(&path)?;
+        let m: MergeStats = read_step_json(&path, "sieve paragraph-dedup")?;
         report.distinct_units += m.keys;
         report.repeated_units += m.repeated_keys;
         report.units_over_max += m.keys_over_max;

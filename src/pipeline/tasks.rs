@@ -122,6 +122,12 @@ pub fn record_expected(path: &Path, jobs: &[crate::pipeline::runner::Job]) -> Re
 /// Reads a list written by [`record_expected`]; `first_step` names the command to run when
 /// it is missing.
 pub fn read_expected(path: &Path, first_step: &str) -> Result<Vec<String>> {
+    read_step_json(path, first_step)
+}
+
+/// Reads a JSON file an earlier step wrote into a work directory (its settings, its list of
+/// inputs, its figures); `first_step` names the command to run when it is missing.
+pub fn read_step_json<T: serde::de::DeserializeOwned>(path: &Path, first_step: &str) -> Result<T> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read {} (run `{first_step}` first)", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is not valid", path.display()))
