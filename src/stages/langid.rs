@@ -474,6 +474,7 @@ mod tests {
         assert!(!confident(0.65f32, 0.0, above));
         assert!(confident(f32::from_bits(0.65f32.to_bits() + 1), 0.0, above));
         assert!(confident(0.65f32, 0.65, None));
+        assert!(confident(f32::from_bits(0.65f32.to_bits() + 1), 0.65, None));
         assert!(!confident(
             f32::from_bits(0.65f32.to_bits() - 1),
             0.65,

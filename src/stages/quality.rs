@@ -270,6 +270,42 @@ mod tests {
         }
     }
 
+    /// NeMo's rule, `np.random.pareto(alpha) > 1 - score`, is strict: a draw equal to
+    /// 1 − score drops, one ulp above keeps, one ulp below drops.
+    #[test]
+    fn the_pareto_rule_at_its_boundary() {
+        for s in [0.25f32, 0.5, 0.75] {
+            let edge = 1.0 - f64::from(s);
+            assert!(!pareto_keeps(s, edge), "{s}");
+            assert!(pareto_keeps(s, f64::from_bits(edge.to_bits() + 1)), "{s}");
+            assert!(!pareto_keeps(s, f64::from_bits(edge.to_bits() - 1)), "{s}");
+        }
+    }
+
+    /// `--threshold T` keeps a score equal to T (datatrove's FastTextClassifierFilter drops
+    /// only scores under its threshold), and drops it when T is one ulp higher.
+    #[test]
+    fn the_score_threshold_at_its_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let text = "the committee published a careful report on the river";
+        let score = QualityModel::load(&model).unwrap().score(text);
+        let decide = |threshold: f32| {
+            let mut stage = QualityStage::new(QualityOptions {
+                model: model.clone(),
+                threshold: Some(threshold),
+                ..QualityOptions::default()
+            })
+            .unwrap();
+            let mut e = Emit::default();
+            stage.process(doc("a#1", text), &mut e).unwrap();
+            e.kept.len() == 1
+        };
+        assert!(decide(score));
+        assert!(decide(f32::from_bits(score.to_bits() - 1)));
+        assert!(!decide(f32::from_bits(score.to_bits() + 1)));
+    }
+
     /// Trains a tiny two-label model on the fly (one thread, so it is reproducible).
     fn tiny_model(dir: &std::path::Path) -> PathBuf {
         let train = dir.join("train.txt");

@@ -14,6 +14,7 @@ mod malformed_inputs;
 mod malformed_warcs;
 mod paragraph_dedup;
 mod parquet_pyarrow;
+mod recipe;
 mod report;
 mod s3;
 mod settings;
