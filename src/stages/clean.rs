@@ -228,6 +228,8 @@ mod tests {
             megatron_general_cleaning("a  b\nc.\nd\n\n e"),
             "a b c.\nd e"
         );
+        // A line break at the very start follows no word (`\b` needs one before it).
+        assert_eq!(megatron_general_cleaning("\nword\n"), "\nword ");
     }
 
     /// Megatron's `cleanup_dataset` rule: fewer than N GPT-2 tokens. "word " is one token, so

@@ -217,3 +217,90 @@ fn the_readme_is_read_in_ten_minutes() {
         "README.md has {lines} lines; the guide is docs/"
     );
 }
+
+/// Every long option of every `sieve` command: (`sieve dedup index`, `--work`).
+fn every_option() -> Vec<(String, String)> {
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        for a in cmd.get_arguments() {
+            if let Some(long) = a.get_long() {
+                if !["help", "version"].contains(&long) {
+                    out.push((path.to_string(), format!("--{long}")));
+                }
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(
+        &<sieve::cli::Cli as clap::CommandFactory>::command(),
+        "sieve",
+        &mut out,
+    );
+    out
+}
+
+/// docs/testing.md's "Every option" table: (command, option) pairs in the order written. A
+/// `sieve …` span sets the command for the `--option` spans after it.
+fn options_table() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(repo().join("docs/testing.md")).unwrap();
+    let section = text
+        .split("\n## Every option\n")
+        .nth(1)
+        .expect("docs/testing.md has an \"Every option\" section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut out = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| ")) {
+        let first_cell = row.split(" | ").next().unwrap();
+        let mut command = String::new();
+        for (k, span) in first_cell.split('`').enumerate() {
+            if k % 2 == 1 && span.starts_with("sieve") {
+                command = span.to_string();
+            } else if k % 2 == 1 && span.starts_with("--") {
+                assert!(
+                    !command.is_empty(),
+                    "{span} has no command before it: {row}"
+                );
+                out.push((command.clone(), span.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether the table's `command` covers the option's command path (itself or a subcommand).
+fn covers(command: &str, path: &str) -> bool {
+    path == command || path.starts_with(&format!("{command} "))
+}
+
+#[test]
+fn every_option_of_every_command_is_in_the_options_table() {
+    let table = options_table();
+    let options = every_option();
+    assert!(options.len() > 300, "{} options", options.len());
+    // Help text options that every command has are not settings.
+    let missing: Vec<String> = options
+        .iter()
+        .filter(|(path, flag)| flag != "--quiet" || path == "sieve")
+        .filter(|(path, flag)| !table.iter().any(|(c, f)| f == flag && covers(c, path)))
+        .map(|(path, flag)| format!("{path} {flag}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "options missing from docs/testing.md's \"Every option\" table: {missing:?}"
+    );
+    let stale: Vec<String> = table
+        .iter()
+        .filter(|(c, f)| {
+            !options
+                .iter()
+                .any(|(path, flag)| flag == f && covers(c, path))
+        })
+        .map(|(c, f)| format!("{c} {f}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "the table names options that do not exist: {stale:?}"
+    );
+}

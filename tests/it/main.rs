@@ -12,6 +12,7 @@ mod fuzz_cases;
 mod http_inputs;
 mod malformed_inputs;
 mod malformed_warcs;
+mod options;
 mod paragraph_dedup;
 mod parquet_pyarrow;
 mod recipe;

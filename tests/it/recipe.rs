@@ -17,7 +17,7 @@ use crate::util::{repo, run_ok};
 
 /// The two ways of asking for a stage.
 #[derive(Clone, Copy, Debug)]
-enum Way {
+pub(crate) enum Way {
     /// `sieve <stage> -o OUT IN` with no setting flags.
     Command,
     /// `sieve run SPEC` with `[[stage]] name = "<stage>"` and only the keys it requires.
@@ -26,7 +26,7 @@ enum Way {
 use Way::{Command, Spec};
 
 /// A JSONL corpus of `(name, text)` documents; the name comes back as `meta.source_id`.
-fn corpus(dir: &Path, file: &str, docs: &[(String, String)]) -> PathBuf {
+pub(crate) fn corpus(dir: &Path, file: &str, docs: &[(String, String)]) -> PathBuf {
     let path = dir.join(file);
     let lines: Vec<String> = docs
         .iter()
@@ -37,7 +37,7 @@ fn corpus(dir: &Path, file: &str, docs: &[(String, String)]) -> PathBuf {
 }
 
 /// `sieve import` of a corpus into JSONL shards of dataset `web`.
-fn imported(dir: &Path, jsonl: &Path) -> PathBuf {
+pub(crate) fn imported(dir: &Path, jsonl: &Path) -> PathBuf {
     let out = dir.join(format!(
         "{}-shards",
         jsonl.file_stem().unwrap().to_str().unwrap()
@@ -60,7 +60,7 @@ fn imported(dir: &Path, jsonl: &Path) -> PathBuf {
 /// Runs one stage on `jsonl` by `path`: the command (`command` is its name and the flags it
 /// requires) or a spec importing the corpus with `[[stage]]` = `stage_keys`. Returns the
 /// output directory; dropped documents are written under `OUT/rejected/`.
-fn run_stage(
+pub(crate) fn run_stage(
     path: Way,
     dir: &Path,
     tag: &str,
@@ -110,7 +110,7 @@ fn records(path: &Path) -> Vec<serde_json::Value> {
 }
 
 /// The JSONL documents directly in `dir` (kept) or under `dir/rejected` (dropped).
-fn documents(dir: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn documents(dir: &Path) -> Vec<serde_json::Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|r| r.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
@@ -119,12 +119,12 @@ fn documents(dir: &Path) -> Vec<serde_json::Value> {
     files.iter().flat_map(|f| records(f)).collect()
 }
 
-fn source_id(doc: &serde_json::Value) -> String {
+pub(crate) fn source_id(doc: &serde_json::Value) -> String {
     doc["meta"]["source_id"].as_str().unwrap().to_string()
 }
 
 /// The source ids kept, and the dropped ones with their reasons.
-fn outcome(out: &Path) -> (BTreeSet<String>, BTreeMap<String, String>) {
+pub(crate) fn outcome(out: &Path) -> (BTreeSet<String>, BTreeMap<String, String>) {
     let kept = documents(out).iter().map(source_id).collect();
     let dropped = documents(&out.join("rejected"))
         .iter()
@@ -136,7 +136,7 @@ fn outcome(out: &Path) -> (BTreeSet<String>, BTreeMap<String, String>) {
     (kept, dropped)
 }
 
-fn json_file(path: &Path) -> serde_json::Value {
+pub(crate) fn json_file(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
         .unwrap()
 }
@@ -146,13 +146,13 @@ fn run_of(c: char, n: usize) -> String {
     std::iter::repeat_n(c, n).collect()
 }
 
-fn doc(name: &str, text: String) -> (String, String) {
+pub(crate) fn doc(name: &str, text: String) -> (String, String) {
     (name.to_string(), text)
 }
 
 /// `n` lowercase letters whose character 5-grams are all different: the first of the
 /// generator's strings from `seed` on that has none repeated.
-fn distinct_letters(seed: u64, n: usize) -> String {
+pub(crate) fn distinct_letters(seed: u64, n: usize) -> String {
     (seed..)
         .map(|s| letters(s, n))
         .find(|t| char_5grams(t).len() == n - 4)
@@ -160,7 +160,7 @@ fn distinct_letters(seed: u64, n: usize) -> String {
 }
 
 /// A word of lowercase letters from a fixed generator (xorshift), different for each `seed`.
-fn letters(seed: u64, n: usize) -> String {
+pub(crate) fn letters(seed: u64, n: usize) -> String {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..n)
         .map(|_| {
@@ -446,7 +446,7 @@ fn jaccard_threshold_at_its_boundary() {
         "",
     );
     let (kept, dropped) = outcome(&out);
-    // The longer copy represents its component.
+    // The first copy met (A) represents its component.
     assert_eq!(
         kept,
         ["a1", "a2", "a3", "b2"].map(String::from).into(),
@@ -455,10 +455,11 @@ fn jaccard_threshold_at_its_boundary() {
     assert!(dropped.contains_key("b1") && dropped.contains_key("b3"));
 }
 
-const NGRAM: &str = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike";
+pub(crate) const NGRAM: &str =
+    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike";
 
 /// A document quoting `ngram` between two 300-character runs, so a cut leaves two pieces.
-fn quoting(seed: u64, ngram: &str) -> String {
+pub(crate) fn quoting(seed: u64, ngram: &str) -> String {
     format!(
         "{}. {ngram}. {}.",
         letters(seed, 300),

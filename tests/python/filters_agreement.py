@@ -23,6 +23,7 @@ from pathlib import Path
 
 from datatrove.data import Document
 from datatrove.pipeline.filters import (
+    C4BadWordsFilter,
     C4QualityFilter,
     FineWebQualityFilter,
     GopherQualityFilter,
@@ -44,6 +45,52 @@ FILTERS = [
     ("c4-quality", [], lambda: C4QualityFilter()),
     ("c4-quality", ["--no-terminal-punct-rule"], lambda: C4QualityFilter(filter_no_terminal_punct=False)),
     ("fineweb-quality", [], lambda: FineWebQualityFilter()),
+]
+
+# Every option at a value other than its default, a few per row so that each one decides some
+# documents (0 turns a rule off on both sides). Compared on every other document, to keep the
+# test's time in bounds (datatrove takes about a minute a row on the whole corpus).
+OPTION_FILTERS = [
+    ("gopher-repetition", ["--dup-line-frac", "0.1", "--dup-para-frac", "0.12"],
+     lambda: GopherRepetitionFilter(dup_line_frac=0.1, dup_para_frac=0.12)),
+    ("gopher-repetition", ["--dup-line-frac", "0", "--dup-para-frac", "0", "--dup-line-char-frac", "0.06",
+                           "--dup-para-char-frac", "0.08"],
+     lambda: GopherRepetitionFilter(dup_line_frac=0, dup_para_frac=0, dup_line_char_frac=0.06,
+                                    dup_para_char_frac=0.08)),
+    ("gopher-repetition", ["--dup-line-frac", "0", "--dup-para-frac", "0", "--dup-line-char-frac", "0",
+                           "--dup-para-char-frac", "0", "--top-n-grams", "2:0.1,3:0.08",
+                           "--dup-n-grams", "5:0.08,7:0.06"],
+     lambda: GopherRepetitionFilter(dup_line_frac=0, dup_para_frac=0, dup_line_char_frac=0,
+                                    dup_para_char_frac=0, top_n_grams=((2, 0.1), (3, 0.08)),
+                                    dup_n_grams=((5, 0.08), (7, 0.06)))),
+    ("gopher-quality", ["--min-doc-words", "200", "--max-doc-words", "1500", "--min-avg-word-length", "4",
+                        "--max-avg-word-length", "7"],
+     lambda: GopherQualityFilter(min_doc_words=200, max_doc_words=1500, min_avg_word_length=4,
+                                 max_avg_word_length=7)),
+    ("gopher-quality", ["--min-doc-words", "0", "--max-doc-words", "0", "--min-avg-word-length", "0",
+                        "--max-avg-word-length", "0", "--max-symbol-word-ratio", "0.02",
+                        "--max-bullet-lines-ratio", "0.3", "--max-ellipsis-lines-ratio", "0.1",
+                        "--max-non-alpha-words-ratio", "0.9", "--min-stop-words", "5",
+                        "--stop-words", "the,and,of,to,a"],
+     lambda: GopherQualityFilter(min_doc_words=0, max_doc_words=0, min_avg_word_length=0,
+                                 max_avg_word_length=0, max_symbol_word_ratio=0.02,
+                                 max_bullet_lines_ratio=0.3, max_ellipsis_lines_ratio=0.1,
+                                 max_non_alpha_words_ratio=0.9, min_stop_words=5,
+                                 stop_words=["the", "and", "of", "to", "a"])),
+    ("c4-quality", ["--sentences", "--keep-citations", "--min-num-sentences", "3", "--min-words-per-line", "5",
+                    "--max-word-length", "30"],
+     lambda: C4QualityFilter(split_paragraph=False, remove_citations=False, min_num_sentences=3,
+                             min_words_per_line=5, max_word_length=30)),
+    ("c4-quality", ["--allow-lorem-ipsum", "--allow-javascript", "--allow-curly-bracket", "--allow-policy"],
+     lambda: C4QualityFilter(filter_lorem_ipsum=False, filter_javascript=False, filter_curly_bracket=False,
+                             filter_policy=False)),
+    ("fineweb-quality", ["--line-punct-thr", "0.3", "--line-punct-exclude-zero", "--stop-chars", ".,!,?"],
+     lambda: FineWebQualityFilter(line_punct_thr=0.3, line_punct_exclude_zero=True, stop_chars=(".", "!", "?"))),
+    ("fineweb-quality", ["--line-punct-thr", "0", "--line-punct-exclude-zero", "--short-line-thr", "0.5",
+                         "--short-line-length", "20", "--char-duplicates-ratio", "0.05",
+                         "--new-line-ratio", "0.2"],
+     lambda: FineWebQualityFilter(line_punct_thr=0, line_punct_exclude_zero=True, short_line_thr=0.5,
+                                  short_line_length=20, char_duplicates_ratio=0.05, new_line_ratio=0.2)),
 ]
 
 
@@ -156,6 +203,26 @@ def url_lists(work, docs):
     return flags, make
 
 
+def url_inline(docs):
+    """The block lists given on the command line instead of in files, with a soft-word
+    threshold of 1."""
+    extract = public_suffixes_pinned()
+    real = [d["url"] for d in docs if d["dataset"] == "pages" and d.get("real_url")]
+    domains = sorted({extract(u).top_domain_under_public_suffix for u in real[3::17]} - {""})[:20]
+    urls = [d["url"] for d in docs][5::41]
+    flags = [f for d in domains for f in ("--domain", d)] + [f for u in urls for f in ("--url", u)]
+    flags += ["--banned-word", "casino", "--banned-subword", "recipe", "--soft-banned-word", "html",
+              "--soft-banned-word", "poker", "--soft-word-threshold", "1"]
+
+    def make():
+        f = URLFilter(extra_domains=domains, extra_urls=urls, banned_words=["casino"], banned_subwords=["recipe"],
+                      soft_banned_words=["html", "poker"], soft_word_threshold=1, use_integrated_lists=False)
+        f.tldextractor = public_suffixes_pinned()
+        return f
+
+    return flags, make
+
+
 def run_sieve_filter(binary, corpus, work, stage, flags, tag):
     out = work / f"sieve-{tag}"
     shutil.rmtree(out, ignore_errors=True)  # a finished output would be skipped, not redone
@@ -202,19 +269,26 @@ def main():
 
     failed = False
     print(f"{'filter':<40} {'agree':>7} {'share':>8} {'drops':>6} {'reasons≠':>8} {'text≠':>6} {'sieve s':>8} {'datatrove s':>11}")
-    filters = list(FILTERS)
-    filters.append(("url-filter", *url_lists(work, docs)))
-    filters.append(("c4-badwords", *badwords_list(work)))
-    for i, (stage, flags, make) in enumerate(filters):
+    filters = [(*f, docs) for f in FILTERS]
+    filters.append(("url-filter", *url_lists(work, docs), docs))
+    filters.append(("c4-badwords", *badwords_list(work), docs))
+    filters += [(*f, docs[::2]) for f in OPTION_FILTERS]
+    filters.append(("url-filter", *url_inline(docs), docs))
+    # Documents taken to be in a language with no list (datatrove knows none for `xx`): all
+    # kept, none an error.
+    words, _ = badwords_list(work)
+    filters.append(("c4-badwords", words + ["--default-language", "xx", "--keep-missing-language"],
+                    lambda: C4BadWordsFilter(default_language="xx", fail_on_missing_language=False), docs))
+    for i, (stage, flags, make, compared) in enumerate(filters):
         if only and stage not in only:
             continue
         tag = f"{i}-{stage}"
         flags = flags + (extra[stage].split() if stage in extra else [])
         kept, dropped, sieve_s = run_sieve_filter(binary, corpus, work, stage, flags, tag)
-        theirs, dt_s = run_datatrove_filter(make, docs)
+        theirs, dt_s = run_datatrove_filter(make, compared)
         agree = reasons_differ = text_differ = 0
         causes = []
-        for d in docs:
+        for d in compared:
             ours_reason = dropped.get(d["id"]) if d["id"] not in kept else None
             their_reason, their_text = theirs[d["id"]]
             if (ours_reason is None) == (their_reason is None):
@@ -227,16 +301,18 @@ def main():
                     causes.append((d["id"], "text differs", ""))
             else:
                 causes.append((d["id"], ours_reason or "keep", their_reason or "keep"))
-        share = agree / len(docs)
+        share = agree / len(compared)
         name = " ".join([stage] + [Path(f).name if f.startswith("/") else f.split("=/")[0] for f in flags])
-        row = {"filter": name, "agree": agree, "share": share, "datatrove_drops": sum(v[0] is not None for v in theirs.values()),
+        if len(name) > 100:
+            name = name[:97] + "..."
+        row = {"filter": name, "documents": len(compared), "agree": agree, "share": share, "datatrove_drops": sum(v[0] is not None for v in theirs.values()),
                "reasons_differ": reasons_differ, "texts_differ": text_differ, "sieve_seconds": sieve_s,
                "datatrove_seconds": dt_s, "disagreements": causes[:50]}
         results["filters"].append(row)
         print(f"{name:<40} {agree:>7} {share:>8.4%} {row['datatrove_drops']:>6} {reasons_differ:>8} {text_differ:>6} {sieve_s:>8.1f} {dt_s:>11.1f}")
         for c in causes[:5]:
             print(f"    {c[0]}: sieve {c[1]}, datatrove {c[2]}")
-        if share < MIN_AGREEMENT or reasons_differ or text_differ > len(docs) * (1 - MIN_AGREEMENT):
+        if share < MIN_AGREEMENT or reasons_differ or text_differ > len(compared) * (1 - MIN_AGREEMENT):
             failed = True
     # PII: the texts after redaction, documents in the same order through one formatter.
     kept, _, sieve_s = run_sieve_filter(binary, corpus, work, "pii", extra.get("pii", "").split(), "pii")
@@ -261,6 +337,21 @@ def main():
     print(f"{'pii on generated strings':<40} {same_fuzz:>7} {same_fuzz / len(texts):>8.4%}")
     if same_fuzz < len(texts):
         failed = True
+    # The options at other values: e-mails kept and every IP (private ones too) replaced by one
+    # stand-in; IPs kept and e-mails replaced by two stand-ins in turn.
+    for tag, flags, formatter in [
+        ("keep-emails", ["--keep-emails", "--all-ips", "--ip-replacement", "0.0.0.0"],
+         PIIFormatter(remove_emails=False, only_remove_public_ips=False, ip_replacement="0.0.0.0")),
+        ("keep-ips", ["--keep-ips", "--email-replacement", "a@b.example", "--email-replacement", "c@d.example"],
+         PIIFormatter(remove_ips=False, email_replacement=("a@b.example", "c@d.example"))),
+    ]:
+        got, _, _ = run_sieve_filter(binary, fuzz, work, "pii", flags, f"pii-{tag}")
+        same_opts = sum(got[f"fuzz/{n}"] == formatter.format(t) for n, t in enumerate(texts))
+        changed = sum(got[f"fuzz/{n}"] != t for n, t in enumerate(texts))
+        print(f"{'pii ' + ' '.join(flags):<40} {same_opts:>7} {same_opts / len(texts):>8.4%} ({changed} changed)")
+        results.setdefault("pii_options", {})[tag] = {"same": same_opts, "changed": changed}
+        if same_opts < len(texts) or changed == 0:
+            failed = True
     results["pii"] = {"documents": len(docs), "same_text": same, "generated": len(texts), "generated_same": same_fuzz}
     print(f"{'pii (texts identical)':<40} {same:>7} {same / len(docs):>8.4%} {'':>6} {'':>8} {'':>6} {sieve_s:>8.1f} {dt_s:>11.1f}")
     if same < len(docs) * MIN_AGREEMENT:

@@ -209,4 +209,71 @@ mod tests {
         };
         assert!(stage.process(doc, &mut e).is_err());
     }
+
+    /// `keep_fraction` keeps a matching document when the xxh3 draw of (its id, `seed`) is
+    /// under it; the draws here are computed apart from the stage. Another seed keeps other
+    /// documents; `keep_missing_language` keeps a document whose language has no list.
+    #[test]
+    fn keep_fraction_seed_and_missing_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("en");
+        std::fs::write(&list, "heck\n").unwrap();
+        let kept_ids = |keep_fraction: f64, seed: u64| {
+            let mut stage = C4BadwordsStage::new(C4BadwordsOptions {
+                word_lists: vec![format!("en={}", list.display())],
+                keep_fraction,
+                seed,
+                ..Default::default()
+            })
+            .unwrap();
+            let mut e = Emit::default();
+            for i in 0..400 {
+                let doc = Document {
+                    id: format!("d/{i}"),
+                    text: "oh heck".into(),
+                    ..Default::default()
+                };
+                stage.process(doc, &mut e).unwrap();
+            }
+            e.kept.iter().map(|d| d.id.clone()).collect::<Vec<_>>()
+        };
+        let expected = |keep_fraction: f64, seed: u64| {
+            (0..400)
+                .map(|i| format!("d/{i}"))
+                .filter(|id| {
+                    let h = xxhash_rust::xxh3::xxh3_64_with_seed(id.as_bytes(), seed);
+                    ((h >> 11) as f64) < keep_fraction * 2f64.powi(53)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (a, b) = (kept_ids(0.25, 1), kept_ids(0.25, 2));
+        assert_eq!(a, expected(0.25, 1));
+        assert_eq!(b, expected(0.25, 2));
+        assert_ne!(a, b);
+        assert!((70..130).contains(&a.len()), "{}", a.len());
+        assert!(kept_ids(0.0, 1).is_empty());
+
+        let mut lenient = C4BadwordsStage::new(C4BadwordsOptions {
+            word_lists: vec![format!("en={}", list.display())],
+            default_language: "de".into(),
+            fail_on_missing_language: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut e = Emit::default();
+        let doc = Document {
+            text: "heck".into(),
+            ..Default::default()
+        };
+        lenient.process(doc, &mut e).unwrap();
+        assert_eq!(
+            e.kept.len(),
+            1,
+            "a document taken as German has no list: kept"
+        );
+        assert_eq!(
+            e.tallies,
+            vec![("c4_badwords", "missing_language".to_string())]
+        );
+    }
 }
