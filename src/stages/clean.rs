@@ -120,7 +120,7 @@ impl CleanStage {
     fn rule_broken(&self, text: &str, lang: Option<&str>) -> Option<&'static str> {
         let o = &self.options;
         let chars = text.chars().count();
-        if o.min_chars > 0 && chars < o.min_chars {
+        if chars < o.min_chars {
             return Some("too_short");
         }
         if chars < o.javascript_max_chars && text.to_lowercase().contains("javascript") {

@@ -101,7 +101,7 @@ pub(crate) fn run_stage(
 }
 
 /// A JSON lines file's records.
-fn records(path: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn records_of(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -116,7 +116,7 @@ pub(crate) fn documents(dir: &Path) -> Vec<serde_json::Value> {
         .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|x| x == "jsonl"));
     files.sort();
-    files.iter().flat_map(|f| records(f)).collect()
+    files.iter().flat_map(|f| records_of(f)).collect()
 }
 
 pub(crate) fn source_id(doc: &serde_json::Value) -> String {

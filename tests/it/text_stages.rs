@@ -281,14 +281,34 @@ fn eval_langid_scores_every_backend_on_multilingual_paragraphs() {
     let Some(data) = shared_data() else { return };
     let d = tempfile::tempdir().unwrap();
     let json = d.path().join("langid.json");
-    run_ok(&[
+    let out = run_ok(&[
         "eval",
         "langid",
         "--data",
         data.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
+        "--show-misses",
     ]);
+    // `--show-misses`: as many English texts listed as missed as each recall line counts.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for backend in ["whatlang", "cld2", "lid.176.ftz"] {
+        let recall = text
+            .lines()
+            .find(|l| l.starts_with(&format!("English recall ({backend},")))
+            .unwrap_or_else(|| panic!("no recall line for {backend}: {text}"));
+        let counts = recall
+            .rsplit(": ")
+            .next()
+            .unwrap()
+            .split(" = ")
+            .next()
+            .unwrap();
+        let (hit, all) = counts.split_once('/').unwrap();
+        let missed: usize = all.parse::<usize>().unwrap() - hit.parse::<usize>().unwrap();
+        let listed = text.matches(&format!("miss ({backend}): ")).count();
+        assert_eq!(listed, missed, "{backend}");
+    }
     let scores: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let get = |name: &str| scores.iter().find(|s| s["backend"] == name).unwrap();
