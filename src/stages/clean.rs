@@ -131,7 +131,7 @@ impl CleanStage {
         }
         // Megatron tokenizes only texts under 8 characters per required token: longer texts
         // always have enough tokens.
-        if o.min_gpt2_tokens > 0 && chars < 8 * o.min_gpt2_tokens {
+        if chars < 8 * o.min_gpt2_tokens {
             let tokens = tiktoken_rs::r50k_base_singleton()
                 .encode_ordinary(text)
                 .len();
@@ -223,7 +223,17 @@ mod tests {
             run(o.clone(), "kurzer deutscher Text", Some("de")).0,
             Some("short_non_english")
         );
-        assert_eq!(run(o, "short english text", Some("en")).0, None);
+        assert_eq!(run(o.clone(), "short english text", Some("en")).0, None);
+        // Megatron's `len(text) < 512`: 511 characters go, 512 stay.
+        let german = |n: usize| format!("Text {}", "ä".repeat(n - 5));
+        let short = Some("short_non_english");
+        assert_eq!(run(o.clone(), &german(511), Some("de")).0, short);
+        assert_eq!(run(o.clone(), &german(512), Some("de")).0, None);
+        assert_eq!(
+            run(o, &german(511), None).0,
+            short,
+            "no language is not English"
+        );
         assert_eq!(
             megatron_general_cleaning("a  b\nc.\nd\n\n e"),
             "a b c.\nd e"
