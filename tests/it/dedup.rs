@@ -229,6 +229,25 @@ fn without_a_priority_list_the_first_copy_met_is_kept() {
     assert_eq!(copy.dataset, "wiki");
 }
 
+/// A dataset the priority list does not name ranks below every dataset it names; among the
+/// unnamed ones the first copy met wins, as without a list (a list naming none of them).
+#[test]
+fn datasets_the_priority_list_does_not_name_rank_below_it() {
+    let d = tempfile::tempdir().unwrap();
+    let input = three_copies(d.path(), ["b", "c", "a"]);
+    for (priority, want) in [("web", "web"), ("books", "books"), ("mars,venus", "wiki")] {
+        let out = d.path().join(format!("out-{priority}"));
+        dedup(&input, &out, "1", priority);
+        let kept = all_docs(&out);
+        let copies: Vec<_> = kept
+            .iter()
+            .filter(|d| d.url.as_deref().unwrap().ends_with("/shared"))
+            .collect();
+        assert_eq!(copies.len(), 1, "{priority}");
+        assert_eq!(copies[0].dataset, want, "--priority {priority}");
+    }
+}
+
 #[test]
 fn steps_run_as_separate_tasks_equal_the_one_shot_command() {
     let d = tempfile::tempdir().unwrap();
