@@ -559,6 +559,8 @@ name = "tokenize"
     let dedup = stage("dedup");
     assert_eq!((int(&dedup, "bands"), int(&dedup, "rows")), (20, 13));
     assert_eq!(dedup["threshold"].as_float(), Some(0.8));
+    // find_duplicates.py's char_ngram=5.
+    assert_eq!(dedup["shingle"].as_str(), Some("char:5"));
     assert_eq!(dedup["methods"].as_array().unwrap().len(), 3);
     assert_eq!(stage("quality")["alpha"].as_float(), Some(3.0));
     let decontam = stage("decontam");
