@@ -468,6 +468,28 @@ mod tests {
         assert!(e.kept[0].lang_score.unwrap() >= 0.99);
     }
 
+    /// cld2's score is the share of the text in the top language, halved when cld2 calls the
+    /// answer unreliable: checked against cld2's own result on a reliable and an unreliable
+    /// text.
+    #[test]
+    fn cld2_scores_are_halved_when_unreliable() {
+        let mut seen = [false, false];
+        // The second is Irish with a Russian name in Cyrillic: 46 % Irish, and unreliable.
+        for text in [
+            "The committee published its report on the history of the river valley today.",
+            "Tá an chathair Omsk (Омск) sa tSibéir.",
+        ] {
+            let r = cld2::detect_language_ext(text, cld2::Format::Text, &Default::default());
+            let reliable = matches!(r.reliability, cld2::Reliability::Reliable);
+            let share = r.scores[0].percent as f32 / 100.0;
+            let guess = Identifier::Cld2.identify(text).unwrap();
+            let expected = if reliable { share } else { share / 2.0 };
+            assert_eq!(guess.score, expected, "{text:?}");
+            seen[reliable as usize] = true;
+        }
+        assert_eq!(seen, [true, true], "one reliable and one unreliable answer");
+    }
+
     #[test]
     fn score_above_is_strict_and_compared_in_f64() {
         let above = Some(0.65);
