@@ -431,6 +431,57 @@ mod tests {
         assert_eq!(language_of_label("__label__ceb_Latn"), "ceb");
     }
 
+    /// Individual languages that GlotLID and OpenLID label, each in the macrolanguage ISO 639-1
+    /// names (SIL's ISO 639-3 macrolanguage mappings): what lid.176 and cld2 call them.
+    #[test]
+    fn individual_languages_take_their_macrolanguages_code() {
+        for (individual, macro_code) in [
+            ("arb", "ar"), // Standard Arabic: Arabic
+            ("cmn", "zh"), // Mandarin: Chinese
+            ("pes", "fa"), // Iranian Persian: Persian
+            ("prs", "fa"), // Dari: Persian
+            ("zsm", "ms"), // Standard Malay: Malay
+            ("ekk", "et"), // Standard Estonian: Estonian
+            ("lvs", "lv"), // Standard Latvian: Latvian
+            ("swh", "sw"), // Swahili (individual language): Swahili
+            ("azj", "az"), // North Azerbaijani: Azerbaijani
+            ("uzn", "uz"), // Northern Uzbek: Uzbek
+            ("khk", "mn"), // Halh Mongolian: Mongolian
+            ("plt", "mg"), // Plateau Malagasy: Malagasy
+            ("ydd", "yi"), // Eastern Yiddish: Yiddish
+            ("gaz", "om"), // West Central Oromo: Oromo
+            ("als", "sq"), // Tosk Albanian: Albanian
+            ("npi", "ne"), // Nepali (individual language): Nepali
+            ("pbt", "ps"), // Southern Pashto: Pashto
+            ("nob", "no"), // Norwegian Bokmål: Norwegian
+            ("quy", "qu"), // Ayacucho Quechua: Quechua
+        ] {
+            assert_eq!(iso639_3_to_1(individual), macro_code, "{individual}");
+        }
+        // Languages with their own ISO 639-1 code keep it; those without keep ISO 639-3.
+        assert_eq!(iso639_3_to_1("deu"), "de");
+        assert_eq!(iso639_3_to_1("ceb"), "ceb");
+    }
+
+    /// Every whatlang language's code becomes the ISO 639-1 code the `isolang` tables give
+    /// (a separate source), or the macrolanguage's where lid.176 and cld2 label that: Mandarin,
+    /// Iranian Persian and Bokmål (`no`, where ISO 639-1 also has `nb`).
+    #[test]
+    fn every_whatlang_code_becomes_its_iso_639_1_code() {
+        for lang in whatlang::Lang::all() {
+            let code = lang.code();
+            let expected = match code {
+                "cmn" => "zh",
+                "pes" => "fa",
+                "nob" => "no",
+                _ => isolang::Language::from_639_3(code)
+                    .and_then(|l| l.to_639_1())
+                    .unwrap_or(code),
+            };
+            assert_eq!(iso639_1(code), expected, "{code}");
+        }
+    }
+
     /// cld2's withdrawn codes become today's: Hebrew is `he`, not `iw`.
     #[test]
     fn cld2_reports_current_iso_codes() {
