@@ -545,6 +545,8 @@ mod tests {
     fn score_above_is_strict_and_compared_in_f64() {
         let above = Some(0.65);
         assert!(!confident(0.65f32, 0.0, above));
+        // Exactly at the threshold (in f64) is not above it.
+        assert!(!confident(0.65f32, 0.0, Some(f64::from(0.65f32))));
         assert!(confident(f32::from_bits(0.65f32.to_bits() + 1), 0.0, above));
         assert!(confident(0.65f32, 0.65, None));
         assert!(confident(f32::from_bits(0.65f32.to_bits() + 1), 0.65, None));

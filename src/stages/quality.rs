@@ -306,6 +306,40 @@ mod tests {
         assert!(!decide(f32::from_bits(score.to_bits() + 1)));
     }
 
+    /// A model the Rust reader does not serve (here: fastText's format version 11, which the
+    /// C++ library still reads) goes to the C++ library and scores the same.
+    #[test]
+    fn models_the_rust_reader_does_not_serve_load_through_the_cpp_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model(dir.path());
+        let mut bytes = std::fs::read(&model).unwrap();
+        bytes[4..8].copy_from_slice(&11i32.to_le_bytes());
+        let old = dir.path().join("v11.bin");
+        std::fs::write(&old, bytes).unwrap();
+        let text = "the committee published a careful report";
+        let current = QualityModel::load(&model).unwrap();
+        assert!(matches!(current, QualityModel::Rust { .. }));
+        let fallback = QualityModel::load(&old).unwrap();
+        assert!(matches!(fallback, QualityModel::Cpp(_)));
+        assert!((fallback.score(text) - current.score(text)).abs() < 1e-5);
+    }
+
+    /// The score histogram's 20 bins are named by their lower edge.
+    #[test]
+    fn score_bins_are_named_by_their_lower_edge() {
+        for (score, bin) in [
+            (0.0, "0.00"),
+            (0.049, "0.00"),
+            (0.05, "0.05"),
+            (0.5, "0.50"),
+            (0.951, "0.95"),
+            (1.0, "0.95"),
+            (-0.1, "0.00"),
+        ] {
+            assert_eq!(score_bin(score), bin, "{score}");
+        }
+    }
+
     /// Trains a tiny two-label model on the fly (one thread, so it is reproducible).
     fn tiny_model(dir: &std::path::Path) -> PathBuf {
         let train = dir.join("train.txt");
