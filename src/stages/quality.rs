@@ -141,16 +141,14 @@ impl QualityModel {
         line.push('\n');
         match self {
             QualityModel::Rust { model, hq } => model.predict(&line)[*hq].clamp(0.0, 1.0),
-            QualityModel::Cpp(model) => {
-                let predictions = model.predict(&line, 2, 0.0).unwrap_or_default();
-                match predictions.iter().find(|p| p.label == HIGH_QUALITY_LABEL) {
-                    Some(p) => p.prob.clamp(0.0, 1.0),
-                    // With two labels, the other one's probability is the complement.
-                    None => predictions
-                        .first()
-                        .map_or(0.0, |p| (1.0 - p.prob).clamp(0.0, 1.0)),
-                }
-            }
+            // Every label's probability (k = -1), so the high-quality one is there whatever
+            // the number of labels.
+            QualityModel::Cpp(model) => model
+                .predict(&line, -1, 0.0)
+                .unwrap_or_default()
+                .iter()
+                .find(|p| p.label == HIGH_QUALITY_LABEL)
+                .map_or(0.0, |p| p.prob.clamp(0.0, 1.0)),
         }
     }
 }
