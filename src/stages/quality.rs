@@ -322,6 +322,18 @@ mod tests {
         assert!((fallback.score(text) - current.score(text)).abs() < 1e-5);
     }
 
+    /// A classifier without the `__label__hq` label is refused by both readers, naming it.
+    #[test]
+    fn a_model_without_the_high_quality_label_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = tiny_model_with(dir.path(), "__label__news", "__label__spam");
+        for result in [QualityModel::load(&model), QualityModel::load_cpp(&model)] {
+            let err = result.err().expect("refused").to_string();
+            assert!(err.contains("is not a quality model"), "{err}");
+            assert!(err.contains("__label__news"), "{err}");
+        }
+    }
+
     /// The score histogram's 20 bins are named by their lower edge.
     #[test]
     fn score_bins_are_named_by_their_lower_edge() {
@@ -340,12 +352,16 @@ mod tests {
 
     /// Trains a tiny two-label model on the fly (one thread, so it is reproducible).
     fn tiny_model(dir: &std::path::Path) -> PathBuf {
+        tiny_model_with(dir, HIGH_QUALITY_LABEL, LOW_QUALITY_LABEL)
+    }
+
+    fn tiny_model_with(dir: &std::path::Path, high: &str, low: &str) -> PathBuf {
         let train = dir.join("train.txt");
         let mut lines = String::new();
         for i in 0..200 {
-            lines.push_str(&format!("{HIGH_QUALITY_LABEL} the committee published a careful report on the history of the river valley number {i}\n"));
+            lines.push_str(&format!("{high} the committee published a careful report on the history of the river valley number {i}\n"));
             lines.push_str(&format!(
-                "{LOW_QUALITY_LABEL} click here buy now cheap deals lol omg free download {i}\n"
+                "{low} click here buy now cheap deals lol omg free download {i}\n"
             ));
         }
         std::fs::write(&train, lines).unwrap();
