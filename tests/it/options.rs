@@ -914,3 +914,41 @@ fn fineweb_quality_words() {
     assert_eq!(run("whitespace", "whitespace").1["f"], "list_ratio");
     assert_eq!(run("spacy", "spacy").0, ["f".to_string()].into());
 }
+
+/// `--max-bucket-comparisons 1`: twelve triples A, B, C (A first) where B and C match each
+/// other (J ≈ 0.98) and A matches neither (J ≈ 0.54). With one band of one row a triple either
+/// shares one bucket, where A is compared with B and C (two comparisons, both rejected) and the
+/// cap then stops the bucket before B meets C, or B and C meet in a bucket of their own. So the
+/// cap keeps exactly one C more per capped bucket, and it changes nothing else.
+#[test]
+fn dedup_max_bucket_comparisons() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let mut docs = Vec::new();
+    for t in 0..12u64 {
+        let x = crate::recipe::distinct_letters(1000 + 10 * t, 74); // 70 shingles shared
+        let z = letters(2000 + t, 30);
+        let y = letters(3000 + t, 30);
+        docs.push(doc(&format!("a{t}"), format!("{x}{z}")));
+        docs.push(doc(&format!("b{t}"), format!("{x}{y}")));
+        docs.push(doc(&format!("c{t}"), format!("{x}{}", &y[..28])));
+    }
+    let jsonl = corpus(dir, "docs.jsonl", &docs);
+    let run = |tag: &str, extra: &[&str]| {
+        let mut args = vec!["dedup", "--methods", "fuzzy", "--bands", "1", "--rows", "1"];
+        args.extend_from_slice(extra);
+        let out = run_stage(Command, dir, tag, &jsonl, &args, "");
+        let (kept, _) = crate::recipe::outcome(&out);
+        let stats = json_file(&out.join("dedup-work/edges/stats/b00-r0000.json"));
+        (kept, stats["capped_buckets"].as_u64().unwrap())
+    };
+    let (uncapped, none) = run("uncapped", &[]);
+    let (capped, n) = run("capped", &["--max-bucket-comparisons", "1"]);
+    assert_eq!(none, 0);
+    assert!(n > 0, "no triple shared its bucket: pick other texts");
+    // Every A and B stays either way; the cap only spares Cs, one per capped bucket.
+    assert!(uncapped.is_subset(&capped));
+    let spared: Vec<&String> = capped.difference(&uncapped).collect();
+    assert_eq!(spared.len() as u64, n, "{spared:?}");
+    assert!(spared.iter().all(|id| id.starts_with('c')));
+}
