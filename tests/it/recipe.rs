@@ -453,6 +453,15 @@ fn jaccard_threshold_at_its_boundary() {
         "{dropped:?}"
     );
     assert!(dropped.contains_key("b1") && dropped.contains_key("b3"));
+    let report = json_file(&out.join("dedup-work/components/report.json"));
+    assert_eq!(
+        (report["documents"].as_u64(), report["shards"].as_u64()),
+        (Some(6), Some(1))
+    );
+    assert_eq!(
+        (report["components"].as_u64(), report["removed"].as_u64()),
+        (Some(2), Some(2))
+    );
 }
 
 pub(crate) const NGRAM: &str =
