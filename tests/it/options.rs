@@ -622,7 +622,10 @@ fn tokenize_and_sample_seeds() {
     // Each shard's record names the input it came from.
     let record = json_file(&a.join("records/docs.json"));
     assert_eq!(record["stem"], "docs");
-    assert!(record["input"].as_str().unwrap().ends_with("docs.jsonl"), "{record}");
+    assert!(
+        record["input"].as_str().unwrap().ends_with("docs.jsonl"),
+        "{record}"
+    );
     assert_eq!(record["parts"]["web"]["documents"], 30);
     assert_ne!(in_a, in_b, "the seed orders the documents");
     let sorted = |mut v: Vec<Vec<u16>>| {
