@@ -50,7 +50,7 @@ fn quality_alpha() {
         .map(|i| doc(&format!("q{i}"), format!("the report {}", letters(i, 30))))
         .collect();
     let jsonl = corpus(dir, "docs.jsonl", &docs);
-    let model = crate::util::repo().join("models/quality/mtnlg-quality.ftz");
+    let model = crate::util::shipped_quality_model();
     let args = [
         "quality",
         "filter",
@@ -103,11 +103,8 @@ fn blend_no_stream() {
     let docs: Vec<_> = (0..10)
         .map(|i| doc(&format!("d{i}"), letters(3 + i, 80)))
         .collect();
-    let jsonl = corpus(dir, "docs.jsonl", &docs);
-    let shards = imported(dir, &jsonl);
-    let tokens = dir.join("tokens");
+    let tokens = crate::recipe::tokenized(dir, "docs", &docs);
     let t = tokens.to_str().unwrap();
-    run_ok(&["tokenize", "-q", "-o", t, shards.to_str().unwrap()]);
     let spec = dir.join("blend.toml");
     std::fs::write(
         &spec,
@@ -119,7 +116,7 @@ fn blend_no_stream() {
     .unwrap();
     let s = spec.to_str().unwrap();
     let (with, without) = (dir.join("with"), dir.join("without"));
-    run_ok(&["blend", "-q", "--spec", s, "-o", with.to_str().unwrap()]);
+    crate::tokenize_blend::blend(&spec, &with);
     let o = without.to_str().unwrap();
     run_ok(&["blend", "-q", "--spec", s, "--no-stream", "-o", o]);
     let files =
@@ -531,16 +528,9 @@ fn slurm_submit_resources() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
-    let scripts: Vec<&str> = text.split("# sbatch ").skip(1).collect();
+    let scripts = crate::slurm::sbatch_scripts(&text);
     assert!(scripts.len() > 8, "{text}");
-    for s in &scripts {
-        let step = s
-            .split("--job-name=sieve-")
-            .nth(1)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap();
+    for &(step, s) in &scripts {
         assert!(s.contains("#SBATCH --partition=p1\n"), "{step}");
         assert!(s.contains("#SBATCH --time=2:00:00\n"), "{step}");
         let mem = if step == "dedup-edges" { "1G" } else { "3G" };
@@ -602,18 +592,9 @@ fn tokenize_and_sample_seeds() {
         .map(|i| doc(&format!("d{i}"), letters(40 + i, 30)))
         .collect();
     let shards = imported(dir, &corpus(dir, "docs.jsonl", &docs));
-    let s = shards.to_str().unwrap();
     let (a, b) = (dir.join("seed-default"), dir.join("seed-7"));
-    run_ok(&["tokenize", "-q", "-o", a.to_str().unwrap(), s]);
-    run_ok(&[
-        "tokenize",
-        "-q",
-        "--seed",
-        "7",
-        "-o",
-        b.to_str().unwrap(),
-        s,
-    ]);
+    crate::tokenize_blend::tokenize(&shards, &a, &[]);
+    crate::tokenize_blend::tokenize(&shards, &b, &["--seed", "7"]);
     let (in_a, in_b) = (
         documents_in_bin(&a.join("web/docs.bin")),
         documents_in_bin(&b.join("web/docs.bin")),
@@ -645,8 +626,8 @@ fn tokenize_and_sample_seeds() {
     )
     .unwrap();
     let blend = dir.join("blend");
-    let (sp, bl) = (spec.to_str().unwrap(), blend.to_str().unwrap());
-    run_ok(&["blend", "-q", "--spec", sp, "-o", bl]);
+    crate::tokenize_blend::blend(&spec, &blend);
+    let bl = blend.to_str().unwrap();
     let sample = |extra: &[&str]| {
         let mut args = vec!["sample", "--shards", bl, "-n", "4"];
         args.extend_from_slice(extra);
@@ -844,7 +825,7 @@ fn report_spec() {
         .map(|i| doc(&format!("r{i}"), format!("the report {}", letters(i, 40))))
         .collect();
     let jsonl = corpus(dir, "docs.jsonl", &docs);
-    let model = crate::util::repo().join("models/quality/mtnlg-quality.ftz");
+    let model = crate::util::shipped_quality_model();
     let keys = format!("name = \"quality\"\nmodel = {model:?}\nalpha = 9.0");
     let run = run_stage(crate::recipe::Way::Spec, dir, "quality", &jsonl, &[], &keys);
     let spec = dir.join("quality.toml");

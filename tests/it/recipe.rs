@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::util::{repo, run_ok};
+use crate::util::run_ok;
 
 /// The two ways of asking for a stage.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +55,15 @@ pub(crate) fn imported(dir: &Path, jsonl: &Path) -> PathBuf {
         i,
     ]);
     out
+}
+
+/// Documents written as `NAME.jsonl`, imported as dataset `web` and tokenized with the
+/// defaults into `NAME-tokens` (whose `web` prefix a blend spec names).
+pub(crate) fn tokenized(dir: &Path, name: &str, docs: &[(String, String)]) -> PathBuf {
+    let shards = imported(dir, &corpus(dir, &format!("{name}.jsonl"), docs));
+    let tokens = dir.join(format!("{name}-tokens"));
+    crate::tokenize_blend::tokenize(&shards, &tokens, &[]);
+    tokens
 }
 
 /// Runs one stage on `jsonl` by `path`: the command (`command` is its name and the flags it
@@ -203,7 +212,7 @@ fn the_papers_constants_are_in_effect_with_no_flags_and_in_a_spec_naming_only_th
         ),
     )
     .unwrap();
-    let model = repo().join("models/quality/mtnlg-quality.ftz");
+    let model = crate::util::shipped_quality_model();
     let task_flag = format!("qa={}", task.display());
     for path in [Command, Spec] {
         // clean: the paper's 512 characters.
@@ -319,17 +328,7 @@ fn the_split_rounds_half_to_even_as_megatron_does() {
         let docs: Vec<_> = (0..n)
             .map(|i| doc(&format!("{name}{i}"), letters(100 + i, 40)))
             .collect();
-        let jsonl = corpus(dir, &format!("{name}.jsonl"), &docs);
-        let shards = imported(dir, &jsonl);
-        let tokens = dir.join(format!("{name}-tokens"));
-        run_ok(&[
-            "tokenize",
-            "-q",
-            "-o",
-            tokens.to_str().unwrap(),
-            shards.to_str().unwrap(),
-        ]);
-        prefixes.push((name, tokens));
+        prefixes.push((name, tokenized(dir, name, &docs)));
     }
     let spec = dir.join("blend.toml");
     let mut text = "target_tokens = 2000\nsplit = \"98,2,0\"\nseq_length = 16\n".to_string();
@@ -341,14 +340,7 @@ fn the_split_rounds_half_to_even_as_megatron_does() {
     }
     std::fs::write(&spec, text).unwrap();
     let by_command = dir.join("blend-command");
-    run_ok(&[
-        "blend",
-        "-q",
-        "--spec",
-        spec.to_str().unwrap(),
-        "-o",
-        by_command.to_str().unwrap(),
-    ]);
+    crate::tokenize_blend::blend(&spec, &by_command);
     // A pipeline's blend follows its tokenize (whose tokens this blend spec does not use).
     let by_spec = run_stage(
         Spec,
@@ -587,11 +579,8 @@ fn blend_epoch_cap_at_its_boundary() {
     let docs: Vec<_> = (0..20)
         .map(|i| doc(&format!("d{i}"), letters(7 + i, 60)))
         .collect();
-    let jsonl = corpus(dir, "docs.jsonl", &docs);
-    let shards = imported(dir, &jsonl);
-    let tokens = dir.join("tokens");
+    let tokens = tokenized(dir, "docs", &docs);
     let t = tokens.to_str().unwrap();
-    run_ok(&["tokenize", "-q", "-o", t, shards.to_str().unwrap()]);
     let total = json_file(&tokens.join("tokenize.json"))["datasets"]["web"]["tokens"]
         .as_u64()
         .unwrap();

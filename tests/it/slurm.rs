@@ -424,7 +424,7 @@ fn the_mtnlg_cc_spec_submits_as_capped_job_arrays_with_its_resources() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Scripts per step: (array sizes, the script text of the first array).
     let mut steps: BTreeMap<String, (Vec<usize>, String)> = BTreeMap::new();
-    for block in text.split("# sbatch ").skip(1) {
+    for (name, block) in sbatch_scripts(&text) {
         let array = block
             .split("--array=")
             .nth(1)
@@ -439,13 +439,6 @@ fn the_mtnlg_cc_spec_submits_as_capped_job_arrays_with_its_resources() {
             .split_once('-')
             .unwrap_or(("0", "0"));
         let n = hi.parse::<usize>().unwrap() - lo.parse::<usize>().unwrap() + 1;
-        let name = block
-            .split("--job-name=sieve-")
-            .nth(1)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap();
         let e = steps
             .entry(name.to_string())
             .or_insert_with(|| (Vec::new(), block.to_string()));
@@ -493,4 +486,16 @@ fn the_mtnlg_cc_spec_submits_as_capped_job_arrays_with_its_resources() {
     assert!(script("dedup-components").contains("--cpus-per-task=8"));
     assert!(script("dedup-components").contains("--time=12:00:00"));
     assert!(script("pass-1").contains("--shard $task/9000"));
+}
+
+/// The scripts `sieve slurm submit --dry-run` prints, each as (its step, from `--job-name=sieve-STEP`;
+/// the text from its `# sbatch` line to the next).
+pub(crate) fn sbatch_scripts(text: &str) -> Vec<(&str, &str)> {
+    text.split("# sbatch ")
+        .skip(1)
+        .map(|block| {
+            let step = block.split("--job-name=sieve-").nth(1).unwrap();
+            (step.lines().next().unwrap(), block)
+        })
+        .collect()
 }

@@ -183,10 +183,8 @@ fn each_text_command_runs_on_the_previous_ones_output() {
 #[test]
 fn the_shipped_quality_model_scores_prose_above_chatter() {
     // Works without ../shared: the model ships in models/.
-    let model = sieve::stages::quality::QualityModel::load(
-        &repo().join("models/quality/mtnlg-quality.ftz"),
-    )
-    .unwrap();
+    let model =
+        sieve::stages::quality::QualityModel::load(&crate::util::shipped_quality_model()).unwrap();
     let prose =
         "The committee, which had been asked to review the state of the public library system, \
         published its findings on Tuesday. Its members concluded that the branches in the eastern \
@@ -205,7 +203,7 @@ fn the_shipped_quality_model_scores_prose_above_chatter() {
 #[test]
 fn rust_inference_equals_the_cpp_library_on_the_shipped_quantized_model() {
     use sieve::stages::quality::QualityModel;
-    let path = repo().join("models/quality/mtnlg-quality.ftz");
+    let path = crate::util::shipped_quality_model();
     let rust = QualityModel::load(&path).unwrap();
     assert!(
         matches!(rust, QualityModel::Rust { .. }),

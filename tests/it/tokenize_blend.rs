@@ -230,7 +230,7 @@ fn blend_spec(dir: &Path, tokens: &Path) -> PathBuf {
 }
 
 /// `sieve tokenize -q EXTRA... -o TOKENS SHARDS`.
-fn tokenize(shards: &Path, tokens: &Path, extra: &[&str]) {
+pub(crate) fn tokenize(shards: &Path, tokens: &Path, extra: &[&str]) {
     let mut args = vec!["tokenize", "-q"];
     args.extend_from_slice(extra);
     args.extend(["-o", tokens.to_str().unwrap(), shards.to_str().unwrap()]);
@@ -238,7 +238,7 @@ fn tokenize(shards: &Path, tokens: &Path, extra: &[&str]) {
 }
 
 /// `sieve blend -q --spec SPEC -o OUT`.
-fn blend(spec: &Path, out: &Path) {
+pub(crate) fn blend(spec: &Path, out: &Path) {
     run_ok(&[
         "blend",
         "-q",

@@ -20,6 +20,12 @@ pub fn shared_data() -> Option<PathBuf> {
     }
 }
 
+/// The quality classifier the repository ships (`models/quality/`), trained on the paper's
+/// curated-versus-crawl split.
+pub fn shipped_quality_model() -> PathBuf {
+    repo().join("models/quality/mtnlg-quality.ftz")
+}
+
 pub fn sieve() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sieve"));
     c.env("SIEVE_PROGRESS_SECS", "3600");
