@@ -102,6 +102,18 @@ pub fn run(a: EvalArgs) -> Result<Outcome> {
 }
 
 fn eval_dedup(a: EvalDedupArgs) -> Result<Outcome> {
+    // The labelled set is one dataset scored on its own: a priority list, earlier runs'
+    // indexes and an index to write describe a production run, and would be ignored here.
+    let o = &a.options;
+    for (given, flag) in [
+        (!o.priority.is_empty(), "--priority"),
+        (!o.against.is_empty(), "--against"),
+        (o.write_index.is_some(), "--write-index"),
+    ] {
+        if given {
+            anyhow::bail!("sieve eval dedup scores one labelled dataset by itself: {flag} does not apply (it is a `sieve dedup` option)");
+        }
+    }
     let set = crate::eval::dedup::build(&a.data, a.families, a.set_seed)?;
     eprintln!(
         "labelled set: {} documents in {} families",

@@ -336,6 +336,8 @@ fn true_set(text: &str, how: Shingling) -> Vec<u64> {
 #[derive(Debug, Default, serde::Serialize)]
 pub struct DedupScore {
     pub config: String,
+    /// Every setting the run used, as dedup writes it to its `config.json`.
+    pub settings: serde_json::Value,
     pub documents: usize,
     pub removed: usize,
     /// (band low, band high, pairs, found) over true Jaccard.
@@ -430,6 +432,7 @@ pub fn score(
             "{} {}x{} verify={:?} t={}",
             cfg.shingling, cfg.bands, cfg.rows, cfg.verify, cfg.threshold
         ),
+        settings: serde_json::to_value(cfg)?,
         documents: set.len(),
         removed: removed.len(),
         seconds,
@@ -526,6 +529,10 @@ pub fn render(s: &DedupScore, cfg: &DedupConfig) -> String {
         "== {} ({} documents, {} removed, {:.1} s)\n",
         s.config, s.documents, s.removed, s.seconds
     );
+    out.push_str(&format!(
+        "methods {}, MinHash seed {}, {} key ranges per band, at most {} comparisons per bucket\n",
+        cfg.methods, cfg.seed, cfg.ranges, cfg.max_bucket_comparisons
+    ));
     out.push_str("true Jaccard      pairs   found  recall  LSH P(s) at the band's low end\n");
     for &(lo, hi, n, f) in &s.recall_bands {
         if n == 0 {

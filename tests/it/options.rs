@@ -757,8 +757,10 @@ fn eval_extract_benchmark_worst_dump_explain() {
 }
 
 /// `sieve eval dedup`: `--compare-shingles` scores one configuration per shingling, the dedup
-/// settings (`--preset`, `--shingle`, `--bands`, `--rows`, `--threshold`, `--verify`) make the configuration
-/// scored, and `--set-seed` draws another labelled set (other documents in the scratch shards).
+/// settings (`--preset`, `--shingle`, `--bands`, `--rows`, `--threshold`, `--verify`, `--methods`,
+/// `--seed`, `--ranges`, `--max-bucket-comparisons`) make the configuration scored, `--set-seed`
+/// draws another labelled set (other documents in the scratch shards), and the options of a
+/// production run are refused.
 #[test]
 fn eval_dedup_options() {
     let Some(data) = crate::util::shared_data() else {
@@ -772,7 +774,7 @@ fn eval_dedup_options() {
         args.extend([data.to_str().unwrap(), "--json", json.to_str().unwrap()]);
         args.extend(["--scratch", scratch.to_str().unwrap()]);
         args.extend_from_slice(extra);
-        run_ok(&args);
+        let printed = String::from_utf8(run_ok(&args).stdout).unwrap();
         let rows: Vec<serde_json::Value> = serde_json::from_value(json_file(&json)).unwrap();
         let configs: Vec<String> = rows
             .iter()
@@ -780,11 +782,11 @@ fn eval_dedup_options() {
             .collect();
         let char5 = scratch.join("char-5/shards");
         let shards = char5.exists().then(|| crate::util::tree(&char5));
-        (configs, shards)
+        (configs, shards, rows, printed)
     };
-    let (plain, plain_set) = run("plain", &[]);
+    let (plain, plain_set, plain_rows, _) = run("plain", &[]);
     assert_eq!(plain, ["char:5 20x13 verify=Exact t=0.8"]);
-    let (two, other_set) = run(
+    let (two, other_set, _, _) = run(
         "two",
         &["--compare-shingles", "char:5,word:5", "--set-seed", "2"],
     );
@@ -806,12 +808,41 @@ fn eval_dedup_options() {
         "--rows",
         "4",
     ];
-    let (tuned, _) = run(
+    let (tuned, ..) = run(
         "tuned",
         &[&args[..], &["--threshold", "0.7", "--verify", "estimate"]].concat(),
     );
     // The preset's 14x8 and word 5-grams give way to the flags.
     assert_eq!(tuned, ["char:7 9x4 verify=Estimate t=0.7"]);
+
+    // dedup's other settings are the ones scored. Exact duplicates alone: no pair under a
+    // true Jaccard of 1 shares a component, where MinHash found some.
+    let flags = "--methods exact --seed 7 --ranges 3 --max-bucket-comparisons 5";
+    let (_, _, rows, printed) = run("exact", &flags.split(' ').collect::<Vec<_>>());
+    let settings = &rows[0]["settings"];
+    let exact_only = serde_json::json!({"exact": true, "url": false, "fuzzy": false});
+    assert_eq!(settings["methods"], exact_only, "{settings}");
+    assert_eq!(settings["seed"], 7);
+    assert_eq!(settings["ranges"], 3);
+    assert_eq!(settings["max_bucket_comparisons"], 5);
+    let line =
+        "methods exact, MinHash seed 7, 3 key ranges per band, at most 5 comparisons per bucket";
+    assert!(printed.contains(line), "{printed}");
+    let near_found = |rows: &[serde_json::Value]| -> u64 {
+        let bands = rows[0]["recall_bands"].as_array().unwrap();
+        let near = bands.iter().filter(|b| b[1].as_f64().unwrap() < 0.999);
+        near.map(|b| b[3].as_u64().unwrap()).sum()
+    };
+    assert_eq!(near_found(&rows), 0, "{}", rows[0]);
+    assert!(near_found(&plain_rows) > 0, "{}", plain_rows[0]);
+
+    // A priority list, earlier indexes and an index to write belong to a production run.
+    for flag in ["--priority=web", "--against=idx", "--write-index=idx"] {
+        let o = crate::util::run_expect(&["eval", "dedup", flag], 1);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let name = flag.split('=').next().unwrap();
+        assert!(err.contains(&format!("{name} does not apply")), "{err}");
+    }
 }
 
 /// `sieve report RUN --spec SPEC`: the card states the quality rule the spec set (Pareto with
