@@ -234,3 +234,151 @@ fn counting_resumes_after_a_match_so_overlaps_are_not_counted() {
     count(&apart, &mut Scanner::new(&idx, Compat::Sieve), &mut keys);
     assert_eq!(keys.len(), 2);
 }
+
+/// Megatron's `split_text` and the loop of `free_ngram` around it, transcribed over characters
+/// for one task 13-gram that `str::find` locates (the generated documents use no other
+/// words of it): the pieces kept, in text order.
+fn megatron_pieces(text: &str, rules: &Rules) -> Vec<String> {
+    let is_stop = |c: char| ".!?".contains(c);
+    let mut queue = std::collections::VecDeque::from([text.to_string()]);
+    let mut free = Vec::new();
+    while let Some(t) = queue.pop_front() {
+        let Some(start) = t.find(NG13) else {
+            free.push(t);
+            continue;
+        };
+        let chars: Vec<char> = t.chars().collect();
+        let collect = |r: std::ops::Range<usize>| chars[r].iter().collect::<String>();
+        let mut pos = start as isize - rules.context_chars as isize;
+        while pos > 0 && !is_stop(chars[pos as usize]) {
+            pos -= 1;
+        }
+        let first = if pos > 0 {
+            collect(0..pos as usize + 1)
+        } else {
+            String::new()
+        };
+        let mut pos = start + NG13.len() + rules.context_chars;
+        while pos < chars.len() && !is_stop(chars[pos]) {
+            pos += 1;
+        }
+        let second = if pos + 1 < chars.len() {
+            collect(pos + 1..chars.len())
+        } else {
+            String::new()
+        };
+        if first.len() > rules.min_piece_chars {
+            free.push(first);
+        }
+        if second.len() > rules.min_piece_chars {
+            queue.push_back(second);
+        }
+    }
+    free
+}
+
+#[test]
+fn strip_equals_megatrons_split_text_on_generated_documents() {
+    let idx = index(&[("t1", NG13)]);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    let (mut cut, mut both_sides) = (0, 0);
+    for _ in 0..3000 {
+        // Short words, some ending a sentence, with the n-gram at 0 to 3 places.
+        let mut words: Vec<String> = Vec::new();
+        for _ in 0..next(120) {
+            let mut w = ["ab", "b", "abba", "ba"][next(4)].to_string();
+            if next(5) == 0 {
+                w.push(['.', '!', '?'][next(3)]);
+            }
+            words.push(w);
+        }
+        for _ in 0..next(4) {
+            let at = next(words.len() + 1);
+            words.insert(at, NG13.to_string());
+        }
+        let text = words.join(" ");
+        let rules = Rules {
+            context_chars: [0, 1, 2, 7, 30, 200][next(6)],
+            min_piece_chars: [0, 1, 2, 3, 10, 40][next(6)],
+            max_pieces: 10,
+        };
+        let expected = megatron_pieces(&text, &rules);
+        for compat in [Compat::Sieve, Compat::Megatron] {
+            let got = strip(&text, &mut Scanner::new(&idx, compat), &rules);
+            let pieces: Vec<String> = got.pieces.iter().map(|(p, _)| p.clone()).collect();
+            assert_eq!(pieces, expected, "{compat:?} {rules:?}\n{text}");
+            for (piece, offset) in &got.pieces {
+                assert_eq!(&text[*offset..*offset + piece.len()], piece);
+            }
+        }
+        cut += usize::from(text.contains(NG13));
+        both_sides += usize::from(expected.len() >= 2);
+    }
+    // The generated set exercises the rule, not only documents left whole.
+    assert!(cut > 1500 && both_sides > 300, "{cut} {both_sides}");
+}
+
+#[test]
+fn a_piece_after_of_exactly_min_piece_chars_is_dropped_one_more_kept() {
+    let idx = index(&[("t1", NG13)]);
+    for (len, kept) in [(199, false), (200, false), (201, true)] {
+        // The cut runs 200 characters past the n-gram, on to the '.', then the piece after.
+        let text = format!("{NG13} {}.{}", x('y', 250), x('z', len));
+        let got = pieces(&text, &idx, Compat::Sieve);
+        assert_eq!(got, if kept { vec![x('z', len)] } else { vec![] }, "{len}");
+    }
+}
+
+#[test]
+fn a_megatron_offset_past_the_end_walks_back_from_the_last_character() {
+    let idx = index(&[("t1", NG13)]);
+    // 100 'İ' are 200 characters lowercased: the match starts at 204 in the lowercased text,
+    // past the 181 characters of the original. With no context the walk back starts at the
+    // last character and stops at the '.' after "a".
+    let text = format!("a. {} {NG13}", "İ".repeat(100));
+    let rules = Rules {
+        context_chars: 0,
+        min_piece_chars: 0,
+        max_pieces: 10,
+    };
+    let got = strip(&text, &mut Scanner::new(&idx, Compat::Megatron), &rules);
+    let pieces: Vec<&str> = got.pieces.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(pieces, ["a."]);
+    assert_eq!((got.cuts[0].start, got.cuts[0].end), (204, 181));
+}
+
+#[test]
+fn counting_resumes_one_character_after_the_match() {
+    // A task 13-gram starting with "e", the last letter of the first one's last word
+    // ("mike"): resuming after the match and its separator never sees it, resuming on that
+    // letter would.
+    let tail = "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12";
+    let idx = index(&[("t1", NG13), ("t2", &format!("e {tail}"))]);
+    let text = format!("{NG13} {tail} and more");
+    let mut keys = Vec::new();
+    for compat in [Compat::Sieve, Compat::Megatron] {
+        count(&text, &mut Scanner::new(&idx, compat), &mut keys);
+        assert_eq!(keys.len(), 1, "{compat:?}");
+    }
+}
+
+#[test]
+fn megatron_counting_resumes_at_the_lowercased_offset_in_the_original_text() {
+    // One 'İ' (two characters lowercased) shifts Megatron's offsets one character right in
+    // the original text: the scan resumes one character into "fe", on "e", and finds the
+    // task 13-gram starting there. Sieve resumes at "fe" and does not.
+    let tail = "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12";
+    let idx = index(&[("t1", NG13), ("t2", &format!("e {tail}"))]);
+    let text = format!("İ {NG13} fe {tail} and more");
+    let mut keys = Vec::new();
+    count(&text, &mut Scanner::new(&idx, Compat::Megatron), &mut keys);
+    assert_eq!(keys.len(), 2);
+    count(&text, &mut Scanner::new(&idx, Compat::Sieve), &mut keys);
+    assert_eq!(keys.len(), 1);
+}

@@ -118,13 +118,9 @@ impl NgramIndex {
         Self::probe(&self.filter, self.filter_shift, key)
     }
 
-    /// Whether some n-gram may start with the `min_n` words of key `prefix`.
-    #[inline]
-    pub fn may_start(&self, prefix: u64) -> bool {
-        self.may_start_small(prefix) && self.may_start_large(prefix)
-    }
-
-    /// The small filter uses the key's low bits, independent of the large one's high bits.
+    /// Whether some n-gram may start with the `min_n` words of key `prefix`, by the small
+    /// filter (then the large one, `may_start_large`, answers). The small filter uses the
+    /// key's low bits, independent of the large one's high bits.
     #[inline]
     fn may_start_small(&self, prefix: u64) -> bool {
         Self::probe(
