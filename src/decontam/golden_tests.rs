@@ -382,3 +382,41 @@ fn megatron_counting_resumes_at_the_lowercased_offset_in_the_original_text() {
     count(&text, &mut Scanner::new(&idx, Compat::Sieve), &mut keys);
     assert_eq!(keys.len(), 1);
 }
+
+#[test]
+fn an_index_without_task_ngrams_is_empty() {
+    assert!(index(&[]).is_empty());
+    // Seven words make no n-gram of 8 to 13 words.
+    assert!(index(&[("t", "one two three four five six seven")]).is_empty());
+    assert!(!index(&[("t1", NG13)]).is_empty());
+}
+
+#[test]
+fn a_text_of_exactly_the_ngram_length_is_scanned() {
+    // Sieve scans a text of min_n words; Megatron a text of max_n (13) words, at its one
+    // window.
+    let idx = index(&[("b", NG8), ("t1", NG13)]);
+    let mut keys = Vec::new();
+    count(NG8, &mut Scanner::new(&idx, Compat::Sieve), &mut keys);
+    assert_eq!(keys.len(), 1);
+    count(NG13, &mut Scanner::new(&idx, Compat::Megatron), &mut keys);
+    assert_eq!(keys.len(), 1);
+}
+
+#[test]
+fn a_match_spans_its_words_in_sieve_mode_and_the_joined_ngram_in_megatron_mode() {
+    let idx = index(&[("t1", NG13)]);
+    // Commas and double spaces make the matched span 36 characters longer than the 77 of
+    // the words joined by single spaces.
+    let text = format!(
+        "Some words first, {}. And after.",
+        NG13.replace(' ', ",   ")
+    );
+    let start = "Some words first, ".len();
+    for (compat, len) in [(Compat::Sieve, 77 + 36), (Compat::Megatron, 77)] {
+        let mut s = Scanner::new(&idx, compat);
+        s.tokenize(&text);
+        let m = s.first_match().unwrap();
+        assert_eq!(s.span_chars(&text, &m), (start, len), "{compat:?}");
+    }
+}

@@ -387,23 +387,6 @@ impl<'a> Scanner<'a> {
         None
     }
 
-    /// Every task n-gram occurrence in the tokenized text (sieve mode's counting pass).
-    pub fn all_matches(&mut self, out: &mut Vec<Match>) {
-        out.clear();
-        let n = self.words.len();
-        let lengths = &self.index.lengths;
-        let starts = std::mem::take(&mut self.starts);
-        for &i in &starts {
-            let i = i as usize;
-            for &len in lengths.iter().filter(|&&len| i + len <= n) {
-                if let Some(m) = self.lookup(i, len) {
-                    out.push(m);
-                }
-            }
-        }
-        self.starts = starts;
-    }
-
     /// The span of a match: start and length in characters of the scanned text. Sieve mode
     /// measures the matched words in the original text; Megatron mode takes the start in the
     /// lowercased text and the length of the words joined by single spaces, as its script does.
