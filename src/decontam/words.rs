@@ -23,13 +23,14 @@ pub fn is_word_char(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-/// The hash of a lowercase word; words of up to 8 bytes are mixed as one integer.
+/// The hash of a lowercase word; words of up to 8 bytes are mixed as one integer. A word never
+/// holds a NUL byte, so the zero padding keeps words of different lengths apart.
 #[inline]
 fn word_hash(lower: &[u8]) -> u64 {
     if lower.len() <= 8 {
         let mut v = [0u8; 8];
         v[..lower.len()].copy_from_slice(lower);
-        crate::dedup::shingle::fmix64(u64::from_le_bytes(v) ^ ((lower.len() as u64) << 59))
+        crate::dedup::shingle::fmix64(u64::from_le_bytes(v))
     } else {
         xxh3_64(lower)
     }
@@ -70,21 +71,11 @@ impl WordBuf {
     }
 }
 
-/// Whether lowercasing `c` changes the character count or turns a word character into a
-/// separator or back (`İ` → `i̇`).
-fn lowercasing_reshapes(c: char) -> bool {
-    let mut lower = c.to_lowercase();
-    match (lower.next(), lower.next()) {
-        (Some(l), None) => is_word_char(l) != is_word_char(c),
-        _ => true,
-    }
-}
-
 /// The words of `text`, each hashed by its lowercase UTF-8 form. Offsets are byte offsets into
 /// `text` itself, so lowercasing that changes lengths (`İ` → `i̇`) never shifts a cut.
 ///
-/// Returns whether lowercasing some character of `text` would reshape it (see
-/// [`lowercasing_reshapes`]): only then do the words of `text.to_lowercase()` differ from
+/// Returns whether lowercasing some character of `text` would reshape it (change the number
+/// of characters, or turn a word character into a separator): only then do the words of `text.to_lowercase()` differ from
 /// these in anything but their offsets' units, which Megatron mode needs to know.
 pub fn words(text: &str, out: &mut Vec<Word>) -> bool {
     out.clear();
@@ -110,7 +101,7 @@ pub fn words(text: &str, out: &mut Vec<Word>) -> bool {
         if CLASS[bytes[i] as usize] == NON_ASCII {
             let c = text[i..].chars().next().expect("inside the string");
             if !is_word_char(c) {
-                reshapes |= lowercasing_reshapes(c);
+                // No separator changes shape when lowercased (a test checks all of Unicode).
                 i += c.len_utf8();
                 continue;
             }
@@ -136,6 +127,10 @@ pub fn words(text: &str, out: &mut Vec<Word>) -> bool {
             }
             let chars_before = w.chars;
             for l in c.to_lowercase() {
+                // Final sigma: `str.lower()` writes Σ as ς at the end of a word and σ
+                // elsewhere, and this loop sees one character at a time; hashing both as σ
+                // lets "ΟΔΟΣ" in a document match "οδος" in a task wherever it is cut.
+                let l = if l == 'ς' { 'σ' } else { l };
                 let mut enc = [0u8; 4];
                 for &e in l.encode_utf8(&mut enc).as_bytes() {
                     w.push(e);
@@ -245,5 +240,130 @@ mod tests {
             assert_eq!(win.key(i, len), direct);
         }
         assert_ne!(win.key(0, 8), win.key(1, 8));
+    }
+
+    /// Python's `\w` on `str`, written out: what a word is made of.
+    fn is_w(c: char) -> bool {
+        c.is_alphanumeric() || c == '_'
+    }
+
+    /// Maximal runs of `\w` characters: byte range and lowercase form (final sigma as σ).
+    fn reference_words(text: &str) -> Vec<(usize, usize, String)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+            match (start, is_w(c) && i < text.len()) {
+                (None, true) => start = Some(i),
+                (Some(s), false) => {
+                    out.push((s, i, text[s..i].to_lowercase().replace('ς', "σ")));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn words_are_the_runs_of_word_characters_compared_by_their_lowercase() {
+        // ASCII and not, letters that lowercase to two characters (İ) or to ASCII (Kelvin K),
+        // final sigma, a ligature, a combining accent, digits of other scripts, separators
+        // outside ASCII, and a 70-byte word (past the 64-byte buffer).
+        let long = "x".repeat(69);
+        let alphabet = [
+            "a", "B", "z", "Q", "0", "9", "_", " ", "\t", "\n", ",", ".", "-", "'", "İ", "É", "é",
+            "ß", "ẞ", "Σ", "ς", "σ", "ǅ", "\u{301}", "١", "日", "\u{a0}", "—", "Ⅻ", "\u{212a}",
+            "ﬁ", "\u{2126}", "p", "y", &long,
+        ];
+        let mut state = 7u64;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % n
+        };
+        let mut hashes: std::collections::HashMap<String, u64> = Default::default();
+        let mut got = Vec::new();
+        for _ in 0..4000 {
+            let text: String = (0..next(30))
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            let reshapes = words(&text, &mut got);
+            let expected = reference_words(&text);
+            let spans: Vec<(usize, usize)> = got.iter().map(|w| (w.start, w.end)).collect();
+            let want: Vec<(usize, usize)> = expected.iter().map(|e| (e.0, e.1)).collect();
+            assert_eq!(spans, want, "{text:?}");
+            for (w, (_, _, lower)) in got.iter().zip(&expected) {
+                assert_eq!(w.lower_chars as usize, lower.chars().count(), "{lower:?}");
+                assert_eq!(*hashes.entry(lower.clone()).or_insert(w.hash), w.hash);
+            }
+            // Lowercasing reshapes the text when a character becomes more or fewer
+            // characters, or a word character a separator or back.
+            let reshaping = text.chars().any(|c| {
+                let l: Vec<char> = c.to_lowercase().collect();
+                l.len() != 1 || is_w(l[0]) != is_w(c)
+            });
+            assert_eq!(reshapes, reshaping, "{text:?}");
+        }
+        // Different lowercase words, different hashes: also "aaaaaaa0" and "aaaaaaap", whose
+        // last bytes differ in one bit, and 70-byte words differing in their last byte.
+        for pair in [["aaaaaaa0", "aaaaaaap"], ["x", "xx"]] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            words(pair[0], &mut a);
+            words(pair[1], &mut b);
+            assert_ne!(a[0].hash, b[0].hash, "{pair:?}");
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        words(&format!("{long}a"), &mut a);
+        words(&format!("{long}b"), &mut b);
+        assert_ne!(a[0].hash, b[0].hash);
+        let mut seen: std::collections::HashMap<u64, &String> = Default::default();
+        for (lower, h) in &hashes {
+            assert_eq!(*seen.entry(*h).or_insert(lower), lower);
+        }
+        assert!(hashes.len() > 1000, "{}", hashes.len());
+        let (mut caps, mut lower) = (Vec::new(), Vec::new());
+        words("ΟΔΟΣ ΣΟΦΟΣ", &mut caps);
+        words("οδος σοφος", &mut lower);
+        assert_eq!(caps, {
+            let mut l = lower.clone();
+            l.iter_mut()
+                .zip(&caps)
+                .for_each(|(l, c)| (l.start, l.end) = (c.start, c.end));
+            l
+        });
+    }
+
+    #[test]
+    fn no_separator_changes_shape_when_lowercased() {
+        // Why `words` looks at word characters only when it reports reshaping.
+        let reshaping: Vec<char> = (0..=0x10ffff)
+            .filter_map(char::from_u32)
+            .filter(|&c| !is_w(c))
+            .filter(|&c| {
+                let l: Vec<char> = c.to_lowercase().collect();
+                l.len() != 1 || is_w(l[0])
+            })
+            .collect();
+        assert_eq!(reshaping, Vec::<char>::new());
+    }
+
+    #[test]
+    fn sequence_keys_tell_order_lengths_and_every_bit_apart() {
+        // Order: the base is odd, so the polynomial is not a sum.
+        assert_ne!(sequence_key([1, 2]), sequence_key([2, 1]));
+        // An odd base is invertible modulo 2^64: 13 hashes differing only in the first one's
+        // top bit (multiplied by base^12) still give different keys.
+        let mut a = [5u64; 13];
+        let k = sequence_key(a);
+        a[0] ^= 1 << 63;
+        assert_ne!(k, sequence_key(a));
+        // The length is mixed in without losing bits of the polynomial.
+        let keys: std::collections::HashSet<u64> = [0u64, 1, 2, 16, 1 << 40, 1 << 63]
+            .iter()
+            .map(|&h| sequence_key([h]))
+            .chain([sequence_key([]), sequence_key([0, 0]), sequence_key([0, 1])])
+            .collect();
+        assert_eq!(keys.len(), 9);
     }
 }
