@@ -129,7 +129,12 @@ fn count_shard(work: &Path, cfg: &DecontamConfig, index: &NgramIndex, job: &Job)
     }
     let mut rows: Vec<(u64, u32, String)> = df.into_iter().map(|(k, (n, t))| (k, n, t)).collect();
     rows.sort_unstable_by_key(|r| r.0);
-    let mut out = AtomicFile::create(&counts_dir(work).join(format!("{}.bin", job.stem)))?;
+    write_counts(&counts_dir(work).join(format!("{}.bin", job.stem)), &rows)
+}
+
+/// One record per n-gram: key u64, documents u32, text length u16, text (cut at 64 KiB).
+fn write_counts(path: &Path, rows: &[(u64, u32, String)]) -> Result<()> {
+    let mut out = AtomicFile::create(path)?;
     for (key, n, text) in rows {
         let text = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
         out.write_all(&key.to_le_bytes())?;
@@ -142,23 +147,17 @@ fn count_shard(work: &Path, cfg: &DecontamConfig, index: &NgramIndex, job: &Job)
 
 fn read_counts(path: &Path, mut f: impl FnMut(u64, u32, &str)) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut i = 0;
-    while i < bytes.len() {
-        if i + 14 > bytes.len() {
-            bail!("{}: truncated at byte {i}", path.display());
-        }
-        let key = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8"));
-        let n = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().expect("4"));
-        let len = u16::from_le_bytes(bytes[i + 12..i + 14].try_into().expect("2")) as usize;
-        if i + 14 + len > bytes.len() {
-            bail!("{}: truncated at byte {i}", path.display());
-        }
-        f(
-            key,
-            n,
-            &String::from_utf8_lossy(&bytes[i + 14..i + 14 + len]),
-        );
-        i += 14 + len;
+    let (mut rest, mut at) = (&bytes[..], 0);
+    while !rest.is_empty() {
+        let truncated = || anyhow::anyhow!("{}: truncated at byte {at}", path.display());
+        let head = rest.get(..14).ok_or_else(truncated)?;
+        let key = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        let n = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
+        let len = u16::from_le_bytes(head[12..].try_into().expect("2 bytes")) as usize;
+        let text = rest.get(14..14 + len).ok_or_else(truncated)?;
+        f(key, n, &String::from_utf8_lossy(text));
+        rest = &rest[14 + len..];
+        at += 14 + len;
     }
     Ok(())
 }
@@ -304,4 +303,83 @@ pub fn expected_path(work: &Path) -> PathBuf {
 
 pub fn expected(work: &Path) -> Result<Vec<String>> {
     read_expected(&expected_path(work), "sieve decontam count")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(min_ngram: usize, max_ngram: usize) -> DecontamConfig {
+        DecontamConfig {
+            tasks: Vec::new(),
+            compat: Compat::Sieve,
+            min_ngram,
+            max_ngram,
+            df_threshold: 10,
+            rules: Rules::default(),
+        }
+    }
+
+    #[test]
+    fn ngram_sizes_run_from_1_to_64_with_the_minimum_at_most_the_maximum() {
+        for (min, max, ok) in [
+            (0, 13, false),
+            (1, 1, true),
+            (1, 13, true),
+            (13, 13, true),
+            (14, 13, false),
+            (8, 64, true),
+            (8, 65, false),
+            (64, 64, true),
+        ] {
+            assert_eq!(config(min, max).check().is_ok(), ok, "{min}..{max}");
+        }
+    }
+
+    #[test]
+    fn counts_read_back_as_written_and_a_cut_file_is_named_at_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part.bin");
+        let rows = vec![
+            (u64::MAX - 1, 7u32, "alpha bravo".to_string()),
+            (3, u32::MAX, "ünïcode words".to_string()),
+        ];
+        write_counts(&path, &rows).unwrap();
+        let mut read = Vec::new();
+        read_counts(&path, |k, n, t| read.push((k, n, t.to_string()))).unwrap();
+        assert_eq!(read, rows);
+        // Cut anywhere but between records: named at the start of the record cut short.
+        let bytes = std::fs::read(&path).unwrap();
+        let second = 14 + "alpha bravo".len();
+        for cut in 0..bytes.len() {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let result = read_counts(&path, |_, _, _| {});
+            match cut {
+                0 => assert!(result.is_ok()),
+                c if c == second => assert!(result.is_ok()),
+                c => {
+                    let at = if c < second { 0 } else { second };
+                    let err = result.unwrap_err().to_string();
+                    assert!(
+                        err.ends_with(&format!("truncated at byte {at}")),
+                        "{c}: {err}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_work_directory_keeps_the_settings_it_was_started_with() {
+        let work = tempfile::tempdir().unwrap();
+        let first = config(8, 13);
+        first.save_or_check(work.path()).unwrap();
+        assert_eq!(DecontamConfig::load(work.path()).unwrap(), first);
+        first.save_or_check(work.path()).unwrap();
+        let err = config(9, 13).save_or_check(work.path()).unwrap_err();
+        assert!(err.to_string().contains("other settings"), "{err}");
+        assert!(config(0, 13)
+            .save_or_check(tempfile::tempdir().unwrap().path())
+            .is_err());
+    }
 }

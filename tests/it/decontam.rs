@@ -206,3 +206,48 @@ fn a_document_split_beyond_the_limit_is_dropped_and_one_at_the_limit_kept() {
     );
     assert!(kept.iter().all(|d| !d.text.contains("harbour bridge")));
 }
+
+/// A corpus with 25 lines that are not JSON: the counting pass names the first 20 (each with
+/// its file and line) and goes on; the good documents are decontaminated as usual.
+#[test]
+fn the_counting_pass_names_the_first_twenty_bad_records_and_goes_on() {
+    let d = tempfile::tempdir().unwrap();
+    let tasks = d.path().join("tasks.jsonl");
+    let passage = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike";
+    std::fs::write(&tasks, format!("{{\"context\": \"{passage}\"}}\n")).unwrap();
+    let mut lines: Vec<String> = (0..25).map(|i| format!("{{broken {i}")).collect();
+    lines.push(
+        r#"{"id": "a", "dataset": "p", "text": "a clean document without any task text."}"#.into(),
+    );
+    lines.push(format!(
+        r#"{{"id": "b", "dataset": "p", "text": "{passage}"}}"#
+    ));
+    let corpus = d.path().join("pages.jsonl");
+    std::fs::write(&corpus, lines.join("\n") + "\n").unwrap();
+    let out = d.path().join("out");
+    let o = run_ok(&[
+        "decontam",
+        "-q",
+        "--task",
+        &format!("qa={}:context", tasks.display()),
+        "-o",
+        out.to_str().unwrap(),
+        corpus.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let named: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("sieve decontam count: "))
+        .collect();
+    assert_eq!(named.len(), 20, "{stderr}");
+    assert!(
+        named[0].contains("pages.jsonl") && named[0].contains("line 1 "),
+        "{stderr}"
+    );
+    assert!(named[19].contains("line 20 "), "{stderr}");
+    let kept = docs_of(&out.join("pages.parquet"));
+    assert_eq!(
+        kept.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+}
