@@ -73,15 +73,13 @@ pub fn strip(text: &str, scanner: &mut Scanner, rules: &Rules) -> Stripped {
         let chars: Vec<(usize, char)> = piece.char_indices().collect();
         let n = chars.len();
         let byte_at = |c: usize| chars.get(c).map_or(piece.len(), |&(b, _)| b);
-        // Left: 200 characters back, then back to punctuation; `p > 0` is required.
-        let mut p = start as isize - rules.context_chars as isize;
-        if p >= n as isize {
-            p = n as isize - 1; // Megatron-mode offsets can overshoot after lowercasing
-        }
-        while p > 0 && !is_stop(chars[p as usize].1) {
-            p -= 1;
-        }
-        let first_chars = if p > 0 { p as usize + 1 } else { 0 };
+        // Left: 200 characters back (Megatron-mode offsets can overshoot the end after
+        // lowercasing), then back to punctuation, which must lie after position 0.
+        let from = start.saturating_sub(rules.context_chars).min(n - 1);
+        let first_chars = (1..=from)
+            .rev()
+            .find(|&p| is_stop(chars[p].1))
+            .map_or(0, |p| p + 1);
         // Right: 200 characters past the n-gram, then on to punctuation.
         let mut q = start + len + rules.context_chars;
         while q < n && !is_stop(chars[q].1) {

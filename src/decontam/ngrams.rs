@@ -142,12 +142,8 @@ impl NgramIndex {
         if ws.len() < self.min_n {
             return;
         }
-        let windows: Vec<&[Word]> = if ws.len() < self.max_n {
-            vec![&ws[..]]
-        } else {
-            ws.windows(self.max_n).collect()
-        };
-        for w in windows {
+        // A text shorter than max_n words is one n-gram; a longer one, every max_n window.
+        for w in ws.windows(self.max_n.min(ws.len())) {
             let key = sequence_key(w.iter().map(|x| x.hash));
             let prefix = sequence_key(w[..self.min_n].iter().map(|x| x.hash));
             let check = check_hash(w);
