@@ -244,6 +244,115 @@ mod tests {
         let t = parse_task_arg("race=race.jsonl.gz").unwrap();
         assert_eq!(t.fields, vec!["text"]);
         assert!(parse_task_arg("nofile").is_err());
+        // A name and a file are both required.
+        for bad in ["=x.jsonl", "qa=", "="] {
+            assert!(parse_task_arg(bad).is_err(), "{bad}");
+        }
+        // A ':' followed by a path, or with nothing before it, is part of the file name.
+        let t = parse_task_arg("qa=mnt:data/q.jsonl").unwrap();
+        assert_eq!(
+            (t.paths, t.fields),
+            (vec!["mnt:data/q.jsonl".into()], vec!["text".to_string()])
+        );
+        let t = parse_task_arg("qa=:q").unwrap();
+        assert_eq!(
+            (t.paths, t.fields),
+            (vec![":q".into()], vec!["text".to_string()])
+        );
+    }
+
+    #[test]
+    fn task_sets_are_read_relative_to_their_file_and_merged_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = dir.path().join("tasks.toml");
+        std::fs::write(
+            &set,
+            "[[task]]\nname = \"qa\"\npaths = [\"q.jsonl\", \"/abs/q2.jsonl\"]\nfields = [\"question\"]\n\
+             [[task]]\nname = \"lm\"\npaths = [\"l.jsonl\"]\n\
+             [[task]]\nname = \"qa\"\npaths = [\"q3.jsonl\"]\nfields = [\"question\", \"answer\"]\n",
+        )
+        .unwrap();
+        let tasks = merge(load_task_file(&set).unwrap());
+        let named: Vec<(&str, Vec<PathBuf>, &[String])> = tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t.paths.clone(), &t.fields[..]))
+            .collect();
+        let q = |f: &str| dir.path().join(f);
+        assert_eq!(
+            named,
+            [
+                (
+                    "qa",
+                    vec![q("q.jsonl"), "/abs/q2.jsonl".into(), q("q3.jsonl")],
+                    &["question".to_string(), "answer".to_string()][..]
+                ),
+                ("lm", vec![q("l.jsonl")], &["text".to_string()][..]),
+            ]
+        );
+    }
+
+    #[test]
+    fn texts_records_and_ngrams_of_each_task_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let words = |k: usize, n: usize| {
+            (0..n)
+                .map(|i| format!("t{k}w{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Task a: two records (a blank line between), three texts: 13 words (one 13-gram),
+        // 15 words (three) and 5 words (too short for an 8-gram). Task b: one record of 8 words.
+        let a = dir.path().join("a.jsonl");
+        let records = [
+            serde_json::json!({"q": words(1, 13), "o": [words(2, 15), words(3, 5)]}),
+            serde_json::json!({"q": 3}),
+        ];
+        std::fs::write(&a, format!("{}\n\n{}\n", records[0], records[1])).unwrap();
+        let b = dir.path().join("b.jsonl");
+        std::fs::write(
+            &b,
+            format!("{}\n", serde_json::json!({"text": words(4, 8)})),
+        )
+        .unwrap();
+        let spec = |name: &str, path: &Path, fields: &[&str]| TaskSpec {
+            name: name.into(),
+            paths: vec![path.to_path_buf()],
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+        };
+        let tasks = [spec("a", &a, &["q", "o"]), spec("b", &b, &["text"])];
+        let (records, texts) = task_texts(&tasks[0]).unwrap();
+        assert_eq!((records, texts.len()), (2, 3));
+        let (index, stats) = build_index(&tasks, 8, 13).unwrap();
+        let counts: Vec<(&str, u64, u64, u64)> = stats
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.records, s.texts, s.ngrams))
+            .collect();
+        assert_eq!(counts, [("a", 2, 3, 4), ("b", 1, 1, 1)]);
+        assert_eq!(index.len(), 5);
+        // A task whose fields hold no text is an error, not an empty task.
+        let err = build_index(&[spec("c", &b, &["missing"])], 8, 13)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("no text in fields"), "{err}");
+    }
+
+    #[test]
+    fn up_to_65535_tasks_are_numbered() {
+        let many = |n: usize| -> Vec<TaskSpec> {
+            (0..n)
+                .map(|i| TaskSpec {
+                    name: format!("t{i}"),
+                    paths: vec!["/nonexistent/t.jsonl".into()],
+                    fields: vec!["text".into()],
+                })
+                .collect()
+        };
+        // 65,535 pass the count and fail on the missing file; one more is refused first.
+        let err = build_index(&many(65_535), 8, 13).err().unwrap();
+        assert!(err.to_string().contains("cannot open"), "{err}");
+        let err = build_index(&many(65_536), 8, 13).err().unwrap();
+        assert_eq!(err.to_string(), "too many tasks");
+        assert!(build_index(&[], 8, 13).is_err());
     }
 
     #[test]
