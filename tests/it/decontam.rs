@@ -86,7 +86,7 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
     let d = tempfile::tempdir().unwrap();
     let input = extracted(d.path());
     let one = d.path().join("one");
-    run_ok(&[
+    let quiet_run = run_ok(&[
         "decontam",
         "-q",
         "--task",
@@ -113,7 +113,15 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
             &input,
         ]);
     });
-    run_ok(&["decontam", "merge", "--work", w]);
+    // The merge says what it found, with the numbers of its report, unless told to be quiet.
+    let said = String::from_utf8(run_ok(&["decontam", "merge", "--work", w]).stderr).unwrap();
+    let report = crate::recipe::json_file(&work.join("merge.json"));
+    let summary = format!(
+        "sieve decontam: {} task n-grams, {} found in the corpus, {} in ≥ 10 documents",
+        report["index_ngrams"], report["ngrams_found"], report["frequent"]
+    );
+    assert!(said.contains(&summary), "{said}\n{summary}");
+    assert!(!String::from_utf8_lossy(&quiet_run.stderr).contains("task n-grams"));
     let split = d.path().join("split");
     let units = names_in(&one.join("done"));
     run_tasks_checking_shares(
