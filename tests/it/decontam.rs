@@ -258,4 +258,10 @@ fn the_counting_pass_names_the_first_twenty_bad_records_and_goes_on() {
         kept.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
         ["a"]
     );
+    let s = crate::util::stats(&out);
+    let read = crate::util::read_stage(&s, "read");
+    assert_eq!(read["errors"]["bad_document"], 25, "{s}");
+    // The document that was all task text is dropped as contaminated.
+    let decontam = crate::util::read_stage(&s, "decontam");
+    assert_eq!(decontam["dropped"]["contaminated"], 1, "{s}");
 }

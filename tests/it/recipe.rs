@@ -498,27 +498,35 @@ fn decontamination_frequency_at_its_boundary() {
         .collect();
     let task = corpus(dir, "task.jsonl", &tasks);
     let task_flag = format!("qa={}", task.display());
-    let out = run_stage(
-        Command,
-        dir,
-        "decontam",
-        &jsonl,
-        &["decontam", "--task", &task_flag],
-        "",
-    );
-    let summary = json_file(&out.join("decontam-summary.json"));
-    assert_eq!(summary["documents_cut"], 9, "{summary}");
-    let texts: Vec<(String, String)> = documents(&out)
-        .iter()
-        .map(|d| (source_id(d), d["text"].as_str().unwrap().to_string()))
-        .collect();
-    for (k, copies) in [(0usize, 9u64), (1, 10), (2, 11)] {
-        let quoting = texts
+    let set = dir.join("tasks.toml");
+    std::fs::write(
+        &set,
+        format!("[[task]]\nname = \"qa\"\npaths = [{task:?}]\n"),
+    )
+    .unwrap();
+    for way in [Command, Spec] {
+        let out = run_stage(
+            way,
+            dir,
+            "decontam",
+            &jsonl,
+            &["decontam", "--task", &task_flag],
+            &format!("name = \"decontam\"\ntasks = {set:?}"),
+        );
+        let summary = json_file(&out.join("decontam-summary.json"));
+        assert_eq!(summary["documents_cut"], 9, "{way:?}: {summary}");
+        let texts: Vec<(String, String)> = documents(&out)
             .iter()
-            .filter(|(id, t)| id.starts_with(&format!("f{copies}-")) && t.contains(&ngrams[k]))
-            .count();
-        let expected = if copies < 10 { 0 } else { copies as usize };
-        assert_eq!(quoting, expected, "n-gram in {copies} documents");
+            .map(|d| (source_id(d), d["text"].as_str().unwrap().to_string()))
+            .collect();
+        for (k, copies) in [(0usize, 9u64), (1, 10), (2, 11)] {
+            let quoting = texts
+                .iter()
+                .filter(|(id, t)| id.starts_with(&format!("f{copies}-")) && t.contains(&ngrams[k]))
+                .count();
+            let expected = if copies < 10 { 0 } else { copies as usize };
+            assert_eq!(quoting, expected, "{way:?}: n-gram in {copies} documents");
+        }
     }
 }
 
