@@ -351,6 +351,8 @@ fn a_megatron_offset_past_the_end_walks_back_from_the_last_character() {
     let pieces: Vec<&str> = got.pieces.iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(pieces, ["a."]);
     assert_eq!((got.cuts[0].start, got.cuts[0].end), (204, 181));
+    // The n-gram is read from the lowercased text its offsets refer to.
+    assert_eq!(got.cuts[0].ngram, NG13);
 }
 
 #[test]
