@@ -265,3 +265,45 @@ fn the_counting_pass_names_the_first_twenty_bad_records_and_goes_on() {
     let decontam = crate::util::read_stage(&s, "decontam");
     assert_eq!(decontam["dropped"]["contaminated"], 1, "{s}");
 }
+
+/// A spec run prints what decontam cut when it ends, and says nothing of it under `-q`.
+#[test]
+fn a_spec_run_prints_the_decontam_summary_unless_quiet() {
+    let d = tempfile::tempdir().unwrap();
+    let passage = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike";
+    let tasks = d.path().join("tasks.jsonl");
+    std::fs::write(&tasks, format!("{{\"text\": \"{passage}\"}}\n")).unwrap();
+    let set = d.path().join("tasks.toml");
+    std::fs::write(
+        &set,
+        format!("[[task]]\nname = \"qa\"\npaths = [{tasks:?}]\n"),
+    )
+    .unwrap();
+    let corpus = d.path().join("docs.jsonl");
+    let docs = [("a", "a document without task text."), ("b", passage)];
+    let lines: Vec<String> = docs
+        .iter()
+        .map(|(id, text)| serde_json::json!({"id": id, "text": text}).to_string())
+        .collect();
+    std::fs::write(&corpus, lines.join("\n") + "\n").unwrap();
+    for quiet in [false, true] {
+        let out = d.path().join(format!("out-{quiet}"));
+        let spec = d.path().join(format!("spec-{quiet}.toml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "[[input]]\nkind = \"import\"\ndataset = \"web\"\npaths = [{corpus:?}]\n\
+                 [output]\ndir = {out:?}\n[[stage]]\nname = \"decontam\"\ntasks = {set:?}\n"
+            ),
+        )
+        .unwrap();
+        let mut args = vec!["run"];
+        if quiet {
+            args.push("-q");
+        }
+        args.push(spec.to_str().unwrap());
+        let err = String::from_utf8(run_ok(&args).stderr).unwrap();
+        let said = err.contains("sieve decontam: 1 documents cut (0 kept as pieces");
+        assert_eq!(said, !quiet, "quiet {quiet}: {err}");
+    }
+}
