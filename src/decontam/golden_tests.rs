@@ -277,16 +277,21 @@ fn megatron_pieces(text: &str, rules: &Rules) -> Vec<String> {
     free
 }
 
-#[test]
-fn strip_equals_megatrons_split_text_on_generated_documents() {
-    let idx = index(&[("t1", NG13)]);
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = |n: usize| {
+/// A seeded generator of numbers below `n` (a 64-bit LCG), for the generated-input tests.
+pub(super) fn generator(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |n| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) as usize % n
-    };
+    }
+}
+
+#[test]
+fn strip_equals_megatrons_split_text_on_generated_documents() {
+    let idx = index(&[("t1", NG13)]);
+    let mut next = generator(0x9e37_79b9_7f4a_7c15);
     let (mut cut, mut both_sides) = (0, 0);
     for _ in 0..3000 {
         // Short words, some ending a sentence, with the n-gram at 0 to 3 places.

@@ -275,13 +275,7 @@ mod tests {
             "ß", "ẞ", "Σ", "ς", "σ", "ǅ", "\u{301}", "١", "日", "\u{a0}", "—", "Ⅻ", "\u{212a}",
             "ﬁ", "\u{2126}", "p", "y", &long,
         ];
-        let mut state = 7u64;
-        let mut next = |n: usize| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (state >> 33) as usize % n
-        };
+        let mut next = crate::decontam::golden_tests::generator(7);
         let mut hashes: std::collections::HashMap<String, u64> = Default::default();
         let mut got = Vec::new();
         for _ in 0..4000 {
