@@ -149,6 +149,20 @@ fn passes_run_as_separate_tasks_equal_the_one_shot_command() {
     });
 }
 
+/// `sieve decontam -q` of `input` into `out`, with task `qa` read from the `context` field of
+/// `tasks`.
+fn decontam_by_context(tasks: &Path, out: &Path, input: &Path) -> std::process::Output {
+    run_ok(&[
+        "decontam",
+        "-q",
+        "--task",
+        &format!("qa={}:context", tasks.display()),
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ])
+}
+
 /// Through the stage: a document quoting task text in more places than the split limit
 /// allows is dropped as `too_many_splits`; one at the limit is split into its pieces.
 #[test]
@@ -192,15 +206,7 @@ fn a_document_split_beyond_the_limit_is_dropped_and_one_at_the_limit_kept() {
         corpus.to_str().unwrap(),
     ]);
     let out = d.path().join("out");
-    run_ok(&[
-        "decontam",
-        "-q",
-        "--task",
-        &format!("qa={}:context", tasks.display()),
-        "-o",
-        out.to_str().unwrap(),
-        shards.to_str().unwrap(),
-    ]);
+    decontam_by_context(&tasks, &out, &shards);
     let s = crate::util::stats(&out);
     let stage = crate::util::read_stage(&s, "decontam");
     assert_eq!(stage["dropped"]["too_many_splits"], 1, "{s}");
@@ -233,15 +239,7 @@ fn the_counting_pass_names_the_first_twenty_bad_records_and_goes_on() {
     let corpus = d.path().join("pages.jsonl");
     std::fs::write(&corpus, lines.join("\n") + "\n").unwrap();
     let out = d.path().join("out");
-    let o = run_ok(&[
-        "decontam",
-        "-q",
-        "--task",
-        &format!("qa={}:context", tasks.display()),
-        "-o",
-        out.to_str().unwrap(),
-        corpus.to_str().unwrap(),
-    ]);
+    let o = decontam_by_context(&tasks, &out, &corpus);
     let stderr = String::from_utf8_lossy(&o.stderr);
     let named: Vec<&str> = stderr
         .lines()
