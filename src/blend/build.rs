@@ -38,15 +38,10 @@ pub struct BuildOptions {
     pub quiet: bool,
 }
 
-/// Samples of each split: `ceil(target_tokens · fraction / seq_length)`.
+/// Samples of each split: `ceil(target_tokens · fraction / seq_length)` (0 for a split of
+/// fraction 0: `parse_split` gives no negative fraction).
 pub fn split_samples(spec: &BlendSpec, fractions: [f64; 3]) -> [u64; 3] {
-    fractions.map(|f| {
-        if f > 0.0 {
-            (spec.target_tokens as f64 * f / spec.seq_length as f64).ceil() as u64
-        } else {
-            0
-        }
-    })
+    fractions.map(|f| (spec.target_tokens as f64 * f / spec.seq_length as f64).ceil() as u64)
 }
 
 pub fn build_blend(spec: &BlendSpec, out: &Path, opts: &BuildOptions) -> Result<BlendManifest> {

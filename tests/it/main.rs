@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area. See `util` for the harness.
 
+mod blend_edges;
 mod cli_runs;
 mod crash_resume;
 mod decontam;
