@@ -26,4 +26,5 @@ mod status;
 mod svg_chart;
 mod text_stages;
 mod tokenize_blend;
+mod tokenize_edges;
 mod util;

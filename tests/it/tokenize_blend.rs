@@ -481,6 +481,60 @@ fn blending_indices_equal_the_numpy_reference() {
     }
 }
 
+/// Weights are normalised by numpy's sum, which adds pairwise in blocks of 8 and 128: the
+/// sum of a list of every length from 1 to 300 (and 513, 1,000) of values spread over many
+/// magnitudes, where the order of additions changes the last bits, equals numpy's bit for bit.
+#[test]
+fn normalised_weights_equal_numpys_at_every_length() {
+    let Some(python) = python_with(&["numpy"]) else {
+        return;
+    };
+    if !repo().join("../shared/tools/megatron_ref.py").exists() {
+        sieve::testing::skip("../shared/tools/megatron_ref.py beside the repository");
+        return;
+    }
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let cases: Vec<(Vec<f64>, usize)> = (1..=300)
+        .chain([513, 1000])
+        .map(|n| {
+            let weights = (0..n)
+                .map(|_| {
+                    let unit = (next() >> 11) as f64 / (1u64 << 53) as f64;
+                    (unit + 1e-3) * 10f64.powi((next() % 13) as i32 - 6)
+                })
+                .collect();
+            (weights, 1)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.json");
+    std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let theirs = megatron_check(&python, &["blend".into(), path.display().to_string()]);
+    let mut different_from_in_order = 0;
+    for ((weights, _), r) in cases.iter().zip(theirs.as_array().unwrap()) {
+        let their_w: Vec<f64> = r["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(normalize(weights), their_w, "{} weights", weights.len());
+        let in_order: f64 = weights.iter().sum();
+        if sieve::blend::indices::numpy_sum(weights) != in_order {
+            different_from_in_order += 1;
+        }
+    }
+    // The lists are such that the order of additions shows: most sums differ from a plain
+    // left-to-right sum.
+    assert!(different_from_in_order > 100, "{different_from_in_order}");
+}
+
 /// The largest distance, over every prefix of `stream` and every dataset, between the samples
 /// a dataset has had and its weight's share of the prefix (written apart from the library's
 /// `largest_share_error`: dataset by dataset over the prefixes).
