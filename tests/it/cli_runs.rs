@@ -495,6 +495,10 @@ fn end_stages_close_a_spec_in_their_order() {
             "`dedup` comes after `tokenize`: `tokenize` ends a spec",
         ),
         (
+            &["tokenize", "blend", "clean"][..],
+            "`clean` comes after `blend`: `blend` ends a spec",
+        ),
+        (
             &["blend"][..],
             "`blend` must come right after `tokenize`, at the end of the spec",
         ),
