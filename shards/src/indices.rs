@@ -68,7 +68,12 @@ pub fn parse_split(s: &str) -> Result<[f64; 3]> {
     }
     values.resize(3, 0.0);
     let total: f64 = values.iter().sum();
-    if total.is_nan() || total <= 0.0 {
+    // The parts are digits and dots: never negative, never NaN, but a long enough run of
+    // digits is infinite, and ∞/∞ would make every fraction NaN.
+    if total.is_infinite() {
+        bail!("split {s:?}: the parts are too large to add up");
+    }
+    if total <= 0.0 {
         bail!("split {s:?}: the parts sum to zero");
     }
     Ok([values[0] / total, values[1] / total, values[2] / total])
@@ -128,7 +133,9 @@ pub fn build_bounded_indices(weights: &[f64], size: usize) -> (Vec<i16>, Vec<i64
     let mut current = vec![0i64; k];
     let mut dataset_index = Vec::with_capacity(size);
     let mut sample_index = Vec::with_capacity(size);
-    let delta = if k > 1 { 1.0 / (2 * k - 2) as f64 } else { 0.0 };
+    // With one dataset δ is 1/0 = ∞: no dataset is owed that much, and the fallback below
+    // takes the only one every time.
+    let delta = 1.0 / (2.0 * k as f64 - 2.0);
     for i in 0..size {
         let n = (i + 1) as f64;
         let mut best = usize::MAX;
@@ -239,6 +246,62 @@ mod tests {
                 seen[ki as usize] += 1;
             }
         }
+    }
+
+    #[test]
+    fn splits_that_cannot_divide_documents_are_refused() {
+        assert_eq!(parse_split("7").unwrap(), [1.0, 0.0, 0.0]);
+        assert_eq!(parse_split("1 1").unwrap(), [0.5, 0.5, 0.0]);
+        assert_eq!(parse_split("1,1,2").unwrap(), [0.25, 0.25, 0.5]);
+        let refused = |s: &str| format!("{:#}", parse_split(s).unwrap_err());
+        assert!(refused("").contains("expected one to three numbers"));
+        assert!(refused("1,2,3,4").contains("expected one to three numbers"));
+        assert!(refused("0,0,0").contains("the parts sum to zero"));
+        assert!(refused("0").contains("the parts sum to zero"));
+        assert!(refused(&"9".repeat(400)).contains("too large to add up"));
+        assert!(refused("1..2").contains("is not a number"));
+    }
+
+    #[test]
+    fn the_bounded_rule_takes_the_earliest_deadline_and_the_lowest_id_on_a_tie() {
+        // Two equal weights: both are owed half a sample at first, with the same deadline;
+        // the lower id goes first, then they alternate.
+        let (d, s) = build_bounded_indices(&[0.5, 0.5], 5);
+        assert_eq!(d, [0, 1, 0, 1, 0]);
+        assert_eq!(s, [0, 0, 1, 1, 2]);
+        // One dataset takes every sample.
+        assert_eq!(
+            build_bounded_indices(&[1.0], 3),
+            (vec![0; 3], vec![0, 1, 2])
+        );
+        // Weights summing to less than one leave no dataset owed δ = ½: each sample goes to
+        // the dataset owed most (weight · n − drawn), the lower id on a tie.
+        // n = 1: owed 0.1, 0.3 → 1; n = 2: 0.2, −0.4 → 0; n = 3: −0.7, −0.1 → 1.
+        assert_eq!(build_bounded_indices(&[0.1, 0.3], 3).0, [1, 0, 1]);
+        // n = 1: 0.1, 0.1 → 0; n = 2: −0.8, 0.2 → 1.
+        assert_eq!(build_bounded_indices(&[0.1, 0.1], 2).0, [0, 1]);
+    }
+
+    #[test]
+    fn each_rule_gives_its_own_order() {
+        let w = normalize(&[3.0, 2.0, 2.0]);
+        assert_eq!(
+            BlendRule::Megatron.indices(&w, 40),
+            build_blending_indices(&w, 40)
+        );
+        assert_eq!(
+            BlendRule::Bounded.indices(&w, 40),
+            build_bounded_indices(&w, 40)
+        );
+        assert_eq!(BlendRule::default(), BlendRule::Megatron);
+    }
+
+    #[test]
+    fn the_share_error_is_the_largest_distance_from_the_shares() {
+        // After [0, 0] with equal weights: |1 − 0.5| then |2 − 1| and |0 − 1|.
+        assert_eq!(largest_share_error(&[0.5, 0.5], &[0, 0]), 1.0);
+        assert_eq!(largest_share_error(&[0.5, 0.5], &[0, 1, 1, 0]), 0.5);
+        assert_eq!(largest_share_error(&[0.25, 0.75], &[]), 0.0);
     }
 
     #[test]

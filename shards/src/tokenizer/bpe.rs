@@ -36,26 +36,6 @@ impl Ranks {
         Ranks { by_bytes, by_rank }
     }
 
-    /// Parses tiktoken's `.tiktoken` format: one `base64(token) rank` per line.
-    pub fn parse_tiktoken(text: &str) -> anyhow::Result<Ranks> {
-        use base64::Engine as _;
-        let mut by_bytes = FxHashMap::default();
-        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
-            let (token, rank) = line
-                .split_once(' ')
-                .ok_or_else(|| anyhow::anyhow!("line {}: expected `base64 rank`", n + 1))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(token)
-                .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?;
-            let rank: Rank = rank
-                .trim()
-                .parse()
-                .map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?;
-            by_bytes.insert(bytes, rank);
-        }
-        Ok(Ranks::new(by_bytes))
-    }
-
     #[inline]
     pub fn get(&self, bytes: &[u8]) -> Option<Rank> {
         self.by_bytes.get(bytes).copied()

@@ -74,3 +74,36 @@ impl HfTokenizer {
             .unwrap_or_else(|e| format!("<|undecodable: {e}|>").into_bytes())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_level_tokenizer_encodes_decodes_and_reports_what_it_cannot_encode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": [{"id": 2, "content": "</s>", "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"hello": 0, "there": 1, "</s>": 2},
+                "unk_token": "[UNK]"},
+        });
+        std::fs::write(&path, json.to_string()).unwrap();
+        let (t, info) = HfTokenizer::open(&path).unwrap();
+        assert_eq!(info.eod_id, 2);
+        assert_eq!(info.vocab_size, 3);
+        assert_eq!(info.encoding, "huggingface:tokenizer.json");
+        let mut ids = Vec::new();
+        t.encode("hello there hello", &mut ids).unwrap();
+        assert_eq!(ids, [0, 1, 0]);
+        // Without a decoder, the tokens are joined by spaces.
+        assert_eq!(t.decode(&ids), b"hello there hello");
+        // A word the vocabulary lacks, with no unknown token to stand for it, is an error.
+        let err = t.encode("hello stranger", &mut ids).unwrap_err();
+        assert!(format!("{err:#}").starts_with("tokenizer: "), "{err:#}");
+    }
+}

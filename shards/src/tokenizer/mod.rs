@@ -171,6 +171,88 @@ mod tests {
     }
 
     #[test]
+    fn each_name_gives_its_encoding_end_of_document_and_vocabulary() {
+        // tiktoken's <|endoftext|> ids and vocabulary sizes (special tokens included).
+        for (name, canonical, eod, vocab) in [
+            ("gpt2", "gpt2", 50_256, 50_257),
+            ("r50k", "gpt2", 50_256, 50_257),
+            ("r50k_base", "gpt2", 50_256, 50_257),
+            ("cl100k", "cl100k", 100_257, 100_277),
+            ("cl100k_base", "cl100k", 100_257, 100_277),
+            ("o200k", "o200k", 199_999, 200_019),
+            ("o200k_base", "o200k", 199_999, 200_019),
+        ] {
+            let t = Tokenizer::by_name(name).unwrap();
+            assert_eq!(t.info.name, canonical, "{name}");
+            assert_eq!(t.eod(), eod, "{name}");
+            assert_eq!(t.info.vocab_size, vocab, "{name}");
+            assert_eq!(t.decode(&[eod]), b"<|endoftext|>", "{name}");
+            assert_eq!(
+                t.decode(&[vocab + 5]),
+                format!("<|unknown:{}|>", vocab + 5).as_bytes()
+            );
+        }
+        assert!(Tokenizer::by_name("gpt3").is_err());
+    }
+
+    #[test]
+    fn the_vocabulary_hash_is_of_every_token_in_id_order() {
+        // GPT-2's, as every tokenize.json written with it records it.
+        let gpt2 = Tokenizer::by_name("gpt2").unwrap();
+        assert_eq!(
+            gpt2.info.vocab_sha256,
+            "7cff19521369c7f5f5ed77ed7b730e7491800afb47d01d341e12b3ca740d8543"
+        );
+        // Recomputed here from tiktoken-rs's own decoding, length-prefixed, in id order.
+        let bpe = tiktoken_rs::r50k_base().unwrap();
+        let mut all = Vec::new();
+        for id in 0..50_256 {
+            let bytes = bpe.decode_bytes(&[id]).unwrap();
+            all.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            all.extend_from_slice(&bytes);
+        }
+        assert_eq!(gpt2.info.vocab_sha256, crate::digest::sha256_hex(&all));
+        let cl100k = Tokenizer::by_name("cl100k").unwrap();
+        assert_ne!(cl100k.info.vocab_sha256, gpt2.info.vocab_sha256);
+    }
+
+    #[test]
+    fn cl100k_and_o200k_split_text_by_their_own_patterns() {
+        // Digits in threes and case-insensitive contractions are cl100k's and o200k's, not
+        // GPT-2's: encoded by GPT-2's pattern, this text would give other ids.
+        let text = "It'S 1234567 times, DON'T stop\n\n  ok";
+        for (name, reference) in [
+            ("cl100k", tiktoken_rs::cl100k_base().unwrap()),
+            ("o200k", tiktoken_rs::o200k_base().unwrap()),
+        ] {
+            let t = Tokenizer::by_name(name).unwrap();
+            let mut ids = Vec::new();
+            t.encode(text, &mut ids).unwrap();
+            assert_eq!(ids, reference.encode_ordinary(text), "{name}");
+            assert_eq!(t.decode(&ids), text.as_bytes(), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_id_without_bytes_decodes_as_unknown() {
+        // A rank table with a hole at 1 (tiktoken's tables have holes where ids are special).
+        let mut by_bytes = FxHashMap::default();
+        by_bytes.insert(b"a".to_vec(), 0);
+        by_bytes.insert(b"b".to_vec(), 2);
+        let t = Tokenizer {
+            engine: Engine::Gpt2(Ranks::new(by_bytes)),
+            info: TokenizerInfo {
+                name: "test".into(),
+                encoding: "test".into(),
+                vocab_size: 4,
+                eod_id: 3,
+                vocab_sha256: String::new(),
+            },
+        };
+        assert_eq!(t.decode(&[0, 1, 2, 3]), b"a<|unknown:1|>b<|endoftext|>");
+    }
+
+    #[test]
     fn gpt2_equals_tiktoken_rs() {
         let t = Tokenizer::by_name("gpt2").unwrap();
         let reference = tiktoken_rs::r50k_base().unwrap();
