@@ -280,6 +280,8 @@ mod tests {
         assert_eq!(build_bounded_indices(&[0.1, 0.3], 3).0, [1, 0, 1]);
         // n = 1: 0.1, 0.1 → 0; n = 2: −0.8, 0.2 → 1.
         assert_eq!(build_bounded_indices(&[0.1, 0.1], 2).0, [0, 1]);
+        // n = 1: 0.3, 0.1 → 0; n = 2: −0.4, 0.2 → 1; n = 3: −0.1, −0.7 → 0.
+        assert_eq!(build_bounded_indices(&[0.3, 0.1], 3).0, [0, 1, 0]);
     }
 
     #[test]
@@ -294,6 +296,12 @@ mod tests {
             build_bounded_indices(&w, 40)
         );
         assert_eq!(BlendRule::default(), BlendRule::Megatron);
+    }
+
+    #[test]
+    fn weights_are_divided_by_their_sum() {
+        assert_eq!(normalize(&[1.0, 3.0]), [0.25, 0.75]);
+        assert_eq!(normalize(&[2.0]), [1.0]);
     }
 
     #[test]
