@@ -482,7 +482,7 @@ fn blending_indices_equal_the_numpy_reference() {
 }
 
 /// Weights are normalised by numpy's sum, which adds pairwise in blocks of 8 and 128: the
-/// sum of a list of every length from 1 to 300 (and 513, 1,000) of values spread over many
+/// sum of lists of every length from 1 to 300 (and 513, 1,000) of values spread over many
 /// magnitudes, where the order of additions changes the last bits, equals numpy's bit for bit.
 #[test]
 fn normalised_weights_equal_numpys_at_every_length() {
@@ -500,8 +500,10 @@ fn normalised_weights_equal_numpys_at_every_length() {
         x ^= x << 17;
         x
     };
+    // Four lists of each length: one list can add up alike in both orders by chance.
     let cases: Vec<(Vec<f64>, usize)> = (1..=300)
         .chain([513, 1000])
+        .flat_map(|n| [n; 4])
         .map(|n| {
             let weights = (0..n)
                 .map(|_| {
@@ -532,7 +534,7 @@ fn normalised_weights_equal_numpys_at_every_length() {
     }
     // The lists are such that the order of additions shows: most sums differ from a plain
     // left-to-right sum.
-    assert!(different_from_in_order > 100, "{different_from_in_order}");
+    assert!(different_from_in_order > 400, "{different_from_in_order}");
 }
 
 /// The largest distance, over every prefix of `stream` and every dataset, between the samples
