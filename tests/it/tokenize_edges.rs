@@ -86,6 +86,14 @@ fn tokenize_corpus(
     (String::from_utf8(run.stderr).unwrap(), manifest)
 }
 
+/// The lines of `stderr` where tokenize names a record or document it could not use.
+fn named_errors(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("sieve tokenize: "))
+        .collect()
+}
+
 /// Records that cannot be read and documents that cannot be encoded are counted in
 /// `tokenize.json` and the first 20 of each run are named; a document that encodes to no
 /// token is counted as empty; the rest are tokenized.
@@ -100,10 +108,7 @@ fn unreadable_and_unencodable_documents_are_counted_and_the_first_twenty_named()
     let mut lines: Vec<String> = (0..25).map(|i| format!("{{broken {i}")).collect();
     lines.push(good.into());
     let (err, m) = tokenize_corpus(dir, "broken", &tokenizer, &lines);
-    let named: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("sieve tokenize: "))
-        .collect();
+    let named = named_errors(&err);
     assert_eq!(named.len(), 20, "{err}");
     assert!(
         named[0].contains("broken.jsonl") && named[0].contains("line 1 "),
@@ -124,10 +129,7 @@ fn unreadable_and_unencodable_documents_are_counted_and_the_first_twenty_named()
     lines.push(r#"{"id": "blank", "dataset": "p", "text": "   "}"#.into());
     lines.push(good.into());
     let (err, m) = tokenize_corpus(dir, "strangers", &tokenizer, &lines);
-    let named: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("sieve tokenize: "))
-        .collect();
+    let named = named_errors(&err);
     assert_eq!(named.len(), 20, "{err}");
     assert!(
         named[0].contains("strangers.jsonl: document u0: tokenizer: "),
