@@ -146,6 +146,29 @@ fn touched_indexed(
     Ok(touched)
 }
 
+/// The largest components first (ties: the lowest root id), the first `LARGEST_LISTED` kept.
+fn keep_largest(largest: &mut Vec<(u64, u32, LargeComponent)>) {
+    largest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    largest.truncate(LARGEST_LISTED);
+}
+
+/// Keeps the candidate list short while components stream past: whenever it has grown to
+/// four times the listed number, only the largest so far stay. Only memory depends on when
+/// this runs: a component it drops is not among the largest so far, so not among the largest.
+fn bound_largest(largest: &mut Vec<(u64, u32, LargeComponent)>) {
+    if largest.len() > 4 * LARGEST_LISTED {
+        keep_largest(largest);
+    }
+}
+
+/// Compact ids are 32-bit: a run of more documents must be split.
+fn fits_compact_ids(documents: usize) -> Result<()> {
+    if documents as u64 > u32::MAX as u64 {
+        bail!("more than 4,294,967,295 documents: split the corpus into several dedup runs");
+    }
+    Ok(())
+}
+
 fn size_bucket(size: u64) -> String {
     if size <= 2 {
         return "2".into();
@@ -207,9 +230,7 @@ pub fn run(work: &WorkDir) -> Result<Report> {
                 .entry(docs.header.datasets[e.dataset as usize].clone())
                 .or_default() += 1;
         }
-        if rank.len() as u64 > u32::MAX as u64 {
-            bail!("more than 4,294,967,295 documents: split the corpus into several dedup runs");
-        }
+        fits_compact_ids(rank.len())?;
     }
     offsets.push(rank.len() as u64);
     let n = rank.len();
@@ -346,15 +367,11 @@ pub fn run(work: &WorkDir) -> Result<Report> {
                 datasets,
             },
         ));
-        if largest.len() > 4 * LARGEST_LISTED {
-            largest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            largest.truncate(LARGEST_LISTED);
-        }
+        bound_largest(&mut largest);
         i = j;
     }
     lines.commit()?;
-    largest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    largest.truncate(LARGEST_LISTED);
+    keep_largest(&mut largest);
     report.largest = largest.into_iter().map(|(_, _, c)| c).collect();
 
     // Remove lists, one per shard (empty files too: `filter` tells "nothing to remove"
@@ -444,6 +461,12 @@ mod tests {
                 assert_eq!(uf.find(x), 3);
             }
             assert_eq!(uf.find(4), 4);
+        }
+        // The best member on either side of a union.
+        for (a, b) in [(3, 4), (4, 3), (0, 3), (3, 0)] {
+            let mut uf = Components::new(ranks.clone());
+            uf.union(a, b, 1);
+            assert_eq!((uf.find(a), uf.find(b)), (3, 3), "union({a}, {b})");
         }
         // Equal ranks: the lowest id wins.
         let mut uf = Components::new(vec![1, 1, 1]);

@@ -340,3 +340,234 @@ impl DedupConfig {
         DedupOptions::from_table(table)?.config()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid configuration to vary one field at a time.
+    fn base() -> DedupConfig {
+        DedupOptions::default().config().unwrap()
+    }
+
+    fn table(toml_text: &str) -> toml::Table {
+        toml_text.parse().unwrap()
+    }
+
+    #[test]
+    fn presets_are_the_papers_and_datatroves_layouts() {
+        // MT-NLG: 260 hashes = 20 bands of 13 rows; datatrove's FineWeb: 14 × 8 = 112.
+        assert_eq!(Preset::Mtnlg.bands_rows(), (20, 13));
+        assert_eq!(Preset::Fineweb.bands_rows(), (14, 8));
+        assert_eq!(Preset::Mtnlg.shingling(), Shingling::Chars(5));
+        assert_eq!(Preset::Fineweb.shingling(), Shingling::Words(5));
+        let cfg = base();
+        assert_eq!((cfg.bands, cfg.rows, cfg.num_perm()), (20, 13, 260));
+        let small = DedupConfig {
+            bands: 3,
+            rows: 2,
+            ..base()
+        };
+        assert_eq!(small.num_perm(), 6);
+    }
+
+    #[test]
+    fn methods_parse_and_print_the_same_names() {
+        let m = Methods::parse(" url , fuzzy ,").unwrap();
+        assert_eq!(
+            m,
+            Methods {
+                exact: false,
+                url: true,
+                fuzzy: true,
+            }
+        );
+        assert_eq!(m.to_string(), "url,fuzzy");
+        for one in ["exact", "url", "fuzzy"] {
+            let m = Methods::parse(one).unwrap();
+            assert_eq!(m.to_string(), one);
+            assert_eq!(
+                [m.exact, m.url, m.fuzzy].iter().filter(|&&b| b).count(),
+                1,
+                "{one}"
+            );
+        }
+        assert!(Methods::parse("exact,minhash").is_err());
+        assert!(Methods::parse("").is_err());
+        assert!(Methods::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn each_limit_accepts_its_last_value_and_refuses_the_next() {
+        let ok = |c: DedupConfig| c.check().is_ok();
+        assert!(ok(DedupConfig { bands: 1, ..base() }));
+        assert!(!ok(DedupConfig { bands: 0, ..base() }));
+        assert!(ok(DedupConfig { rows: 1, ..base() }));
+        assert!(!ok(DedupConfig { rows: 0, ..base() }));
+        assert!(ok(DedupConfig { rows: 64, ..base() }));
+        assert!(!ok(DedupConfig { rows: 65, ..base() }));
+        for t in [0.0, 0.8, 1.0] {
+            assert!(
+                ok(DedupConfig {
+                    threshold: t,
+                    ..base()
+                }),
+                "{t}"
+            );
+        }
+        for t in [-0.01, 1.01, f64::NAN] {
+            assert!(
+                !ok(DedupConfig {
+                    threshold: t,
+                    ..base()
+                }),
+                "{t}"
+            );
+        }
+        assert!(ok(DedupConfig {
+            ranges: 1,
+            ..base()
+        }));
+        assert!(!ok(DedupConfig {
+            ranges: 0,
+            ..base()
+        }));
+        assert!(ok(DedupConfig {
+            ranges: 4096,
+            ..base()
+        }));
+        assert!(!ok(DedupConfig {
+            ranges: 4097,
+            ..base()
+        }));
+        let names = |n: usize| (0..n).map(|i| format!("d{i}")).collect::<Vec<_>>();
+        assert!(ok(DedupConfig {
+            priority: names(250),
+            ..base()
+        }));
+        assert!(!ok(DedupConfig {
+            priority: names(251),
+            ..base()
+        }));
+    }
+
+    #[test]
+    fn unlisted_datasets_rank_after_every_listed_one() {
+        let cfg = DedupConfig {
+            priority: vec!["wiki".into(), "books".into(), "cc".into()],
+            ..base()
+        };
+        assert_eq!(cfg.rank("wiki"), 0);
+        assert_eq!(cfg.rank("books"), 1);
+        assert_eq!(cfg.rank("cc"), 2);
+        assert_eq!(cfg.rank("forum"), 3);
+        assert_eq!(base().rank("anything"), 0);
+    }
+
+    #[test]
+    fn a_work_directory_keeps_its_first_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DedupConfig {
+            threshold: 0.7,
+            priority: vec!["a".into()],
+            ..base()
+        };
+        cfg.save_or_check(dir.path()).unwrap();
+        assert_eq!(
+            DedupConfig::path(dir.path()),
+            dir.path().join("config.json")
+        );
+        assert_eq!(DedupConfig::load(dir.path()).unwrap(), cfg);
+        // The same settings again: accepted; any other: refused, the file unchanged.
+        cfg.save_or_check(dir.path()).unwrap();
+        let other = DedupConfig {
+            threshold: 0.75,
+            ..cfg.clone()
+        };
+        let err = other.save_or_check(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("other settings"), "{err}");
+        assert_eq!(DedupConfig::load(dir.path()).unwrap(), cfg);
+        // Settings that fail their check are refused before anything is compared or written.
+        let fresh = tempfile::tempdir().unwrap();
+        assert!(DedupConfig { rows: 0, ..base() }
+            .save_or_check(fresh.path())
+            .is_err());
+        assert!(!DedupConfig::path(fresh.path()).exists());
+        assert!(DedupConfig::load(fresh.path()).is_err());
+    }
+
+    #[test]
+    fn a_growing_index_that_does_not_exist_yet_is_read_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        let grows = DedupConfig {
+            against: vec![IndexRef {
+                path: index.clone(),
+                generation: 7,
+            }],
+            write_index: Some(index.clone()),
+            ..base()
+        };
+        grows.save_or_check(&dir.path().join("w1")).unwrap();
+        let saved = DedupConfig::load(&dir.path().join("w1")).unwrap();
+        assert_eq!(saved.against[0].generation, 0);
+        // The same missing index read without growing it: refused, naming it.
+        let reads = DedupConfig {
+            write_index: None,
+            ..grows.clone()
+        };
+        let err = format!(
+            "{:#}",
+            reads.save_or_check(&dir.path().join("w2")).unwrap_err()
+        );
+        assert!(err.contains("--against"), "{err}");
+        // Growing another index does not excuse a missing one.
+        let other = DedupConfig {
+            write_index: Some(dir.path().join("elsewhere")),
+            ..grows
+        };
+        assert!(other.save_or_check(&dir.path().join("w3")).is_err());
+    }
+
+    #[test]
+    fn a_spec_table_gives_the_same_settings_as_the_flags() {
+        let cfg = DedupConfig::from_table(&table(
+            r#"
+            preset = "fineweb"
+            threshold = 0.7
+            methods = ["exact", "fuzzy"]
+            priority = ["wiki"]
+            rows = 4
+            "#,
+        ))
+        .unwrap();
+        assert_eq!((cfg.bands, cfg.rows), (14, 4));
+        assert_eq!(cfg.shingling, Shingling::Words(5));
+        assert_eq!(cfg.threshold, 0.7);
+        assert_eq!(
+            cfg.methods,
+            Methods {
+                exact: true,
+                url: false,
+                fuzzy: true
+            }
+        );
+        assert_eq!(cfg.priority, ["wiki"]);
+        let options = DedupOptions::from_table(&table("shingle = \"word:3\"\nbands = 2")).unwrap();
+        assert_eq!(options.shingle, Some(Shingling::Words(3)));
+        let cfg = options.config().unwrap();
+        assert_eq!(
+            (cfg.bands, cfg.rows, cfg.shingling),
+            (2, 13, Shingling::Words(3))
+        );
+        // The spec's methods are a list of names, written back the same way.
+        let written = toml::Table::try_from(&options).unwrap();
+        assert_eq!(
+            written["methods"],
+            toml::Value::Array(vec!["exact".into(), "url".into(), "fuzzy".into()])
+        );
+        assert_eq!(DedupOptions::from_table(&written).unwrap(), options);
+        assert!(DedupOptions::from_table(&table("methods = [\"mh\"]")).is_err());
+        assert!(DedupConfig::from_table(&table("rows = 65")).is_err());
+    }
+}

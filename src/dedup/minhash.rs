@@ -201,4 +201,76 @@ mod tests {
         let p = detection_probability(0.8, 20, 13);
         assert!((p - 0.677).abs() < 0.001, "{p}");
     }
+    #[test]
+    fn splitmix64_gives_the_reference_sequence() {
+        // The first outputs of Vigna's splitmix64.c from state 0.
+        let mut state = 0u64;
+        assert_eq!(splitmix64(&mut state), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(splitmix64(&mut state), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(splitmix64(&mut state), 0x06c4_5d18_8009_454f);
+    }
+
+    #[test]
+    fn a_signature_has_num_perm_values_each_the_minimum_of_its_permutation() {
+        for num_perm in [1, 15, 16, 17, 63, 64, 65, 112, 260] {
+            let m = MinHasher::new(num_perm, 3);
+            assert_eq!(m.num_perm(), num_perm);
+            let xs = set(0..50);
+            let mut sig = Vec::new();
+            m.signature(&xs, &mut sig);
+            assert_eq!(sig.len(), num_perm);
+            for (i, &v) in sig.iter().enumerate() {
+                let min = xs
+                    .iter()
+                    .map(|&x| m.a[i].wrapping_mul(x).wrapping_add(m.b[i]))
+                    .min();
+                assert_eq!(Some(v), min, "permutation {i} of {num_perm}");
+            }
+        }
+        // An empty set: every value u32::MAX.
+        let mut sig = Vec::new();
+        MinHasher::new(20, 3).signature(&[], &mut sig);
+        assert_eq!(sig, vec![u32::MAX; 20]);
+    }
+
+    #[test]
+    fn band_keys_hash_their_own_rows_seeded_by_the_band() {
+        let sig: Vec<u32> = (0..260u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+        for (band, rows) in [
+            (0, 13),
+            (1, 13),
+            (19, 13),
+            (0, 1),
+            (3, 1),
+            (2, 7),
+            (0, 64),
+            (3, 64),
+        ] {
+            if (band + 1) * rows > sig.len() {
+                continue;
+            }
+            let bytes: Vec<u8> = sig[band * rows..(band + 1) * rows]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect();
+            assert_eq!(
+                band_key(&sig, band, rows),
+                xxh3_64_with_seed(&bytes, band as u64),
+                "band {band} of {rows} rows"
+            );
+        }
+    }
+
+    #[test]
+    fn estimate_and_detection_probability_by_hand() {
+        assert_eq!(estimate_jaccard(&[1, 2, 3, 4], &[1, 2, 0, 4]), 0.75);
+        assert_eq!(estimate_jaccard(&[5, 6], &[7, 8]), 0.0);
+        assert_eq!(estimate_jaccard(&[], &[]), 0.0);
+        // One band of one row: the probability is s; two such bands: 1 − (1 − s)².
+        assert_eq!(detection_probability(0.75, 1, 1), 0.75);
+        assert_eq!(detection_probability(0.5, 2, 1), 0.75);
+        assert_eq!(detection_probability(0.5, 1, 2), 0.25);
+        assert_eq!(detection_probability(1.0, 20, 13), 1.0);
+        assert_eq!(detection_probability(0.0, 20, 13), 0.0);
+    }
 }

@@ -16,6 +16,8 @@
 pub mod components;
 pub mod config;
 pub mod edges;
+#[cfg(test)]
+mod end_to_end;
 pub mod explain;
 pub mod files;
 pub mod filter;

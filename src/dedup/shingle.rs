@@ -382,4 +382,229 @@ mod tests {
         assert_eq!(Shingling::parse("char:7").unwrap(), Shingling::Chars(7));
         assert!(Shingling::parse("byte:5").is_err());
     }
+    /// The normalised words of `text` written out independently of the byte-table scanner:
+    /// letters and digits lowercased, everything else (`_` too) a separator, each character
+    /// of an unspaced script a word of its own (kept as written).
+    fn reference_words(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut word = String::new();
+        for c in text.chars() {
+            if !c.is_alphanumeric() {
+                out.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+            } else if is_unspaced_script(c) {
+                out.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+                out.push(c.to_string());
+            } else {
+                word.extend(c.to_lowercase());
+            }
+        }
+        out.extend((!word.is_empty()).then_some(word));
+        out
+    }
+
+    /// The hash of one normalised word given as a string (at most 256 bytes).
+    fn hash_of(word: &str) -> u64 {
+        let mut buf = [0u8; 256];
+        buf[..word.len()].copy_from_slice(word.as_bytes());
+        word_hash(&buf, word.len())
+    }
+
+    #[test]
+    fn the_scanner_finds_the_words_a_plain_reading_finds() {
+        let texts = [
+            "Hello, World!",
+            "  leading and trailing   ",
+            "a_b snake_case __init__",
+            "x",
+            "",
+            "...",
+            "naïve café — Ünïcode, ÉTÉ. «quoted» ¿sí?",
+            "東京都に住む Tokyo人",
+            "ภาษาไทย and ລາວ",
+            "mixed123 456 ＡＢＣ full-width",
+            "Straße İstanbul ǅemal",
+            "—dash— …ellipsis… end—",
+            "tab\tnew\nline\r\nend",
+        ];
+        // Plus every way of cutting a text full of boundaries: each suffix starts mid-text.
+        let long = "Der Bär — ate 3 apples_and 東京 «pears» at l'Hôpital, ok?! Ωmega";
+        let suffixes = long.char_indices().map(|(i, _)| &long[i..]);
+        for text in texts.into_iter().chain(suffixes) {
+            let expected: Vec<u64> = reference_words(text).iter().map(|w| hash_of(w)).collect();
+            assert_eq!(
+                words(text),
+                expected,
+                "{text:?} = {:?}",
+                reference_words(text)
+            );
+        }
+    }
+
+    #[test]
+    fn long_words_are_one_word_each() {
+        let ascii = "a".repeat(300);
+        let accented = "é".repeat(200); // 400 bytes
+        let text = format!("{ascii} {accented} x");
+        let w = words(&text);
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[2], hash_of("x"));
+        assert_ne!(w[0], w[1]);
+        assert_eq!(words(&text), w);
+    }
+
+    #[test]
+    fn word_hashes_are_distinct_and_independent_of_the_word_before() {
+        let alphabet: Vec<char> = ('a'..='z').chain('0'..='9').collect();
+        let mut all: Vec<String> = Vec::new();
+        for &a in &alphabet {
+            all.push(a.to_string());
+            for &b in &alphabet {
+                all.push(format!("{a}{b}"));
+                all.push(format!("abcdef{a}{b}")); // 8 bytes: the last mixed-as-integer length
+                all.push(format!("abcdefg{a}{b}")); // 9 bytes: the general hash
+            }
+        }
+        let hashes: std::collections::HashSet<u64> = all.iter().map(|w| hash_of(w)).collect();
+        assert_eq!(hashes.len(), all.len(), "two words share a hash");
+        // The buffer keeps the bytes of a longer word before: they must not leak in.
+        for (before, word) in [("abcdefgh", "ab"), ("hello", "hi"), ("xyzzyxyzzy", "q")] {
+            assert_eq!(words(&format!("{before} {word}"))[1], hash_of(word));
+        }
+    }
+
+    #[test]
+    fn murmur3_finaliser_values() {
+        // MurmurHash3's fmix64 on three inputs, computed from its published constants.
+        assert_eq!(fmix64(0), 0);
+        assert_eq!(fmix64(1), 0xb456_bcfc_34c2_cb2c);
+        assert_eq!(fmix64(2), 0x3abf_2a20_6506_83e7);
+        assert_eq!(fmix64(0x0123_4567_89ab_cdef), 0x87cb_fbfe_8902_2cea);
+    }
+
+    #[test]
+    fn shingle_sizes_parse_within_their_range() {
+        assert_eq!(Shingling::parse("word").unwrap(), Shingling::Words(5));
+        assert_eq!(Shingling::parse("chars").unwrap(), Shingling::Chars(5));
+        assert_eq!(Shingling::parse("words:1").unwrap(), Shingling::Words(1));
+        assert_eq!(Shingling::parse("word:64").unwrap(), Shingling::Words(64));
+        for bad in ["word:0", "word:65", "char:x", "char:", ":5"] {
+            assert!(Shingling::parse(bad).is_err(), "{bad}");
+        }
+        for s in [Shingling::Words(3), Shingling::Chars(13)] {
+            assert_eq!(Shingling::try_from(String::from(s)).unwrap(), s);
+        }
+        assert_eq!(String::from(Shingling::Chars(7)), "char:7");
+    }
+
+    #[test]
+    fn a_text_of_exactly_one_shingle_has_one() {
+        let mut s = Shingler::default();
+        s.shingle("one two three four five", Shingling::Words(5));
+        assert_eq!(s.set.len(), 1);
+        s.shingle("abcde", Shingling::Chars(5));
+        assert_eq!(s.set.len(), 1);
+        s.shingle("abcd", Shingling::Chars(5));
+        assert!(s.set.is_empty());
+        // Repeated shingles count once, and the set is sorted.
+        s.shingle("a b a b a b a b", Shingling::Words(2));
+        assert_eq!(s.set.len(), 2);
+        s.shingle(
+            "the quick brown fox jumps over the lazy dog again",
+            Shingling::Words(2),
+        );
+        assert!(s.set.windows(2).all(|w| w[0] < w[1]), "{:?}", s.set);
+        assert_eq!(s.set.len(), 9);
+    }
+
+    #[test]
+    fn char_shingles_see_the_normalised_text_in_order() {
+        let mut s = Shingler::default();
+        let set = |s: &mut Shingler, t: &str| {
+            s.shingle(t, Shingling::Chars(3));
+            s.set.clone()
+        };
+        let plain = set(&mut s, "hello wörld");
+        assert_eq!(set(&mut s, "  HeLLo \t\n  WÖRLD \n"), plain);
+        assert_ne!(set(&mut s, "helloworld"), plain);
+        assert_eq!(plain.len(), 9);
+        // Order inside a shingle matters, for characters and for words.
+        assert_ne!(set(&mut s, "abc"), set(&mut s, "cba"));
+        assert_ne!(set(&mut s, "aab"), set(&mut s, "aba"));
+        s.shingle("dog bites man", Shingling::Words(3));
+        let a = s.set.clone();
+        s.shingle("man bites dog", Shingling::Words(3));
+        assert_ne!(a, s.set);
+    }
+
+    #[test]
+    fn jaccard_by_hand() {
+        assert_eq!(jaccard_sorted::<u32>(&[], &[]), 1.0);
+        assert_eq!(jaccard_sorted(&[], &[1]), 0.0);
+        assert_eq!(jaccard_sorted(&[1], &[]), 0.0);
+        assert_eq!(jaccard_sorted(&[1], &[1]), 1.0);
+        assert_eq!(jaccard_sorted(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(jaccard_sorted(&[1, 2, 3, 4], &[4]), 0.25);
+        assert_eq!(jaccard_sorted(&[4], &[1, 2, 3, 4]), 0.25);
+        assert_eq!(jaccard_sorted(&[1, 5, 9], &[2, 5, 10, 11]), 1.0 / 6.0);
+        assert_eq!(jaccard_sorted(&[1, 3, 5, 7], &[1, 3, 5, 7]), 1.0);
+    }
+
+    #[test]
+    fn url_forms_of_one_page_share_a_key() {
+        let n = |u| normalize_url(u).unwrap();
+        assert_eq!(
+            n("https://user:pw@WWW.example.com:443/a/b/"),
+            "example.com/a/b"
+        );
+        assert_eq!(n("example.com./x?q=1#frag"), "example.com/x?q=1");
+        assert_eq!(n("  http://example.com?b=2  "), "example.com?b=2");
+        assert_eq!(n("ftp://host:8080/p"), "host:8080/p");
+        assert!(normalize_url("http://www./").is_none());
+        assert!(normalize_url("   ").is_none());
+        assert_eq!(url_key(None), 0);
+        assert_eq!(url_key(Some("http:///")), 0);
+        assert_eq!(
+            url_key(Some("http://a.org/x")),
+            url_key(Some("https://www.a.org/x/"))
+        );
+        assert_ne!(
+            url_key(Some("http://a.org/x")),
+            url_key(Some("http://a.org/y"))
+        );
+    }
+
+    /// Keys, shingle values and signatures are stored in dedup indexes that later runs read
+    /// (`against`): a change of any hash would silently stop matching an earlier snapshot.
+    /// These values were written by this code; a change must come with a new index format.
+    #[test]
+    fn stored_hash_values_do_not_change() {
+        let text = "The quick brown fox jumps over the lazy dog. 東京 naïve café!";
+        assert_eq!(text_key(text), 0xdbd1_686b_023d_6886_95b7_2b8d_3c3c_ee9f);
+        assert_eq!(text_key("!!!"), 0xd1e3_a20a_9e4c_3dde_9560_6572_57ca_2469);
+        assert_eq!(
+            url_key(Some("https://www.example.com/a?x=1")),
+            0x223a_25d5_ac25_bd40_0266_3d41_14f4_9f07
+        );
+        let mut s = Shingler::default();
+        s.shingle(text, Shingling::Words(5));
+        assert_eq!(
+            s.set[..4],
+            [0x0612_eae7, 0x0995_8e2d, 0x2cdd_82ff, 0x905f_7fb1]
+        );
+        s.shingle(text, Shingling::Chars(5));
+        assert_eq!(
+            s.set[..4],
+            [0x0adc_1215, 0x0ade_70c1, 0x0c01_8a0d, 0x0dc3_a18a]
+        );
+        let mut sig = Vec::new();
+        crate::dedup::minhash::MinHasher::new(260, 1).signature(&s.set, &mut sig);
+        assert_eq!(
+            sig[..4],
+            [0x0017_9379, 0x07a5_a201, 0x037c_2c5d, 0x0224_77cb]
+        );
+        assert_eq!(
+            crate::dedup::minhash::band_key(&sig, 19, 13),
+            0x6d12_3527_61e1_27c7
+        );
+    }
 }
