@@ -23,6 +23,10 @@ if ! "$venv/bin/python" -c "import datatrove, spacy, regex, tldextract, ahocoras
         'datatrove==0.10.1' 'spacy==3.8.18' 'regex==2026.12.2' 'tldextract==5.4.0' \
         'pyahocorasick==2.3.1' 'fasteners==0.20'
 fi
+# transformers (its tokenizers only: no torch) loads the trainer's export with AutoTokenizer.
+if ! "$venv/bin/python" -c "import transformers" 2>/dev/null; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'transformers==5.25.0'
+fi
 export SIEVE_TEST_PYTHON="$PWD/$venv/bin/python"
 
 # CUDA 12's NVRTC, ptxas and headers (no GPU, no driver needed): the trainer's kernels are

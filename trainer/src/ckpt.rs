@@ -39,6 +39,10 @@ pub struct CheckpointConfig {
 pub struct CheckpointState {
     pub step: u64,
     pub consumed: u64,
+    /// Validation samples evaluated so far (Megatron's `consumed_valid_samples`); absent in
+    /// checkpoints written before evaluations walked the validation set.
+    #[serde(default)]
+    pub consumed_valid: u64,
     pub files: BTreeMap<String, String>,
 }
 
@@ -150,6 +154,7 @@ pub fn save<B: Backend<F = f32>>(
         let state = CheckpointState {
             step: trainer.step,
             consumed: trainer.consumed,
+            consumed_valid: trainer.consumed_valid,
             files,
         };
         AtomicFile::write_all(&tmp.join("state.json"), &serde_json::to_vec_pretty(&state)?)?;
@@ -322,6 +327,7 @@ pub fn resume<B: Backend<F = f32>>(
     trainer.model.params_changed();
     trainer.step = state.step;
     trainer.consumed = state.consumed;
+    trainer.consumed_valid = state.consumed_valid;
     Ok(())
 }
 

@@ -1,12 +1,16 @@
 //! `sieve-train export --format safetensors`: the consolidated model under Hugging Face's
 //! GPT-2 names (`transformer.h.0.attn.c_attn.weight`, …) and shapes (Conv1D weights stored
 //! `[in, out]`, the embedding cut back to the tokenizer's vocabulary), with a `config.json`
-//! for `GPT2LMHeadModel` beside it.
+//! for `GPT2LMHeadModel`, a `generation_config.json`, and the tokenizer the training data was
+//! made with (`tokenizer.json` and its config; GPT-2's `vocab.json` and `merges.txt` too), so
+//! that `AutoModelForCausalLM` and `AutoTokenizer` load the directory as it is.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use sieve_shards::atomic::AtomicFile;
+use sieve_shards::tokenizer::Tokenizer;
 
 use crate::ckpt;
 use crate::safetensors::{self, Tensor};
@@ -22,6 +26,22 @@ fn is_conv1d(name: &str) -> bool {
 pub fn export_hf(checkpoint: &Path, out_dir: &Path) -> Result<()> {
     let (config, tensors) = ckpt::consolidate(checkpoint)?;
     let m = &config.train.model;
+    let Some(info) = &config.tokenizer else {
+        bail!(
+            "{}: the checkpoint does not name the tokenizer of its data, so the export would have none",
+            checkpoint.display()
+        );
+    };
+    let tokenizer = Tokenizer::by_name(&info.name)
+        .with_context(|| format!("the tokenizer of {}", checkpoint.display()))?;
+    if tokenizer.info.vocab_sha256 != info.vocab_sha256 {
+        bail!(
+            "tokenizer {}: its vocabulary (sha256 {}) is not the one the data was made with ({})",
+            info.name,
+            tokenizer.info.vocab_sha256,
+            info.vocab_sha256
+        );
+    }
     std::fs::create_dir_all(out_dir)?;
     let mut hf = Vec::new();
     for t in tensors {
@@ -69,8 +89,21 @@ pub fn export_hf(checkpoint: &Path, out_dir: &Path) -> Result<()> {
         "eos_token_id": config.tokenizer.as_ref().map(|t| t.eod_id),
         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
     });
-    sieve_shards::atomic::AtomicFile::write_all(
+    AtomicFile::write_all(
         &out_dir.join("config.json"),
         &serde_json::to_vec_pretty(&hf_config)?,
-    )
+    )?;
+    // Generation stops at the end-of-document token, which also starts an empty prompt.
+    let generation = serde_json::json!({
+        "bos_token_id": info.eod_id,
+        "eos_token_id": info.eod_id,
+    });
+    AtomicFile::write_all(
+        &out_dir.join("generation_config.json"),
+        &serde_json::to_vec_pretty(&generation)?,
+    )?;
+    for (name, bytes) in tokenizer.hf_files(m.max_seq)? {
+        AtomicFile::write_all(&out_dir.join(name), &bytes)?;
+    }
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! flat buffers behind a [`backend::Backend`] trait.
 
 pub mod backend;
+pub mod card;
 pub mod ckpt;
 pub mod cli;
 pub mod data;

@@ -9,9 +9,9 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 use crate::backend::Float;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {
     pub step: u64,
     pub loss: f64,
@@ -108,9 +108,10 @@ impl Progress {
             return;
         }
         let msg = format!(
-            "loss {:.4} lr {:.2e} {:.0} tok/s mfu {:.1}%",
+            "loss {:.4} lr {:.2e} grad norm {:.3} {:.0} tok/s mfu {:.1}%",
             r.loss,
             r.lr,
+            r.grad_norm,
             r.tokens_per_s,
             100.0 * r.mfu
         );

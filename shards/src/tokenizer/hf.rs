@@ -22,6 +22,8 @@ const EOD_NAMES: &[&str] = &[
 
 pub struct HfTokenizer {
     inner: tokenizers::Tokenizer,
+    /// The file as read: what an export writes back.
+    pub source: Vec<u8>,
 }
 
 impl HfTokenizer {
@@ -55,7 +57,13 @@ impl HfTokenizer {
             eod_id: eod,
             vocab_sha256: sha256_hex(&bytes),
         };
-        Ok((HfTokenizer { inner }, info))
+        Ok((
+            HfTokenizer {
+                inner,
+                source: bytes,
+            },
+            info,
+        ))
     }
 
     pub fn encode(&self, text: &str, out: &mut Vec<u32>) -> Result<()> {
@@ -65,6 +73,11 @@ impl HfTokenizer {
             .map_err(|e| anyhow!("tokenizer: {e}"))?;
         out.extend_from_slice(enc.get_ids());
         Ok(())
+    }
+
+    /// The text of token `id` (an end-of-text token's name, say).
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
     }
 
     pub fn decode(&self, ids: &[u32]) -> Vec<u8> {

@@ -9,6 +9,7 @@
 
 pub mod bpe;
 pub mod hf;
+pub mod hf_export;
 pub mod pretokenize;
 
 use anyhow::{bail, Result};

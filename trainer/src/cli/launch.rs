@@ -60,7 +60,17 @@ pub fn run(args: &LaunchArgs) -> Result<()> {
             .with_context(|| format!("cannot start rank {rank}"))?;
         children.push((rank, child));
     }
+    // SIGTERM (Slurm's time-limit warning, scancel) goes on to every rank, which saves and
+    // stops after its step; the launcher waits for them.
+    crate::train::stop::install();
+    let mut forwarded = false;
     loop {
+        if crate::train::stop::requested() && !forwarded {
+            for (_, child) in &children {
+                crate::train::stop::forward(child.id());
+            }
+            forwarded = true;
+        }
         let mut running = 0;
         let mut failed = None;
         for (rank, child) in &mut children {

@@ -1,5 +1,6 @@
 //! The `sieve-train` command line: one file per subcommand.
 
+pub mod eval;
 pub mod launch;
 pub mod sample;
 pub mod selftest;
@@ -32,6 +33,17 @@ pub enum Command {
     Selftest(selftest::SelftestArgs),
     /// Generate text from a checkpoint.
     Sample(sample::SampleArgs),
+    /// A checkpoint's loss and perplexity on the valid or test split of its blend.
+    Eval(eval::EvalArgs),
+    /// The training card of a metrics file: index.html, card.md and charts/*.svg (loss,
+    /// validation loss, learning rate, gradient norm, tokens/s, MFU).
+    Card {
+        /// A run's --metrics file (JSON lines or CSV).
+        #[arg(long)]
+        metrics: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Gather a checkpoint's tensor- and pipeline-parallel shards into one safetensors file.
     Consolidate {
         #[arg(long)]
@@ -45,7 +57,8 @@ pub enum Command {
         checkpoint: PathBuf,
         #[arg(long, default_value = "safetensors")]
         format: String,
-        /// Directory for model.safetensors and config.json.
+        /// Directory for model.safetensors, config.json, generation_config.json and the
+        /// tokenizer's files.
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -62,12 +75,28 @@ pub fn main() -> Result<()> {
         }
         Command::Launch(args) => launch::run(&args)?,
         Command::Sample(args) => println!("{}", sample::run(&args)?),
+        Command::Eval(args) => {
+            if let Some(n) = args.threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build_global()
+                    .ok();
+            }
+            println!("{}", serde_json::to_string_pretty(&eval::run(&args)?)?);
+        }
         Command::Selftest(args) => {
             let report = selftest::run(&args)?;
             print!("{}", selftest::render(&report));
             if !report.passed {
                 bail!("selftest failed");
             }
+        }
+        Command::Card { metrics, output } => {
+            crate::card::write_card(&metrics, &output)?;
+            eprintln!(
+                "sieve-train: training card in {}",
+                output.join("index.html").display()
+            );
         }
         Command::Consolidate { checkpoint, output } => {
             crate::ckpt::write_consolidated(&checkpoint, &output)?;

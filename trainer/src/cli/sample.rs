@@ -21,12 +21,28 @@ pub struct SampleArgs {
     /// Tokens to generate.
     #[arg(short = 'n', long, default_value_t = 64)]
     pub tokens: usize,
+    /// Softmax temperature of the draw; 0 is greedy (always the most likely token).
     #[arg(long, default_value_t = 0.8)]
     pub temperature: f64,
+    /// Draw among the k most likely tokens only.
     #[arg(long, default_value_t = 40)]
     pub top_k: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Print the generated token ids (space-separated) instead of the text.
+    #[arg(long, conflicts_with = "logprobs")]
+    pub ids: bool,
+    /// Print one line per generated token instead of the text: its id, its log-probability
+    /// under the model (before temperature and top-k) and its text as a JSON string.
+    #[arg(long)]
+    pub logprobs: bool,
+}
+
+/// One generated token: its id and its log-probability under the model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Generated {
+    pub id: u32,
+    pub logprob: f64,
 }
 
 /// A single-rank model holding a checkpoint's consolidated weights.
@@ -45,7 +61,35 @@ pub fn load_model(checkpoint: &std::path::Path) -> Result<(Gpt<Cpu<f32>>, ckpt::
     Ok((model, config))
 }
 
+/// What `sample` prints: the text, the ids, or a line per token (see the flags).
 pub fn run(args: &SampleArgs) -> Result<String> {
+    let (tok, generated) = generate(args)?;
+    let ids: Vec<u32> = generated.iter().map(|g| g.id).collect();
+    if args.ids {
+        let words: Vec<String> = ids.iter().map(u32::to_string).collect();
+        return Ok(words.join(" "));
+    }
+    if args.logprobs {
+        let lines: Vec<String> = generated
+            .iter()
+            .map(|g| {
+                let text = String::from_utf8_lossy(&tok.decode(&[g.id])).into_owned();
+                format!(
+                    "{}\t{:.6}\t{}",
+                    g.id,
+                    g.logprob,
+                    serde_json::Value::String(text)
+                )
+            })
+            .collect();
+        return Ok(lines.join("\n"));
+    }
+    Ok(String::from_utf8_lossy(&tok.decode(&ids)).into_owned())
+}
+
+/// The tokens a checkpoint generates after `args.prompt` (after the end-of-document token
+/// when the prompt is empty), with their log-probabilities.
+pub fn generate(args: &SampleArgs) -> Result<(Tokenizer, Vec<Generated>)> {
     let (model, config) = load_model(&args.checkpoint)?;
     let Some(info) = &config.tokenizer else {
         bail!(
@@ -59,10 +103,10 @@ pub fn run(args: &SampleArgs) -> Result<String> {
     if ids.is_empty() {
         ids.push(tok.eod());
     }
-    let prompt_len = ids.len();
     let mut rng = sieve_shards::rng::SplitMix(args.seed);
     let max = model.cfg.max_seq;
     let vocab = model.cfg.vocab_size;
+    let mut generated = Vec::with_capacity(args.tokens);
     for _ in 0..args.tokens {
         let ctx = &ids[ids.len().saturating_sub(max)..];
         let mut acts = Activations::new(1, ctx.len());
@@ -71,9 +115,21 @@ pub fn run(args: &SampleArgs) -> Result<String> {
         model.forward(&mut acts, &Solo)?;
         let vl = model.layout.vocab_local;
         let row = &acts.logits()[(ctx.len() - 1) * vl..(ctx.len() - 1) * vl + vocab];
-        ids.push(pick(row, args.temperature, args.top_k, &mut rng));
+        let id = pick(row, args.temperature, args.top_k, &mut rng);
+        generated.push(Generated {
+            id,
+            logprob: log_softmax_at(row, id as usize),
+        });
+        ids.push(id);
     }
-    Ok(String::from_utf8_lossy(&tok.decode(&ids[prompt_len..])).into_owned())
+    Ok((tok, generated))
+}
+
+/// `log(softmax(logits)[i])`, in f64 with the maximum subtracted.
+fn log_softmax_at(logits: &[f32], i: usize) -> f64 {
+    let top = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+    let sum: f64 = logits.iter().map(|&x| (x as f64 - top).exp()).sum();
+    logits[i] as f64 - top - sum.ln()
 }
 
 /// Top-k sampling at a temperature (greedy at temperature 0).

@@ -10,7 +10,7 @@ use crate::dist::grid::RankGrid;
 use crate::dist::tcp::{Mesh, TcpComm};
 use crate::dist::{Comm, Solo};
 use crate::metrics::measure_cpu_gemm_peak;
-use crate::model::{GptConfig, ModelShard, Precision};
+use crate::model::{GptConfig, ModelShard, Precision, Recompute};
 use crate::optim::{AdamConfig, BatchSchedule, LrSchedule};
 use crate::train::run::{cuda, train_loop, LoopOptions, Run, Summary};
 use crate::train::{Groups, TrainConfig, Trainer};
@@ -80,14 +80,21 @@ pub struct TrainArgs {
     /// fp32, or bf16 (emulated on CPU: bf16 weights and activations, fp32 master weights).
     #[arg(long, default_value = "fp32")]
     pub precision: String,
+    /// Where checkpoints go: at the end of the run, on SIGTERM, and every --save-interval
+    /// steps (the directory is named in the summary).
+    #[arg(long, default_value = "checkpoints")]
+    pub save: PathBuf,
+    /// Save nothing, not even at the end.
     #[arg(long)]
-    pub save: Option<PathBuf>,
+    pub no_save: bool,
+    /// Also save every this many steps (0: only at the end and on SIGTERM).
     #[arg(long, default_value_t = 0)]
     pub save_interval: u64,
     /// Resume from this checkpoint (an iteration directory, or a save directory's latest).
     #[arg(long)]
     pub load: Option<PathBuf>,
-    /// Per-step metrics, JSONL (or CSV when the name ends in .csv).
+    /// Per-step metrics, JSONL (or CSV when the name ends in .csv); the run's training card
+    /// is written beside it at the end (train.jsonl → train-card/).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
     /// Peak FLOP/s for MFU (default: this CPU's measured GEMM rate).
@@ -100,6 +107,14 @@ pub struct TrainArgs {
     /// Pipeline-parallel size (divides the layers); the rest of the world is data parallel.
     #[arg(long, default_value_t = 1)]
     pub pp: usize,
+    /// Recompute activations in backward instead of keeping them (Megatron's flag):
+    /// selective (the attention probabilities) or full (each layer from its input). Saves
+    /// activation memory; the results are bitwise the same.
+    #[arg(long, value_enum)]
+    pub recompute_granularity: Option<Recompute>,
+    /// Megatron's shorthand for --recompute-granularity selective.
+    #[arg(long, conflicts_with = "recompute_granularity")]
+    pub recompute_activations: bool,
     /// ZeRO-1: shard the optimizer state and update over the data-parallel group.
     #[arg(long)]
     pub zero1: bool,
@@ -124,7 +139,7 @@ impl TrainArgs {
     pub fn loop_options(&self) -> LoopOptions {
         LoopOptions {
             load: self.load.clone(),
-            save: self.save.clone(),
+            save: (!self.no_save).then(|| self.save.clone()),
             save_interval: self.save_interval,
             metrics: self.metrics.clone(),
             exit_after: self.exit_after,
@@ -206,6 +221,11 @@ impl TrainArgs {
             dp,
             zero1: self.zero1,
             bucket_elements: None,
+            recompute: match (self.recompute_granularity, self.recompute_activations) {
+                (Some(r), _) => r,
+                (None, true) => Recompute::Selective,
+                (None, false) => Recompute::None,
+            },
         })
     }
 }

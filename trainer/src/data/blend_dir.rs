@@ -11,8 +11,33 @@ use sieve_shards::manifest::BlendManifest;
 pub struct BlendDir {
     pub dir: PathBuf,
     pub manifest: BlendManifest,
-    /// `(weight as written, prefix path)` in blend-file order.
-    pub entries: Vec<(f64, PathBuf)>,
+    /// The blend file's prefixes (as paths), with their weights if it gives them.
+    pub blend: Blend<PathBuf>,
+}
+
+/// A blend as Megatron's `get_blend_from_list` reads `--data-path` (or the words of
+/// `--data-args-path`), in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Blend<P> {
+    /// `w1 p1 w2 p2 …`: a BlendedDataset drawing from each prefix in proportion to its weight,
+    /// each prefix's GPTDataset built 0.5% larger than its share.
+    Weighted(Vec<(f64, P)>),
+    /// Prefixes without weights: an odd number of words, or pairs whose first words are not
+    /// numbers. One prefix is a plain GPTDataset of the samples asked; several are one epoch
+    /// of each, blended in proportion to their sizes.
+    Unweighted(Vec<P>),
+}
+
+impl<P> Blend<P> {
+    /// The same blend with every prefix mapped (e.g. joined to the blend directory).
+    pub fn map<Q>(self, mut f: impl FnMut(P) -> Q) -> Blend<Q> {
+        match self {
+            Blend::Weighted(entries) => {
+                Blend::Weighted(entries.into_iter().map(|(w, p)| (w, f(p))).collect())
+            }
+            Blend::Unweighted(prefixes) => Blend::Unweighted(prefixes.into_iter().map(f).collect()),
+        }
+    }
 }
 
 impl BlendDir {
@@ -52,41 +77,90 @@ impl BlendDir {
         let blend_file = dir.join(&manifest.data_args_path);
         let text = std::fs::read_to_string(&blend_file)
             .with_context(|| format!("cannot read {}", blend_file.display()))?;
-        let entries = parse_blend(&text)
+        let blend = parse_blend(&text)
             .with_context(|| format!("{} is not a Megatron blend", blend_file.display()))?
-            .into_iter()
-            .map(|(w, p)| (w, dir.join(p)))
-            .collect();
+            .map(|p| dir.join(p));
         Ok(BlendDir {
             dir: dir.to_path_buf(),
             manifest,
-            entries,
+            blend,
         })
     }
 }
 
-/// `w1 prefix1 w2 prefix2 …` (whitespace-separated), or a single prefix with weight 1.
-pub fn parse_blend(text: &str) -> Result<Vec<(f64, String)>> {
-    let tokens: Vec<&str> = text.split_whitespace().collect();
-    if tokens.len() == 1 {
-        return Ok(vec![(1.0, tokens[0].to_string())]);
+/// The words of a blend file, read as Megatron reads them: an odd number of words is a list
+/// of prefixes; an even number is `weight prefix` pairs if every first word is a number, and
+/// a list of prefixes if none is. A file mixing the two is refused (Megatron asserts).
+pub fn parse_blend(text: &str) -> Result<Blend<String>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        bail!("the blend file names no prefix");
     }
-    if tokens.is_empty() || !tokens.len().is_multiple_of(2) {
+    let prefixes = || Blend::Unweighted(words.iter().map(|w| w.to_string()).collect());
+    if words.len() % 2 == 1 {
+        return Ok(prefixes());
+    }
+    let weights: Vec<Option<f64>> = words.iter().step_by(2).map(|w| w.parse().ok()).collect();
+    if weights.iter().all(Option::is_none) {
+        return Ok(prefixes());
+    }
+    if let Some(k) = weights.iter().position(Option::is_none) {
         bail!(
-            "expected weight and prefix pairs, found {} words",
-            tokens.len()
+            "word {} ({:?}) is not a weight, but other pairs have one: weight every prefix or none",
+            2 * k + 1,
+            words[2 * k]
         );
     }
-    tokens
+    let entries = words
         .chunks(2)
-        .map(|pair| {
-            let w: f64 = pair[0]
-                .parse()
-                .with_context(|| format!("weight {:?} is not a number", pair[0]))?;
+        .zip(weights)
+        .map(|(pair, w)| {
+            let w = w.expect("every weight parsed");
             if !(w.is_finite() && w >= 0.0) {
                 bail!("weight {w} of {} is not a non-negative number", pair[1]);
             }
             Ok((w, pair[1].to_string()))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(Blend::Weighted(entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unweighted(words: &[&str]) -> Blend<String> {
+        Blend::Unweighted(words.iter().map(|w| w.to_string()).collect())
+    }
+
+    #[test]
+    fn every_form_megatron_accepts() {
+        assert_eq!(
+            parse_blend(" a_text_document\n").unwrap(),
+            unweighted(&["a_text_document"])
+        );
+        assert_eq!(parse_blend("a b c").unwrap(), unweighted(&["a", "b", "c"]));
+        assert_eq!(parse_blend("a b").unwrap(), unweighted(&["a", "b"]));
+        assert_eq!(
+            parse_blend("0.3 a\n7e-1 b").unwrap(),
+            Blend::Weighted(vec![(0.3, "a".into()), (0.7, "b".into())])
+        );
+        assert_eq!(
+            parse_blend("1 a").unwrap(),
+            Blend::Weighted(vec![(1.0, "a".into())])
+        );
+        // An odd count is a list even when some words look like numbers.
+        assert_eq!(parse_blend("1 a b").unwrap(), unweighted(&["1", "a", "b"]));
+    }
+
+    #[test]
+    fn blends_megatron_would_refuse_are_refused() {
+        for bad in [
+            "", "  \n", "1 a b c", "a b 1 c", "-1 a 2 b", "inf a", "NaN a",
+        ] {
+            assert!(parse_blend(bad).is_err(), "{bad:?}");
+        }
+        let err = parse_blend("0.5 a b c").unwrap_err().to_string();
+        assert!(err.contains("word 3 (\"b\")"), "{err}");
+    }
 }

@@ -99,12 +99,13 @@ fn shuffle_index(first: u64, total: u64, rs: &mut RandomState) -> Vec<u64> {
 }
 
 /// The three indices for the documents `docs` (a split's contiguous range) of a prefix whose
-/// document lengths are `sizes`.
+/// document lengths are `sizes`, for `num_samples` samples, or one epoch's worth when
+/// `None` (Megatron builds a GPTDataset of an unweighted blend so).
 pub fn build(
     sizes: &[i32],
     docs: &[i32],
     seq: u64,
-    num_samples: u64,
+    num_samples: Option<u64>,
     seed: u32,
 ) -> Result<GptIndices> {
     if seq == 0 {
@@ -117,15 +118,16 @@ pub fn build(
             docs.len()
         );
     }
-    let epochs = num_epochs(tokens_per_epoch, num_samples, seq);
-    let (separate_last, from_full_epochs) = if epochs == 1 {
-        (false, 0)
-    } else {
-        let from_full = ((epochs - 1) * tokens_per_epoch - EXTRA) / seq;
-        let per_epoch = (tokens_per_epoch - EXTRA) / seq;
-        // Python's int(0.80 * per_epoch).
-        let threshold = (0.80 * per_epoch as f64) as u64;
-        (num_samples.saturating_sub(from_full) < threshold, from_full)
+    let epochs = num_samples.map_or(1, |n| num_epochs(tokens_per_epoch, n, seq));
+    let (separate_last, from_full_epochs) = match num_samples {
+        Some(num_samples) if epochs > 1 => {
+            let from_full = ((epochs - 1) * tokens_per_epoch - EXTRA) / seq;
+            let per_epoch = (tokens_per_epoch - EXTRA) / seq;
+            // Python's int(0.80 * per_epoch).
+            let threshold = (0.80 * per_epoch as f64) as u64;
+            (num_samples.saturating_sub(from_full) < threshold, from_full)
+        }
+        _ => (false, 0),
     };
     let mut rs = RandomState::new(seed);
     let document = document_index(docs, epochs, &mut rs, separate_last);

@@ -8,16 +8,18 @@ use anyhow::{bail, Result};
 use sieve_shards::indexed::IndexedReader;
 use sieve_shards::indices::{build_blending_indices, normalize, parse_split, split_ranges};
 
-use super::blend_dir::BlendDir;
+use super::blend_dir::{Blend, BlendDir};
 use super::gpt_dataset::{self, GptIndices};
 
 /// Megatron's `mid_level_dataset_surplus`: each dataset builds 0.5% more samples than the
 /// blend takes from it.
 pub const SURPLUS: f64 = 0.005;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Split {
     Train = 0,
     Valid = 1,
+    Test = 2,
 }
 
 pub struct Member {
@@ -26,6 +28,8 @@ pub struct Member {
 }
 
 pub enum SampleSource {
+    /// A plain GPTDataset: Megatron's reading of a blend of one prefix without a weight.
+    Single { member: Member, seq: usize },
     /// Megatron's BlendedDataset over one GPTDataset per prefix.
     Blended {
         members: Vec<Member>,
@@ -60,14 +64,75 @@ impl SampleSource {
         seq: usize,
         seed: u32,
     ) -> Result<SampleSource> {
-        Self::blended_from(
-            &blend.entries,
+        Self::from_blend(
+            &blend.blend,
             &blend.manifest.split,
             split,
             num_samples,
             seq,
             seed,
         )
+    }
+
+    /// The dataset Megatron builds for `blend` in each of its forms: weighted prefixes are a
+    /// BlendedDataset of `num_samples`; one prefix without a weight is a plain GPTDataset of
+    /// `num_samples`; several without weights are one epoch of each, blended in proportion to
+    /// their sample counts, at most `num_samples` of them.
+    pub fn from_blend(
+        blend: &Blend<std::path::PathBuf>,
+        split_spec: &str,
+        split: Split,
+        num_samples: u64,
+        seq: usize,
+        seed: u32,
+    ) -> Result<SampleSource> {
+        let fractions = parse_split(split_spec)?;
+        let which = split as usize;
+        let member = |prefix: &Path, n: Option<u64>| -> Result<Member> {
+            let reader = IndexedReader::open(prefix)?;
+            let indices =
+                split_indices(&reader, fractions, split_spec, which, seq as u64, n, seed)?;
+            Ok(Member { reader, indices })
+        };
+        match blend {
+            Blend::Weighted(entries) => {
+                Self::blended_from(entries, split_spec, split, num_samples, seq, seed)
+            }
+            Blend::Unweighted(prefixes) if prefixes.len() == 1 => Ok(SampleSource::Single {
+                member: member(&prefixes[0], Some(num_samples))?,
+                seq,
+            }),
+            Blend::Unweighted(prefixes) => {
+                let members = prefixes
+                    .iter()
+                    .map(|p| member(p, None))
+                    .collect::<Result<Vec<_>>>()?;
+                // Megatron asserts that every blended dataset has a sample.
+                for (m, p) in members.iter().zip(prefixes) {
+                    if m.indices.shuffle.is_empty() {
+                        bail!(
+                            "{}: its split holds no sample of {} tokens, and an unweighted blend takes one epoch of each prefix",
+                            p.display(),
+                            seq + 1
+                        );
+                    }
+                }
+                let lengths: Vec<f64> = members
+                    .iter()
+                    .map(|m| m.indices.shuffle.len() as f64)
+                    .collect();
+                let available = members.iter().map(|m| m.indices.shuffle.len() as u64).sum();
+                let size = num_samples.min(available) as usize;
+                let (dataset_index, dataset_sample_index) =
+                    build_blending_indices(&normalize(&lengths), size);
+                Ok(SampleSource::Blended {
+                    members,
+                    dataset_index,
+                    dataset_sample_index,
+                    seq,
+                })
+            }
+        }
     }
 
     /// The same for any `(weight, prefix)` list and Megatron split string (what
@@ -89,7 +154,13 @@ impl SampleSource {
         for ((_, prefix), &(_, buffer)) in entries.iter().zip(&sizes) {
             let reader = IndexedReader::open(prefix)?;
             let indices = split_indices(
-                &reader, fractions, split_spec, which, seq as u64, buffer, seed,
+                &reader,
+                fractions,
+                split_spec,
+                which,
+                seq as u64,
+                Some(buffer),
+                seed,
             )?;
             members.push(Member { reader, indices });
         }
@@ -108,6 +179,7 @@ impl SampleSource {
         let name = match split {
             Split::Train => "train",
             Split::Valid => "valid",
+            Split::Test => "test",
         };
         let Some(entry) = blend.manifest.streams.get(name) else {
             bail!("{}: the blend has no {name} stream", blend.dir.display());
@@ -131,6 +203,7 @@ impl SampleSource {
 
     pub fn len(&self) -> u64 {
         match self {
+            SampleSource::Single { member, .. } => member.indices.shuffle.len() as u64,
             SampleSource::Blended { dataset_index, .. } => dataset_index.len() as u64,
             SampleSource::Stream { reader, .. } => reader.len() as u64,
         }
@@ -142,13 +215,18 @@ impl SampleSource {
 
     pub fn seq(&self) -> usize {
         match self {
-            SampleSource::Blended { seq, .. } | SampleSource::Stream { seq, .. } => *seq,
+            SampleSource::Single { seq, .. }
+            | SampleSource::Blended { seq, .. }
+            | SampleSource::Stream { seq, .. } => *seq,
         }
     }
 
     /// Sample `k`: `seq + 1` tokens appended to `out`.
     pub fn sample(&self, k: u64, out: &mut Vec<u32>) -> Result<()> {
         match self {
+            SampleSource::Single { member, seq } => {
+                gpt_sample(&member.reader, &member.indices, k, *seq, out)
+            }
             SampleSource::Blended {
                 members,
                 dataset_index,
@@ -232,20 +310,20 @@ pub fn indices_for(
         split_spec,
         which,
         seq,
-        n,
+        Some(n),
         seed,
     )
 }
 
 /// The GPTDataset indices of split `which` (Megatron's contiguous document range) of one
-/// prefix, for `n` samples of `seq + 1` tokens.
+/// prefix, for `n` samples of `seq + 1` tokens (one epoch's worth when `None`).
 fn split_indices(
     reader: &IndexedReader,
     fractions: [f64; 3],
     split_spec: &str,
     which: usize,
     seq: u64,
-    n: u64,
+    n: Option<u64>,
     seed: u32,
 ) -> Result<GptIndices> {
     let prefix = reader.prefix.display();

@@ -82,12 +82,20 @@ impl GptConfig {
         self.padded_vocab() as u64 * c + self.max_seq as u64 * c + l * per_layer + 2 * c
     }
 
-    /// Training FLOPs per token at sequence length `seq`: 6·N (forward and backward of every
-    /// weight, embeddings included as the classifier) + 12·L·C·T (attention scores and values),
-    /// the count nanoGPT, llm.c and the PaLM appendix use for MFU. Position embeddings are
-    /// lookups and are left out.
+    /// Training FLOPs per token at sequence length `seq`, as Megatron-LM's
+    /// `num_floating_point_operations` counts them for this model (multi-head attention, a
+    /// 4·h MLP without gating): every GEMM three times (forward, and the two backward products)
+    /// at 2 FLOPs a multiply-add, so per layer 6·(4h² QKV and output projections + h·s the
+    /// causal half of QKᵀ and of the weighted values + 8h² MLP), plus 6·h·V the logits over
+    /// the padded vocabulary: `6h·(L·(12h + s) + V)`. Embedding lookups, LayerNorms, biases and
+    /// softmax are not counted.
     pub fn flops_per_token(&self, seq: usize) -> f64 {
-        let n = self.parameters() as f64 - (self.max_seq * self.hidden) as f64;
-        6.0 * n + 12.0 * (self.layers * self.hidden * seq) as f64
+        let (h, l, s, v) = (
+            self.hidden as f64,
+            self.layers as f64,
+            seq as f64,
+            self.padded_vocab() as f64,
+        );
+        6.0 * h * (l * (12.0 * h + s) + v)
     }
 }

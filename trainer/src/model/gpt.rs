@@ -21,6 +21,31 @@ pub enum Precision {
     Bf16,
 }
 
+/// Which activations backward recomputes instead of keeping them from forward (Megatron's
+/// `--recompute-granularity`): none; `Selective`, the attention probabilities only (the
+/// `heads × seq²` part, the largest and the cheapest to redo); `Full`, everything of a layer
+/// but its output, redone from the layer's input one layer at a time during backward. Every
+/// kind gives bitwise the same gradients: the recomputation runs the same kernels on the same
+/// inputs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Recompute {
+    #[default]
+    None,
+    Selective,
+    Full,
+}
+
 /// What one layer keeps from forward for backward.
 struct LayerActs<B: Backend> {
     ln1: B::Buf,
@@ -36,6 +61,43 @@ struct LayerActs<B: Backend> {
     fch: B::Buf,
     fch_gelu: B::Buf,
     residual3: B::Buf,
+}
+
+impl<B: Backend> LayerActs<B> {
+    /// Frees what backward will recompute (the output stays: it is the next layer's input).
+    fn release(&mut self, recompute: Recompute) {
+        match recompute {
+            Recompute::None => {}
+            Recompute::Selective => self.att = B::Buf::default(),
+            Recompute::Full => {
+                let output = std::mem::take(&mut self.residual3);
+                *self = LayerActs::default();
+                self.residual3 = output;
+            }
+        }
+    }
+
+    /// Elements held (the activation memory of one layer of one micro-batch).
+    fn elements(&self, be: &B) -> usize {
+        [
+            &self.ln1,
+            &self.ln1_mean,
+            &self.ln1_rstd,
+            &self.qkv,
+            &self.att,
+            &self.atty,
+            &self.residual2,
+            &self.ln2,
+            &self.ln2_mean,
+            &self.ln2_rstd,
+            &self.fch,
+            &self.fch_gelu,
+            &self.residual3,
+        ]
+        .iter()
+        .map(|b| be.buf_len(b))
+        .sum()
+    }
 }
 
 impl<B: Backend> Default for LayerActs<B> {
@@ -112,6 +174,12 @@ impl<B: Backend> Activations<B> {
         }
     }
 
+    /// Elements the layers keep from forward for backward (with recomputation, what is left
+    /// of them): the activation memory of this micro-batch's transformer layers.
+    pub fn layer_elements(&self, be: &B) -> usize {
+        self.layers.iter().map(|l| l.elements(be)).sum()
+    }
+
     /// The logits of this rank's vocabulary slice, `[batch·seq, vocab_local]`.
     pub fn logits(&self) -> &B::Buf {
         &self.logits
@@ -133,6 +201,8 @@ pub struct Gpt<B: Backend> {
     /// every element is written, so it is never cleared).
     dlogits: B::Buf,
     pub backend: B,
+    /// What backward redoes instead of forward keeping it.
+    pub recompute: Recompute,
 }
 
 impl<B: Backend> Gpt<B> {
@@ -154,7 +224,22 @@ impl<B: Backend> Gpt<B> {
             compute: B::Buf::default(),
             dlogits: B::Buf::default(),
             backend,
+            recompute: Recompute::None,
         })
+    }
+
+    /// A layer's forward over this model's weights.
+    fn layer_forward(&self) -> LayerForward<'_, B> {
+        LayerForward {
+            be: &self.backend,
+            lay: &self.layout,
+            w: self.weights(),
+            precision: self.precision,
+            c: self.cfg.hidden,
+            cl: self.hidden_local(),
+            hl: self.heads_local(),
+            hs: self.cfg.head_size(),
+        }
     }
 
     /// Refreshes the bf16 copy of the weights; call after every change to `params`.
@@ -185,12 +270,6 @@ impl<B: Backend> Gpt<B> {
             .view(self.weights(), self.layout.get(name).range())
     }
 
-    /// Layer `l`'s tensor `what` of the weights forward reads.
-    fn layer_weight(&self, l: usize, what: &str) -> B::Ref<'_> {
-        self.backend
-            .view(self.weights(), self.layout.layer(l, what))
-    }
-
     fn round(&self, x: &mut B::Buf) {
         if self.precision == Precision::Bf16 {
             self.backend.round_bf16(self.backend.whole_mut(x));
@@ -212,33 +291,6 @@ impl<B: Backend> Gpt<B> {
         self.cfg.hidden / self.shard.tp
     }
 
-    /// A row-parallel linear `name` on this rank's input slice of `rows` rows: partial sums,
-    /// g (the all-reduce), then the bias once.
-    fn row_parallel(
-        &self,
-        name: &str,
-        inp: &B::Buf,
-        rows: usize,
-        in_dim: usize,
-        tp: &B::Group,
-    ) -> Result<B::Buf> {
-        let (be, c) = (&self.backend, self.cfg.hidden);
-        let mut out = be.zeros(rows * c, Role::Activation);
-        let weight = self.weight(&format!("{name}.weight"));
-        be.matmul_forward(
-            be.whole_mut(&mut out),
-            be.whole(inp),
-            weight,
-            None,
-            in_dim,
-            c,
-        );
-        be.all_reduce(tp, be.whole_mut(&mut out), ReduceOp::Sum)?;
-        be.bias_add(be.whole_mut(&mut out), self.weight(&format!("{name}.bias")));
-        self.round(&mut out);
-        Ok(out)
-    }
-
     /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
     /// other stages read `acts.input` (filled by the caller from the previous stage). The last
     /// stage reads `acts.targets` and returns the sum of the per-position losses.
@@ -248,9 +300,6 @@ impl<B: Backend> Gpt<B> {
         let (b, t) = (acts.batch, acts.seq);
         let n = b * t;
         let c = self.cfg.hidden;
-        let cl = self.hidden_local();
-        let hl = self.heads_local();
-        let hs = self.cfg.head_size();
         let act = Role::Activation;
         let stat = Role::Stat;
         assert!(
@@ -277,6 +326,7 @@ impl<B: Backend> Gpt<B> {
 
         acts.layers
             .resize_with(lay.layers.len(), LayerActs::default);
+        let fwd = self.layer_forward();
         for (li, l) in lay.layers.clone().enumerate() {
             let (done, rest) = acts.layers.split_at_mut(li);
             let x: &B::Buf = match done.last() {
@@ -284,78 +334,8 @@ impl<B: Backend> Gpt<B> {
                 None => &acts.input,
             };
             let a = &mut rest[0];
-            let w = |what: &str| self.layer_weight(l, what);
-            be.layernorm_forward(
-                self.sized(&mut a.ln1, n * c, act),
-                self.sized(&mut a.ln1_mean, n, stat),
-                self.sized(&mut a.ln1_rstd, n, stat),
-                be.whole(x),
-                w("ln_1.weight"),
-                w("ln_1.bias"),
-                c,
-            );
-            self.round(&mut a.ln1);
-            // Column-parallel QKV (f: identity in forward), heads local to this rank.
-            be.matmul_forward(
-                self.sized(&mut a.qkv, n * 3 * cl, act),
-                be.whole(&a.ln1),
-                w("attn.c_attn.weight"),
-                Some(w("attn.c_attn.bias")),
-                c,
-                3 * cl,
-            );
-            self.round(&mut a.qkv);
-            be.attention_forward(
-                self.sized(&mut a.atty, n * cl, act),
-                self.sized(&mut a.att, b * hl * t * t, act),
-                be.whole(&a.qkv),
-                b,
-                t,
-                hl,
-                hs,
-            );
-            self.round(&mut a.atty);
-            // Row-parallel output projection: partial sums, g, then the bias once.
-            let proj = self.row_parallel(&format!("h.{l}.attn.c_proj"), &a.atty, n, cl, tp)?;
-            be.residual_forward(
-                self.sized(&mut a.residual2, n * c, act),
-                be.whole(x),
-                be.whole(&proj),
-            );
-            self.round(&mut a.residual2);
-
-            be.layernorm_forward(
-                self.sized(&mut a.ln2, n * c, act),
-                self.sized(&mut a.ln2_mean, n, stat),
-                self.sized(&mut a.ln2_rstd, n, stat),
-                be.whole(&a.residual2),
-                w("ln_2.weight"),
-                w("ln_2.bias"),
-                c,
-            );
-            self.round(&mut a.ln2);
-            be.matmul_forward(
-                self.sized(&mut a.fch, n * 4 * cl, act),
-                be.whole(&a.ln2),
-                w("mlp.c_fc.weight"),
-                Some(w("mlp.c_fc.bias")),
-                c,
-                4 * cl,
-            );
-            self.round(&mut a.fch);
-            be.gelu_forward(
-                self.sized(&mut a.fch_gelu, n * 4 * cl, act),
-                be.whole(&a.fch),
-            );
-            self.round(&mut a.fch_gelu);
-            let proj =
-                self.row_parallel(&format!("h.{l}.mlp.c_proj"), &a.fch_gelu, n, 4 * cl, tp)?;
-            be.residual_forward(
-                self.sized(&mut a.residual3, n * c, act),
-                be.whole(&a.residual2),
-                be.whole(&proj),
-            );
-            self.round(&mut a.residual3);
+            fwd.layer(l, x, a, (b, t), tp)?;
+            a.release(self.recompute);
         }
 
         if !self.shard.last_stage() {
@@ -458,6 +438,7 @@ impl<B: Backend> Gpt<B> {
         let first = self.shard.first_stage();
         let valid = self.valid_columns();
         // Borrow the fields apart: weights read, gradients written.
+        let fwd_dims = (self.cfg.hidden, cl, hl, hs);
         let Gpt {
             backend: be,
             layout: lay,
@@ -466,12 +447,25 @@ impl<B: Backend> Gpt<B> {
             params,
             compute,
             dlogits,
+            recompute,
             ..
         } = self;
         let w: &B::Buf = match precision {
             Precision::Full => params,
             Precision::Bf16 => compute,
         };
+        let fwd = LayerForward {
+            be,
+            lay,
+            w,
+            precision: *precision,
+            c: fwd_dims.0,
+            cl: fwd_dims.1,
+            hl: fwd_dims.2,
+            hs: fwd_dims.3,
+        };
+        // The one layer's activations that backward redoes at a time.
+        let mut redo = LayerActs::default();
         let act = Role::Activation;
 
         // Gradient of the stage output (the residual stream after the last layer).
@@ -512,11 +506,22 @@ impl<B: Backend> Gpt<B> {
         };
 
         for (li, l) in lay.layers.clone().enumerate().rev() {
-            let a = &acts.layers[li];
             let x: &B::Buf = if li == 0 {
                 &acts.input
             } else {
                 &acts.layers[li - 1].residual3
+            };
+            let kept = &acts.layers[li];
+            let (a, att) = match *recompute {
+                Recompute::None => (kept, &kept.att),
+                Recompute::Selective => {
+                    fwd.attention(&mut redo.atty, &mut redo.att, &kept.qkv, (b, t));
+                    (kept, &redo.att)
+                }
+                Recompute::Full => {
+                    fwd.layer(l, x, &mut redo, (b, t), tp)?;
+                    (&redo, &redo.att)
+                }
             };
             let mut back = Backward {
                 be,
@@ -546,7 +551,7 @@ impl<B: Backend> Gpt<B> {
                 be.whole_mut(&mut dqkv),
                 be.whole(&datty),
                 be.whole(&a.qkv),
-                be.whole(&a.att),
+                be.whole(att),
                 b,
                 t,
                 hl,
@@ -578,6 +583,158 @@ impl<B: Backend> Gpt<B> {
             r.ready_from(be, grads, 0)?;
         }
         Ok(if first { B::Buf::default() } else { dres })
+    }
+}
+
+/// One layer's forward, apart from the rest of the model so that backward can redo it (the
+/// weights it reads and the gradients backward writes are different buffers).
+struct LayerForward<'a, B: Backend> {
+    be: &'a B,
+    lay: &'a Layout,
+    /// The weights forward reads (the bf16 copy in bf16 precision).
+    w: &'a B::Buf,
+    precision: Precision,
+    c: usize,
+    cl: usize,
+    hl: usize,
+    hs: usize,
+}
+
+impl<B: Backend> LayerForward<'_, B> {
+    fn weight(&self, l: usize, what: &str) -> B::Ref<'_> {
+        self.be.view(self.w, self.lay.layer(l, what))
+    }
+
+    fn round(&self, x: &mut B::Buf) {
+        if self.precision == Precision::Bf16 {
+            self.be.round_bf16(self.be.whole_mut(x));
+        }
+    }
+
+    fn sized<'b>(&self, buf: &'b mut B::Buf, n: usize, role: Role) -> B::Mut<'b> {
+        self.be.resize(buf, n, role);
+        self.be.whole_mut(buf)
+    }
+
+    /// A row-parallel linear of layer `l`'s `what` (`attn.c_proj`, `mlp.c_proj`): partial
+    /// sums, g (the all-reduce), then the bias once.
+    fn row_parallel(
+        &self,
+        l: usize,
+        what: &str,
+        inp: &B::Buf,
+        (rows, in_dim): (usize, usize),
+        tp: &B::Group,
+    ) -> Result<B::Buf> {
+        let (be, c) = (self.be, self.c);
+        let mut out = be.zeros(rows * c, Role::Activation);
+        be.matmul_forward(
+            be.whole_mut(&mut out),
+            be.whole(inp),
+            self.weight(l, &format!("{what}.weight")),
+            None,
+            in_dim,
+            c,
+        );
+        be.all_reduce(tp, be.whole_mut(&mut out), ReduceOp::Sum)?;
+        be.bias_add(
+            be.whole_mut(&mut out),
+            self.weight(l, &format!("{what}.bias")),
+        );
+        self.round(&mut out);
+        Ok(out)
+    }
+
+    /// The attention of `qkv` into `atty` (the output) and `att` (the probabilities).
+    fn attention(&self, atty: &mut B::Buf, att: &mut B::Buf, qkv: &B::Buf, (b, t): (usize, usize)) {
+        let be = self.be;
+        be.attention_forward(
+            self.sized(atty, b * t * self.cl, Role::Activation),
+            self.sized(att, b * self.hl * t * t, Role::Activation),
+            be.whole(qkv),
+            b,
+            t,
+            self.hl,
+            self.hs,
+        );
+        self.round(atty);
+    }
+
+    /// Layer `l` on input `x` (`b × t` rows), every activation into `a`.
+    fn layer(
+        &self,
+        l: usize,
+        x: &B::Buf,
+        a: &mut LayerActs<B>,
+        (b, t): (usize, usize),
+        tp: &B::Group,
+    ) -> Result<()> {
+        let be = self.be;
+        let (n, c, cl) = (b * t, self.c, self.cl);
+        let (act, stat) = (Role::Activation, Role::Stat);
+        let w = |what: &str| self.weight(l, what);
+        be.layernorm_forward(
+            self.sized(&mut a.ln1, n * c, act),
+            self.sized(&mut a.ln1_mean, n, stat),
+            self.sized(&mut a.ln1_rstd, n, stat),
+            be.whole(x),
+            w("ln_1.weight"),
+            w("ln_1.bias"),
+            c,
+        );
+        self.round(&mut a.ln1);
+        // Column-parallel QKV (f: identity in forward), heads local to this rank.
+        be.matmul_forward(
+            self.sized(&mut a.qkv, n * 3 * cl, act),
+            be.whole(&a.ln1),
+            w("attn.c_attn.weight"),
+            Some(w("attn.c_attn.bias")),
+            c,
+            3 * cl,
+        );
+        self.round(&mut a.qkv);
+        self.attention(&mut a.atty, &mut a.att, &a.qkv, (b, t));
+        // Row-parallel output projection: partial sums, g, then the bias once.
+        let proj = self.row_parallel(l, "attn.c_proj", &a.atty, (n, cl), tp)?;
+        be.residual_forward(
+            self.sized(&mut a.residual2, n * c, act),
+            be.whole(x),
+            be.whole(&proj),
+        );
+        self.round(&mut a.residual2);
+
+        be.layernorm_forward(
+            self.sized(&mut a.ln2, n * c, act),
+            self.sized(&mut a.ln2_mean, n, stat),
+            self.sized(&mut a.ln2_rstd, n, stat),
+            be.whole(&a.residual2),
+            w("ln_2.weight"),
+            w("ln_2.bias"),
+            c,
+        );
+        self.round(&mut a.ln2);
+        be.matmul_forward(
+            self.sized(&mut a.fch, n * 4 * cl, act),
+            be.whole(&a.ln2),
+            w("mlp.c_fc.weight"),
+            Some(w("mlp.c_fc.bias")),
+            c,
+            4 * cl,
+        );
+        self.round(&mut a.fch);
+        be.gelu_forward(
+            self.sized(&mut a.fch_gelu, n * 4 * cl, act),
+            be.whole(&a.fch),
+        );
+        self.round(&mut a.fch_gelu);
+        let proj = self.row_parallel(l, "mlp.c_proj", &a.fch_gelu, (n, 4 * cl), tp)?;
+        be.residual_forward(
+            self.sized(&mut a.residual3, n * c, act),
+            be.whole(&a.residual2),
+            be.whole(&proj),
+        );
+        self.round(&mut a.residual3);
+        Ok(())
     }
 }
 

@@ -7,5 +7,5 @@ pub mod init;
 pub mod layout;
 
 pub use config::GptConfig;
-pub use gpt::{Activations, Gpt, GradsReady, Precision};
+pub use gpt::{Activations, Gpt, GradsReady, Precision, Recompute};
 pub use layout::{Layout, ModelShard, Split, TensorSpec};

@@ -35,6 +35,11 @@ pub fn run_stage<B: Backend>(
         _ => None,
     });
     let stage = model.shard.pp_rank;
+    let last_stage = model.shard.last_stage();
+    // A forward-only schedule (evaluation) has no backward to keep activations for: each
+    // micro-batch's go back to the pool once its output is sent (on the last stage, once its
+    // loss is taken), so a stage holds one micro-batch's at a time, not all of them.
+    let forward_only = !ops.iter().any(|op| matches!(op, Op::Backward(_)));
     let width = batch * seq * model.cfg.hidden;
     let mut acts: HashMap<usize, Activations<B>> = HashMap::new();
     let mut inputs: HashMap<usize, B::Buf> = HashMap::new();
@@ -53,6 +58,8 @@ pub fn run_stage<B: Backend>(
         if together {
             model.backend.p2p_group_start();
         }
+        // Micro-batches whose activations this step sends (final once the group ends).
+        let mut sent = Vec::new();
         for op in ops {
             match op {
                 Op::RecvActivation(mb) => {
@@ -75,7 +82,11 @@ pub fn run_stage<B: Backend>(
                         a.input = x;
                     }
                     loss += model.forward(&mut a, tp)?.unwrap_or(0.0);
-                    acts.insert(mb, a);
+                    if forward_only && last_stage {
+                        pool.push(a);
+                    } else {
+                        acts.insert(mb, a);
+                    }
                 }
                 Op::SendActivation(mb) => {
                     let be = &model.backend;
@@ -83,6 +94,7 @@ pub fn run_stage<B: Backend>(
                         .with_context(|| {
                             format!("stage {stage}: sending activations of micro-batch {mb}")
                         })?;
+                    sent.push(mb);
                 }
                 Op::RecvGradient(mb) => {
                     let be = &model.backend;
@@ -120,8 +132,12 @@ pub fn run_stage<B: Backend>(
         if together {
             model.backend.p2p_group_end()?;
         }
+        if forward_only {
+            for mb in sent {
+                pool.extend(acts.remove(&mb));
+            }
+        }
     }
-    // Forward-only schedules (evaluation) keep their activations to the end.
     pool.extend(acts.into_values());
     Ok(loss)
 }

@@ -14,9 +14,11 @@ use crate::model::init::init_params;
 use crate::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
 use crate::optim::{AdamConfig, AdamState, AdamStep};
 
-/// The losses of the same steps on both backends.
+/// The losses of the same steps on both sides.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepsCheck {
+    /// What the device was checked against.
+    pub against: String,
     pub reference: Vec<f64>,
     pub device: Vec<f64>,
     /// The largest relative difference of a step's loss.
@@ -33,6 +35,12 @@ impl StepsCheck {
 /// The loss tolerance of the training check: bf16 activations on both sides, sums in other
 /// orders, over a few steps.
 pub const STEP_LOSS_TOLERANCE: f64 = 2e-2;
+
+/// The loss tolerance against the host reference optimizer: the same forward and backward,
+/// only the update in f64 instead of the kernel's f32, which bf16 rounding of the weights turns
+/// into about 2e-5 of the loss in four steps; a wrong bias correction moves it by 1.6e-2 (β₂)
+/// or 2.8e-2 (β₁), which the 2e-2 of the device check would let through.
+pub const HOST_REFERENCE_TOLERANCE: f64 = 2e-4;
 
 const ADAM: AdamConfig = AdamConfig {
     beta1: 0.9,
@@ -59,28 +67,59 @@ fn model<B: Backend<F = f32>>(backend: B, cfg: &GptConfig, seed: u64) -> Result<
     Ok(m)
 }
 
+/// The learning rate of the training check.
+const LR: f64 = 1e-3;
+
+/// AdamW on the host in f64, written from PyTorch's definition (decay decoupled from the
+/// gradient and applied first, then the bias-corrected step), apart from the backends' fused
+/// kernel that it checks. `m` and `v` are the host's own moments.
+fn host_adamw(p: &mut [f32], g: &[f32], (m, v): (&mut [f64], &mut [f64]), decay: &[f32], t: u64) {
+    let (b1, b2) = (ADAM.beta1, ADAM.beta2);
+    let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+    for i in 0..p.len() {
+        let g = g[i] as f64;
+        let decayed = p[i] as f64 * (1.0 - LR * ADAM.weight_decay * decay[i] as f64);
+        m[i] = b1 * m[i] + (1.0 - b1) * g;
+        v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+        p[i] = (decayed - LR * (m[i] / c1) / ((v[i] / c2).sqrt() + ADAM.eps)) as f32;
+    }
+}
+
+/// How a run takes its optimiser step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Optimizer {
+    /// The backend's fused AdamW kernel.
+    Backend,
+    /// [`host_adamw`]: the independent reference.
+    HostReference,
+}
+
 /// One optimiser step on one micro-batch: forward, backward, AdamW. Returns the mean loss.
-fn step<B: Backend<F = f32>>(
-    m: &mut Gpt<B>,
-    acts: &mut Activations<B>,
-    adam: &mut AdamState<B::Buf>,
-    decay: &B::Buf,
-    solo: &B::Group,
-    t: u64,
-) -> Result<f64> {
+fn step<B: Backend<F = f32>>(m: &mut Gpt<B>, s: &mut Steps<B>, t: u64) -> Result<f64> {
+    let acts = &mut s.acts;
     let n = acts.tokens.len();
     m.zero_grads();
-    let loss = m.forward(acts, solo)?.unwrap_or(0.0) / n as f64;
-    m.backward(acts, 1.0 / n as f32, None, solo, None)?;
+    let loss = m.forward(acts, &s.solo)?.unwrap_or(0.0) / n as f64;
+    m.backward(acts, 1.0 / n as f32, None, &s.solo, None)?;
     let be = &m.backend;
-    be.adamw_step(
-        be.whole_mut(&mut m.params),
-        be.whole(&m.grads),
-        be.whole_mut(&mut adam.m),
-        be.whole_mut(&mut adam.v),
-        be.whole(decay),
-        &AdamStep::new(&ADAM, 1e-3, t),
-    );
+    match s.optimizer {
+        Optimizer::Backend => be.adamw_step(
+            be.whole_mut(&mut m.params),
+            be.whole(&m.grads),
+            be.whole_mut(&mut s.adam.m),
+            be.whole_mut(&mut s.adam.v),
+            be.whole(&s.decay),
+            &AdamStep::new(&ADAM, LR, t),
+        ),
+        Optimizer::HostReference => {
+            let len = m.layout.len;
+            let mut p = be.to_host(be.whole(&m.params), len);
+            let g = be.to_host(be.whole(&m.grads), len);
+            let (hm, hv) = &mut s.host_moments;
+            host_adamw(&mut p, &g, (hm, hv), &s.host_decay, t);
+            be.upload(be.whole_mut(&mut m.params), &p);
+        }
+    }
     m.params_changed();
     m.backend.synchronize()?;
     Ok(loss)
@@ -93,17 +132,51 @@ fn random_tokens(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-/// Losses of `steps` steps of the same small model on the same tokens, on both backends.
+/// Losses of `steps` steps of the same small model on the same tokens, on both backends
+/// (each with its AdamW kernel).
 pub fn training_steps<R: Backend<F = f32>, D: Backend<F = f32>>(
     reference: R,
     device: D,
     steps: u64,
 ) -> Result<StepsCheck> {
+    let (r, o) = (reference, Optimizer::Backend);
+    compare_steps(
+        ("the CPU backend", r, o),
+        device,
+        steps,
+        STEP_LOSS_TOLERANCE,
+    )
+}
+
+/// Losses of `steps` steps on `device` against the same steps on `reference` with the host's
+/// own AdamW: what the CPU backend is checked against (comparing it with itself would prove
+/// nothing).
+pub fn training_steps_against_host<R: Backend<F = f32>, D: Backend<F = f32>>(
+    reference: R,
+    device: D,
+    steps: u64,
+) -> Result<StepsCheck> {
+    let against = (
+        "the host reference optimizer",
+        reference,
+        Optimizer::HostReference,
+    );
+    compare_steps(against, device, steps, HOST_REFERENCE_TOLERANCE)
+}
+
+fn compare_steps<R: Backend<F = f32>, D: Backend<F = f32>>(
+    (against, reference, optimizer): (&str, R, Optimizer),
+    device: D,
+    steps: u64,
+    tolerance: f64,
+) -> Result<StepsCheck> {
     let cfg = GptConfig::preset("tiny", 500)?;
     let (batch, seq) = (2, 64);
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 11);
-    let reference = run_steps(model(reference, &cfg, 5)?, &tokens, batch, seq, steps)?;
-    let device = run_steps(model(device, &cfg, 5)?, &tokens, batch, seq, steps)?;
+    let reference = model(reference, &cfg, 5)?;
+    let reference = run_steps(reference, &tokens, (batch, seq), steps, optimizer)?;
+    let device = model(device, &cfg, 5)?;
+    let device = run_steps(device, &tokens, (batch, seq), steps, Optimizer::Backend)?;
     let worst_relative = reference
         .iter()
         .zip(&device)
@@ -116,21 +189,22 @@ pub fn training_steps<R: Backend<F = f32>, D: Backend<F = f32>>(
         })
         .fold(0.0, f64::max);
     Ok(StepsCheck {
+        against: against.to_string(),
         reference,
         device,
         worst_relative,
-        tolerance: STEP_LOSS_TOLERANCE,
+        tolerance,
     })
 }
 
 fn run_steps<B: Backend<F = f32>>(
     mut m: Gpt<B>,
     tokens: &[u32],
-    batch: usize,
-    seq: usize,
+    (batch, seq): (usize, usize),
     steps: u64,
+    optimizer: Optimizer,
 ) -> Result<Vec<f64>> {
-    let mut steps_of = Steps::new(&m, tokens, batch, seq);
+    let mut steps_of = Steps::new(&m, tokens, batch, seq, optimizer);
     (1..=steps).map(|t| steps_of.step(&mut m, t)).collect()
 }
 
@@ -141,33 +215,36 @@ struct Steps<B: Backend<F = f32>> {
     adam: AdamState<B::Buf>,
     decay: B::Buf,
     acts: Activations<B>,
+    optimizer: Optimizer,
+    /// The host reference's moments and decay mask (empty for the backend's kernel).
+    host_moments: (Vec<f64>, Vec<f64>),
+    host_decay: Vec<f32>,
 }
 
 impl<B: Backend<F = f32>> Steps<B> {
-    fn new(m: &Gpt<B>, tokens: &[u32], batch: usize, seq: usize) -> Self {
+    fn new(m: &Gpt<B>, tokens: &[u32], batch: usize, seq: usize, optimizer: Optimizer) -> Self {
         let mut acts = Activations::new(batch, seq);
         for row in tokens.chunks_exact(seq + 1).take(batch) {
             acts.tokens.extend_from_slice(&row[..seq]);
             acts.targets.extend_from_slice(&row[1..]);
         }
+        let host = optimizer == Optimizer::HostReference;
+        let n = if host { m.layout.len } else { 0 };
+        let mask = m.layout.mask(|t| t.decay);
         Steps {
             solo: m.backend.single_group(),
             adam: AdamState::new(&m.backend, m.layout.len),
-            decay: m.backend.uploaded(&m.layout.mask(|t| t.decay), Role::Stat),
+            decay: m.backend.uploaded(&mask, Role::Stat),
             acts,
+            optimizer,
+            host_moments: (vec![0.0; n], vec![0.0; n]),
+            host_decay: if host { mask } else { Vec::new() },
         }
     }
 
     /// Optimiser step `t` (from 1); the mean loss.
     fn step(&mut self, m: &mut Gpt<B>, t: u64) -> Result<f64> {
-        step(
-            m,
-            &mut self.acts,
-            &mut self.adam,
-            &self.decay,
-            &self.solo,
-            t,
-        )
+        step(m, self, t)
     }
 }
 
@@ -197,7 +274,7 @@ pub fn throughput<B: Backend<F = f32>>(
     cfg.max_seq = cfg.max_seq.max(seq);
     let mut m = model(backend, &cfg, 1)?;
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 3);
-    let mut steps_of = Steps::new(&m, &tokens, batch, seq);
+    let mut steps_of = Steps::new(&m, &tokens, batch, seq, Optimizer::Backend);
     let mut best = f64::MAX;
     for t in 0..=steps {
         let started = Instant::now();

@@ -16,6 +16,7 @@ use crate::parallel::pipeline::{self, MicroBatches};
 use crate::parallel::schedule;
 
 pub mod run;
+pub mod stop;
 
 /// Megatron's default data-parallel bucket size (elements).
 pub const BUCKET_ELEMENTS: usize = 40_000_000;
@@ -48,6 +49,10 @@ pub struct TrainConfig {
     /// Gradient bucket size in elements (None: Megatron's max(40M, 1M·dp)).
     #[serde(default)]
     pub bucket_elements: Option<usize>,
+    /// Activations backward recomputes instead of keeping (Megatron's
+    /// `--recompute-granularity`); the results are bitwise the same.
+    #[serde(default)]
+    pub recompute: crate::model::Recompute,
 }
 
 impl TrainConfig {
@@ -111,6 +116,9 @@ pub struct Trainer<B: Backend = Cpu<f32>> {
     pub step: u64,
     /// Train samples consumed (the data cursor).
     pub consumed: u64,
+    /// Validation samples consumed: each evaluation takes the next `eval_iters` global
+    /// batches, as Megatron's validation iterator walks on.
+    pub consumed_valid: u64,
     pub groups: Groups<B>,
     /// Activation buffers kept between micro-batches and steps.
     pool: Vec<Activations<B>>,
@@ -149,6 +157,7 @@ impl<B: Backend> Trainer<B> {
             bail!("micro-batch size is zero");
         }
         let mut model = Gpt::new(cfg.model.clone(), shard, backend, cfg.precision)?;
+        model.recompute = cfg.recompute;
         let layout = model.layout.clone();
         let be = &model.backend;
         // Initialised on the host from the seed (the same numbers on every backend).
@@ -195,6 +204,7 @@ impl<B: Backend> Trainer<B> {
             counted,
             step: 0,
             consumed: 0,
+            consumed_valid: 0,
             groups,
             pool: Vec::new(),
         })
@@ -424,13 +434,32 @@ impl<B: Backend> Trainer<B> {
         Ok(sq.sqrt())
     }
 
-    /// Mean loss over the first `eval_iters` global batches of `data` (the same samples at
-    /// every evaluation, so the curve compares like with like).
-    pub fn evaluate(&mut self, data: &SampleSource) -> Result<f64> {
+    /// Activation buffers this rank has made (all of them back in its pool between steps):
+    /// the most micro-batches it held at once.
+    pub fn activation_buffers(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Mean loss over the next `eval_iters` global batches of `data`, the validation set,
+    /// which each evaluation walks on from where the last stopped (Megatron's
+    /// `consumed_valid_samples`, saved in checkpoints). `advance` false evaluates the next
+    /// batches without consuming them: the baseline at step 0, which Megatron does not run,
+    /// so that every later evaluation sees the samples Megatron's would. A walk that would run
+    /// past the end of the set (it holds Megatron's `train_iters / eval_interval + 1`
+    /// evaluations) starts again from its beginning.
+    pub fn evaluate(&mut self, data: &SampleSource, advance: bool) -> Result<f64> {
         let global = self.cfg.batch.global;
+        let need = self.cfg.eval_iters * global;
+        let start = match self.consumed_valid + need > data.len() {
+            true => 0,
+            false => self.consumed_valid,
+        };
         let mut total = 0.0;
         for i in 0..self.cfg.eval_iters {
-            total += self.accumulate(data, i * global, global, false, None)?;
+            total += self.accumulate(data, start + i * global, global, false, None)?;
+        }
+        if advance {
+            self.consumed_valid = start + need;
         }
         Ok(total / self.cfg.eval_iters.max(1) as f64)
     }

@@ -39,6 +39,12 @@ pub struct Summary {
     pub last_val_loss: Option<f64>,
     pub tokens_per_s: f64,
     pub checkpoint: Option<PathBuf>,
+    /// The training card's directory (with `--metrics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<PathBuf>,
+    /// Set when SIGTERM stopped the run before `train_iters`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
     /// This process's rank (only rank 0 prints the summary).
     #[serde(skip)]
     pub rank: usize,
@@ -126,6 +132,14 @@ pub mod cuda {
 }
 
 /// The training loop of one rank on any backend: steps, evaluation, metrics, checkpoints.
+/// Where the training card of metrics file `m` goes: `dir/train.jsonl` → `dir/train-card/`.
+pub fn card_dir(m: &std::path::Path) -> PathBuf {
+    let stem = m
+        .file_stem()
+        .map_or("metrics".into(), |s| s.to_string_lossy());
+    m.with_file_name(format!("{stem}-card"))
+}
+
 pub fn train_loop<B: Backend<F = f32>>(
     mut trainer: Trainer<B>,
     run: Run,
@@ -145,13 +159,14 @@ pub fn train_loop<B: Backend<F = f32>>(
         ckpt::resume(&mut trainer, load, data_sha.as_deref())?;
     }
     let flops_per_token = cfg.model.flops_per_token(cfg.seq);
+    let world = cfg.tp * cfg.pp * cfg.dp;
     let mut metrics = match leader {
         true => args.metrics.as_deref().map(MetricsFile::open).transpose()?,
         false => None,
     };
     let progress = Progress::new(cfg.train_iters, trainer.step, args.quiet || !leader);
     progress.println(&format!(
-        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; tp {} pp {} dp {}{}; MFU against {:.1} GFLOP/s",
+        "model {} layers × {} hidden × {} heads, {:.2}M parameters; seq {}, global batch {}; {} train samples; tp {} pp {} dp {}{}; MFU against {} × {:.1} GFLOP/s",
         cfg.model.layers,
         cfg.model.hidden,
         cfg.model.heads,
@@ -163,6 +178,7 @@ pub fn train_loop<B: Backend<F = f32>>(
         cfg.pp,
         cfg.dp,
         if cfg.zero1 { " (ZeRO-1)" } else { "" },
+        world,
         peak / 1e9
     ));
     let mut summary = Summary {
@@ -173,11 +189,14 @@ pub fn train_loop<B: Backend<F = f32>>(
         last_val_loss: None,
         tokens_per_s: 0.0,
         checkpoint: None,
+        card: None,
+        stopped_by: None,
         rank: 0,
     };
+    super::stop::install();
     // The starting point of the validation curve, on a fresh run.
     if let (0, Some(v), true) = (trainer.step, &valid, cfg.eval_interval > 0) {
-        let vl = trainer.evaluate(v)?;
+        let vl = trainer.evaluate(v, false)?;
         summary.first_val_loss = Some(vl);
         progress.println(&format!(
             "step 0 validation loss {vl:.4} perplexity {:.1}",
@@ -202,14 +221,15 @@ pub fn train_loop<B: Backend<F = f32>>(
             grad_norm: s.grad_norm,
             batch: s.batch,
             tokens_per_s: tps,
-            mfu: tps * flops_per_token / peak,
+            // Every rank's device counts: the peak of the whole world.
+            mfu: tps * flops_per_token / (world as f64 * peak),
             val_loss: None,
             val_ppl: None,
         };
         let eval_now =
             cfg.eval_interval > 0 && (s.step % cfg.eval_interval == 0 || s.step == cfg.train_iters);
         if let (true, Some(v)) = (eval_now, &valid) {
-            let vl = trainer.evaluate(v)?;
+            let vl = trainer.evaluate(v, true)?;
             rec.val_loss = Some(vl);
             rec.val_ppl = Some(vl.exp());
             summary.first_val_loss.get_or_insert(vl);
@@ -226,6 +246,17 @@ pub fn train_loop<B: Backend<F = f32>>(
         progress.step(&rec);
         if let Some(m) = &mut metrics {
             m.write(&rec)?;
+        }
+        // Every rank stops after the same step: a SIGTERM heard by any of them counts.
+        let mut heard = [if super::stop::requested() {
+            1.0f32
+        } else {
+            0.0
+        }];
+        world_comm.all_reduce(&mut heard, crate::dist::ReduceOp::Max)?;
+        if heard[0] > 0.0 {
+            summary.stopped_by = Some("SIGTERM".into());
+            break;
         }
         if let Some(save) = &args.save {
             if args.save_interval > 0 && s.step % args.save_interval == 0 {
@@ -251,6 +282,30 @@ pub fn train_loop<B: Backend<F = f32>>(
                 world_comm.as_ref(),
             )?);
         }
+    }
+    if summary.stopped_by.is_some() {
+        let saved = match &summary.checkpoint {
+            Some(dir) => format!(
+                "saved {}; resume with --load {}",
+                dir.display(),
+                args.save.as_deref().map_or(dir.as_path(), |s| s).display()
+            ),
+            None => "nothing saved (--no-save)".into(),
+        };
+        // Said even under -q: the run ended early on purpose.
+        if leader {
+            eprintln!(
+                "sieve-train: SIGTERM: stopped after step {} of {}; {saved}",
+                trainer.step, cfg.train_iters
+            );
+        }
+    }
+    // The training card beside the metrics file: train.jsonl → train-card/.
+    if let (true, Some(m)) = (leader, &args.metrics) {
+        drop(metrics.take());
+        let card = card_dir(m);
+        crate::card::write_card(m, &card)?;
+        summary.card = Some(card);
     }
     // Nobody leaves while another rank may still need it.
     world_comm.barrier()?;

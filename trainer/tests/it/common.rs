@@ -104,6 +104,22 @@ pub fn run_python(python: &str, script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The `sieve-train` binary, started in a scratch directory: a run without `--save` saves to
+/// `./checkpoints`, which must never land in the repository (tests pass `--no-save` unless they
+/// save; this is the guard).
 pub fn sieve_train() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sieve-train"))
+    static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+    let scratch = SCRATCH.get_or_init(|| tempfile::tempdir().unwrap().keep());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sieve-train"));
+    cmd.current_dir(scratch);
+    cmd
+}
+
+/// `--no-save` unless `args` name a `--save` directory.
+pub fn no_save_unless_saving<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut out = args.to_vec();
+    if !args.contains(&"--save") {
+        out.push("--no-save");
+    }
+    out
 }

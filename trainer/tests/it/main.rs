@@ -6,9 +6,12 @@
 mod common;
 mod cuda_kernels;
 mod dependencies;
+mod evaluation;
 mod gradcheck;
 mod megatron_data;
 mod multiprocess;
 mod parallel;
 mod selftest;
+mod step_reference;
 mod train_e2e;
+mod training_card;

@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use sieve_trainer::data::blend_dir::parse_blend;
 use sieve_trainer::data::samples::{indices_for, per_dataset_sizes};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 
@@ -25,17 +26,41 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np
 import megatron_ref as m
 blend_dir, which, seq, n, seed, count, split = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
-words = sys.argv[9].split()  # Megatron's --data-path: w1 p1 w2 p2 ...
-weights = [float(w) for w in words[0::2]]
-prefixes = [blend_dir + "/" + p for p in words[1::2]]
-w, target, buffer = m.per_dataset_sizes(weights, [n, n, n])
-members = []
-for p, buf in zip(prefixes, buffer):
+words = sys.argv[9].split()  # Megatron's --data-path: w1 p1 w2 p2 ..., or p1 p2 ...
+# get_blend_from_list: an odd count, or pairs whose first words are not numbers, are prefixes
+# without weights.
+def number(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+weights = [number(w) for w in words[0::2]] if len(words) % 2 == 0 else [None]
+if None in weights:
+    weights, prefixes = None, words
+else:
+    prefixes = words[1::2]
+prefixes = [blend_dir + "/" + p for p in prefixes]
+def member(p, num_samples):
     r = m.read_indexed(p)
     ranges = m.split_indices(len(r["lengths"]), m.split_matrix(m.parse_split(split)))
-    members.append((r, m.gpt_indices(r["lengths"], ranges[which], seq, buf[which], seed)))
-size = sum(t[which] for t in target)
-di, dsi = m.build_blending_indices(w, size)
+    return (r, m.gpt_indices(r["lengths"], ranges[which], seq, num_samples, seed))
+if weights is None and len(prefixes) == 1:
+    # BlendedMegatronDatasetBuilder: a single prefix is a plain GPTDataset of n samples.
+    members = [member(prefixes[0], n)]
+    size = len(members[0][1][2])
+    di, dsi = np.zeros(size, np.int16), np.arange(size)
+elif weights is None:
+    # One epoch of each (num_samples None), blended by their lengths, at most n samples.
+    members = [member(p, None) for p in prefixes]
+    lengths = [len(shuf) for _, (_, _, shuf) in members]
+    size = min(n, sum(lengths))
+    w = np.asarray(lengths, np.float64)
+    di, dsi = m.build_blending_indices((w / np.sum(w)).tolist(), size)
+else:
+    w, target, buffer = m.per_dataset_sizes(weights, [n, n, n])
+    members = [member(p, buf[which]) for p, buf in zip(prefixes, buffer)]
+    size = sum(t[which] for t in target)
+    di, dsi = m.build_blending_indices(w, size)
 out = []
 for k in range(count):
     r, (doc, samp, shuf) = members[di[k]]
@@ -126,6 +151,11 @@ fn blended_samples_equal_megatron_ref() {
         ("0.1 datasets/books_text_document 0.9 datasets/web_text_document", "90,10,0"),
         ("3 datasets/encyclopedia_text_document 1 datasets/books_text_document 1 datasets/web_text_document", "80,20"),
         ("1 datasets/web_text_document", "969, 30, 1"),
+        // Megatron's forms without weights: one bare prefix (a plain GPTDataset), an odd and
+        // an even number of prefixes (one epoch of each, blended by size).
+        ("datasets/web_text_document", "90,10,0"),
+        ("datasets/books_text_document datasets/web_text_document datasets/encyclopedia_text_document", "90,10,0"),
+        ("datasets/encyclopedia_text_document datasets/books_text_document", "80,20"),
     ] {
         cases.push((data.to_string(), split.to_string(), None));
     }
@@ -138,12 +168,8 @@ fn blended_samples_equal_megatron_ref() {
             let src = match dir {
                 Some(b) => SampleSource::blended(b, split, n, seq, seed).unwrap(),
                 None => {
-                    let words: Vec<&str> = data.split_whitespace().collect();
-                    let entries: Vec<_> = words
-                        .chunks(2)
-                        .map(|p| (p[0].parse::<f64>().unwrap(), blend_path.join(p[1])))
-                        .collect();
-                    SampleSource::blended_from(&entries, split_spec, split, n, seq, seed).unwrap()
+                    let blend = parse_blend(data).unwrap().map(|p| blend_path.join(p));
+                    SampleSource::from_blend(&blend, split_spec, split, n, seq, seed).unwrap()
                 }
             };
             let count = 40.min(src.len() as usize);

@@ -49,7 +49,9 @@ fn launch(n: usize, extra: &[&str]) {
         "train",
         "--data",
     ]);
-    cmd.arg(&blend).args(BASE).args(extra);
+    cmd.arg(&blend)
+        .args(BASE)
+        .args(common::no_save_unless_saving(extra));
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -179,7 +181,7 @@ fn killing_one_rank_stops_the_others_with_a_clear_error() {
         let at = args.iter().position(|&a| a == "--train-iters").unwrap();
         args[at + 1] = "100000";
         cmd.args(["train", "--data"]).arg(&blend).args(args);
-        cmd.args(["--comm-timeout", "60"]);
+        cmd.args(["--comm-timeout", "60", "--no-save"]);
         cmd.env("RANK", rank.to_string())
             .env("WORLD_SIZE", "2")
             .env("MASTER_ADDR", "127.0.0.1")
@@ -220,6 +222,7 @@ fn the_launcher_fails_when_a_rank_fails() {
         .args(["launch", "--nproc-per-node", "2", "--", "train", "--data"])
         .arg(&missing)
         .args(BASE)
+        .arg("--no-save")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -232,4 +235,186 @@ fn the_launcher_fails_when_a_rank_fails() {
         err.contains("failed") && err.contains("rank"),
         "the launcher names the rank: {err}"
     );
+}
+
+/// MFU on four ranks (TP2 × PP2) is the model's FLOPs per second over four devices' peak, with
+/// the FLOPs Megatron-LM's `num_floating_point_operations` counts, written out here term by
+/// term: the figure in the metrics file and the one printed in the progress line agree with it.
+#[test]
+fn mfu_is_model_flops_over_the_whole_worlds_peak() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.jsonl");
+    let blend = common::sample_blend();
+    let mut cmd = common::sieve_train();
+    cmd.args(["launch", "--nproc-per-node", "4", "--", "train", "--data"]);
+    cmd.arg(&blend);
+    // BASE without -q (the progress lines are read) and with ten steps (a line every ten).
+    let mut base: Vec<&str> = BASE.iter().copied().filter(|a| *a != "-q").collect();
+    let iters = base.iter().position(|a| *a == "--train-iters").unwrap();
+    base[iters + 1] = "10";
+    cmd.args(&base);
+    cmd.args(["--tp", "2", "--pp", "2", "--no-save", "--metrics"]);
+    cmd.arg(&metrics);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+
+    // The tiny preset: 2 layers, hidden 64, GPT-2's vocabulary padded to a multiple of 128;
+    // BASE trains on 32 tokens.
+    let (l, h, s) = (2.0, 64.0, 32.0);
+    let v = (50257f64 / 128.0).ceil() * 128.0;
+    let (fwd_bwd, fma) = (3.0, 2.0);
+    let attention = fwd_bwd * fma * (h * 3.0 * h + h * s / 2.0 * 2.0 + h * h);
+    let mlp = fwd_bwd * fma * h * (4.0 * h * 2.0);
+    let logits = fwd_bwd * fma * h * v;
+    let per_token = l * (attention + mlp) + logits;
+    let (world, peak) = (4.0, 1e9);
+
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 10);
+    for r in &records {
+        let tps = r["tokens_per_s"].as_f64().unwrap();
+        let want = tps * per_token / (world * peak);
+        let got = r["mfu"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-12 * want,
+            "{r}: mfu {got}, want {want}"
+        );
+    }
+    // The progress line of step 10: "... grad norm G T tok/s mfu M%".
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("step 10 loss"))
+        .unwrap_or_else(|| panic!("no progress line for step 10 in\n{stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |w: &str| words[words.iter().position(|x| *x == w).unwrap() + 1];
+    let printed_mfu: f64 = after("mfu").trim_end_matches('%').parse().unwrap();
+    let last = &records[9];
+    let want = 100.0 * last["tokens_per_s"].as_f64().unwrap() * per_token / (world * peak);
+    assert!(
+        (printed_mfu - want).abs() <= 0.05 + 1e-9,
+        "{line}: want {want:.3}%"
+    );
+    let printed_norm: f64 = words[words.iter().position(|x| *x == "norm").unwrap() + 1]
+        .parse()
+        .unwrap();
+    let norm = last["grad_norm"].as_f64().unwrap();
+    assert!(
+        (printed_norm - norm).abs() <= 0.0005 + 1e-12,
+        "{line}: grad norm {norm}"
+    );
+    assert!(
+        line.contains(&format!("loss {:.4}", last["loss"].as_f64().unwrap())),
+        "{line}"
+    );
+}
+
+/// SIGTERM to the launcher (what Slurm sends before a time limit) reaches every rank; they
+/// finish the step, agree on it, save it and stop, saying so even under -q: the checkpoint is
+/// the step the metrics end at.
+#[test]
+fn sigterm_saves_the_finished_step_and_stops_every_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let (save, metrics) = (dir.path().join("ck"), dir.path().join("m.jsonl"));
+    let blend = common::sample_blend();
+    let mut args: Vec<&str> = BASE.to_vec();
+    let at = args.iter().position(|&a| a == "--train-iters").unwrap();
+    args[at + 1] = "100000";
+    let mut cmd = common::sieve_train();
+    cmd.args(["launch", "--nproc-per-node", "2", "--", "train", "--data"])
+        .arg(&blend)
+        .args(args)
+        .arg("--save")
+        .arg(&save)
+        .arg("--metrics")
+        .arg(&metrics)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let launcher = cmd.spawn().unwrap();
+    let started = Instant::now();
+    let steps = || {
+        std::fs::read_to_string(&metrics)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    while steps() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no steps recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &launcher.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = launcher.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("SIGTERM: stopped after step"))
+        .unwrap_or_else(|| panic!("no SIGTERM message in\n{stderr}"));
+    let step: u64 = line.split_whitespace().nth(5).unwrap().parse().unwrap();
+    assert!(
+        line.contains(&format!(
+            "of 100000; saved {}",
+            save.join(format!("iter_{step:07}")).display()
+        )),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("resume with --load {}", save.display())),
+        "{line}"
+    );
+    assert_eq!(steps() as u64, step, "the metrics end at the saved step");
+    let state: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(save.join(format!("iter_{step:07}/state.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["step"], step);
+    // Both ranks' optimizer shards of that step are there (each rank saved).
+    assert!(save
+        .join(format!("iter_{step:07}/optim_tp0_pp0_dp1.safetensors"))
+        .exists());
+}
+
+/// Over TCP too, TP2 × PP2 with selective or full recomputation saves bitwise the plain run's
+/// parameters and optimizer state.
+#[test]
+fn recomputation_over_tcp_is_bitwise_the_plain_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = ["--tp", "2", "--pp", "2"];
+    let save = |name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = grid.to_vec();
+        args.extend(extra);
+        args.extend(["--save", path.to_str().unwrap()]);
+        launch(4, &args);
+        path.join("iter_0000004")
+    };
+    let plain = save("plain", &[]);
+    for (name, extra) in [
+        ("selective", ["--recompute-granularity", "selective"]),
+        ("full", ["--recompute-granularity", "full"]),
+    ] {
+        let other = save(name, &extra);
+        let mut tensors: Vec<_> = std::fs::read_dir(&plain)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".safetensors"))
+            .collect();
+        tensors.sort();
+        assert_eq!(tensors.len(), 8, "{tensors:?}");
+        for t in tensors {
+            let same =
+                std::fs::read(plain.join(&t)).unwrap() == std::fs::read(other.join(&t)).unwrap();
+            assert!(same, "{name}: {t} differs from the plain run's");
+        }
+    }
 }

@@ -8,7 +8,9 @@ use crate::common;
 use sieve_trainer::backend::{Cpu, Float};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::{Comm, ThreadGroup};
-use sieve_trainer::model::{GptConfig, Layout, ModelShard, Precision, Split as TensorSplit};
+use sieve_trainer::model::{
+    GptConfig, Layout, ModelShard, Precision, Recompute, Split as TensorSplit,
+};
 use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
 use sieve_trainer::train::{zero_shard, Groups, TrainConfig, Trainer};
 
@@ -24,6 +26,7 @@ struct Grid {
     micro_batches: usize,
     micro_batch: usize,
     zero1: bool,
+    recompute: Recompute,
 }
 
 fn config(g: Grid) -> TrainConfig {
@@ -65,6 +68,7 @@ fn config(g: Grid) -> TrainConfig {
         // Small buckets (a layer holds about 12,600 parameters), so data parallelism reduces
         // the gradient in many pieces and the layers' buckets start during the backward.
         bucket_elements: Some(5_000),
+        recompute: g.recompute,
     }
 }
 
@@ -240,6 +244,7 @@ fn check(g: Grid) {
         micro_batches: g.micro_batches * g.dp,
         micro_batch: g.micro_batch,
         zero1: false,
+        recompute: Recompute::None,
     };
     let name = format!("tp{} pp{} dp{} m{}", g.tp, g.pp, g.dp, g.micro_batches);
     compare::<f64>(&format!("f64 {name}"), &run(single), &run(g), true);
@@ -298,6 +303,7 @@ fn grid(tp: usize, pp: usize, dp: usize, micro_batches: usize) -> Grid {
         micro_batches,
         micro_batch: if pp > 1 { 1 } else { 2 },
         zero1: false,
+        recompute: Recompute::None,
     }
 }
 
@@ -364,6 +370,25 @@ fn zero1_is_bitwise_plain_data_parallelism() {
         zero1: true,
         ..grid(2, 2, 2, 2)
     });
+}
+
+/// Activation recomputation, selective and full, gives bitwise the plain run's losses and
+/// parameters: one rank, and TP2 × PP2 with 4 micro-batches (where full recomputation repeats
+/// the tensor-parallel all-reduces of each layer in backward).
+#[test]
+fn recomputation_is_bitwise_the_plain_run() {
+    for plain in [grid(1, 1, 1, 2), grid(2, 2, 1, 4)] {
+        let base = run::<f32>(plain);
+        for recompute in [Recompute::Selective, Recompute::Full] {
+            let other = run::<f32>(Grid { recompute, ..plain });
+            assert_eq!(base.losses, other.losses, "{recompute:?}");
+            let same = base.params[0]
+                .iter()
+                .zip(&other.params[0])
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{recompute:?}: parameters differ from the plain run");
+        }
+    }
 }
 
 #[test]

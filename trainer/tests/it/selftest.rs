@@ -28,7 +28,7 @@ fn cpu_selftest_passes_and_reports_throughput() {
         assert!(out.contains(f), "{f} missing:\n{out}");
     }
     assert!(
-        out.contains("training steps vs the CPU backend: ok"),
+        out.contains("training steps vs the host reference optimizer: ok"),
         "{out}"
     );
     for run in ["tiny: batch 2 × 128 tokens", "small: batch 1 × 256 tokens"] {

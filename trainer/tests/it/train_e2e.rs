@@ -21,7 +21,7 @@ fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
         "-j",
         "2",
     ]);
-    cmd.args(extra);
+    cmd.args(common::no_save_unless_saving(extra));
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -41,7 +41,7 @@ fn fails(blend: &Path, extra: &[&str]) -> String {
         "--model",
         "tiny",
     ]);
-    cmd.args(extra);
+    cmd.args(common::no_save_unless_saving(extra));
     let out = cmd.output().unwrap();
     assert!(!out.status.success(), "expected a refusal for {extra:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -133,6 +133,12 @@ fn resumed_run_is_bitwise_the_uninterrupted_one() {
     second.extend(["--save", b.to_str().unwrap(), "--load", b.to_str().unwrap()]);
     let sb = train(&blend, &second);
     assert_eq!(sa["last_loss"], sb["last_loss"], "last loss after resume");
+    // The step-8 evaluation takes the validation batch after step 4's, resumed or not.
+    assert_eq!(
+        sa["last_val_loss"], sb["last_val_loss"],
+        "validation after resume"
+    );
+    assert_ne!(sa["first_val_loss"], sa["last_val_loss"]);
     for f in ["model_tp0_pp0.safetensors", "optim_tp0_pp0_dp0.safetensors"] {
         let x = std::fs::read(a.join("iter_0000008").join(f)).unwrap();
         let y = std::fs::read(b.join("iter_0000008").join(f)).unwrap();
@@ -235,6 +241,112 @@ fn exported_safetensors_runs_in_numpy_gpt2() {
         "numpy GPT-2 vs trainer logits, max relative error {}",
         err.trim()
     );
+}
+
+/// Loads an export with transformers (no torch): the tokenizer, its special token, the
+/// generation config, and the ids of every text given on stdin as a JSON list.
+const HF_TOKENIZER: &str = r#"
+import json, sys
+from transformers import AutoTokenizer, GenerationConfig
+tok = AutoTokenizer.from_pretrained(sys.argv[1])
+gen = GenerationConfig.from_pretrained(sys.argv[1])
+texts = json.load(sys.stdin)
+print(json.dumps({
+    "class": type(tok).__name__,
+    "size": len(tok),
+    "eos": [tok.eos_token, tok.eos_token_id],
+    "generation_eos": gen.eos_token_id,
+    "ids": [tok.encode(t, add_special_tokens=False) for t in texts],
+    "decoded": [tok.decode(tok.encode(t, add_special_tokens=False)) for t in texts],
+}))
+"#;
+
+/// The export carries the tokenizer the data was made with: transformers' `AutoTokenizer`
+/// loads the directory and encodes a corpus (this repository's documentation, and texts with
+/// whitespace runs, digits, contractions and other scripts) to the ids sieve's GPT-2 encoder
+/// gives; the generation config stops at the end-of-document token.
+#[test]
+fn exported_tokenizer_loads_in_transformers_and_encodes_as_sieve() {
+    let Some(py) = common::python_with(&["transformers"]) else {
+        return;
+    };
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("ck");
+    let mut args = SHORT.to_vec();
+    args.extend(["--save", save.to_str().unwrap(), "--exit-after", "1"]);
+    train(&blend, &args);
+    let hf = dir.path().join("hf");
+    let out = common::sieve_train()
+        .args([
+            "export",
+            "--checkpoint",
+            save.to_str().unwrap(),
+            "--output",
+            hf.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut texts: Vec<String> = ["README.md", "docs/training.md", "docs/design.md"]
+        .iter()
+        // Hugging Face splits special-token text off where sieve encodes it as ordinary text.
+        .map(|f| {
+            std::fs::read_to_string(repo.join(f))
+                .unwrap()
+                .replace("<|endoftext|>", "")
+        })
+        .collect();
+    texts.extend(
+        [
+            "  two leading spaces, trailing   \n\n\tTab. It's DON'T we've 1234567 3.14159",
+            "naïve café — Ελληνικά, русский, 日本語, 한국어, emoji 🙂🚀",
+            "",
+            " ",
+        ]
+        .map(String::from),
+    );
+    let tok = sieve_shards::tokenizer::Tokenizer::by_name("gpt2").unwrap();
+    let mut child = std::process::Command::new(&py)
+        .args(["-c", HF_TOKENIZER, hf.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&texts).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["size"], 50_257, "{}", v["class"]);
+    assert_eq!(v["eos"], serde_json::json!(["<|endoftext|>", 50_256]));
+    assert_eq!(v["generation_eos"], 50_256);
+    let mut tokens = 0;
+    for (k, text) in texts.iter().enumerate() {
+        let mut want = Vec::new();
+        tok.encode(text, &mut want).unwrap();
+        let got: Vec<u32> = serde_json::from_value(v["ids"][k].clone()).unwrap();
+        assert_eq!(got, want, "text {k}");
+        assert_eq!(v["decoded"][k], text.as_str(), "text {k}");
+        tokens += want.len();
+    }
+    assert!(tokens > 5_000, "{tokens} tokens compared");
 }
 
 #[test]
@@ -360,4 +472,184 @@ fn the_pre_blended_stream_trains_and_sample_generates_text() {
     // The same seed gives the same text.
     let again = sample();
     assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
+}
+
+/// `sample --temperature 0` is greedy, and its `--logprobs` lines give each token's id and
+/// log-probability as the test computes them from the model's logits; `--ids` prints the same
+/// ids and the plain output is their text. The help says what temperature 0 does.
+#[test]
+fn sample_prints_ids_and_log_probabilities_and_temperature_zero_is_greedy() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("ck");
+    let mut args = SHORT.to_vec();
+    args.extend(["--save", save.to_str().unwrap(), "--exit-after", "2"]);
+    train(&blend, &args);
+    let sample = |extra: &[&str]| {
+        let out = common::sieve_train()
+            .args(["sample", "--checkpoint", save.to_str().unwrap()])
+            .args(["--prompt", "The river", "-n", "6", "--temperature", "0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lines = sample(&["--logprobs"]);
+    let rows: Vec<(u32, f64, String)> = lines
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, '\t').collect();
+            let text: String = serde_json::from_str(f[2]).unwrap();
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), text)
+        })
+        .collect();
+    assert_eq!(rows.len(), 6, "{lines}");
+    let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+    let printed: Vec<String> = ids.iter().map(u32::to_string).collect();
+    assert_eq!(sample(&["--ids"]).trim(), printed.join(" "));
+
+    let tok = sieve_shards::tokenizer::Tokenizer::by_name("gpt2").unwrap();
+    let text = String::from_utf8(tok.decode(&ids)).unwrap();
+    assert_eq!(sample(&[]).trim_end_matches('\n'), text);
+    for r in &rows {
+        assert_eq!(r.2, String::from_utf8(tok.decode(&[r.0])).unwrap());
+    }
+
+    // The model's own distribution at each step, from its logits.
+    let (model, _) = sieve_trainer::cli::sample::load_model(&save).unwrap();
+    let mut context = Vec::new();
+    tok.encode("The river", &mut context).unwrap();
+    for (id, logprob, _) in &rows {
+        let mut acts = Activations::new(1, context.len());
+        acts.tokens = context.clone();
+        acts.targets = vec![0; context.len()];
+        model.forward(&mut acts, &Solo).unwrap();
+        let vl = model.layout.vocab_local;
+        let last = &acts.logits()[(context.len() - 1) * vl..][..model.cfg.vocab_size];
+        let argmax = (0..last.len())
+            .max_by(|&a, &b| last[a].total_cmp(&last[b]).then(b.cmp(&a)))
+            .unwrap();
+        assert_eq!(
+            *id as usize, argmax,
+            "temperature 0 takes the most likely token"
+        );
+        let top = last[argmax] as f64;
+        let log_sum: f64 = last
+            .iter()
+            .map(|&x| (x as f64 - top).exp())
+            .sum::<f64>()
+            .ln();
+        let want = last[*id as usize] as f64 - top - log_sum;
+        assert!((logprob - want).abs() <= 5e-6, "{logprob} vs {want}");
+        context.push(*id);
+    }
+
+    let help = common::sieve_train()
+        .args(["sample", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("0 is greedy"), "{help}");
+}
+
+/// `sieve-train eval` on a checkpoint gives, for the valid split, the validation loss the run
+/// itself recorded at that step (its first evaluation sees the same first batches); a split
+/// the blend does not have is refused, naming it.
+#[test]
+fn eval_of_a_checkpoint_equals_the_runs_own_first_evaluation() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let (save, metrics) = (dir.path().join("ck"), dir.path().join("m.jsonl"));
+    let mut args = SHORT.to_vec();
+    args.extend(["--save", save.to_str().unwrap(), "--save-interval", "4"]);
+    args.extend(["--metrics", metrics.to_str().unwrap()]);
+    train(&blend, &args);
+    let recorded: Vec<serde_json::Value> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at_4 = recorded.iter().find(|r| r["step"] == 4).unwrap();
+    let eval = |split: &str| {
+        common::sieve_train()
+            .args(["eval", "--checkpoint"])
+            .arg(save.join("iter_0000004"))
+            .arg("--data")
+            .arg(&blend)
+            .args(["--split", split, "-j", "2"])
+            .output()
+            .unwrap()
+    };
+    let out = eval("valid");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["step"], 4);
+    assert_eq!(report["split"], "valid");
+    assert_eq!(report["loss"], at_4["val_loss"], "{report} vs {at_4}");
+    let loss = report["loss"].as_f64().unwrap();
+    assert!((report["perplexity"].as_f64().unwrap() - loss.exp()).abs() < 1e-9 * loss.exp());
+    // SHORT evaluates one global batch of 4 samples of 32 tokens.
+    assert_eq!(
+        (report["samples"].as_u64(), report["tokens"].as_u64()),
+        (Some(4), Some(128))
+    );
+
+    // The sample blend's split is 90,10,0: no test split.
+    let out = eval("test");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Test split") && err.contains("is empty"),
+        "{err}"
+    );
+}
+
+/// With default flags a run saves at its end, into `./checkpoints`, and its summary names the
+/// checkpoint; `--no-save` saves nothing.
+#[test]
+fn a_run_saves_at_its_end_by_default() {
+    let blend = common::sample_blend();
+    let dir = tempfile::tempdir().unwrap();
+    let mut short = SHORT.to_vec();
+    let at = short.iter().position(|&a| a == "--train-iters").unwrap();
+    short[at + 1] = "3";
+    let run = |extra: &[&str]| {
+        let out = common::sieve_train()
+            .current_dir(dir.path())
+            .args(["train", "-q", "--data"])
+            .arg(&blend)
+            .args(["--model", "tiny", "-j", "2"])
+            .args(&short)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let summary = run(&[]);
+    assert_eq!(
+        summary["checkpoint"], "checkpoints/iter_0000003",
+        "{summary}"
+    );
+    assert!(dir
+        .path()
+        .join("checkpoints/iter_0000003/state.json")
+        .exists());
+    std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
+    let summary = run(&["--no-save"]);
+    assert_eq!(summary["checkpoint"], serde_json::Value::Null, "{summary}");
+    assert!(!dir.path().join("checkpoints").exists());
 }
