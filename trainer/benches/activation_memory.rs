@@ -4,16 +4,115 @@
 //! bytes in 16-bit training, dropout masks included), as the ratio of each kind to no
 //! recomputation. One micro-batch of GPT-2 124M's shape (12 layers, 768 hidden, 12 heads);
 //! `SIEVE_BENCH_SEQ` (default 512) and `SIEVE_BENCH_BATCH` (default 1) change it. The backward
-//! of each kind is run too, and its gradient compared with the plain run's.
+//! of each kind is run too, and its gradient compared with the plain run's. A second table
+//! runs two tensor-parallel ranks as threads, without and with sequence parallelism, and sets
+//! each rank's count beside the formulas for tensor parallelism t: `4·sbh + 4·sb` replicated
+//! plus `(12·sbh + a·s²·b)/t` split, all of it split under sequence parallelism (Megatron:
+//! `sbh·(10 + 24/t + 5as/(ht))` and `sbh/t·(34 + 5as/h)` bytes).
 //!
 //!     cargo bench -p sieve-trainer --bench activation_memory
 
 use std::time::Instant;
 
 use sieve_trainer::backend::Cpu;
-use sieve_trainer::dist::Solo;
+use sieve_trainer::dist::{Solo, ThreadGroup};
 use sieve_trainer::model::init::init_params;
 use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision, Recompute};
+
+/// One micro-batch of `tokens` (rows of s + 1) through a model of `shard` on `tp`'s group.
+fn kept_by_rank(
+    cfg: &GptConfig,
+    tokens: &[u32],
+    (b, s): (usize, usize),
+    shard: ModelShard,
+    sequence_parallel: bool,
+    tp: &(dyn sieve_trainer::dist::Comm<f32> + 'static),
+) -> f64 {
+    let mut model = Gpt::new(cfg.clone(), shard, Cpu::<f32>::new(), Precision::Full).unwrap();
+    let layout = model.layout.clone();
+    init_params(&mut model.params, &layout, shard, cfg.layers, 1, 0.02);
+    model.params_changed();
+    model.sequence_parallel = sequence_parallel;
+    let mut acts = Activations::new(b, s);
+    for row in tokens.chunks_exact(s + 1) {
+        acts.tokens.extend_from_slice(&row[..s]);
+        acts.targets.extend_from_slice(&row[1..]);
+    }
+    model.forward(&mut acts, tp).unwrap();
+    let kept = acts.layer_elements(&model.backend) as f64;
+    model.zero_grads();
+    model
+        .backward(&acts, 1.0 / (b * s) as f32, None, tp, true, None)
+        .unwrap();
+    kept
+}
+
+/// Two tensor-parallel ranks as threads, without and with sequence parallelism: the kept
+/// elements of each rank against the formulas.
+fn tensor_parallel(cfg: &GptConfig, tokens: &[u32], (b, s): (usize, usize)) {
+    let t = 2usize;
+    let (l, h, a) = (cfg.layers as f64, cfg.hidden as f64, cfg.heads as f64);
+    let (sf, bf, tf) = (s as f64, b as f64, t as f64);
+    println!();
+    println!("tensor parallelism {t}, per rank (no recomputation)");
+    println!(
+        "{:<20} {:>14} {:>14} {:>10} {:>12}",
+        "", "kept elements", "this formula", "ratio", "Megatron"
+    );
+    let megatron_plain = sf * bf * h * (10.0 + 24.0 / tf + 5.0 * a * sf / (h * tf));
+    let mut plain = 0.0;
+    for sequence_parallel in [false, true] {
+        let group = ThreadGroup::new(t);
+        let kept: Vec<f64> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..t)
+                .map(|r| {
+                    let comm = group.comm(r);
+                    let shard = ModelShard {
+                        tp: t,
+                        tp_rank: r,
+                        pp: 1,
+                        pp_rank: 0,
+                        chunks: 1,
+                    };
+                    sc.spawn(move || {
+                        kept_by_rank(cfg, tokens, (b, s), shard, sequence_parallel, &comm)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let split = 12.0 * sf * bf * h + a * sf * sf * bf;
+        let replicated = 4.0 * sf * bf * h + 4.0 * sf * bf;
+        let (formula, megatron) = match sequence_parallel {
+            false => (l * (replicated + split / tf), megatron_plain),
+            true => (
+                l * (replicated + split) / tf,
+                sf * bf * h / tf * (34.0 + 5.0 * a * sf / h),
+            ),
+        };
+        for k in &kept {
+            assert_eq!(
+                *k, formula,
+                "sequence parallel {sequence_parallel}: not the formula"
+            );
+        }
+        if !sequence_parallel {
+            plain = kept[0];
+        }
+        println!(
+            "{:<20} {:>14.0} {:>14.0} {:>10.3} {:>12.3}",
+            if sequence_parallel {
+                "sequence-parallel"
+            } else {
+                "plain"
+            },
+            kept[0],
+            formula,
+            kept[0] / plain,
+            megatron / megatron_plain
+        );
+    }
+}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -74,7 +173,7 @@ fn main() {
         let kept = acts.layer_elements(&model.backend) as f64;
         model.zero_grads();
         model
-            .backward(&acts, 1.0 / (b * s) as f32, None, &Solo, None)
+            .backward(&acts, 1.0 / (b * s) as f32, None, &Solo, true, None)
             .unwrap();
         let seconds = started.elapsed().as_secs_f64();
         // This implementation, per layer: LayerNorm outputs and statistics, QKV, attention
@@ -113,4 +212,5 @@ fn main() {
             seconds
         );
     }
+    tensor_parallel(&cfg, &tokens, (b, s));
 }

@@ -78,7 +78,7 @@ fn main() {
         acts.targets = targets.clone();
         model.forward(&mut acts, &Solo).unwrap();
         model
-            .backward(&acts, 1.0 / n as f32, None, &Solo, None)
+            .backward(&acts, 1.0 / n as f32, None, &Solo, true, None)
             .unwrap();
         let ta = Instant::now();
         // The clock leaves AdamW out of the element-wise kernels; it is timed here.

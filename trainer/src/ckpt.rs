@@ -351,6 +351,7 @@ pub fn consolidate(path: &Path) -> Result<(CheckpointConfig, Vec<Tensor>)> {
                 tp_rank,
                 pp: t.pp,
                 pp_rank,
+                chunks: t.virtual_stages,
             };
             let layout = Layout::new(&t.model, shard)?;
             let mut buf = vec![0.0f32; layout.len];

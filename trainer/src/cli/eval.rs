@@ -70,6 +70,7 @@ pub fn run(args: &EvalArgs) -> Result<EvalReport> {
         bail!("nothing to evaluate: --eval-iters is 0 (give --eval-iters N)");
     }
     (cfg.tp, cfg.pp, cfg.dp, cfg.zero1) = (1, 1, 1, false);
+    (cfg.virtual_stages, cfg.sequence_parallel) = (1, false);
     let global = cfg.batch.global;
     let (split, n) = match args.split {
         EvalSplit::Valid => (Split::Valid, cfg.valid_samples().max(eval_iters * global)),

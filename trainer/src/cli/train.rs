@@ -115,6 +115,17 @@ pub struct TrainArgs {
     /// Megatron's shorthand for --recompute-granularity selective.
     #[arg(long, conflicts_with = "recompute_granularity")]
     pub recompute_activations: bool,
+    /// Sequence parallelism (Megatron's --sequence-parallel): the LayerNorms, biases and
+    /// residual adds run on 1/tp of the tokens on each tensor-parallel rank, with all-gather
+    /// and reduce-scatter in place of the all-reduces. Needs --seq-len divisible by --tp; with
+    /// --tp 1 it changes nothing.
+    #[arg(long)]
+    pub sequence_parallel: bool,
+    /// Interleaved 1F1B (Megatron's flag): each pipeline stage holds layers/(pp·N) model
+    /// chunks of N layers, run as virtual stages round the ring of stages. Needs the
+    /// micro-batches of a step to be a multiple of --pp.
+    #[arg(long, value_name = "N")]
+    pub num_layers_per_virtual_pipeline_stage: Option<usize>,
     /// ZeRO-1: shard the optimizer state and update over the data-parallel group.
     #[arg(long)]
     pub zero1: bool,
@@ -192,6 +203,18 @@ impl TrainArgs {
             "bf16" => Precision::Bf16,
             p => bail!("--precision {p:?}: fp32 or bf16"),
         };
+        let virtual_stages = match self.num_layers_per_virtual_pipeline_stage {
+            None => 1,
+            Some(n) if n > 0 && model.layers.is_multiple_of(n * self.pp) => {
+                model.layers / (n * self.pp)
+            }
+            Some(n) => bail!(
+                "--num-layers-per-virtual-pipeline-stage {n}: the {} layers are not --pp {} \
+                 stages of whole chunks of {n}",
+                model.layers,
+                self.pp
+            ),
+        };
         Ok(TrainConfig {
             model,
             seq,
@@ -226,6 +249,8 @@ impl TrainArgs {
                 (None, true) => Recompute::Selective,
                 (None, false) => Recompute::None,
             },
+            sequence_parallel: self.sequence_parallel,
+            virtual_stages,
         })
     }
 }

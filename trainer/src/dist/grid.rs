@@ -28,6 +28,7 @@ impl RankGrid {
                 tp_rank,
                 pp,
                 pp_rank,
+                chunks: 1,
             },
         }
     }

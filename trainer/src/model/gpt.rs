@@ -5,6 +5,16 @@
 //! the vocab-parallel embedding, `f` (all-reduce in backward) before each column-parallel
 //! linear, and the max/sum all-reduces of the vocab-parallel cross-entropy. With one rank they
 //! cost nothing.
+//!
+//! Sequence parallelism (Megatron's, from "Reducing Activation Recomputation in Large
+//! Transformer Models") splits what tensor parallelism leaves replicated, the LayerNorms, the
+//! biases after the row-parallel linears and the residual adds, over the tokens: each
+//! tensor-parallel rank holds 1/tp of the residual stream's rows. `g` becomes a reduce-scatter
+//! onto the rank's rows and `f` an all-gather of every rank's rows (and their backwards the
+//! other way round). Megatron cuts the sequence of its `[s, b, h]` tensors; sieve's are
+//! `[b, s, h]`, so the cut is of the flattened `b·s` rows: rank r holds rows
+//! `r·bs/tp .. (r+1)·bs/tp`. Every op in the sharded region works row by row, so any cut
+//! gives the same numbers.
 
 use anyhow::Result;
 
@@ -125,6 +135,8 @@ impl<B: Backend> Default for LayerActs<B> {
 pub struct Activations<B: Backend> {
     pub batch: usize,
     pub seq: usize,
+    /// The model chunk of the stage these are for (interleaving's virtual stages; else 0).
+    pub chunk: usize,
     /// Token ids (first stage) and targets (last stage) of the micro-batch, on the host.
     pub tokens: Vec<u32>,
     pub targets: Vec<u32>,
@@ -150,6 +162,7 @@ impl<B: Backend> Activations<B> {
         Activations {
             batch,
             seq,
+            chunk: 0,
             tokens: Vec::new(),
             targets: Vec::new(),
             input: Default::default(),
@@ -203,6 +216,8 @@ pub struct Gpt<B: Backend> {
     pub backend: B,
     /// What backward redoes instead of forward keeping it.
     pub recompute: Recompute,
+    /// Sequence parallelism over the tensor-parallel group (a no-op with one TP rank).
+    pub sequence_parallel: bool,
 }
 
 impl<B: Backend> Gpt<B> {
@@ -225,7 +240,22 @@ impl<B: Backend> Gpt<B> {
             dlogits: B::Buf::default(),
             backend,
             recompute: Recompute::None,
+            sequence_parallel: false,
         })
+    }
+
+    /// Whether the residual stream is split over the tensor-parallel ranks.
+    fn sp(&self) -> bool {
+        self.sequence_parallel && self.shard.tp > 1
+    }
+
+    /// Rows of the residual stream this rank holds for `n` tokens: all of them, or its share
+    /// under sequence parallelism. (What a pipeline stage sends and receives.)
+    pub fn stream_rows(&self, n: usize) -> usize {
+        match self.sp() {
+            true => n / self.shard.tp,
+            false => n,
+        }
     }
 
     /// A layer's forward over this model's weights.
@@ -239,6 +269,30 @@ impl<B: Backend> Gpt<B> {
             cl: self.hidden_local(),
             hl: self.heads_local(),
             hs: self.cfg.head_size(),
+            sp: self.sp(),
+        }
+    }
+
+    /// Adds the position embeddings to `x`, whose first row is row `first` of the flattened
+    /// `[batch, t]` tokens (a sequence-parallel rank's share starts mid-sequence): one call
+    /// per run of rows up to a sequence's end, each reading the positions it starts at.
+    fn add_positions_from(&self, x: &mut B::Buf, first: usize, t: usize) {
+        let be = &self.backend;
+        let c = self.cfg.hidden;
+        let rows = be.buf_len(x) / c;
+        let wpe = self.layout.get("wpe.weight").range();
+        let mut r = 0;
+        while r < rows {
+            let p = (first + r) % t;
+            let k = (t - p).min(rows - r);
+            let positions = wpe.start + p * c..wpe.start + (p + k) * c;
+            be.add_positions(
+                be.view_mut(x, r * c..(r + k) * c),
+                be.view(self.weights(), positions),
+                k,
+                c,
+            );
+            r += k;
         }
     }
 
@@ -291,9 +345,10 @@ impl<B: Backend> Gpt<B> {
         self.cfg.hidden / self.shard.tp
     }
 
-    /// Forward of one micro-batch through this stage. The first stage reads `acts.tokens`;
-    /// other stages read `acts.input` (filled by the caller from the previous stage). The last
-    /// stage reads `acts.targets` and returns the sum of the per-position losses.
+    /// Forward of one micro-batch through this stage's model chunk `acts.chunk`. The first
+    /// virtual stage reads `acts.tokens`; others read `acts.input` (filled by the caller from
+    /// the previous virtual stage). The last virtual stage reads `acts.targets` and returns the
+    /// sum of the per-position losses.
     pub fn forward(&self, acts: &mut Activations<B>, tp: &B::Group) -> Result<Option<f64>> {
         let be = &self.backend;
         let lay = &self.layout;
@@ -307,27 +362,44 @@ impl<B: Backend> Gpt<B> {
             "sequence longer than the model's positions"
         );
 
-        if self.shard.first_stage() {
+        let rows = self.stream_rows(n);
+        let chunk = acts.chunk;
+        if self.shard.embeds(chunk) {
             assert_eq!(acts.tokens.len(), n, "token count is not batch × seq");
             let wte = self.weight("wte.weight");
-            let out = self.sized(&mut acts.input, n * c, act);
-            be.embed_tokens(out, &acts.tokens, wte, lay.vocab_start, c);
-            // g: the vocab-parallel embedding's partial rows summed over the group.
-            be.all_reduce(tp, be.whole_mut(&mut acts.input), ReduceOp::Sum)?;
-            let wpe = self.weight("wpe.weight");
-            be.add_positions(be.whole_mut(&mut acts.input), wpe, t, c);
+            if self.sp() {
+                // g as a reduce-scatter: each rank sums its own rows of the partial rows.
+                let mut partial = be.zeros(n * c, act);
+                be.embed_tokens(
+                    be.whole_mut(&mut partial),
+                    &acts.tokens,
+                    wte,
+                    lay.vocab_start,
+                    c,
+                );
+                let out = self.sized(&mut acts.input, rows * c, act);
+                be.reduce_scatter(tp, be.whole(&partial), out)?;
+                self.add_positions_from(&mut acts.input, self.shard.tp_rank * rows, t);
+            } else {
+                let out = self.sized(&mut acts.input, n * c, act);
+                be.embed_tokens(out, &acts.tokens, wte, lay.vocab_start, c);
+                // g: the vocab-parallel embedding's partial rows summed over the group.
+                be.all_reduce(tp, be.whole_mut(&mut acts.input), ReduceOp::Sum)?;
+                let wpe = self.weight("wpe.weight");
+                be.add_positions(be.whole_mut(&mut acts.input), wpe, t, c);
+            }
             self.round(&mut acts.input);
         }
         assert_eq!(
             be.buf_len(&acts.input),
-            n * c,
-            "stage input is not batch × seq × hidden"
+            rows * c,
+            "stage input is not the residual stream's batch × seq × hidden"
         );
 
         acts.layers
-            .resize_with(lay.layers.len(), LayerActs::default);
+            .resize_with(lay.chunks[chunk].len(), LayerActs::default);
         let fwd = self.layer_forward();
-        for (li, l) in lay.layers.clone().enumerate() {
+        for (li, l) in lay.chunks[chunk].clone().enumerate() {
             let (done, rest) = acts.layers.split_at_mut(li);
             let x: &B::Buf = match done.last() {
                 Some(prev) => &prev.residual3,
@@ -338,7 +410,7 @@ impl<B: Backend> Gpt<B> {
             a.release(self.recompute);
         }
 
-        if !self.shard.last_stage() {
+        if !self.shard.classifies(chunk) {
             return Ok(None);
         }
         assert_eq!(acts.targets.len(), n, "target count is not batch × seq");
@@ -347,15 +419,19 @@ impl<B: Backend> Gpt<B> {
             None => &acts.input,
         };
         be.layernorm_forward(
-            self.sized(&mut acts.lnf, n * c, act),
-            self.sized(&mut acts.lnf_mean, n, stat),
-            self.sized(&mut acts.lnf_rstd, n, stat),
+            self.sized(&mut acts.lnf, rows * c, act),
+            self.sized(&mut acts.lnf_mean, rows, stat),
+            self.sized(&mut acts.lnf_rstd, rows, stat),
             be.whole(x),
             self.weight("ln_f.weight"),
             self.weight("ln_f.bias"),
             c,
         );
         self.round(&mut acts.lnf);
+        if self.sp() {
+            // f as an all-gather: the classifier reads every token's final LayerNorm.
+            acts.lnf = gather(be, &acts.lnf, tp)?;
+        }
         // Column-parallel classifier with the tied embedding table: this rank's vocab slice.
         let vl = lay.vocab_local;
         let valid = self.valid_columns();
@@ -414,28 +490,38 @@ impl<B: Backend> Gpt<B> {
             .min(lay.vocab_local)
     }
 
-    /// Backward of one micro-batch, accumulating into `grads`. On the last stage the loss
-    /// gradient is `loss_scale` per position (1 / the global batch's token count); elsewhere
-    /// `dout` is the gradient of the stage's output received from the next stage. Returns the
-    /// gradient of the stage's input (to send to the previous stage), or an empty buffer on
-    /// the first stage. `ready`, on a step's last backward, hears as each layer's gradients
-    /// become final.
+    /// Backward of one micro-batch through model chunk `acts.chunk`, accumulating into
+    /// `grads`. On the last virtual stage the loss gradient is `loss_scale` per position (1 /
+    /// the global batch's token count); elsewhere `dout` is the gradient of the chunk's output
+    /// received from the next virtual stage. Returns the gradient of the chunk's input (to send
+    /// to the previous virtual stage), or an empty buffer on the first. `last_backward` says
+    /// this is the step's last backward of the chunk (its gradients, and those of the chunks
+    /// after it in the buffer, are then final); `ready`, on that backward, hears as each
+    /// layer's gradients become final.
     pub fn backward(
         &mut self,
         acts: &Activations<B>,
         loss_scale: B::F,
         dout: Option<B::Buf>,
         tp: &B::Group,
+        last_backward: bool,
         mut ready: Option<&mut dyn GradsReady<B>>,
     ) -> Result<B::Buf> {
         let (b, t) = (acts.batch, acts.seq);
         let n = b * t;
+        let sp = self.sp();
+        let rows = self.stream_rows(n);
+        // Under sequence parallelism a LayerNorm's gradients cover this rank's rows only; the
+        // step's last backward sums them over the group (Megatron's all-reduce of the
+        // sequence-parallel parameters' gradients) before anyone reads them.
+        let sum_layernorms = sp && last_backward;
         let c = self.cfg.hidden;
         let cl = self.hidden_local();
         let hl = self.heads_local();
         let hs = self.cfg.head_size();
-        let last = self.shard.last_stage();
-        let first = self.shard.first_stage();
+        let chunk = acts.chunk;
+        let last = self.shard.classifies(chunk);
+        let first = self.shard.embeds(chunk);
         let valid = self.valid_columns();
         // Borrow the fields apart: weights read, gradients written.
         let fwd_dims = (self.cfg.hidden, cl, hl, hs);
@@ -463,6 +549,7 @@ impl<B: Backend> Gpt<B> {
             cl: fwd_dims.1,
             hl: fwd_dims.2,
             hs: fwd_dims.3,
+            sp,
         };
         // The one layer's activations that backward redoes at a time.
         let mut redo = LayerActs::default();
@@ -470,7 +557,7 @@ impl<B: Backend> Gpt<B> {
 
         // Gradient of the stage output (the residual stream after the last layer).
         let mut dres = if last {
-            let mut dres = be.zeros(n * c, act);
+            let mut dres = be.zeros(rows * c, act);
             let vl = lay.vocab_local;
             let dloss = be.uploaded(&vec![loss_scale; n], Role::Stat);
             be.resize(dlogits, n * vl, act);
@@ -490,6 +577,7 @@ impl<B: Backend> Gpt<B> {
                 w,
                 grads,
                 n,
+                sp,
             };
             // Column-parallel classifier (tied embedding, no bias): f on its input.
             let dlnf = back.column_parallel("wte", false, dlogits, &acts.lnf, c, vl, tp)?;
@@ -498,14 +586,17 @@ impl<B: Backend> Gpt<B> {
                 None => &acts.input,
             };
             back.layernorm("ln_f", &mut dres, &dlnf, x, &acts.lnf_mean, &acts.lnf_rstd);
+            if sum_layernorms {
+                back.sum_over_group(&["ln_f.weight", "ln_f.bias"], tp)?;
+            }
             dres
         } else {
             let d = dout.expect("a middle stage needs the gradient of its output");
-            assert_eq!(be.buf_len(&d), n * c);
+            assert_eq!(be.buf_len(&d), rows * c);
             d
         };
 
-        for (li, l) in lay.layers.clone().enumerate().rev() {
+        for (li, l) in lay.chunks[chunk].clone().enumerate().rev() {
             let x: &B::Buf = if li == 0 {
                 &acts.input
             } else {
@@ -529,13 +620,18 @@ impl<B: Backend> Gpt<B> {
                 w,
                 grads,
                 n,
+                sp,
             };
             let h = |what: &str| format!("h.{l}.{what}");
             // residual3 = residual2 + proj(gelu(fc(ln2(residual2)))): dres flows to both.
-            let dgelu = back.row_parallel(&h("mlp.c_proj"), &dres, &a.fch_gelu, 4 * cl, c);
+            let dgelu = back.row_parallel(&h("mlp.c_proj"), &dres, &a.fch_gelu, 4 * cl, c, tp)?;
             let mut dfch = be.zeros(n * 4 * cl, act);
             be.gelu_backward(be.whole_mut(&mut dfch), be.whole(&a.fch), be.whole(&dgelu));
-            let dln2 = back.column_parallel(&h("mlp.c_fc"), true, &dfch, &a.ln2, c, 4 * cl, tp)?;
+            // Sequence parallelism keeps a LayerNorm's output for its own rows only and
+            // gathers the rest again here, as Megatron does.
+            let ln2 = fwd.gathered(&a.ln2, tp)?;
+            let ln2 = ln2.as_ref().unwrap_or(&a.ln2);
+            let dln2 = back.column_parallel(&h("mlp.c_fc"), true, &dfch, ln2, c, 4 * cl, tp)?;
             back.layernorm(
                 &h("ln_2"),
                 &mut dres,
@@ -545,7 +641,7 @@ impl<B: Backend> Gpt<B> {
                 &a.ln2_rstd,
             );
             // residual2 = x + proj(attention(qkv(ln1(x)))).
-            let datty = back.row_parallel(&h("attn.c_proj"), &dres, &a.atty, cl, c);
+            let datty = back.row_parallel(&h("attn.c_proj"), &dres, &a.atty, cl, c, tp)?;
             let mut dqkv = be.zeros(n * 3 * cl, act);
             be.attention_backward(
                 be.whole_mut(&mut dqkv),
@@ -557,9 +653,14 @@ impl<B: Backend> Gpt<B> {
                 hl,
                 hs,
             );
-            let dln1 =
-                back.column_parallel(&h("attn.c_attn"), true, &dqkv, &a.ln1, c, 3 * cl, tp)?;
+            let ln1 = fwd.gathered(&a.ln1, tp)?;
+            let ln1 = ln1.as_ref().unwrap_or(&a.ln1);
+            let dln1 = back.column_parallel(&h("attn.c_attn"), true, &dqkv, ln1, c, 3 * cl, tp)?;
             back.layernorm(&h("ln_1"), &mut dres, &dln1, x, &a.ln1_mean, &a.ln1_rstd);
+            if sum_layernorms {
+                let names = ["ln_1.weight", "ln_1.bias", "ln_2.weight", "ln_2.bias"].map(h);
+                back.sum_over_group(&names, tp)?;
+            }
             // Layers are laid out in order and backward goes from the last: everything from
             // this layer's first tensor to the end of the buffer is final now.
             if let Some(r) = ready.as_deref_mut() {
@@ -568,6 +669,12 @@ impl<B: Backend> Gpt<B> {
         }
 
         if first {
+            // The embedding's reduce-scatter has the all-gather as its backward: every token's
+            // gradient, as without sequence parallelism.
+            let dres = match sp {
+                true => gather(be, &dres, tp)?,
+                false => std::mem::take(&mut dres),
+            };
             let r = lay.get("wpe.weight").range();
             be.add_positions_backward(be.view_mut(grads, r), be.whole(&dres), t, c);
             let r = lay.get("wte.weight").range();
@@ -580,7 +687,13 @@ impl<B: Backend> Gpt<B> {
             );
         }
         if let Some(r) = ready {
-            r.ready_from(be, grads, 0)?;
+            // Chunk 0 ends the buffer's gradients (the embeddings before it included); a later
+            // chunk only those from its first layer on.
+            let from = match chunk {
+                0 => 0,
+                _ => lay.layer(lay.chunks[chunk].start, "ln_1.weight").start,
+            };
+            r.ready_from(be, grads, from)?;
         }
         Ok(if first { B::Buf::default() } else { dres })
     }
@@ -598,9 +711,29 @@ struct LayerForward<'a, B: Backend> {
     cl: usize,
     hl: usize,
     hs: usize,
+    /// Sequence parallelism: the residual stream holds this rank's rows only.
+    sp: bool,
+}
+
+/// Every tensor-parallel rank's rows of `shard`, in rank order (sequence parallelism's
+/// all-gather).
+fn gather<B: Backend>(be: &B, shard: &B::Buf, tp: &B::Group) -> Result<B::Buf> {
+    let len = be.buf_len(shard);
+    let mut full = be.zeros(len * be.group_size(tp), Role::Activation);
+    be.all_gather(tp, be.whole(shard), be.whole_mut(&mut full))?;
+    Ok(full)
 }
 
 impl<B: Backend> LayerForward<'_, B> {
+    /// Every token's rows of a LayerNorm's output, gathered under sequence parallelism for
+    /// the column-parallel linear that reads it; None without (the output is all of them).
+    fn gathered(&self, ln: &B::Buf, tp: &B::Group) -> Result<Option<B::Buf>> {
+        match self.sp {
+            true => gather(self.be, ln, tp).map(Some),
+            false => Ok(None),
+        }
+    }
+
     fn weight(&self, l: usize, what: &str) -> B::Ref<'_> {
         self.be.view(self.w, self.lay.layer(l, what))
     }
@@ -617,7 +750,8 @@ impl<B: Backend> LayerForward<'_, B> {
     }
 
     /// A row-parallel linear of layer `l`'s `what` (`attn.c_proj`, `mlp.c_proj`): partial
-    /// sums, g (the all-reduce), then the bias once.
+    /// sums, g (the all-reduce; under sequence parallelism the reduce-scatter onto this rank's
+    /// rows), then the bias once.
     fn row_parallel(
         &self,
         l: usize,
@@ -636,7 +770,13 @@ impl<B: Backend> LayerForward<'_, B> {
             in_dim,
             c,
         );
-        be.all_reduce(tp, be.whole_mut(&mut out), ReduceOp::Sum)?;
+        if self.sp {
+            let mut mine = be.zeros(rows * c / be.group_size(tp), Role::Activation);
+            be.reduce_scatter(tp, be.whole(&out), be.whole_mut(&mut mine))?;
+            out = mine;
+        } else {
+            be.all_reduce(tp, be.whole_mut(&mut out), ReduceOp::Sum)?;
+        }
         be.bias_add(
             be.whole_mut(&mut out),
             self.weight(l, &format!("{what}.bias")),
@@ -671,22 +811,27 @@ impl<B: Backend> LayerForward<'_, B> {
     ) -> Result<()> {
         let be = self.be;
         let (n, c, cl) = (b * t, self.c, self.cl);
+        // The residual stream's rows on this rank (a share of the n tokens under sequence
+        // parallelism): the LayerNorms, biases and residual adds run on these.
+        let rows = be.buf_len(x) / c;
         let (act, stat) = (Role::Activation, Role::Stat);
         let w = |what: &str| self.weight(l, what);
         be.layernorm_forward(
-            self.sized(&mut a.ln1, n * c, act),
-            self.sized(&mut a.ln1_mean, n, stat),
-            self.sized(&mut a.ln1_rstd, n, stat),
+            self.sized(&mut a.ln1, rows * c, act),
+            self.sized(&mut a.ln1_mean, rows, stat),
+            self.sized(&mut a.ln1_rstd, rows, stat),
             be.whole(x),
             w("ln_1.weight"),
             w("ln_1.bias"),
             c,
         );
         self.round(&mut a.ln1);
-        // Column-parallel QKV (f: identity in forward), heads local to this rank.
+        // Column-parallel QKV (f: identity in forward, the all-gather under sequence
+        // parallelism), heads local to this rank.
+        let ln1 = self.gathered(&a.ln1, tp)?;
         be.matmul_forward(
             self.sized(&mut a.qkv, n * 3 * cl, act),
-            be.whole(&a.ln1),
+            be.whole(ln1.as_ref().unwrap_or(&a.ln1)),
             w("attn.c_attn.weight"),
             Some(w("attn.c_attn.bias")),
             c,
@@ -697,25 +842,26 @@ impl<B: Backend> LayerForward<'_, B> {
         // Row-parallel output projection: partial sums, g, then the bias once.
         let proj = self.row_parallel(l, "attn.c_proj", &a.atty, (n, cl), tp)?;
         be.residual_forward(
-            self.sized(&mut a.residual2, n * c, act),
+            self.sized(&mut a.residual2, rows * c, act),
             be.whole(x),
             be.whole(&proj),
         );
         self.round(&mut a.residual2);
 
         be.layernorm_forward(
-            self.sized(&mut a.ln2, n * c, act),
-            self.sized(&mut a.ln2_mean, n, stat),
-            self.sized(&mut a.ln2_rstd, n, stat),
+            self.sized(&mut a.ln2, rows * c, act),
+            self.sized(&mut a.ln2_mean, rows, stat),
+            self.sized(&mut a.ln2_rstd, rows, stat),
             be.whole(&a.residual2),
             w("ln_2.weight"),
             w("ln_2.bias"),
             c,
         );
         self.round(&mut a.ln2);
+        let ln2 = self.gathered(&a.ln2, tp)?;
         be.matmul_forward(
             self.sized(&mut a.fch, n * 4 * cl, act),
-            be.whole(&a.ln2),
+            be.whole(ln2.as_ref().unwrap_or(&a.ln2)),
             w("mlp.c_fc.weight"),
             Some(w("mlp.c_fc.bias")),
             c,
@@ -729,7 +875,7 @@ impl<B: Backend> LayerForward<'_, B> {
         self.round(&mut a.fch_gelu);
         let proj = self.row_parallel(l, "mlp.c_proj", &a.fch_gelu, (n, 4 * cl), tp)?;
         be.residual_forward(
-            self.sized(&mut a.residual3, n * c, act),
+            self.sized(&mut a.residual3, rows * c, act),
             be.whole(&a.residual2),
             be.whole(&proj),
         );
@@ -753,6 +899,8 @@ struct Backward<'a, B: Backend> {
     w: &'a B::Buf,
     grads: &'a mut B::Buf,
     n: usize,
+    /// Sequence parallelism (see [`LayerForward`]).
+    sp: bool,
 }
 
 impl<B: Backend> Backward<'_, B> {
@@ -761,7 +909,9 @@ impl<B: Backend> Backward<'_, B> {
     }
 
     /// A row-parallel linear (its forward partial sums went through g, whose backward is the
-    /// identity): bias and weight gradients; returns the gradient of this rank's input slice.
+    /// identity, or under sequence parallelism the all-gather of every rank's rows of `dout`):
+    /// bias and weight gradients; returns the gradient of this rank's input slice. The bias
+    /// gradient sums every token's rows either way, so it needs no sum over the group.
     fn row_parallel(
         &mut self,
         name: &str,
@@ -769,8 +919,14 @@ impl<B: Backend> Backward<'_, B> {
         inp: &B::Buf,
         in_dim: usize,
         out_dim: usize,
-    ) -> B::Buf {
+        tp: &B::Group,
+    ) -> Result<B::Buf> {
         let be = self.be;
+        let gathered = match self.sp {
+            true => Some(gather(be, dout, tp)?),
+            false => None,
+        };
+        let dout = gathered.as_ref().unwrap_or(dout);
         let (rw, rb) = (self.range(name, "weight"), self.range(name, "bias"));
         be.bias_backward(be.view_mut(self.grads, rb), be.whole(dout));
         let mut dinp = be.zeros(self.n * in_dim, Role::Activation);
@@ -784,11 +940,12 @@ impl<B: Backend> Backward<'_, B> {
             in_dim,
             out_dim,
         );
-        dinp
+        Ok(dinp)
     }
 
     /// A column-parallel linear (with its bias when `bias`): weight and bias gradients, and the
-    /// input gradient summed over the tensor-parallel group (f's backward).
+    /// input gradient summed over the tensor-parallel group (f's backward: an all-reduce, or
+    /// under sequence parallelism a reduce-scatter onto this rank's rows).
     #[allow(clippy::too_many_arguments)]
     fn column_parallel(
         &mut self,
@@ -819,8 +976,24 @@ impl<B: Backend> Backward<'_, B> {
             in_dim,
             out_dim,
         );
+        if self.sp {
+            let mut mine = be.zeros(self.n * in_dim / be.group_size(tp), Role::Activation);
+            be.reduce_scatter(tp, be.whole(&dinp), be.whole_mut(&mut mine))?;
+            return Ok(mine);
+        }
         be.all_reduce(tp, be.whole_mut(&mut dinp), ReduceOp::Sum)?;
         Ok(dinp)
+    }
+
+    /// Sums the gradients of `names` over the tensor-parallel group, in rank order, so every
+    /// rank holds the same sum (sequence parallelism's LayerNorms).
+    fn sum_over_group<S: AsRef<str>>(&mut self, names: &[S], tp: &B::Group) -> Result<()> {
+        let be = self.be;
+        for name in names {
+            let r = self.lay.get(name.as_ref()).range();
+            be.all_reduce(tp, be.view_mut(self.grads, r), ReduceOp::Sum)?;
+        }
+        Ok(())
     }
 
     /// A LayerNorm: gain and bias gradients, and its input gradient added into `dres` (the

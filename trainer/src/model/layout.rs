@@ -15,6 +15,14 @@ pub struct ModelShard {
     pub tp_rank: usize,
     pub pp: usize,
     pub pp_rank: usize,
+    /// Model chunks this stage holds: Megatron's virtual pipeline stages, 1 without
+    /// interleaving. Chunk c of stage s runs virtual stage `c·pp + s` of `chunks·pp`.
+    #[serde(default = "one_chunk")]
+    pub chunks: usize,
+}
+
+fn one_chunk() -> usize {
+    1
 }
 
 impl ModelShard {
@@ -23,6 +31,7 @@ impl ModelShard {
         tp_rank: 0,
         pp: 1,
         pp_rank: 0,
+        chunks: 1,
     };
 
     pub fn first_stage(&self) -> bool {
@@ -31,6 +40,16 @@ impl ModelShard {
 
     pub fn last_stage(&self) -> bool {
         self.pp_rank + 1 == self.pp
+    }
+
+    /// Whether model chunk `chunk` of this stage embeds the tokens (the first virtual stage).
+    pub fn embeds(&self, chunk: usize) -> bool {
+        self.first_stage() && chunk == 0
+    }
+
+    /// Whether model chunk `chunk` of this stage computes the loss (the last virtual stage).
+    pub fn classifies(&self, chunk: usize) -> bool {
+        self.last_stage() && chunk + 1 == self.chunks
     }
 }
 
@@ -108,8 +127,9 @@ impl TensorSpec {
 pub struct Layout {
     pub tensors: Vec<TensorSpec>,
     pub len: usize,
-    /// The layers this pipeline stage runs.
-    pub layers: std::ops::Range<usize>,
+    /// The layers of each model chunk this pipeline stage runs, in chunk order (one chunk
+    /// without interleaving).
+    pub chunks: Vec<std::ops::Range<usize>>,
     pub vocab_start: usize,
     pub vocab_local: usize,
 }
@@ -120,7 +140,8 @@ impl Layout {
         let ModelShard {
             tp, tp_rank, pp, ..
         } = shard;
-        if tp == 0 || pp == 0 || tp_rank >= tp || shard.pp_rank >= pp {
+        let chunks = shard.chunks;
+        if tp == 0 || pp == 0 || chunks == 0 || tp_rank >= tp || shard.pp_rank >= pp {
             bail!("bad model shard {shard:?}");
         }
         if !cfg.heads.is_multiple_of(tp) {
@@ -132,16 +153,21 @@ impl Layout {
         if !cfg.padded_vocab().is_multiple_of(tp) {
             bail!("tensor-parallel size {tp} does not divide the padded vocabulary");
         }
-        if !cfg.layers.is_multiple_of(pp) {
+        if !cfg.layers.is_multiple_of(pp * chunks) {
             bail!(
-                "pipeline size {pp} does not divide the layer count {}",
+                "pipeline size {pp} × {chunks} virtual stages does not divide the layer count {}",
                 cfg.layers
             );
         }
         let c = cfg.hidden;
         let vp = cfg.padded_vocab();
-        let per_stage = cfg.layers / pp;
-        let layers = shard.pp_rank * per_stage..(shard.pp_rank + 1) * per_stage;
+        let per_stage = cfg.layers / (pp * chunks);
+        let chunk_layers: Vec<std::ops::Range<usize>> = (0..chunks)
+            .map(|c| {
+                let vs = c * pp + shard.pp_rank;
+                vs * per_stage..(vs + 1) * per_stage
+            })
+            .collect();
         let mut tensors = Vec::new();
         let mut offset = 0;
         let mut add = |name: String,
@@ -190,7 +216,7 @@ impl Layout {
                 None,
             );
         }
-        for l in layers.clone() {
+        for l in chunk_layers.iter().flat_map(|r| r.clone()) {
             let h = |s: &str| format!("h.{l}.{s}");
             let rep = Split::Replicated;
             let l = Some(l);
@@ -259,7 +285,7 @@ impl Layout {
         Ok(Layout {
             tensors,
             len: offset,
-            layers,
+            chunks: chunk_layers,
             vocab_start: tp_rank * vp / tp,
             vocab_local: vp / tp,
         })

@@ -79,6 +79,14 @@ impl BatchSchedule {
         (start + grown * inc).min(self.global)
     }
 
+    /// Every global batch size the schedule takes: the ramp-up's, then the final one.
+    pub fn sizes(&self) -> Vec<u64> {
+        match self.rampup {
+            None => vec![self.global],
+            Some((start, inc, _)) => (start..=self.global).step_by(inc as usize).collect(),
+        }
+    }
+
     /// Samples consumed by `iters` iterations from the start.
     pub fn samples_for(&self, iters: u64) -> u64 {
         let mut consumed = 0;

@@ -1,13 +1,15 @@
-//! Runs one stage's ops of a pipeline schedule: activations go to the next stage, gradients
-//! of activations come back, and each micro-batch's activations live from its forward to its
-//! backward (at most `stages` at once under 1F1B).
+//! Runs one stage's ops of a pipeline schedule: activations go to the next virtual stage,
+//! gradients of activations come back, and each unit's (micro-batch on a model chunk)
+//! activations live from its forward to its backward (at most `stages` at once under 1F1B).
+//! With interleaving the neighbours form a ring: the last stage's next is the first stage,
+//! which runs the next chunk.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
 
 use super::p2p_groups::{grouped, Step};
-use super::schedule::Op;
+use super::schedule::{Op, Unit};
 use crate::backend::{Backend, BackendExt, Role};
 use crate::model::{Activations, Gpt, GradsReady};
 
@@ -30,21 +32,27 @@ pub fn run_stage<B: Backend>(
     pool: &mut Vec<Activations<B>>,
     mut ready: Option<&mut dyn GradsReady<B>>,
 ) -> Result<f64> {
-    let last_backward = ops.iter().rev().find_map(|op| match op {
-        Op::Backward(mb) => Some(*mb),
-        _ => None,
-    });
+    // Each chunk's last backward makes its gradients final.
+    let mut last_backward: HashMap<usize, Unit> = HashMap::new();
+    for op in ops {
+        if let Op::Backward(u) = op {
+            last_backward.insert(u.chunk, *u);
+        }
+    }
     let stage = model.shard.pp_rank;
-    let last_stage = model.shard.last_stage();
+    let stages = model.shard.pp;
+    let (prev, next) = ((stage + stages - 1) % stages, (stage + 1) % stages);
     // A forward-only schedule (evaluation) has no backward to keep activations for: each
     // micro-batch's go back to the pool once its output is sent (on the last stage, once its
     // loss is taken), so a stage holds one micro-batch's at a time, not all of them.
     let forward_only = !ops.iter().any(|op| matches!(op, Op::Backward(_)));
-    let width = batch * seq * model.cfg.hidden;
-    let mut acts: HashMap<usize, Activations<B>> = HashMap::new();
-    let mut inputs: HashMap<usize, B::Buf> = HashMap::new();
-    let mut douts: HashMap<usize, B::Buf> = HashMap::new();
-    let mut dinputs: HashMap<usize, B::Buf> = HashMap::new();
+    // What passes between stages: the residual stream, of this rank's share of the tokens
+    // under sequence parallelism.
+    let width = model.stream_rows(batch * seq) * model.cfg.hidden;
+    let mut acts: HashMap<Unit, Activations<B>> = HashMap::new();
+    let mut inputs: HashMap<Unit, B::Buf> = HashMap::new();
+    let mut douts: HashMap<Unit, B::Buf> = HashMap::new();
+    let mut dinputs: HashMap<Unit, B::Buf> = HashMap::new();
     let mut loss = 0.0;
     for step in grouped(ops) {
         // A stage's adjacent sends and receives go out as one group (see p2p_groups).
@@ -58,74 +66,71 @@ pub fn run_stage<B: Backend>(
         if together {
             model.backend.p2p_group_start();
         }
-        // Micro-batches whose activations this step sends (final once the group ends).
+        // Units whose activations this step sends (final once the group ends).
         let mut sent = Vec::new();
         for op in ops {
             match op {
-                Op::RecvActivation(mb) => {
+                Op::RecvActivation(u) => {
                     let be = &model.backend;
                     let mut buf = be.zeros(width, Role::Activation);
-                    be.recv(pp, stage - 1, be.whole_mut(&mut buf))
-                        .with_context(|| {
-                            format!("stage {stage}: receiving activations of micro-batch {mb}")
-                        })?;
-                    inputs.insert(mb, buf);
+                    be.recv(pp, prev, be.whole_mut(&mut buf)).with_context(|| {
+                        format!("stage {stage}: receiving activations of {u:?}")
+                    })?;
+                    inputs.insert(u, buf);
                 }
-                Op::Forward(mb) => {
-                    // Reuse a finished micro-batch's buffers when there is one.
+                Op::Forward(u) => {
+                    // Reuse a finished unit's buffers when there is one.
                     let mut a = match pool.pop() {
                         Some(a) if a.batch == batch && a.seq == seq => a,
                         _ => Activations::new(batch, seq),
                     };
-                    batches.fill(mb, &mut a.tokens, &mut a.targets)?;
-                    if let Some(x) = inputs.remove(&mb) {
+                    a.chunk = u.chunk;
+                    batches.fill(u.mb, &mut a.tokens, &mut a.targets)?;
+                    if let Some(x) = inputs.remove(&u) {
                         a.input = x;
                     }
                     loss += model.forward(&mut a, tp)?.unwrap_or(0.0);
-                    if forward_only && last_stage {
+                    if forward_only && model.shard.classifies(u.chunk) {
                         pool.push(a);
                     } else {
-                        acts.insert(mb, a);
+                        acts.insert(u, a);
                     }
                 }
-                Op::SendActivation(mb) => {
+                Op::SendActivation(u) => {
                     let be = &model.backend;
-                    be.send(pp, stage + 1, be.whole(acts[&mb].output()))
-                        .with_context(|| {
-                            format!("stage {stage}: sending activations of micro-batch {mb}")
-                        })?;
-                    sent.push(mb);
+                    be.send(pp, next, be.whole(acts[&u].output()))
+                        .with_context(|| format!("stage {stage}: sending activations of {u:?}"))?;
+                    sent.push(u);
                 }
-                Op::RecvGradient(mb) => {
+                Op::RecvGradient(u) => {
                     let be = &model.backend;
                     let mut buf = be.zeros(width, Role::Activation);
-                    be.recv(pp, stage + 1, be.whole_mut(&mut buf))
-                        .with_context(|| {
-                            format!("stage {stage}: receiving gradients of micro-batch {mb}")
-                        })?;
-                    douts.insert(mb, buf);
+                    be.recv(pp, next, be.whole_mut(&mut buf))
+                        .with_context(|| format!("stage {stage}: receiving gradients of {u:?}"))?;
+                    douts.insert(u, buf);
                 }
-                Op::Backward(mb) => {
+                Op::Backward(u) => {
                     let a = acts
-                        .remove(&mb)
+                        .remove(&u)
                         .expect("forward before backward (checked schedule)");
-                    let d = douts.remove(&mb);
-                    let hook = match last_backward == Some(mb) {
-                        true => ready.take(),
+                    let d = douts.remove(&u);
+                    let last = last_backward.get(&u.chunk) == Some(&u);
+                    let hook = match last {
+                        // A reborrow: every chunk's last backward hears it.
+                        true => ready.as_mut().map(|r| &mut **r as &mut dyn GradsReady<B>),
                         false => None,
                     };
-                    let dinput = model.backward(&a, loss_scale, d, tp, hook)?;
-                    dinputs.insert(mb, dinput);
+                    let dinput = model.backward(&a, loss_scale, d, tp, last, hook)?;
+                    dinputs.insert(u, dinput);
                     pool.push(a);
                 }
-                Op::SendGradient(mb) => {
+                Op::SendGradient(u) => {
                     let d = dinputs
-                        .remove(&mb)
+                        .remove(&u)
                         .expect("backward before sending its gradient");
                     let be = &model.backend;
-                    be.send(pp, stage - 1, be.whole(&d)).with_context(|| {
-                        format!("stage {stage}: sending gradients of micro-batch {mb}")
-                    })?;
+                    be.send(pp, prev, be.whole(&d))
+                        .with_context(|| format!("stage {stage}: sending gradients of {u:?}"))?;
                 }
             }
         }
@@ -133,8 +138,8 @@ pub fn run_stage<B: Backend>(
             model.backend.p2p_group_end()?;
         }
         if forward_only {
-            for mb in sent {
-                pool.extend(acts.remove(&mb));
+            for u in sent {
+                pool.extend(acts.remove(&u));
             }
         }
     }

@@ -100,7 +100,7 @@ fn step<B: Backend<F = f32>>(m: &mut Gpt<B>, s: &mut Steps<B>, t: u64) -> Result
     let n = acts.tokens.len();
     m.zero_grads();
     let loss = m.forward(acts, &s.solo)?.unwrap_or(0.0) / n as f64;
-    m.backward(acts, 1.0 / n as f32, None, &s.solo, None)?;
+    m.backward(acts, 1.0 / n as f32, None, &s.solo, true, None)?;
     let be = &m.backend;
     match s.optimizer {
         Optimizer::Backend => be.adamw_step(

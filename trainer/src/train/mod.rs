@@ -53,6 +53,18 @@ pub struct TrainConfig {
     /// `--recompute-granularity`); the results are bitwise the same.
     #[serde(default)]
     pub recompute: crate::model::Recompute,
+    /// Megatron's sequence parallelism over the tensor-parallel group (see
+    /// [`crate::model::Gpt::sequence_parallel`]).
+    #[serde(default)]
+    pub sequence_parallel: bool,
+    /// Model chunks per pipeline stage (Megatron's virtual pipeline stages): more than one
+    /// runs the interleaved 1F1B schedule.
+    #[serde(default = "one")]
+    pub virtual_stages: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainConfig {
@@ -153,11 +165,42 @@ impl<B: Backend> Trainer<B> {
                 cfg.pp
             );
         }
+        if cfg.virtual_stages > 1 {
+            if cfg.pp < 2 {
+                bail!("virtual pipeline stages need pipeline parallelism (--pp 2 or more)");
+            }
+            // Every global batch (each size of a ramp-up too) in whole groups of the stages.
+            let per_step = (cfg.micro_batch * cfg.dp) as u64;
+            let sizes = cfg.batch.sizes();
+            if let Some(g) = sizes
+                .iter()
+                .find(|&&g| !(g / per_step).is_multiple_of(cfg.pp as u64))
+            {
+                bail!(
+                    "the interleaved schedule needs the micro-batches of a step ({}, of a \
+                     global batch of {g}) to be a multiple of --pp {}",
+                    g / per_step,
+                    cfg.pp
+                );
+            }
+        }
+        let shard = ModelShard {
+            chunks: cfg.virtual_stages,
+            ..shard
+        };
         if cfg.micro_batch == 0 {
             bail!("micro-batch size is zero");
         }
+        if cfg.sequence_parallel && !cfg.seq.is_multiple_of(cfg.tp) {
+            bail!(
+                "sequence parallelism needs the sequence length {} divisible by --tp {}",
+                cfg.seq,
+                cfg.tp
+            );
+        }
         let mut model = Gpt::new(cfg.model.clone(), shard, backend, cfg.precision)?;
         model.recompute = cfg.recompute;
+        model.sequence_parallel = cfg.sequence_parallel;
         let layout = model.layout.clone();
         let be = &model.backend;
         // Initialised on the host from the seed (the same numbers on every backend).
@@ -241,10 +284,14 @@ impl<B: Backend> Trainer<B> {
             plan,
             group: &*self.groups.dp,
         });
-        let ops = if backward {
-            schedule::one_f_one_b(self.cfg.pp, self.model.shard.pp_rank, m)
-        } else {
-            schedule::forward_only(self.cfg.pp, self.model.shard.pp_rank, m)
+        let (pp, stage) = (self.cfg.pp, self.model.shard.pp_rank);
+        let ops = match self.cfg.virtual_stages {
+            1 => schedule::one_f_one_b(pp, stage, m),
+            v => schedule::interleaved(pp, stage, v, m)?,
+        };
+        let ops = match backward {
+            true => ops,
+            false => schedule::forward_only(ops),
         };
         let loss = pipeline::run_stage(
             &mut self.model,

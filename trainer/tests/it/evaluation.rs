@@ -49,6 +49,8 @@ fn config(eval_iters: u64) -> TrainConfig {
         zero1: false,
         bucket_elements: None,
         recompute: sieve_trainer::model::Recompute::None,
+        sequence_parallel: false,
+        virtual_stages: 1,
     }
 }
 
@@ -109,6 +111,7 @@ fn buffers_per_stage(train: bool) -> Vec<usize> {
                     tp_rank: 0,
                     pp: stages,
                     pp_rank: stage,
+                    chunks: 1,
                 };
                 let (cfg, data) = (cfg.clone(), &data);
                 s.spawn(move || {

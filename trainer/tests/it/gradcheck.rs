@@ -232,7 +232,7 @@ fn whole_model_gradients() {
     let scale = 1.0 / (b * t) as f64;
     m.forward(&mut acts, &Solo).unwrap();
     m.zero_grads();
-    m.backward(&acts, scale, None, &Solo, None).unwrap();
+    m.backward(&acts, scale, None, &Solo, true, None).unwrap();
     let analytic = m.grads.clone();
     let mut params = m.params.clone();
     let num = numeric(&mut params, |p| {
@@ -274,7 +274,7 @@ fn backward_announces_final_gradients_layer_by_layer() {
     m.forward(&mut acts, &Solo).unwrap();
     m.zero_grads();
     let mut heard = Announcements(Vec::new());
-    m.backward(&acts, 0.1, None, &Solo, Some(&mut heard))
+    m.backward(&acts, 0.1, None, &Solo, true, Some(&mut heard))
         .unwrap();
     let offsets: Vec<usize> = heard.0.iter().map(|(o, _)| *o).collect();
     let layer_starts: Vec<usize> = (0..2)

@@ -418,3 +418,73 @@ fn recomputation_over_tcp_is_bitwise_the_plain_run() {
         }
     }
 }
+
+/// Runs TP2 × PP2 over 4 processes with `extra` and plain, and checks the first against the
+/// same grid as threads (bitwise) and against the plain run's losses (the first bitwise, the
+/// later within 1e-5: f32, whose parameters after Adam steps are not comparable element by
+/// element, see docs/trainer.md on tolerances). Returns the first run's checkpoint config.
+fn over_tcp_against_threads_and_plain(extra: &[&str]) -> ckpt::CheckpointConfig {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let run = |save: &str, extra: &[&str]| {
+        let (save, metrics) = (path(save), path(&format!("{save}.jsonl")));
+        let mut args = vec!["--tp", "2", "--pp", "2", "--layers", "4"];
+        args.extend(extra);
+        args.extend(["--save", save.to_str().unwrap()]);
+        args.extend(["--metrics", metrics.to_str().unwrap()]);
+        launch(4, &args);
+        let losses: Vec<f64> = std::fs::read_to_string(&metrics)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        losses
+    };
+    let changed = run("changed", extra);
+    let (_, config, _) = ckpt::open(&path("changed")).unwrap();
+    threaded(&path("changed"), &path("threads"));
+    same_files(&path("changed/iter_0000004"), &path("threads/iter_0000004"));
+    let plain = run("plain", &[]);
+    assert_eq!(changed.len(), 4);
+    assert_eq!(
+        changed[0].to_bits(),
+        plain[0].to_bits(),
+        "{extra:?}: first loss"
+    );
+    for (s, (a, b)) in changed.iter().zip(&plain).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs(),
+            "{extra:?} step {s}: {a} vs plain {b}"
+        );
+    }
+    config
+}
+
+/// Sequence parallelism over TCP: TP2 × PP2 processes save bitwise what the same grid run as
+/// threads saves (which `parallel::sequence_parallelism_equals_the_plain_tensor_parallel_run`
+/// holds to the plain run in f64), with the plain run's losses.
+#[test]
+fn sequence_parallelism_over_tcp_is_the_threaded_run_with_the_plain_losses() {
+    let config = over_tcp_against_threads_and_plain(&["--sequence-parallel"]);
+    assert!(
+        config.train.sequence_parallel,
+        "the flag did not reach the run"
+    );
+}
+
+/// Interleaved 1F1B over TCP (TP2 × PP2, two chunks of one layer a stage): bitwise the threaded
+/// run (which `parallel::interleaved_1f1b_equals_the_plain_pipeline` holds to the plain
+/// pipeline in f64), with the plain 1F1B run's losses.
+#[test]
+fn interleaved_1f1b_over_tcp_is_the_threaded_run_with_the_plain_losses() {
+    let config =
+        over_tcp_against_threads_and_plain(&["--num-layers-per-virtual-pipeline-stage", "1"]);
+    assert_eq!(
+        config.train.virtual_stages, 2,
+        "the flag did not reach the run"
+    );
+}

@@ -27,6 +27,9 @@ struct Grid {
     micro_batch: usize,
     zero1: bool,
     recompute: Recompute,
+    sequence_parallel: bool,
+    /// Model chunks per pipeline stage (interleaved 1F1B when more than one).
+    chunks: usize,
 }
 
 fn config(g: Grid) -> TrainConfig {
@@ -69,6 +72,8 @@ fn config(g: Grid) -> TrainConfig {
         // the gradient in many pieces and the layers' buckets start during the backward.
         bucket_elements: Some(5_000),
         recompute: g.recompute,
+        sequence_parallel: g.sequence_parallel,
+        virtual_stages: g.chunks,
     }
 }
 
@@ -129,6 +134,7 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                         tp_rank,
                         pp,
                         pp_rank,
+                        chunks: 1,
                     };
                     let mut t = Trainer::<Cpu<F>>::new(cfg, shard, groups).unwrap();
                     let mut losses = vec![t.train_step(src).unwrap().loss];
@@ -157,10 +163,25 @@ fn run<F: Float>(g: Grid) -> Run<F> {
             let replica = spec.split == TensorSplit::Replicated && res.shard.tp_rank != 0;
             // The tied embedding is taken from the first stage.
             let tied_copy = spec.name == "wte.weight" && res.shard.pp_rank != 0;
+            let full = single.get(&spec.name);
+            if replica {
+                // Ranks come in order, so TP rank 0's copy is placed: every copy must equal it
+                // (sequence parallelism sums the LayerNorms' gradients over the group).
+                let mine = &res.params[spec.range()];
+                let placed = &params[res.dp_rank][full.range()];
+                let same = mine
+                    .iter()
+                    .zip(placed)
+                    .all(|(a, b)| a.to_f64().to_bits() == b.to_f64().to_bits());
+                assert!(
+                    same,
+                    "{}: TP rank {}'s copy drifted",
+                    spec.name, res.shard.tp_rank
+                );
+            }
             if replica || tied_copy {
                 continue;
             }
-            let full = single.get(&spec.name);
             let cols = spec.local[1];
             for k in 0..spec.len() {
                 let at = full.offset + spec.full_index(k / cols, k % cols, res.shard.tp_rank, tp);
@@ -245,6 +266,8 @@ fn check(g: Grid) {
         micro_batch: g.micro_batch,
         zero1: false,
         recompute: Recompute::None,
+        sequence_parallel: false,
+        chunks: 1,
     };
     let name = format!("tp{} pp{} dp{} m{}", g.tp, g.pp, g.dp, g.micro_batches);
     compare::<f64>(&format!("f64 {name}"), &run(single), &run(g), true);
@@ -304,6 +327,8 @@ fn grid(tp: usize, pp: usize, dp: usize, micro_batches: usize) -> Grid {
         micro_batch: if pp > 1 { 1 } else { 2 },
         zero1: false,
         recompute: Recompute::None,
+        sequence_parallel: false,
+        chunks: 1,
     }
 }
 
@@ -389,6 +414,148 @@ fn recomputation_is_bitwise_the_plain_run() {
             assert!(same, "{recompute:?}: parameters differ from the plain run");
         }
     }
+}
+
+/// Sequence parallelism gives the plain tensor-parallel run's numbers, in f64: the first step's
+/// losses bitwise (forward's reduce-scatters sum in the all-reduce's order), and the first
+/// step's gradients and the parameters after 3 steps within 1e-12 of each tensor's largest
+/// magnitude (each rank's LayerNorm gradients cover its own tokens and are then summed over
+/// the group: the same terms added in another order). Covered: TP2 on one stage, TP2 × PP2
+/// with 4 micro-batches (stages pass their share of the tokens), TP2 × DP2 (the LayerNorms are
+/// summed before the data-parallel buckets read them) and TP4 with full recomputation (the
+/// gathers redone in backward). The run did go sequence-parallel: its tensor-parallel groups
+/// reduce-scatter and all-gather the residual stream where the plain run all-reduces it, and
+/// never all-reduce it.
+#[test]
+fn sequence_parallelism_equals_the_plain_tensor_parallel_run() {
+    let full = Grid {
+        recompute: Recompute::Full,
+        ..grid(4, 1, 1, 1)
+    };
+    for plain in [grid(2, 1, 1, 2), grid(2, 2, 1, 4), grid(2, 1, 2, 2), full] {
+        let name = format!("tp{} pp{} dp{}", plain.tp, plain.pp, plain.dp);
+        let base = run::<f64>(plain);
+        let sp = run::<f64>(Grid {
+            sequence_parallel: true,
+            ..plain
+        });
+        // Collectives of the residual stream's size in the tensor-parallel groups' traces.
+        let stream = plain.micro_batch * 16 * 32;
+        let count = |r: &Run<f64>, op: &str| -> usize {
+            let tp_groups = &r.traces[..plain.dp * plain.pp];
+            tp_groups
+                .iter()
+                .flatten()
+                .flatten()
+                .filter(|o| *o == op)
+                .count()
+        };
+        let all_reduce = format!("all_reduce Sum {stream}");
+        let reduce_scatter = format!("reduce_scatter {stream}");
+        let all_gather = format!("all_gather {}", stream / plain.tp);
+        assert!(count(&base, &all_reduce) > 0, "{name}: the plain run's g");
+        assert_eq!(count(&sp, &all_reduce), 0, "{name}: an all-reduce left");
+        assert!(count(&sp, &reduce_scatter) > 0 && count(&sp, &all_gather) > 0);
+        for (rank, (a, b)) in sp.losses.iter().zip(&base.losses).enumerate() {
+            assert_eq!(
+                a[0].to_bits(),
+                b[0].to_bits(),
+                "{name} rank {rank}: first loss"
+            );
+            for (s, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-12 * y.abs(),
+                    "{name} rank {rank} step {s}"
+                );
+            }
+        }
+        for d in 0..plain.dp {
+            let what = format!("{name} replica {d}");
+            let lay = &base.layout;
+            assert_close(&what, lay, &sp.grads[d], &base.grads[d], 0.0, 1e-12);
+            assert_close(&what, lay, &sp.params[d], &base.params[d], 0.0, 1e-12);
+        }
+        for (i, traces) in sp.traces.iter().enumerate() {
+            for t in &traces[1..] {
+                assert_eq!(t, &traces[0], "{name} group {i}: ranks' collectives differ");
+            }
+        }
+    }
+}
+
+/// Interleaved 1F1B (2 model chunks of one layer a stage) gives the plain 1F1B run's numbers
+/// in f64: the first step's losses bitwise (every layer computes the same micro-batches, and
+/// each parameter's gradient adds them in the same order), and the first step's gradients and
+/// the parameters after 3 steps within 1e-12 of each tensor's largest magnitude (a stage's
+/// share of the global gradient norm sums other layers, so the clipping factor can differ in
+/// its last bit). Covered: PP2 with 2 micro-batches (all warm-up) and with 4, TP2 × PP2 × DP2
+/// (the data-parallel buckets start as each chunk's gradients become final), and TP2 × PP2
+/// with sequence parallelism.
+#[test]
+fn interleaved_1f1b_equals_the_plain_pipeline() {
+    let sp = Grid {
+        sequence_parallel: true,
+        ..grid(2, 2, 1, 4)
+    };
+    for plain in [grid(1, 2, 1, 2), grid(1, 2, 1, 4), grid(2, 2, 2, 2), sp] {
+        let name = format!(
+            "tp{} pp{} dp{} m{}",
+            plain.tp, plain.pp, plain.dp, plain.micro_batches
+        );
+        let base = run::<f64>(plain);
+        let interleaved = run::<f64>(Grid { chunks: 2, ..plain });
+        for (rank, (a, b)) in interleaved.losses.iter().zip(&base.losses).enumerate() {
+            assert_eq!(
+                a[0].to_bits(),
+                b[0].to_bits(),
+                "{name} rank {rank}: first loss"
+            );
+            for (s, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-12 * y.abs(),
+                    "{name} rank {rank} step {s}"
+                );
+            }
+        }
+        for d in 0..plain.dp {
+            let what = format!("{name} interleaved, replica {d}");
+            let lay = &base.layout;
+            assert_close(
+                &what,
+                lay,
+                &interleaved.grads[d],
+                &base.grads[d],
+                0.0,
+                1e-12,
+            );
+            assert_close(
+                &what,
+                lay,
+                &interleaved.params[d],
+                &base.params[d],
+                0.0,
+                1e-12,
+            );
+        }
+    }
+    // The micro-batches must come in whole groups of the stages.
+    let cfg = config(Grid {
+        chunks: 2,
+        ..grid(1, 2, 1, 3)
+    });
+    let shard = ModelShard {
+        tp: 1,
+        tp_rank: 0,
+        pp: 2,
+        pp_rank: 0,
+        chunks: 1,
+    };
+    let groups = Groups::<Cpu<f64>>::single();
+    let err = Trainer::<Cpu<f64>>::new(cfg, shard, groups)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("multiple of --pp 2"), "{err}");
 }
 
 #[test]

@@ -126,6 +126,8 @@ fn config() -> TrainConfig {
         zero1: false,
         bucket_elements: None,
         recompute: sieve_trainer::model::Recompute::None,
+        sequence_parallel: false,
+        virtual_stages: 1,
     }
 }
 
@@ -175,7 +177,9 @@ fn every_step_equals_an_independent_numpy_replay() {
             probe.zero_grads();
             let tokens = (micro * seq) as f64;
             let sum = probe.forward(&mut a, &Solo).unwrap().unwrap();
-            probe.backward(&a, 1.0 / tokens, None, &Solo, None).unwrap();
+            probe
+                .backward(&a, 1.0 / tokens, None, &Solo, true, None)
+                .unwrap();
             losses.push(sum / tokens);
             write_f64(&dir.path().join(format!("grad_{t}_{k}.f64")), &probe.grads);
         }
