@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates trainer/kernels/ptx/ (the PTX the binary embeds) from trainer/kernels/*.cu with
-# CUDA 12.8's NVRTC from PyPI; run after editing a kernel. No GPU needed.
+# Regenerates trainer/kernels/ptx/ (the PTX the binary embeds, declared at CUDA 12.0's PTX ISA)
+# from trainer/kernels/*.cu with CUDA 12.8's NVRTC from PyPI, and trainer/kernels/cubin/ (ptxas's
+# sm_80 and sm_90 machine code of it); run after editing a kernel. No GPU needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="target/py-venv"
@@ -13,10 +14,14 @@ fi
 export LD_LIBRARY_PATH="$nvidia/cuda_nvrtc/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export SIEVE_CUDA_INCLUDE="$nvidia/cuda_runtime/include"
 export SIEVE_PTXAS="$nvidia/cuda_nvcc/bin/ptxas"
-# The PTX files are embedded with include_str!: placeholders let the test build once.
+# The PTX and cubin files are embedded with include_str!/include_bytes!: placeholders let the
+# test build once.
+mkdir -p trainer/kernels/cubin
 for f in trainer/kernels/*.cu; do
     for arch in sm80 sm90; do
         out="trainer/kernels/ptx/$(basename "$f" .cu).$arch.ptx"
+        [ -f "$out" ] || : > "$out"
+        out="trainer/kernels/cubin/$(basename "$f" .cu).$arch.cubin"
         [ -f "$out" ] || : > "$out"
     done
 done

@@ -90,7 +90,22 @@ pub fn compile_ptx(file: &str, source: &str, arch: u32, include_dirs: &[String])
     if compiled.is_err() || !log.trim().is_empty() {
         bail!("{file} for compute_{arch}:\n{}", log.trim());
     }
-    ptx.with_context(|| format!("{file}: no PTX"))
+    let ptx = ptx.with_context(|| format!("{file}: no PTX"))?;
+    Ok(at_isa(&ptx, super::ptx::PTX_ISA))
+}
+
+/// The PTX with its `.version` line set to `isa`. NVRTC writes its own toolkit's ISA (8.7 for
+/// 12.8), which drivers older than R570 refuse to load; the kernels use nothing newer than
+/// CUDA 12.0's ISA, and ptxas checks that (it rejects an instruction the declared ISA lacks).
+pub fn at_isa(ptx: &str, isa: &str) -> String {
+    ptx.lines()
+        .map(|l| match l.starts_with(".version ") {
+            true => format!(".version {isa}"),
+            false => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Every kernel source compiled for `compute_<arch>`: (file, PTX).

@@ -85,16 +85,14 @@ impl Cuda {
         let comm_stream = stream
             .fork()
             .map_err(|e| anyhow!("creating the communication stream: {e:?}"))?;
-        let ptx = super::super::ptx::for_capability(compute_capability);
+        let images = super::super::ptx::images_for(compute_capability);
         let mut kernels = HashMap::new();
-        for (file, text) in ptx {
-            let module = ctx
-                .load_module(cudarc::nvrtc::Ptx::from_src(*text))
-                .map_err(|e| anyhow!("loading the kernels of {file}: {e:?}"))?;
+        for (file, image) in images {
+            let module = load_kernels(&ctx, file, image, compute_capability)?;
             for name in super::super::kernels::kernels_in(
                 super::super::kernels::SOURCES
                     .iter()
-                    .find(|(f, _)| f == file)
+                    .find(|(f, _)| *f == file)
                     .map(|(_, s)| *s)
                     .unwrap_or_default(),
             ) {
@@ -218,4 +216,41 @@ impl Cuda {
             self.fail("cuMemcpyDtoDAsync", e);
         }
     }
+}
+
+/// Loads one kernel file's image. A cubin the driver refuses falls back to the PTX; PTX the
+/// driver cannot compile is an error naming the driver it needs.
+fn load_kernels(
+    ctx: &std::sync::Arc<cudarc::driver::CudaContext>,
+    file: &str,
+    image: super::super::ptx::Image,
+    capability: (i32, i32),
+) -> Result<std::sync::Arc<cudarc::driver::CudaModule>> {
+    use super::super::ptx::{for_capability, Image, OLDEST_DRIVER, PTX_ISA};
+    if let Image::Cubin(bytes) = image {
+        if let Ok(m) = ctx.load_module(cudarc::nvrtc::Ptx::from_binary(bytes.to_vec())) {
+            return Ok(m);
+        }
+    }
+    let ptx = for_capability(capability)
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| anyhow!("no PTX for {file}"))?;
+    ctx.load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+        .map_err(|e| {
+            let tried = match image {
+                Image::Cubin(_) => "the driver refused their machine code, then their PTX",
+                Image::Ptx(_) => {
+                    "no machine code is built for this GPU, and the driver refused their PTX"
+                }
+            };
+            anyhow!(
+                "loading the kernels of {file}: {tried} ({e:?}). Compute capability {}.{} runs \
+             PTX ISA {PTX_ISA}, which needs NVIDIA driver {OLDEST_DRIVER} (CUDA 12.0) or newer: \
+             `nvidia-smi` shows the driver's version",
+                capability.0,
+                capability.1
+            )
+        })
 }
