@@ -258,7 +258,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Forward and backward over one global batch starting at sample `start`; gradients summed
-    /// into `model.grads` scaled by 1 / (global tokens). Returns the mean loss (on every rank).
+    /// into `model.grads` scaled by 1 / (global tokens). Returns this data-parallel replica's
+    /// loss sum, summed over the pipeline: [`Trainer::mean_loss`] finishes it.
     fn accumulate(
         &mut self,
         data: &SampleSource,
@@ -266,7 +267,7 @@ impl<B: Backend> Trainer<B> {
         global: u64,
         backward: bool,
         plan: Option<&mut BucketPlan>,
-    ) -> Result<f64> {
+    ) -> Result<B::Buf> {
         let tokens = (global * self.cfg.seq as u64) as f64;
         let scale = B::F::from_f64(1.0 / tokens);
         let m = self.micro_batches(global) as usize;
@@ -306,7 +307,17 @@ impl<B: Backend> Trainer<B> {
         let be = &self.model.backend;
         let mut l = be.uploaded(&[B::F::from_f64(loss)], Role::Stat);
         be.all_reduce(&self.groups.pp, be.whole_mut(&mut l), ReduceOp::Sum)?;
+        Ok(l)
+    }
+
+    /// The mean loss of a global batch (on every rank) from [`Trainer::accumulate`]'s sum:
+    /// summed over the data-parallel group, which in training happens once its gradient
+    /// buckets are done (NCCL runs collectives on one communicator in issue order, so a loss
+    /// all-reduce issued among the buckets would wait for them anyway, or overtake them).
+    fn mean_loss(&self, mut l: B::Buf, global: u64) -> Result<f64> {
+        let be = &self.model.backend;
         be.all_reduce(&self.groups.dp, be.whole_mut(&mut l), ReduceOp::Sum)?;
+        let tokens = (global * self.cfg.seq as u64) as f64;
         Ok(be.to_host(be.whole(&l), 1)[0].to_f64() / tokens)
     }
 
@@ -342,7 +353,7 @@ impl<B: Backend> Trainer<B> {
         let global = self.cfg.batch.at(self.consumed);
         self.model.zero_grads();
         let mut plan = self.bucket_plan();
-        let loss = self.accumulate(data, self.consumed, global, true, plan.as_mut())?;
+        let loss_sum = self.accumulate(data, self.consumed, global, true, plan.as_mut())?;
         self.sync_tied_embedding()?;
         let n = self.model.layout.len;
         let (dp, dp_rank) = (self.cfg.dp, self.dp_rank());
@@ -364,6 +375,8 @@ impl<B: Backend> Trainer<B> {
             self.finish_buckets(plan)?;
             0..n
         };
+        // The loss goes over the data-parallel group after the gradients have.
+        let loss = self.mean_loss(loss_sum, global)?;
         let grad_norm = self.global_grad_norm()?;
         let be = &self.model.backend;
         if self.cfg.clip_grad > 0.0 && grad_norm > self.cfg.clip_grad {
@@ -503,7 +516,8 @@ impl<B: Backend> Trainer<B> {
         };
         let mut total = 0.0;
         for i in 0..self.cfg.eval_iters {
-            total += self.accumulate(data, start + i * global, global, false, None)?;
+            let sum = self.accumulate(data, start + i * global, global, false, None)?;
+            total += self.mean_loss(sum, global)?;
         }
         if advance {
             self.consumed_valid = start + need;

@@ -558,6 +558,28 @@ fn interleaved_1f1b_equals_the_plain_pipeline() {
     assert!(err.contains("multiple of --pp 2"), "{err}");
 }
 
+/// The loss goes over the data-parallel group after the step's gradient buckets: in each step
+/// of a DP2 run the group's trace is the buckets (several, 5,000 elements at most) and then the
+/// one-element loss all-reduce, never the loss among the buckets.
+#[test]
+fn the_loss_is_reduced_after_the_gradient_buckets() {
+    let r = run::<f32>(grid(1, 1, 2, 2));
+    let dp_trace = &r.traces[2][0];
+    let steps: Vec<&[String]> = dp_trace
+        .split_inclusive(|op| op == "all_reduce Sum 1")
+        .collect();
+    assert_eq!(steps.len(), STEPS as usize, "{dp_trace:?}");
+    for step in steps {
+        let (loss, buckets) = step.split_last().unwrap();
+        assert_eq!(loss, "all_reduce Sum 1");
+        assert!(buckets.len() > 2, "{step:?}");
+        for b in buckets {
+            let len: usize = b.strip_prefix("all_reduce Sum ").unwrap().parse().unwrap();
+            assert!(len > 1 && len <= 5_000, "{b}");
+        }
+    }
+}
+
 #[test]
 fn thread_groups_reduce_in_rank_order() {
     let g = ThreadGroup::new(3);
