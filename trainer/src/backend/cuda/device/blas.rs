@@ -117,19 +117,32 @@ impl Cuda {
                     )?;
                 }
             }
-            let pref = lt::create_matmul_pref()?;
-            let ws = WORKSPACE_BYTES as u64;
-            // SAFETY: as above; the preference is destroyed below.
-            let heuristic = unsafe {
-                lt::set_matmul_pref_attribute(
-                    pref,
-                    ltsys::cublasLtMatmulPreferenceAttributes_t::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                    &ws as *const u64 as *const c_void,
-                    8,
-                )?;
-                let h = lt::get_matmul_algo_heuristic(self.blas.handle, desc, la, lb, ld, ld, pref);
-                lt::destroy_matmul_pref(pref)?;
-                h?
+            // cuBLASLt's heuristic costs more than a small GEMM: ask once per shape, data
+            // types and pointer alignment, then reuse its choice.
+            let aligned = |p: u64| -> u32 {
+                match p {
+                    0 => 256,
+                    p => 1 << p.trailing_zeros().min(8),
+                }
+            };
+            let alignments = [aligned(a.0), aligned(b.0), aligned(d.0), aligned(d.0)];
+            let key = format!(
+                "{g:?} {:?} {:?} {:?} {} {alignments:?}",
+                a.1,
+                b.1,
+                d.1,
+                bias.is_some()
+            );
+            let cached = self.blas.algos.lock().map(|m| m.get(&key).copied());
+            let algo = match cached {
+                Ok(Some(algo)) => algo,
+                _ => {
+                    let algo = self.choose_algo(desc, (la, lb, ld), alignments)?;
+                    if let Ok(mut m) = self.blas.algos.lock() {
+                        m.insert(key, algo);
+                    }
+                    algo
+                }
             };
             let beta = g.beta;
             // SAFETY: every pointer is a live device buffer of the layout's size, the
@@ -148,7 +161,7 @@ impl Cuda {
                     ld,
                     d.0 as *mut c_void,
                     ld,
-                    &heuristic.algo,
+                    &algo,
                     self.blas.workspace_ptr as *mut c_void,
                     WORKSPACE_BYTES,
                     self.stream.cu_stream() as _,
@@ -163,6 +176,54 @@ impl Cuda {
             lt::destroy_matmul_desc(desc).ok();
         }
         result
+    }
+
+    /// cuBLASLt's first choice of algorithm for `desc` on these layouts, within the workspace,
+    /// for pointers aligned to `alignments` bytes (A, B, C, D: views into a buffer need not be
+    /// aligned to the 256 bytes the heuristic otherwise assumes).
+    fn choose_algo(
+        &self,
+        desc: ltsys::cublasLtMatmulDesc_t,
+        (la, lb, ld): (
+            ltsys::cublasLtMatrixLayout_t,
+            ltsys::cublasLtMatrixLayout_t,
+            ltsys::cublasLtMatrixLayout_t,
+        ),
+        alignments: [u32; 4],
+    ) -> std::result::Result<ltsys::cublasLtMatmulAlgo_t, cudarc::cublaslt::result::CublasError>
+    {
+        use ltsys::cublasLtMatmulPreferenceAttributes_t as Pref;
+        let pref = lt::create_matmul_pref()?;
+        let ws = WORKSPACE_BYTES as u64;
+        let aligned = [
+            Pref::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+            Pref::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+            Pref::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+            Pref::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+        ];
+        // SAFETY: the attribute values are the sizes cuBLASLt documents (u64 workspace, u32
+        // alignments); the preference is destroyed before returning.
+        unsafe {
+            let set = (|| {
+                lt::set_matmul_pref_attribute(
+                    pref,
+                    Pref::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                    &ws as *const u64 as *const c_void,
+                    8,
+                )?;
+                for (attr, bytes) in aligned.into_iter().zip(&alignments) {
+                    lt::set_matmul_pref_attribute(
+                        pref,
+                        attr,
+                        bytes as *const u32 as *const c_void,
+                        4,
+                    )?;
+                }
+                lt::get_matmul_algo_heuristic(self.blas.handle, desc, la, lb, ld, ld, pref)
+            })();
+            lt::destroy_matmul_pref(pref)?;
+            Ok(set?.algo)
+        }
     }
 
     /// Column sums of the `[rows, width]` bf16 matrix at `x` added into the fp32 `out`

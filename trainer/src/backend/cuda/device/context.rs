@@ -23,6 +23,8 @@ pub(super) struct Blas {
     /// Owns the workspace; cuBLASLt gets `workspace_ptr`.
     pub(super) _workspace: CudaSlice<u8>,
     pub(super) workspace_ptr: u64,
+    /// cuBLASLt's algorithm per matmul shape, data types and pointer alignment.
+    pub(super) algos: Mutex<HashMap<String, ltsys::cublasLtMatmulAlgo_t>>,
 }
 
 /// 32 MiB, as cuBLASLt recommends for Hopper.
@@ -78,6 +80,7 @@ impl Cuda {
                 compute_capability.1
             );
         }
+        keep_freed_memory(&ctx)?;
         let device_name = ctx.name().unwrap_or_else(|_| "unknown GPU".into());
         let stream = ctx
             .new_stream()
@@ -116,6 +119,7 @@ impl Cuda {
                 handle,
                 _workspace: workspace,
                 workspace_ptr,
+                algos: Mutex::new(HashMap::new()),
             },
             error: Mutex::new(None),
             device_name,
@@ -253,4 +257,29 @@ fn load_kernels(
                 capability.1
             )
         })
+}
+
+/// Sets the device's default memory pool (what the stream-ordered allocator draws from) to keep
+/// freed memory. Its release threshold is 0 by default: every synchronize hands freed blocks
+/// back to the driver, and the trainer synchronizes each step, so each step would allocate its
+/// activations anew from the driver.
+fn keep_freed_memory(ctx: &std::sync::Arc<cudarc::driver::CudaContext>) -> Result<()> {
+    use cudarc::driver::sys;
+    let mut pool = std::mem::MaybeUninit::<sys::CUmemoryPool>::uninit();
+    let keep = u64::MAX;
+    // SAFETY: the context is current (bound by CudaContext::new); `pool` is written by the
+    // first call before the second reads it, and the attribute is a u64 as documented.
+    unsafe {
+        sys::cuDeviceGetDefaultMemPool(pool.as_mut_ptr(), ctx.cu_device())
+            .result()
+            .map_err(|e| anyhow!("reading the device's memory pool: {e:?}"))?;
+        sys::cuMemPoolSetAttribute(
+            pool.assume_init(),
+            sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+            &keep as *const u64 as *mut std::ffi::c_void,
+        )
+        .result()
+        .map_err(|e| anyhow!("setting the memory pool's release threshold: {e:?}"))?;
+    }
+    Ok(())
 }
