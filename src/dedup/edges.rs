@@ -406,3 +406,24 @@ impl Verifier {
         Ok(edges)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A read error other than a file's end stops the merge with an error: an lsh file that
+    /// cannot be read is not taken for one that ended (here a directory named like a run file:
+    /// opening it works, reading it fails).
+    #[test]
+    fn an_lsh_file_that_cannot_be_read_is_an_error_not_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("unreadable.bin")).unwrap();
+        let err = Merge::open(dir.path(), &[])
+            .err()
+            .expect("reading a directory fails");
+        assert!(
+            format!("{err:#}").contains("cannot read an lsh file"),
+            "{err:#}"
+        );
+    }
+}
