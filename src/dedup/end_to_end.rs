@@ -5,7 +5,7 @@
 //! dedup` would), so that these checks run with the library's unit tests.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use serde_json::{json, Value};
@@ -411,6 +411,88 @@ fn every_figure_of_the_dedup_report_is_what_the_corpus_holds() {
     );
 }
 
+/// A snapshot of one shard of its own dataset under `root/name`, made of `texts[k]` for each
+/// `k` in `which` (URLs `https://<name>.example/<i>`); returns its shards directory.
+fn snapshot(root: &Path, name: &str, dataset: &str, texts: &[String], which: &[usize]) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.jsonl"));
+    let lines: Vec<String> = which
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| {
+            json!({"url": format!("https://{name}.example/{i}"), "text": texts[k]}).to_string()
+        })
+        .collect();
+    std::fs::write(&src, lines.join("\n") + "\n").unwrap();
+    let shards = dir.join("shards");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    run_ok(&[
+        "import",
+        "-q",
+        "--dataset",
+        dataset,
+        "--output",
+        &s(&shards),
+        &s(&src),
+    ]);
+    shards
+}
+
+/// Buckets whose members are all indexed decide nothing about the run and are not verified:
+/// a run against two indexes that share a document the run lacks has the same edges step
+/// (buckets, comparisons, edges; only the records read differ) as against indexes without that
+/// shared copy.
+#[test]
+fn buckets_of_indexed_documents_only_are_skipped() {
+    let d = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let texts: Vec<String> = (0..6).map(|k| random_text(900 + k, 60)).collect();
+    let index = |name: &str, dataset: &str, which: &[usize]| {
+        let shards = snapshot(d.path(), name, dataset, &texts, which);
+        let out = d.path().join(format!("{name}-index"));
+        let dedup_out = d.path().join(format!("{name}-out"));
+        run_ok(&[
+            "dedup",
+            "-q",
+            "--write-index",
+            &s(&out),
+            "--output",
+            &s(&dedup_out),
+            &s(&shards),
+        ]);
+        out
+    };
+    let a = index("a", "snap1", &[0, 1]);
+    // B holds a copy of A's text 1, which the run does not have; B' does not.
+    let (b, b_without) = (index("b", "snap2", &[2, 1]), index("b2", "snap2", &[2]));
+    let run = snapshot(d.path(), "c", "snap3", &texts, &[0, 2, 3]);
+    let edges_against = |second: &Path, name: &str| {
+        let out = d.path().join(name);
+        run_ok(&[
+            "dedup",
+            "-q",
+            "--against",
+            &s(&a),
+            "--against",
+            &s(second),
+            "--output",
+            &s(&out),
+            &s(&run),
+        ]);
+        assert_eq!(all_docs(&out).len(), 1, "only text 3 is new");
+        edge_stats(&out.join("dedup-work"))
+    };
+    let (mut with_shared, mut without) = (
+        edges_against(&b, "out-1"),
+        edges_against(&b_without, "out-2"),
+    );
+    assert!(with_shared["edges"] > 0, "{with_shared:?}");
+    // The merge reads the indexes' extra records; nothing else may differ.
+    assert!(with_shared.remove("records") > without.remove("records"));
+    assert_eq!(with_shared, without);
+}
+
 /// The summed statistics of the edges step's partitions.
 fn edge_stats(work: &Path) -> BTreeMap<String, u64> {
     let mut sum = BTreeMap::new();
@@ -486,30 +568,8 @@ fn a_run_against_two_indexes_names_the_one_that_holds_each_duplicate() {
     let path = |p: &str| d.path().join(p);
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let texts: Vec<String> = (0..8).map(|k| random_text(500 + k, 60)).collect();
-    // Each snapshot one shard of its own dataset: (name, dataset, texts by number).
     let snapshot = |name: &str, dataset: &str, which: &[usize]| {
-        let dir = path(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = dir.join(format!("{name}.jsonl"));
-        let lines: Vec<String> = which
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| {
-                json!({"url": format!("https://{name}.example/{i}"), "text": texts[k]}).to_string()
-            })
-            .collect();
-        std::fs::write(&src, lines.join("\n") + "\n").unwrap();
-        let shards = dir.join("shards");
-        run_ok(&[
-            "import",
-            "-q",
-            "--dataset",
-            dataset,
-            "--output",
-            &s(&shards),
-            &s(&src),
-        ]);
-        shards
+        snapshot(d.path(), name, dataset, &texts, which)
     };
     let (index_a, index_b) = (path("index-a"), path("index-b"));
     let a = snapshot("a", "snap1", &[0, 1, 2]);
