@@ -12,12 +12,13 @@
 //!
 //!     cargo bench -p sieve-trainer --bench activation_memory
 
+mod common;
+
 use std::time::Instant;
 
 use sieve_trainer::backend::Cpu;
 use sieve_trainer::dist::{Solo, ThreadGroup};
-use sieve_trainer::model::init::init_params;
-use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision, Recompute};
+use sieve_trainer::model::{GptConfig, ModelShard, Recompute};
 
 /// One micro-batch of `tokens` (rows of s + 1) through a model of `shard` on `tp`'s group.
 fn kept_by_rank(
@@ -28,16 +29,9 @@ fn kept_by_rank(
     sequence_parallel: bool,
     tp: &(dyn sieve_trainer::dist::Comm<f32> + 'static),
 ) -> f64 {
-    let mut model = Gpt::new(cfg.clone(), shard, Cpu::<f32>::new(), Precision::Full).unwrap();
-    let layout = model.layout.clone();
-    init_params(&mut model.params, &layout, shard, cfg.layers, 1, 0.02);
-    model.params_changed();
+    let mut model = common::initialised_model(cfg, shard, Cpu::<f32>::new());
     model.sequence_parallel = sequence_parallel;
-    let mut acts = Activations::new(b, s);
-    for row in tokens.chunks_exact(s + 1) {
-        acts.tokens.extend_from_slice(&row[..s]);
-        acts.targets.extend_from_slice(&row[1..]);
-    }
+    let mut acts = common::micro_batch(tokens, (b, s));
     model.forward(&mut acts, tp).unwrap();
     let kept = acts.layer_elements(&model.backend) as f64;
     model.zero_grads();
@@ -114,15 +108,11 @@ fn tensor_parallel(cfg: &GptConfig, tokens: &[u32], (b, s): (usize, usize)) {
     }
 }
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
-    let (s, b) = (env("SIEVE_BENCH_SEQ", 512), env("SIEVE_BENCH_BATCH", 1));
+    let (s, b) = (
+        common::env("SIEVE_BENCH_SEQ", 512),
+        common::env("SIEVE_BENCH_BATCH", 1),
+    );
     let cfg = GptConfig {
         layers: 12,
         hidden: 768,
@@ -145,29 +135,9 @@ fn main() {
     let mut plain_grads: Option<Vec<f32>> = None;
     let mut plain_kept = 0.0;
     for recompute in [Recompute::None, Recompute::Selective, Recompute::Full] {
-        let mut model = Gpt::new(
-            cfg.clone(),
-            ModelShard::SINGLE,
-            Cpu::<f32>::new(),
-            Precision::Full,
-        )
-        .unwrap();
-        let layout = model.layout.clone();
-        init_params(
-            &mut model.params,
-            &layout,
-            ModelShard::SINGLE,
-            cfg.layers,
-            1,
-            0.02,
-        );
-        model.params_changed();
+        let mut model = common::initialised_model(&cfg, ModelShard::SINGLE, Cpu::<f32>::new());
         model.recompute = recompute;
-        let mut acts = Activations::new(b, s);
-        for row in tokens.chunks_exact(s + 1) {
-            acts.tokens.extend_from_slice(&row[..s]);
-            acts.targets.extend_from_slice(&row[1..]);
-        }
+        let mut acts = common::micro_batch(&tokens, (b, s));
         let started = Instant::now();
         model.forward(&mut acts, &Solo).unwrap();
         let kept = acts.layer_elements(&model.backend) as f64;

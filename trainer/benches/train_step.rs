@@ -6,30 +6,28 @@
 //!
 //!     SIEVE_TORCH_PYTHON=/path/to/venv/bin/python cargo bench -p sieve-trainer --bench train_step
 
+mod common;
+
 use std::time::Instant;
 
 use sieve_trainer::backend::clock::Kind;
 use sieve_trainer::backend::{Backend, Cpu};
 use sieve_trainer::dist::Solo;
 use sieve_trainer::metrics::measure_cpu_gemm_peak;
-use sieve_trainer::model::init::init_params;
-use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
+use sieve_trainer::model::{Activations, GptConfig, ModelShard};
 use sieve_trainer::optim::{AdamConfig, AdamState, AdamStep};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn clock(cpu: &Cpu<f32>) -> &sieve_trainer::backend::clock::KernelClock {
     cpu.clock().expect("the benchmark's backend has a clock")
 }
 
 fn main() {
-    let layers = env("SIEVE_BENCH_LAYERS", 2);
-    let (seq, batch, steps) = (env("SIEVE_BENCH_SEQ", 256), env("SIEVE_BENCH_BATCH", 4), 4);
+    let layers = common::env("SIEVE_BENCH_LAYERS", 2);
+    let (seq, batch, steps) = (
+        common::env("SIEVE_BENCH_SEQ", 256),
+        common::env("SIEVE_BENCH_BATCH", 4),
+        4,
+    );
     let cfg = GptConfig {
         layers,
         hidden: 768,
@@ -38,23 +36,8 @@ fn main() {
         vocab_size: 50257,
     };
     let threads = rayon::current_num_threads();
-    let mut model = Gpt::new(
-        cfg.clone(),
-        ModelShard::SINGLE,
-        Cpu::<f32>::with_clock(),
-        Precision::Full,
-    )
-    .unwrap();
+    let mut model = common::initialised_model(&cfg, ModelShard::SINGLE, Cpu::<f32>::with_clock());
     let layout = model.layout.clone();
-    init_params(
-        &mut model.params,
-        &layout,
-        ModelShard::SINGLE,
-        layers,
-        1,
-        0.02,
-    );
-    model.params_changed();
     let mut adam = AdamState::new(&model.backend, layout.len);
     let adam_cfg = AdamConfig {
         beta1: 0.9,

@@ -12,6 +12,9 @@ pub mod buffers;
 pub mod clock;
 pub mod cpu;
 pub mod cuda;
+mod delegate;
+pub mod device_order;
+pub mod faulty;
 pub mod float;
 
 use std::ops::Range;
@@ -99,7 +102,7 @@ pub trait Backend: Sync + Send {
         buf: Self::Mut<'_>,
         op: ReduceOp,
     ) -> Result<()>;
-    fn wait_overlapped(&self) -> Result<()>;
+    fn wait_overlapped(&self, group: &Self::Group) -> Result<()>;
     /// `input` is `size` equal chunks; rank r receives the sum of every rank's chunk r.
     fn reduce_scatter(
         &self,
@@ -118,8 +121,9 @@ pub trait Backend: Sync + Send {
     /// Sends and receives between these two calls are issued together (NCCL's group calls:
     /// a send does not complete until its receive is posted, so a pipeline stage's send and
     /// the receive after it must be one group; see [`crate::parallel::p2p_groups`]).
-    fn p2p_group_start(&self);
-    fn p2p_group_end(&self) -> Result<()>;
+    /// A group's transfers are all on `group` (a pipeline stage's neighbours).
+    fn p2p_group_start(&self, group: &Self::Group);
+    fn p2p_group_end(&self, group: &Self::Group) -> Result<()>;
     fn recv(&self, group: &Self::Group, from: usize, buf: Self::Mut<'_>) -> Result<()>;
 
     /// `out[r] = wte[tokens[r] − vocab_start]` for ids inside this rank's rows, else zero

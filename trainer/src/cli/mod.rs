@@ -85,8 +85,11 @@ pub fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&eval::run(&args)?)?);
         }
         Command::Selftest(args) => {
-            let report = selftest::run(&args)?;
-            print!("{}", selftest::render(&report));
+            let report = selftest::run(&args, &mut |part| {
+                use std::io::Write;
+                print!("{part}");
+                std::io::stdout().flush().ok();
+            })?;
             if !report.passed {
                 bail!("selftest failed");
             }

@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::backend::{Backend, Cpu};
-use crate::selftest::{self, kernels, StepsCheck, Throughput};
+use crate::selftest::{self, kernels, GradientCheck, StepsCheck, Throughput};
 
 #[derive(Args, Debug)]
 pub struct SelftestArgs {
@@ -19,8 +19,10 @@ pub struct SelftestArgs {
     /// Peak FLOP/s for the MFU (default: the GPU's bf16 dense peak from its name).
     #[arg(long)]
     pub peak_flops: Option<f64>,
-    /// Throughput runs, as PRESET:BATCHxSEQ, comma-separated ("" for none).
-    #[arg(long, default_value = "gpt2-124m:8x1024,gpt-1.3b:4x2048")]
+    /// Throughput runs, as PRESET:BATCHxSEQ, comma-separated ("" for none); `auto` runs
+    /// GPT-2 124M at 8 × 1024 and 1.3B at 4 × 2048 tokens, each batch halved until the step
+    /// fits in the device's free memory (skipped, saying so, if one sample does not fit).
+    #[arg(long, default_value = "auto")]
     pub throughput: String,
 }
 
@@ -43,21 +45,43 @@ fn runs(spec: &str) -> Result<Vec<(String, usize, usize)>> {
 pub struct Report {
     pub device: String,
     pub kernels: Vec<kernels::Check>,
+    pub gradients: Vec<GradientCheck>,
     pub training: StepsCheck,
-    pub throughput: Vec<Throughput>,
+    /// Each run's throughput, or why it did not run (skipped for memory, or its error).
+    pub throughput: Vec<std::result::Result<Throughput, String>>,
     pub passed: bool,
 }
 
-pub fn run(args: &SelftestArgs) -> Result<Report> {
+/// Runs the selftest, handing each part's lines to `part` as soon as the part is done (a
+/// later part that fails or hangs must not take the earlier ones' diagnosis with it).
+pub fn run(args: &SelftestArgs, part: &mut dyn FnMut(&str)) -> Result<Report> {
     match args.device.as_str() {
-        "cpu" => report("cpu".into(), Cpu::<f32>::new, args, args.peak_flops),
-        "cuda" => cuda(args),
+        "cpu" => {
+            let free = available_host_memory();
+            report(
+                "cpu".into(),
+                Cpu::<f32>::new,
+                args,
+                (args.peak_flops, free),
+                part,
+            )
+        }
+        "cuda" => cuda(args, part),
         other => bail!("--device {other:?}: expected cpu or cuda"),
     }
 }
 
+/// The host's available memory (`MemAvailable` of /proc/meminfo), for `--throughput auto` on
+/// the CPU.
+fn available_host_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(feature = "cuda")]
-fn cuda(args: &SelftestArgs) -> Result<Report> {
+fn cuda(args: &SelftestArgs, part: &mut dyn FnMut(&str)) -> Result<Report> {
     use crate::backend::cuda::Cuda;
     let probe = Cuda::new(args.gpu)?;
     let name = format!(
@@ -67,30 +91,47 @@ fn cuda(args: &SelftestArgs) -> Result<Report> {
     let peak = args
         .peak_flops
         .or_else(|| selftest::bf16_peak_flops(&probe.device_name));
+    let free = probe.free_memory();
     drop(probe);
     let gpu = args.gpu;
     report(
         name,
         move || Cuda::new(gpu).expect("the GPU opened a moment ago"),
         args,
-        peak,
+        (peak, free),
+        part,
     )
 }
 
 #[cfg(not(feature = "cuda"))]
-fn cuda(_args: &SelftestArgs) -> Result<Report> {
+fn cuda(_args: &SelftestArgs, _part: &mut dyn FnMut(&str)) -> Result<Report> {
     bail!("--device cuda: this sieve-train was built without CUDA; rebuild with `cargo build --release -p sieve-trainer --features cuda`")
 }
 
-/// Runs the three parts on backends made by `make` (one per part, so each starts clean).
-fn report<B: Backend<F = f32>>(
+/// Runs the parts on backends made by `make` (one per part, so each starts clean), handing
+/// each part's lines to `part` when it is done. `free` is the device's free memory, for
+/// `--throughput auto`.
+pub fn report<B: Backend<F = f32>>(
     device: String,
     make: impl Fn() -> B,
     args: &SelftestArgs,
-    peak: Option<f64>,
+    (peak, free): (Option<f64>, Option<u64>),
+    part: &mut dyn FnMut(&str),
 ) -> Result<Report> {
+    let planned: Vec<selftest::PlannedRun> = match (args.throughput.as_str(), free) {
+        ("auto", Some(free)) => selftest::shapes_for(free, device != "cpu")?,
+        ("auto", None) => runs("gpt2-124m:8x1024,gpt-1.3b:4x2048")?
+            .into_iter()
+            .map(Ok)
+            .collect(),
+        (spec, _) => runs(spec)?.into_iter().map(Ok).collect(),
+    };
+    part(&format!("selftest on {device}\n"));
     let reference = Cpu::<f32>::new();
     let checks = kernels::compare(&reference, &make(), kernels::Shape::default(), 7);
+    part(&render_kernels(&checks));
+    let gradients = selftest::gradients(Cpu::<f32>::new(), make())?;
+    part(&render_gradients(&gradients));
     // The CPU backend against itself would prove nothing: it is checked against the host's
     // own AdamW; a device against the CPU backend.
     let training = if device == "cpu" {
@@ -98,30 +139,57 @@ fn report<B: Backend<F = f32>>(
     } else {
         selftest::training_steps(Cpu::<f32>::new(), make(), 4)?
     };
+    part(&render_training(&training));
     let mut throughput = Vec::new();
-    for (preset, batch, seq) in runs(&args.throughput)? {
-        throughput.push(selftest::throughput(make(), &preset, batch, seq, 3, peak)?);
+    for run in planned {
+        let result = run.and_then(|(preset, batch, seq)| {
+            selftest::throughput(make(), &preset, batch, seq, 3, peak)
+                .map_err(|e| format!("{preset}: batch {batch} × {seq} tokens: {e:#}"))
+        });
+        part(&render_throughput(&result));
+        throughput.push(result);
     }
-    let passed = checks.iter().all(|c| c.passed()) && training.passed();
+    let passed = checks.iter().all(|c| c.passed())
+        && gradients.iter().all(|g| g.passed())
+        && training.passed();
+    part(&render_verdict(passed));
     Ok(Report {
         device,
         kernels: checks,
+        gradients,
         training,
         throughput,
         passed,
     })
 }
 
-/// The report as a person reads it: one line per check, then the throughput.
+/// The report as a person reads it: what `run` hands out part by part, in one piece.
 pub fn render(r: &Report) -> String {
-    let mut out = format!(
-        "selftest on {}\n\nkernels (worst = largest error / tolerance; ≤ 1 passes):\n",
-        r.device
-    );
-    for c in &r.kernels {
+    let mut out = format!("selftest on {}\n", r.device);
+    out += &render_kernels(&r.kernels);
+    out += &render_gradients(&r.gradients);
+    out += &render_training(&r.training);
+    for t in &r.throughput {
+        out += &render_throughput(t);
+    }
+    out + &render_verdict(r.passed)
+}
+
+fn verdict(passed: bool) -> &'static str {
+    if passed {
+        "ok"
+    } else {
+        "FAIL"
+    }
+}
+
+/// One line per output of each kernel; a kernel the device failed to run says why.
+fn render_kernels(checks: &[kernels::Check]) -> String {
+    let mut out = "\nkernels (worst = largest error / tolerance; ≤ 1 passes):\n".to_string();
+    for c in checks {
         out += &format!(
-            "  {:<4} {:<24} {:<14} {:>7} elements  worst {:>8.3}  max |diff| {:.2e}  (rel {:.0e}, abs {:.0e} of max)\n",
-            if c.passed() { "ok" } else { "FAIL" },
+            "  {:<4} {:<24} {:<14} {:>7} elements  worst {:>8.3}  max |diff| {:.2e}  (rel {:.0e}, abs {:.0e} of max)",
+            verdict(c.passed()),
             c.function,
             c.output,
             c.elements,
@@ -130,34 +198,209 @@ pub fn render(r: &Report) -> String {
             c.rel,
             c.abs
         );
+        if let Some(f) = &c.failure {
+            out += &format!("  device error: {f}");
+        }
+        out += "\n";
     }
-    let t = &r.training;
-    out += &format!(
+    out
+}
+
+/// One line per parameter tensor's gradient after one step.
+fn render_gradients(grads: &[GradientCheck]) -> String {
+    let t = selftest::GRADIENT;
+    let mut out = format!(
+        "\ngradients after one step vs the CPU backend (rel {:.0e}, abs {:.0e} of max):\n",
+        t.rel, t.abs
+    );
+    for g in grads {
+        out += &format!(
+            "  {:<4} {:<28} {:>9} elements  worst {:>8.3}  max |diff| {:.2e}\n",
+            verdict(g.passed()),
+            g.tensor,
+            g.elements,
+            g.worst,
+            g.max_abs_diff
+        );
+    }
+    out
+}
+
+fn render_training(t: &StepsCheck) -> String {
+    format!(
         "\ntraining steps vs {}: {} (worst relative loss difference {:.2e}, tolerance {:.0e})\n  reference: {:?}\n  device:    {:?}\n",
         t.against,
-        if t.passed() { "ok" } else { "FAIL" },
+        verdict(t.passed()),
         t.worst_relative,
         t.tolerance,
         t.reference.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>(),
         t.device.iter().map(|l| (l * 1e4).round() / 1e4).collect::<Vec<_>>(),
-    );
-    for th in &r.throughput {
-        out += &format!(
-            "\n{}: batch {} × {} tokens: {:.0} tokens/s{}",
-            th.preset,
-            th.batch,
-            th.seq,
-            th.tokens_per_second,
-            match th.mfu {
-                Some(m) => format!(
-                    ", MFU {:.1}% of {:.0} TFLOP/s",
-                    100.0 * m,
-                    th.peak_flops.unwrap_or(0.0) / 1e12
-                ),
-                None => ", MFU unknown (give --peak-flops)".into(),
-            }
-        );
+    )
+}
+
+fn render_throughput(t: &std::result::Result<Throughput, String>) -> String {
+    let th = match t {
+        Ok(th) => th,
+        Err(why) => return format!("\n{why}\n"),
+    };
+    format!(
+        "\n{}: batch {} × {} tokens: {:.0} tokens/s{}\n",
+        th.preset,
+        th.batch,
+        th.seq,
+        th.tokens_per_second,
+        match th.mfu {
+            Some(m) => format!(
+                ", MFU {:.1}% of {:.0} TFLOP/s",
+                100.0 * m,
+                th.peak_flops.unwrap_or(0.0) / 1e12
+            ),
+            None => ", MFU unknown (give --peak-flops)".into(),
+        }
+    )
+}
+
+fn render_verdict(passed: bool) -> String {
+    format!("\n{}\n", if passed { "PASSED" } else { "FAILED" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::faulty::{Fault, Faulty};
+    use crate::model::GptConfig;
+
+    fn args(throughput: &str) -> SelftestArgs {
+        SelftestArgs {
+            device: "faulty cpu".into(),
+            gpu: 0,
+            peak_flops: Some(1e11),
+            throughput: throughput.into(),
+        }
     }
-    out += &format!("\n\n{}\n", if r.passed { "PASSED" } else { "FAILED" });
-    out
+
+    /// The selftest on a device made by `make`: its report (or error) and the parts handed out.
+    fn selftest(make: impl Fn() -> Faulty<f32>, throughput: &str) -> (Result<Report>, Vec<String>) {
+        let mut parts = Vec::new();
+        let r = report(
+            "faulty cpu".into(),
+            make,
+            &args(throughput),
+            (Some(1e11), None),
+            &mut |p| parts.push(p.to_string()),
+        );
+        (r, parts)
+    }
+
+    /// A kernel that fails on the device is named in its own lines with the device's error,
+    /// every other kernel passes, and the parts done before a later part fails are handed out.
+    #[test]
+    fn a_failing_kernel_is_reported_in_its_own_line_before_a_later_part_fails() {
+        let (r, parts) = selftest(|| Faulty::new(Fault::Fails("adamw_step")), "");
+        let e = r
+            .expect_err("the training part synchronizes and fails")
+            .to_string();
+        assert!(e.contains("adamw_step: an illegal memory access"), "{e}");
+        let kernels = &parts[1];
+        for line in kernels.lines().filter(|l| l.contains(" elements ")) {
+            let adamw = line.contains("adamw_step");
+            assert_eq!(line.trim_start().starts_with("FAIL"), adamw, "{line}");
+            assert_eq!(
+                line.contains("device error: adamw_step: an illegal"),
+                adamw,
+                "{line}"
+            );
+        }
+        assert_eq!(
+            kernels.matches("FAIL").count(),
+            3,
+            "params, m, v:\n{kernels}"
+        );
+        assert!(parts[2].contains("gradients after one step"), "{parts:?}");
+        assert!(!parts[2].contains("FAIL"), "{}", parts[2]);
+    }
+
+    /// A kernel that is silently wrong (here the position embedding's gradient, skipped) fails
+    /// its kernel line and exactly the one gradient tensor it writes.
+    #[test]
+    fn a_wrong_kernel_fails_the_gradient_of_its_own_tensor_only() {
+        let (r, _) = selftest(|| Faulty::new(Fault::Skips("add_positions_backward")), "");
+        let r = r.unwrap();
+        assert!(!r.passed);
+        let failed: Vec<&str> = r
+            .gradients
+            .iter()
+            .filter(|g| !g.passed())
+            .map(|g| g.tensor.as_str())
+            .collect();
+        assert_eq!(failed, ["wpe.weight"]);
+        let kernel_failures: Vec<&str> = r
+            .kernels
+            .iter()
+            .filter(|c| !c.passed())
+            .map(|c| c.function)
+            .collect();
+        assert_eq!(kernel_failures, ["add_positions_backward"]);
+        assert!(r.kernels.iter().all(|c| c.failure.is_none()));
+    }
+
+    /// Out of memory in a throughput run is that run's line, naming the bytes asked for; the
+    /// checks before it stand and the report completes.
+    #[test]
+    fn out_of_memory_in_a_throughput_run_names_the_size_and_the_report_goes_on() {
+        let limit = 5_000_000;
+        let (r, parts) = selftest(|| Faulty::new(Fault::Memory(limit)), "tiny:1x32,small:1x32");
+        let r = r.unwrap();
+        assert!(r.passed, "{parts:?}");
+        assert!(r.throughput[0].is_ok(), "{:?}", r.throughput[0]);
+        let e = r.throughput[1].as_ref().unwrap_err();
+        // The first buffer above the limit: small's parameters (50,257-token vocabulary).
+        let small = GptConfig::preset("small", 50_257).unwrap();
+        let params = crate::model::Layout::new(&small, crate::model::ModelShard::SINGLE)
+            .unwrap()
+            .len;
+        assert!(params > limit);
+        assert!(
+            e.starts_with("small: batch 1 × 32 tokens:")
+                && e.contains(&format!(
+                    "out of device memory allocating {} bytes",
+                    params * 4
+                )),
+            "{e}"
+        );
+        assert!(parts.iter().any(|p| p.contains(e.as_str())));
+        assert_eq!(parts.last().unwrap().trim(), "PASSED");
+        assert_eq!(parts.concat(), render(&r));
+    }
+
+    /// `--throughput auto` halves each default shape's batch until its step fits in 85% of the
+    /// free memory, and skips a shape one sample of which does not fit. Sizes by hand
+    /// (`step_bytes`' terms): GPT-2 124M (124.4M parameters with the padded vocabulary) at
+    /// 8 × 1024 needs 18·124.4M + 12·2·(16·8192·768 + 12·1024²·8) + 8·8192·50304 ≈ 9.3 GB; the
+    /// 1.3B (1.31B parameters) at 1 × 2048 about 30.9 GB, at 2 about 38.2 GB, at 4 about 52.7 GB.
+    #[test]
+    fn auto_throughput_shapes_fit_the_free_memory() {
+        let gib = 1u64 << 30;
+        let plan = |free: u64| selftest::shapes_for(free, true).unwrap();
+        let ok = |p: &str, b: usize, s: usize| Ok((p.to_string(), b, s));
+        assert_eq!(
+            plan(80 * gib),
+            [ok("gpt2-124m", 8, 1024), ok("gpt-1.3b", 4, 2048)]
+        );
+        assert_eq!(
+            plan(40 * gib),
+            [ok("gpt2-124m", 8, 1024), ok("gpt-1.3b", 1, 2048)]
+        );
+        let small = plan(16 * gib);
+        assert_eq!(small[0], ok("gpt2-124m", 8, 1024));
+        let skipped = small[1].as_ref().unwrap_err();
+        assert!(
+            skipped.starts_with("gpt-1.3b: skipped: 1 × 2048 tokens needs about 28.")
+                && skipped.ends_with("16.0 GiB is free"),
+            "{skipped}"
+        );
+        let cfg = GptConfig::preset("gpt2-124m", 50_257).unwrap();
+        let need = selftest::step_bytes(&cfg, 16, 1024, true) as f64;
+        assert!((need / 1e9 - 18.5).abs() < 0.3, "{need}");
+    }
 }

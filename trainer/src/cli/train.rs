@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::backend::device_order::DeviceOrder;
+use crate::backend::{Backend, Cpu};
 use crate::data::{BlendDir, SampleSource, Split};
 use crate::dist::grid::RankGrid;
 use crate::dist::tcp::{Mesh, TcpComm};
@@ -129,7 +131,8 @@ pub struct TrainArgs {
     /// ZeRO-1: shard the optimizer state and update over the data-parallel group.
     #[arg(long)]
     pub zero1: bool,
-    /// Seconds a rank waits for another before giving up with an error.
+    /// Seconds a rank waits for another before giving up with an error (over TCP; on GPUs,
+    /// for a NCCL collective, whose communicators are then aborted).
     #[arg(long, default_value_t = 300)]
     pub comm_timeout: u64,
     /// Stop after this many steps of this process (the schedule still spans train-iters).
@@ -138,7 +141,9 @@ pub struct TrainArgs {
     #[arg(short = 'j', long)]
     pub threads: Option<usize>,
     /// cpu, or cuda (one GPU per rank, the rank's local rank picks it; needs the `cuda`
-    /// build, `--precision bf16`, and NCCL when there is more than one rank).
+    /// build, `--precision bf16`, and NCCL when there is more than one rank). For tests,
+    /// cpu-nccl-order: the CPU kernels with NCCL's ordering of sends, receives and overlapped
+    /// reductions, which fails where a GPU run would.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     #[arg(short, long)]
@@ -300,7 +305,6 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     let tokenizer = Some(blend.manifest.tokenizer.clone());
     // The host communicators: the run's groups on the CPU, and on GPUs the channel that
     // hands out each NCCL group's unique id.
-    type HostGroups = Option<[TcpComm; 3]>;
     let (shard, host, world_comm): (ModelShard, HostGroups, Box<dyn Comm<f32>>) = match &env {
         Some(e) if e.world > 1 => {
             let mut hasher_input = serde_json::to_vec(&cfg)?;
@@ -353,15 +357,16 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
     };
     match args.device.as_str() {
         "cpu" => {
-            let groups = match host {
-                Some([tp, pp, dp]) => Groups {
-                    tp: Box::new(tp) as Box<dyn Comm<f32>>,
-                    pp: Box::new(pp) as Box<dyn Comm<f32>>,
-                    dp: Box::new(dp) as Box<dyn Comm<f32>>,
-                },
-                None => Groups::single(),
-            };
-            let trainer = Trainer::new(run.cfg.clone(), shard, groups)?;
+            let trainer = Trainer::<Cpu<f32>>::new(run.cfg.clone(), shard, host_groups(host))?;
+            let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
+            train_loop(trainer, run, peak)
+        }
+        // The CPU kernels with NCCL's ordering of communication (a test device: see
+        // backend::device_order); bitwise the cpu device's results when the schedules are right.
+        "cpu-nccl-order" => {
+            // SAFETY: the trainer holds no view of a buffer across a group's end or a wait.
+            let backend = unsafe { DeviceOrder::new() };
+            let trainer = Trainer::on(backend, run.cfg.clone(), shard, host_groups(host))?;
             let peak = args.peak_flops.unwrap_or_else(measure_cpu_gemm_peak);
             train_loop(trainer, run, peak)
         }
@@ -371,7 +376,28 @@ pub fn run(args: &TrainArgs) -> Result<Summary> {
             host,
             env.as_ref().map_or(0, |e| e.local_rank),
             args.peak_flops,
+            std::time::Duration::from_secs(args.comm_timeout),
         ),
-        other => bail!("--device {other:?}: expected cpu or cuda"),
+        other => bail!("--device {other:?}: expected cpu, cuda or cpu-nccl-order"),
+    }
+}
+
+/// A rank's tensor-, pipeline- and data-parallel communicators over TCP (None: one rank).
+type HostGroups = Option<[TcpComm; 3]>;
+
+/// The host communicators as a CPU backend's process groups (a rank alone without them).
+fn host_groups<B: Backend<F = f32, Group = dyn Comm<f32>>>(host: HostGroups) -> Groups<B> {
+    let boxed = |c: TcpComm| Box::new(c) as Box<dyn Comm<f32>>;
+    match host {
+        Some([tp, pp, dp]) => Groups {
+            tp: boxed(tp),
+            pp: boxed(pp),
+            dp: boxed(dp),
+        },
+        None => Groups {
+            tp: Box::new(Solo),
+            pp: Box::new(Solo),
+            dp: Box::new(Solo),
+        },
     }
 }

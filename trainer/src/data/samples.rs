@@ -87,12 +87,8 @@ impl SampleSource {
         seed: u32,
     ) -> Result<SampleSource> {
         let fractions = parse_split(split_spec)?;
-        let which = split as usize;
-        let member = |prefix: &Path, n: Option<u64>| -> Result<Member> {
-            let reader = IndexedReader::open(prefix)?;
-            let indices =
-                split_indices(&reader, fractions, split_spec, which, seq as u64, n, seed)?;
-            Ok(Member { reader, indices })
+        let member = |prefix: &Path, n: Option<u64>| {
+            member(prefix, (fractions, split_spec), split, seq, n, seed)
         };
         match blend {
             Blend::Weighted(entries) => {
@@ -146,24 +142,23 @@ impl SampleSource {
         seed: u32,
     ) -> Result<SampleSource> {
         let fractions = parse_split(split_spec)?;
-        let which = split as usize;
         let raw: Vec<f64> = entries.iter().map(|e| e.0).collect();
         let weights = normalize(&raw);
         let sizes = per_dataset_sizes(&weights, num_samples);
-        let mut members = Vec::new();
-        for ((_, prefix), &(_, buffer)) in entries.iter().zip(&sizes) {
-            let reader = IndexedReader::open(prefix)?;
-            let indices = split_indices(
-                &reader,
-                fractions,
-                split_spec,
-                which,
-                seq as u64,
-                Some(buffer),
-                seed,
-            )?;
-            members.push(Member { reader, indices });
-        }
+        let members = entries
+            .iter()
+            .zip(&sizes)
+            .map(|((_, prefix), &(_, buffer))| {
+                member(
+                    prefix,
+                    (fractions, split_spec),
+                    split,
+                    seq,
+                    Some(buffer),
+                    seed,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         let size: u64 = sizes.iter().map(|s| s.0).sum();
         let (dataset_index, dataset_sample_index) = build_blending_indices(&weights, size as usize);
         Ok(SampleSource::Blended {
@@ -336,4 +331,28 @@ fn split_indices(
     let docs: Vec<i32> = (beg as i32..end as i32).collect();
     gpt_dataset::build(&reader.lengths, &docs, seq, n, seed)
         .map_err(|e| anyhow::anyhow!("{prefix}: {e}"))
+}
+
+/// One dataset of a blend: its documents and the sample indices of `split` (`n` samples, or
+/// one epoch when None) under the split spec (parsed, and as written), as Megatron's
+/// GPTDataset builds them.
+fn member(
+    prefix: &Path,
+    (fractions, split_spec): ([f64; 3], &str),
+    split: Split,
+    seq: usize,
+    n: Option<u64>,
+    seed: u32,
+) -> Result<Member> {
+    let reader = IndexedReader::open(prefix)?;
+    let indices = split_indices(
+        &reader,
+        fractions,
+        split_spec,
+        split as usize,
+        seq as u64,
+        n,
+        seed,
+    )?;
+    Ok(Member { reader, indices })
 }

@@ -6,6 +6,7 @@ pub mod grid;
 pub mod nccl_id;
 pub mod tcp;
 pub mod thread_comm;
+pub mod watchdog;
 
 pub use comm::{Comm, ReduceOp, Solo};
 pub use thread_comm::{ThreadComm, ThreadGroup};

@@ -64,10 +64,14 @@ pub fn run_stage<B: Backend>(
             }
         };
         if together {
-            model.backend.p2p_group_start();
+            model.backend.p2p_group_start(pp);
         }
         // Units whose activations this step sends (final once the group ends).
         let mut sent = Vec::new();
+        // Gradient buffers this step sends: NCCL reads a grouped send's buffer only when the
+        // group ends, and a buffer freed before then goes to the next allocation of its size
+        // (the group's zeroed receive buffer), so they live until the group has ended.
+        let mut sending = Vec::new();
         for op in ops {
             match op {
                 Op::RecvActivation(u) => {
@@ -131,12 +135,14 @@ pub fn run_stage<B: Backend>(
                     let be = &model.backend;
                     be.send(pp, prev, be.whole(&d))
                         .with_context(|| format!("stage {stage}: sending gradients of {u:?}"))?;
+                    sending.push(d);
                 }
             }
         }
         if together {
-            model.backend.p2p_group_end()?;
+            model.backend.p2p_group_end(pp)?;
         }
+        drop(sending);
         if forward_only {
             for u in sent {
                 pool.extend(acts.remove(&u));

@@ -46,16 +46,19 @@ pub struct Check {
     pub max_abs_diff: f64,
     pub rel: f64,
     pub abs: f64,
+    /// The device's error when it ran the function (synchronized right after it), if any.
+    pub failure: Option<String>,
 }
 
 impl Check {
     pub fn passed(&self) -> bool {
-        self.worst <= 1.0
+        self.failure.is_none() && self.worst <= 1.0
     }
 }
 
 /// The sizes the checks run at: small enough for a CPU reference, with every dimension
-/// different so that a swapped one shows.
+/// different so that a swapped one shows, and rows (3 × 37), widths (72) and outputs (80, 168)
+/// that are not multiples of a kernel's 16- or 32-wide tiles, so that a tile's edge shows.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {
     pub batch: usize,
@@ -70,12 +73,12 @@ pub struct Shape {
 impl Default for Shape {
     fn default() -> Self {
         Shape {
-            batch: 2,
-            seq: 48,
-            c: 64,
+            batch: 3,
+            seq: 37,
+            c: 72,
             heads: 4,
-            oc: 96,
-            vocab_cols: 160,
+            oc: 80,
+            vocab_cols: 168,
             vocab_valid: 150,
         }
     }
@@ -91,12 +94,21 @@ struct Pair<'a, R: Backend<F = f32>, D: Backend<F = f32>> {
     d: &'a D,
     rng: sieve_shards::rng::SplitMix,
     checks: Vec<Check>,
+    /// The device's failure in the function last run, for each of its outputs' lines.
+    failed: Option<(&'static str, String)>,
 }
 
 struct Both<R: Backend, D: Backend> {
     r: R::Buf,
     d: D::Buf,
     n: usize,
+    role: Role,
+}
+
+/// Both sides' values of an output before a function that adds into it.
+struct Before {
+    r: Vec<f32>,
+    d: Vec<f32>,
 }
 
 impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
@@ -118,6 +130,7 @@ impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
             r: self.r.uploaded(&host, role),
             d: self.d.uploaded(&host, role),
             n: host.len(),
+            role,
         }
     }
 
@@ -127,6 +140,22 @@ impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
             .collect()
     }
 
+    /// Waits for the device and keeps its failure for `function`'s lines: kernels run
+    /// asynchronously, and a failure found later would be reported against another function
+    /// (and read back as zeros).
+    fn synchronize(&mut self, function: &'static str) {
+        if let Err(e) = self.d.synchronize() {
+            self.failed = Some((function, format!("{e:#}")));
+        }
+    }
+
+    fn failure(&self, function: &'static str) -> Option<String> {
+        match &self.failed {
+            Some((f, e)) if *f == function => Some(e.clone()),
+            _ => None,
+        }
+    }
+
     fn compare(
         &mut self,
         function: &'static str,
@@ -134,9 +163,51 @@ impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
         b: &Both<R, D>,
         tol: Tolerance,
     ) {
+        self.synchronize(function);
         let r = self.r.to_host(self.r.whole(&b.r), b.n);
         let d = self.d.to_host(self.d.whole(&b.d), b.n);
         self.compare_host(function, output, &r, &d, tol);
+    }
+
+    /// `b`'s reference values on both sides: the input of a function that reads another's
+    /// output, so that a failure of the first is not reported again against the second.
+    fn same(&mut self, b: &Both<R, D>) -> Both<R, D> {
+        let host = self.r.to_host(self.r.whole(&b.r), b.n);
+        self.put(&host, b.role)
+    }
+
+    /// Both sides' values of `b` now, before a function adds into it.
+    fn before(&self, b: &Both<R, D>) -> Before {
+        Before {
+            r: self.r.to_host(self.r.whole(&b.r), b.n),
+            d: self.d.to_host(self.d.whole(&b.d), b.n),
+        }
+    }
+
+    /// An output the function adds into, compared by what it added on each side: the sum
+    /// with the random start would hide a wrong increment smaller than the start. A device
+    /// that stores the output in bf16 rounds the sum, not the increment: one bf16 step of
+    /// the sum is allowed on top of the tolerance.
+    fn compare_added(
+        &mut self,
+        function: &'static str,
+        output: &'static str,
+        b: &Both<R, D>,
+        before: Before,
+        tol: Tolerance,
+    ) {
+        self.synchronize(function);
+        let r = self.r.to_host(self.r.whole(&b.r), b.n);
+        let d = self.d.to_host(self.d.whole(&b.d), b.n);
+        let added = |after: &[f32], start: &[f32]| -> Vec<f32> {
+            after.iter().zip(start).map(|(a, s)| a - s).collect()
+        };
+        let rounding: Vec<f64> = match stored_in_bf16(b.role) {
+            true => r.iter().map(|&x| f64::from(x).abs() / 256.0).collect(),
+            false => vec![0.0; r.len()],
+        };
+        let (ar, ad) = (added(&r, &before.r), added(&d, &before.d));
+        self.compare_with_slack(function, output, &ar, &ad, tol, &rounding);
     }
 
     fn compare_host(
@@ -147,11 +218,24 @@ impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
         d: &[f32],
         tol: Tolerance,
     ) {
+        self.compare_with_slack(function, output, r, d, tol, &vec![0.0; r.len()]);
+    }
+
+    /// As [`Pair::compare_host`], each element's bound widened by its `slack`.
+    fn compare_with_slack(
+        &mut self,
+        function: &'static str,
+        output: &'static str,
+        r: &[f32],
+        d: &[f32],
+        tol: Tolerance,
+        slack: &[f64],
+    ) {
         let scale = r.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
         let (mut worst, mut max_abs) = (0f64, 0f64);
-        for (&x, &y) in r.iter().zip(d) {
+        for ((&x, &y), &extra) in r.iter().zip(d).zip(slack) {
             let diff = (f64::from(x) - f64::from(y)).abs();
-            let bound = tol.rel * f64::from(x).abs() + tol.abs * scale.max(1e-30);
+            let bound = tol.rel * f64::from(x).abs() + tol.abs * scale.max(1e-30) + extra;
             let ratio = if diff.is_nan() {
                 f64::INFINITY
             } else {
@@ -168,6 +252,7 @@ impl<R: Backend<F = f32>, D: Backend<F = f32>> Pair<'_, R, D> {
             max_abs_diff: max_abs,
             rel: tol.rel,
             abs: tol.abs,
+            failure: self.failure(function),
         });
     }
 }
@@ -208,6 +293,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
         d: device,
         rng: sieve_shards::rng::SplitMix(seed),
         checks: Vec::new(),
+        failed: None,
     };
     let (act, w, grad, stat) = (Role::Activation, Role::Weights, Role::Grad, Role::Stat);
     let n = s.batch * s.seq;
@@ -223,17 +309,20 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     p.compare("embed_tokens", "out", &out, BF16_OUT);
     let dout = p.random(n * c, act, 1.0);
     let mut dwte = p.random(rows * c, grad, 1.0);
+    let start = p.before(&dwte);
     both!(
         p,
         embed_tokens_backward(mut dwte, ref dout, &tokens, vocab_start, c)
     );
-    p.compare("embed_tokens_backward", "dwte", &dwte, F32_OUT);
+    p.compare_added("embed_tokens_backward", "dwte", &dwte, start, F32_OUT);
     let wpe = p.random(s.seq * c, w, 1.0);
+    let start = p.before(&out);
     both!(p, add_positions(mut out, ref wpe, s.seq, c));
-    p.compare("add_positions", "out", &out, BF16_OUT);
+    p.compare_added("add_positions", "out", &out, start, BF16_OUT);
     let mut dwpe = p.random(s.seq * c, grad, 1.0);
+    let start = p.before(&dwpe);
     both!(p, add_positions_backward(mut dwpe, ref dout, s.seq, c));
-    p.compare("add_positions_backward", "dwpe", &dwpe, F32_OUT);
+    p.compare_added("add_positions_backward", "dwpe", &dwpe, start, F32_OUT);
 
     // LayerNorm.
     let inp = p.random(n * c, act, 2.0);
@@ -255,6 +344,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
         p.random(c, grad, 1.0),
         p.random(c, grad, 1.0),
     );
+    let starts = [p.before(&dinp), p.before(&dg), p.before(&db)];
     both!(
         p,
         layernorm_backward(
@@ -269,9 +359,10 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
             c,
         )
     );
-    p.compare("layernorm_backward", "dinp", &dinp, BF16_OUT);
-    p.compare("layernorm_backward", "dweight", &dg, F32_OUT);
-    p.compare("layernorm_backward", "dbias", &db, F32_OUT);
+    let [s_dinp, s_dg, s_db] = starts;
+    p.compare_added("layernorm_backward", "dinp", &dinp, s_dinp, BF16_OUT);
+    p.compare_added("layernorm_backward", "dweight", &dg, s_dg, F32_OUT);
+    p.compare_added("layernorm_backward", "dbias", &db, s_db, F32_OUT);
 
     // A linear layer, forward with its bias epilogue and backward.
     let oc = s.oc;
@@ -304,6 +395,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
         p.random(oc * c, grad, 1.0),
         p.random(oc, grad, 1.0),
     );
+    let starts = [p.before(&dx), p.before(&dw), p.before(&dbias)];
     {
         let (r, d) = (p.r, p.d);
         r.matmul_backward(
@@ -327,14 +419,17 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
             oc,
         );
     }
-    p.compare("matmul_backward", "dinp", &dx, BF16_OUT);
-    p.compare("matmul_backward", "dweight", &dw, F32_OUT);
-    p.compare("matmul_backward", "dbias", &dbias, F32_OUT);
+    let [s_dx, s_dw, s_dbias] = starts;
+    p.compare_added("matmul_backward", "dinp", &dx, s_dx, BF16_OUT);
+    p.compare_added("matmul_backward", "dweight", &dw, s_dw, F32_OUT);
+    p.compare_added("matmul_backward", "dbias", &dbias, s_dbias, F32_OUT);
+    let start = p.before(&y);
     both!(p, bias_add(mut y, ref lbias));
-    p.compare("bias_add", "out", &y, BF16_OUT);
+    p.compare_added("bias_add", "out", &y, start, BF16_OUT);
     let mut dbias2 = p.random(oc, grad, 1.0);
+    let start = p.before(&dbias2);
     both!(p, bias_backward(mut dbias2, ref dy));
-    p.compare("bias_backward", "dbias", &dbias2, F32_OUT);
+    p.compare_added("bias_backward", "dbias", &dbias2, start, F32_OUT);
 
     // Attention over this rank's heads.
     let qkv = p.random(n * 3 * c, act, 1.0);
@@ -345,25 +440,30 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     both!(p, attention_forward(mut atty, mut att, ref qkv, s.batch, s.seq, s.heads, hs));
     p.compare("attention_forward", "out", &atty, ATTENTION);
     p.compare("attention_forward", "att", &att, ATTENTION);
+    let att = p.same(&att);
     let mut dqkv = p.random(n * 3 * c, act, 1.0);
+    let start = p.before(&dqkv);
     both!(p, attention_backward(mut dqkv, ref dout, ref qkv, ref att, s.batch, s.seq, s.heads, hs));
-    p.compare("attention_backward", "dqkv", &dqkv, ATTENTION);
+    p.compare_added("attention_backward", "dqkv", &dqkv, start, ATTENTION);
 
     // Element-wise.
     let mut g = p.random(n * c, act, 1.0);
     both!(p, gelu_forward(mut g, ref inp));
     p.compare("gelu_forward", "out", &g, BF16_OUT);
     let mut dg2 = p.random(n * c, act, 1.0);
+    let start = p.before(&dg2);
     both!(p, gelu_backward(mut dg2, ref inp, ref dout));
-    p.compare("gelu_backward", "dinp", &dg2, BF16_OUT);
+    p.compare_added("gelu_backward", "dinp", &dg2, start, BF16_OUT);
     let mut res = p.random(n * c, act, 1.0);
     both!(p, residual_forward(mut res, ref inp, ref dout));
     p.compare("residual_forward", "out", &res, BF16_OUT);
     let (mut acc, x) = (p.random(n * c, grad, 1.0), p.random(n * c, grad, 1.0));
+    let start = p.before(&acc);
     both!(p, accumulate(mut acc, ref x));
-    p.compare("accumulate", "acc", &acc, EXACT_F32);
-    both!(p, scale(mut acc, 0.37));
-    p.compare("scale", "x", &acc, EXACT_F32);
+    p.compare_added("accumulate", "acc", &acc, start, EXACT_F32);
+    let mut x = p.random(n * c, grad, 1.0);
+    both!(p, scale(mut x, 0.37));
+    p.compare("scale", "x", &x, EXACT_F32);
 
     // Vocab-parallel cross-entropy on this rank's columns.
     let (cols, valid) = (s.vocab_cols, s.vocab_valid);
@@ -371,6 +471,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     let mut max = p.random(n, stat, 1.0);
     both!(p, row_max(mut max, ref logits, cols, valid));
     p.compare("row_max", "max", &max, F32_OUT);
+    let max = p.same(&max);
     let (mut sum, mut exps) = (p.random(n, stat, 1.0), p.random(n * cols, stat, 1.0));
     both!(
         p,
@@ -378,6 +479,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     );
     p.compare("row_sum_exp", "sum", &sum, F32_OUT);
     p.compare("row_sum_exp", "exps", &exps, F32_OUT);
+    let (sum, exps) = (p.same(&sum), p.same(&exps));
     let targets = p.ids(n, 200);
     let mut picked = p.random(n, stat, 1.0);
     both!(
@@ -385,6 +487,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
         target_logit(mut picked, ref logits, &targets, vocab_start, cols)
     );
     p.compare("target_logit", "picked", &picked, F32_OUT);
+    let picked = p.same(&picked);
     let mut losses = p.random(n, stat, 1.0);
     both!(
         p,
@@ -437,8 +540,9 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     p.compare_host("sum_squares", "sum", &[sr as f32], &[sd as f32], F32_OUT);
 
     // Buffers: rounding, converting copies, zeroing.
-    both!(p, round_bf16(mut params));
-    p.compare("round_bf16", "x", &params, EXACT_F32);
+    let mut x = p.random(np, Role::Master, 1.0);
+    both!(p, round_bf16(mut x));
+    p.compare("round_bf16", "x", &x, EXACT_F32);
     let mut bf = p.random(np, w, 1.0);
     both!(p, copy(mut bf, ref grads));
     p.compare("copy", "fp32 to bf16", &bf, BF16_OUT);
@@ -472,6 +576,36 @@ mod tests {
         );
     }
 
+    /// An output a function adds into is judged by what was added: an increment twice the
+    /// reference's fails, though the two sums (100.01 against 100.02) agree within the
+    /// tolerance of their size.
+    #[test]
+    fn a_wrong_increment_fails_though_the_sums_agree() {
+        let be = Cpu::<f32>::new();
+        let mut p = Pair {
+            r: &be,
+            d: &be,
+            rng: sieve_shards::rng::SplitMix(1),
+            checks: Vec::new(),
+            failed: None,
+        };
+        let (start, r, d) = ([100.0f32, -50.0], [100.01f32, -49.99], [100.02f32, -49.99]);
+        let b = Both::<Cpu<f32>, Cpu<f32>> {
+            r: be.uploaded(&r, Role::Grad),
+            d: be.uploaded(&d, Role::Grad),
+            n: 2,
+            role: Role::Grad,
+        };
+        let before = Before {
+            r: start.to_vec(),
+            d: start.to_vec(),
+        };
+        p.compare_added("f", "added", &b, before, F32_OUT);
+        p.compare_host("f", "sums", &r, &d, F32_OUT);
+        assert!(!p.checks[0].passed(), "{:?}", p.checks[0]);
+        assert!(p.checks[1].passed(), "{:?}", p.checks[1]);
+    }
+
     /// The comparison fails a device output one tolerance away, and passes one inside it.
     #[test]
     fn a_difference_beyond_the_tolerance_fails() {
@@ -481,6 +615,7 @@ mod tests {
             d: &be,
             rng: sieve_shards::rng::SplitMix(1),
             checks: Vec::new(),
+            failed: None,
         };
         let r = [1.0f32, -2.0, 4.0];
         // Bound at element 2: 1e-2 · 4 + 2e-3 · 4 = 0.048.

@@ -248,6 +248,91 @@ impl<B: Backend<F = f32>> Steps<B> {
     }
 }
 
+/// One parameter tensor's gradient after one forward and backward on both backends.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradientCheck {
+    pub tensor: String,
+    pub elements: usize,
+    /// The largest `|d − r| / bound` (see [`GRADIENT`]): at most 1 passes.
+    pub worst: f64,
+    pub max_abs_diff: f64,
+}
+
+impl GradientCheck {
+    pub fn passed(&self) -> bool {
+        self.worst <= 1.0
+    }
+}
+
+/// Gradients after one step: bf16 activations on both sides, sums in other orders through
+/// the whole backward. The `abs` part is of the tensor's largest magnitude, at least 1% of the
+/// whole model's (a gradient that is zero in exact arithmetic, as the key bias's, is noise).
+pub const GRADIENT: kernels::Tolerance = kernels::Tolerance {
+    rel: 5e-2,
+    abs: 1e-2,
+};
+
+/// The gradient of every parameter tensor after one forward and backward of the training
+/// check's model on its tokens, on `device` against `reference`. A kernel wrong in one
+/// gradient shows here by name, where the loss would show it only steps later, if at all.
+pub fn gradients<R: Backend<F = f32>, D: Backend<F = f32>>(
+    reference: R,
+    device: D,
+) -> Result<Vec<GradientCheck>> {
+    let cfg = GptConfig::preset("tiny", 500)?;
+    let (batch, seq) = (2, 64);
+    let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 11);
+    let (layout, r) = one_backward(model(reference, &cfg, 5)?, &tokens, (batch, seq))?;
+    let (_, d) = one_backward(model(device, &cfg, 5)?, &tokens, (batch, seq))?;
+    let global = r.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
+    Ok(layout
+        .tensors
+        .iter()
+        .map(|t| {
+            let (r, d) = (&r[t.range()], &d[t.range()]);
+            let largest = r.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
+            let scale = largest.max(1e-2 * global).max(1e-30);
+            let (mut worst, mut max_abs_diff) = (0f64, 0f64);
+            for (&x, &y) in r.iter().zip(d) {
+                let diff = (f64::from(x) - f64::from(y)).abs();
+                let bound = GRADIENT.rel * f64::from(x).abs() + GRADIENT.abs * scale;
+                worst = worst.max(if diff.is_nan() {
+                    f64::INFINITY
+                } else {
+                    diff / bound
+                });
+                max_abs_diff = max_abs_diff.max(diff);
+            }
+            GradientCheck {
+                tensor: t.name.clone(),
+                elements: r.len(),
+                worst,
+                max_abs_diff,
+            }
+        })
+        .collect())
+}
+
+/// One forward and backward of `m` on a micro-batch cut from `tokens`: the layout and the
+/// gradient, on the host.
+fn one_backward<B: Backend<F = f32>>(
+    mut m: Gpt<B>,
+    tokens: &[u32],
+    (batch, seq): (usize, usize),
+) -> Result<(crate::model::Layout, Vec<f32>)> {
+    let mut s = Steps::new(&m, tokens, batch, seq, Optimizer::Backend);
+    let n = s.acts.tokens.len();
+    m.zero_grads();
+    m.forward(&mut s.acts, &s.solo)?;
+    m.backward(&s.acts, 1.0 / n as f32, None, &s.solo, true, None)?;
+    m.backend.synchronize()?;
+    let be = &m.backend;
+    Ok((
+        m.layout.clone(),
+        be.to_host(be.whole(&m.grads), m.layout.len),
+    ))
+}
+
 /// Training throughput at one model shape.
 #[derive(Debug, Clone, Serialize)]
 pub struct Throughput {
@@ -293,6 +378,60 @@ pub fn throughput<B: Backend<F = f32>>(
         mfu: peak_flops.map(|p| achieved / p),
         peak_flops,
     })
+}
+
+/// About how many bytes a training step of `cfg` at `batch × seq` holds at its peak: the
+/// parameters' copies (bf16 weights, fp32 master, gradient and AdamW's two moments on a GPU;
+/// five f32 copies on the CPU), each layer's kept activations (`16·sbh + a·s²·b` elements in
+/// 16 bits, plus four fp32 row statistics; see the activation-memory benchmark) and the
+/// classifier's logits, probabilities and their gradient (8 bytes a logit). GPT-2 124M at
+/// 16 × 1024 tokens comes to about 18 GB, the 1.3B shape at 4 × 2048 to about 53 GB.
+pub fn step_bytes(cfg: &GptConfig, batch: usize, seq: usize, gpu: bool) -> u64 {
+    let (b, s, h, a) = (
+        batch as u64,
+        seq as u64,
+        cfg.hidden as u64,
+        cfg.heads as u64,
+    );
+    let (param_bytes, act_bytes, stat_bytes, logit_bytes) = match gpu {
+        true => (18, 2, 4, 8),
+        false => (20, 4, 4, 12),
+    };
+    let layer = act_bytes * (16 * s * b * h + a * s * s * b) + stat_bytes * 4 * s * b;
+    let logits = logit_bytes * b * s * cfg.padded_vocab() as u64;
+    param_bytes * cfg.parameters() + cfg.layers as u64 * layer + logits
+}
+
+/// The selftest's default throughput shapes.
+pub const DEFAULT_SHAPES: [(&str, usize, usize); 2] =
+    [("gpt2-124m", 8, 1024), ("gpt-1.3b", 4, 2048)];
+
+/// A throughput run to make (preset, batch, sequence), or why it is skipped.
+pub type PlannedRun = std::result::Result<(String, usize, usize), String>;
+
+/// Each default shape at the largest batch (halving from its own) whose step fits in 85% of
+/// `free` bytes, or why it is skipped.
+pub fn shapes_for(free: u64, gpu: bool) -> Result<Vec<PlannedRun>> {
+    let budget = free / 100 * 85;
+    let mut runs = Vec::new();
+    for (preset, batch, seq) in DEFAULT_SHAPES {
+        let mut cfg = GptConfig::preset(preset, 50_257)?;
+        cfg.max_seq = cfg.max_seq.max(seq);
+        let mut b = batch;
+        while b > 1 && step_bytes(&cfg, b, seq, gpu) > budget {
+            b /= 2;
+        }
+        let need = step_bytes(&cfg, b, seq, gpu);
+        runs.push(match need <= budget {
+            true => Ok((preset.to_string(), b, seq)),
+            false => Err(format!(
+                "{preset}: skipped: 1 × {seq} tokens needs about {:.1} GiB, {:.1} GiB is free",
+                need as f64 / (1u64 << 30) as f64,
+                free as f64 / (1u64 << 30) as f64
+            )),
+        });
+    }
+    Ok(runs)
 }
 
 /// Dense bf16 tensor-core peak of a GPU, from its name (NVIDIA's data sheets; SXM parts).

@@ -339,10 +339,10 @@ impl<B: Backend> Trainer<B> {
         let mut other = be.zeros(r.len(), Role::Grad);
         let peer = if shard.first_stage() { pp - 1 } else { 0 };
         // Both ends send at once: one group, or NCCL's sends would wait for each other.
-        be.p2p_group_start();
+        be.p2p_group_start(&self.groups.pp);
         be.send(&self.groups.pp, peer, be.view(&self.model.grads, r.clone()))?;
         be.recv(&self.groups.pp, peer, be.whole_mut(&mut other))?;
-        be.p2p_group_end()?;
+        be.p2p_group_end(&self.groups.pp)?;
         be.accumulate(be.view_mut(&mut self.model.grads, r), be.whole(&other));
         Ok(())
     }
@@ -466,7 +466,7 @@ impl<B: Backend> Trainer<B> {
             group: &*self.groups.dp,
         };
         reducer.reduce_from(be, &mut self.model.grads, 0, true)?;
-        be.wait_overlapped()
+        be.wait_overlapped(&self.groups.dp)
     }
 
     /// The L2 norm of the whole model's gradient, in f64. Squares are summed per ZeRO shard

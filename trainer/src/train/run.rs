@@ -82,21 +82,23 @@ pub mod cuda {
         host: Option<[TcpComm; 3]>,
         gpu: usize,
         peak_flops: Option<f64>,
+        comm_timeout: std::time::Duration,
     ) -> Result<Summary> {
         if run.cfg.precision != Precision::Bf16 {
             bail!("--device cuda trains in mixed precision: add --precision bf16");
         }
         let backend = Cuda::new(gpu)?;
-        let join = |tcp: &TcpComm| -> Result<Box<NcclGroup>> {
+        backend.set_comm_timeout(comm_timeout);
+        let join = |name: &'static str, tcp: &TcpComm| -> Result<Box<NcclGroup>> {
             let id = share_unique_id(tcp, nccl_unique_id)?;
             let (rank, size) = (Comm::<f32>::rank(tcp), Comm::<f32>::size(tcp));
-            Ok(Box::new(NcclGroup::join(&backend, &id, rank, size)?))
+            Ok(Box::new(NcclGroup::join(&backend, name, &id, rank, size)?))
         };
         let groups = match &host {
             Some([tp, pp, dp]) => Groups {
-                tp: join(tp)?,
-                pp: join(pp)?,
-                dp: join(dp)?,
+                tp: join("tensor-parallel", tp)?,
+                pp: join("pipeline-parallel", pp)?,
+                dp: join("data-parallel", dp)?,
             },
             None => Groups {
                 tp: Box::new(NcclGroup::solo()),
@@ -126,6 +128,7 @@ pub mod cuda {
         _host: Option<[TcpComm; 3]>,
         _gpu: usize,
         _peak_flops: Option<f64>,
+        _comm_timeout: std::time::Duration,
     ) -> Result<Summary> {
         bail!("--device cuda: this sieve-train was built without CUDA; rebuild with `cargo build --release -p sieve-trainer --features cuda`")
     }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use sieve_trainer::model::{GptConfig, Precision, Recompute};
+use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use sieve_trainer::train::TrainConfig;
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -122,4 +126,62 @@ pub fn no_save_unless_saving<'a>(args: &[&'a str]) -> Vec<&'a str> {
         out.push("--no-save");
     }
     out
+}
+
+/// `sieve-train export` of checkpoint `save` into `out`, which must succeed.
+pub fn export(save: &Path, out: &Path) {
+    let done = sieve_train()
+        .arg("export")
+        .arg("--checkpoint")
+        .arg(save)
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "export of {}: {}",
+        save.display(),
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+/// A one-rank run of `model` on 16-token sequences, as the equivalence tests train it: AdamW
+/// (β 0.9/0.95, ε 1e-8, weight decay 0.1), clipping at 1, init std 0.02, seed 1234, full
+/// precision, no evaluation, no parallelism. Callers change the rest with `..`.
+pub fn train_config(
+    model: GptConfig,
+    micro_batch: usize,
+    batch: BatchSchedule,
+    lr: LrSchedule,
+    train_iters: u64,
+) -> TrainConfig {
+    TrainConfig {
+        model,
+        seq: 16,
+        micro_batch,
+        batch,
+        lr,
+        adam: AdamConfig {
+            beta1: 0.9,
+            beta2: 0.95,
+            eps: 1e-8,
+            weight_decay: 0.1,
+        },
+        clip_grad: 1.0,
+        init_std: 0.02,
+        seed: 1234,
+        train_iters,
+        eval_interval: 0,
+        eval_iters: 0,
+        precision: Precision::Full,
+        tp: 1,
+        pp: 1,
+        dp: 1,
+        zero1: false,
+        bucket_elements: None,
+        recompute: Recompute::None,
+        sequence_parallel: false,
+        virtual_stages: 1,
+    }
 }

@@ -8,49 +8,28 @@ use crate::common;
 use sieve_trainer::backend::Cpu;
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::{Comm, ThreadGroup};
-use sieve_trainer::model::{GptConfig, ModelShard, Precision};
-use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use sieve_trainer::model::{GptConfig, ModelShard};
+use sieve_trainer::optim::{BatchSchedule, LrSchedule};
 use sieve_trainer::train::{Groups, TrainConfig, Trainer};
 
 fn config(eval_iters: u64) -> TrainConfig {
+    let model = GptConfig {
+        layers: 2,
+        hidden: 32,
+        heads: 4,
+        max_seq: 32,
+        vocab_size: 50257,
+    };
+    let lr = LrSchedule {
+        max_lr: 1e-3,
+        min_lr: 1e-4,
+        warmup_iters: 1,
+        decay_iters: 2,
+    };
     TrainConfig {
-        model: GptConfig {
-            layers: 2,
-            hidden: 32,
-            heads: 4,
-            max_seq: 32,
-            vocab_size: 50257,
-        },
-        seq: 16,
-        micro_batch: 2,
-        batch: BatchSchedule::new(4, None, 2).unwrap(),
-        lr: LrSchedule {
-            max_lr: 1e-3,
-            min_lr: 1e-4,
-            warmup_iters: 1,
-            decay_iters: 2,
-        },
-        adam: AdamConfig {
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-        },
-        clip_grad: 1.0,
-        init_std: 0.02,
-        seed: 1234,
-        train_iters: 2,
         eval_interval: 1,
         eval_iters,
-        precision: Precision::Full,
-        tp: 1,
-        pp: 1,
-        dp: 1,
-        zero1: false,
-        bucket_elements: None,
-        recompute: sieve_trainer::model::Recompute::None,
-        sequence_parallel: false,
-        virtual_stages: 1,
+        ..common::train_config(model, 2, BatchSchedule::new(4, None, 2).unwrap(), lr, 2)
     }
 }
 

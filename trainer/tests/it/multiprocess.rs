@@ -488,3 +488,22 @@ fn interleaved_1f1b_over_tcp_is_the_threaded_run_with_the_plain_losses() {
         "the flag did not reach the run"
     );
 }
+
+/// NCCL's ordering over TCP: PP2 × DP2 in four processes on `--device cpu-nccl-order` (grouped
+/// sends read their buffers at the group's end, poison if released; the data-parallel buckets
+/// reduced at their wait, poison until then) saves bitwise what the cpu device saves.
+#[test]
+fn nccl_ordering_over_tcp_is_bitwise_the_cpu_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = |name: &str, extra: &[&str]| {
+        let path = dir.path().join(name);
+        let mut args = vec!["--pp", "2"];
+        args.extend(extra);
+        args.extend(["--save", path.to_str().unwrap()]);
+        launch(4, &args);
+        path.join("iter_0000004")
+    };
+    let ordered = save("ordered", &["--device", "cpu-nccl-order"]);
+    let cpu = save("cpu", &[]);
+    same_files(&ordered, &cpu);
+}

@@ -5,13 +5,12 @@
 
 use crate::common;
 
-use sieve_trainer::backend::{Cpu, Float};
+use sieve_trainer::backend::device_order::DeviceOrder;
+use sieve_trainer::backend::{Backend, BackendExt, Cpu, Float};
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::{Comm, ThreadGroup};
-use sieve_trainer::model::{
-    GptConfig, Layout, ModelShard, Precision, Recompute, Split as TensorSplit,
-};
-use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use sieve_trainer::model::{GptConfig, Layout, ModelShard, Recompute, Split as TensorSplit};
+use sieve_trainer::optim::{BatchSchedule, LrSchedule};
 use sieve_trainer::train::{zero_shard, Groups, TrainConfig, Trainer};
 
 const STEPS: u64 = 3;
@@ -34,36 +33,21 @@ struct Grid {
 
 fn config(g: Grid) -> TrainConfig {
     let global = (g.micro_batch * g.dp * g.micro_batches) as u64;
+    let model = GptConfig {
+        layers: 4,
+        hidden: 32,
+        heads: 4,
+        max_seq: 32,
+        vocab_size: 50257,
+    };
+    let batch = BatchSchedule::new(global, None, (g.micro_batch * g.dp) as u64).unwrap();
+    let lr = LrSchedule {
+        max_lr: 1e-2,
+        min_lr: 1e-3,
+        warmup_iters: 1,
+        decay_iters: STEPS,
+    };
     TrainConfig {
-        model: GptConfig {
-            layers: 4,
-            hidden: 32,
-            heads: 4,
-            max_seq: 32,
-            vocab_size: 50257,
-        },
-        seq: 16,
-        micro_batch: g.micro_batch,
-        batch: BatchSchedule::new(global, None, (g.micro_batch * g.dp) as u64).unwrap(),
-        lr: LrSchedule {
-            max_lr: 1e-2,
-            min_lr: 1e-3,
-            warmup_iters: 1,
-            decay_iters: STEPS,
-        },
-        adam: AdamConfig {
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-        },
-        clip_grad: 1.0,
-        init_std: 0.02,
-        seed: 1234,
-        train_iters: STEPS,
-        eval_interval: 0,
-        eval_iters: 0,
-        precision: Precision::Full,
         tp: g.tp,
         pp: g.pp,
         dp: g.dp,
@@ -74,6 +58,7 @@ fn config(g: Grid) -> TrainConfig {
         recompute: g.recompute,
         sequence_parallel: g.sequence_parallel,
         virtual_stages: g.chunks,
+        ..common::train_config(model, g.micro_batch, batch, lr, STEPS)
     }
 }
 
@@ -103,9 +88,19 @@ struct RankResult<F> {
     layout: Layout,
 }
 
-/// Runs the grid's ranks as threads for STEPS steps. Ranks are numbered as Megatron numbers
-/// them: tensor-parallel fastest, then data-parallel, then pipeline.
+/// Runs the grid's ranks as threads for STEPS steps on the CPU backend.
 fn run<F: Float>(g: Grid) -> Run<F> {
+    run_on(g, Cpu::<F>::new, |_| {})
+}
+
+/// Runs the grid's ranks as threads for STEPS steps, each on a `backend()`, and hands each
+/// rank's backend to `after` at the end. Ranks are numbered as Megatron numbers them:
+/// tensor-parallel fastest, then data-parallel, then pipeline.
+fn run_on<F: Float, B: Backend<F = F, Group = dyn Comm<F>>>(
+    g: Grid,
+    backend: impl Fn() -> B + Sync,
+    after: impl Fn(&B) + Sync,
+) -> Run<F> {
     let Grid { tp, pp, dp, .. } = g;
     let cfg = config(g);
     let src = data(&cfg);
@@ -119,7 +114,7 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                 let (tp_rank, dp_rank, pp_rank) = (r % tp, (r / tp) % dp, r / (tp * dp));
                 let tp_comm: Box<dyn Comm<F>> =
                     Box::new(tp_groups[pp_rank * dp + dp_rank].comm(tp_rank));
-                let groups: Groups<Cpu<F>> = Groups {
+                let groups: Groups<B> = Groups {
                     tp: tp_comm,
                     pp: Box::new(pp_groups[dp_rank * tp + tp_rank].comm(pp_rank))
                         as Box<dyn Comm<F>>,
@@ -127,7 +122,7 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                         as Box<dyn Comm<F>>,
                 };
                 let cfg = cfg.clone();
-                let src = &src;
+                let (src, backend, after) = (&src, &backend, &after);
                 s.spawn(move || {
                     let shard = ModelShard {
                         tp,
@@ -136,15 +131,20 @@ fn run<F: Float>(g: Grid) -> Run<F> {
                         pp_rank,
                         chunks: 1,
                     };
-                    let mut t = Trainer::<Cpu<F>>::new(cfg, shard, groups).unwrap();
+                    let mut t = Trainer::on(backend(), cfg, shard, groups).unwrap();
+                    let host = |t: &Trainer<B>, buf: &B::Buf| {
+                        let be = &t.model.backend;
+                        be.to_host(be.whole(buf), be.buf_len(buf))
+                    };
                     let mut losses = vec![t.train_step(src).unwrap().loss];
-                    let grads = t.model.grads.clone();
+                    let grads = host(&t, &t.model.grads);
                     losses.extend((1..STEPS).map(|_| t.train_step(src).unwrap().loss));
+                    after(&t.model.backend);
                     RankResult {
                         shard,
                         dp_rank,
                         losses,
-                        params: t.model.params.clone(),
+                        params: host(&t, &t.model.params),
                         grads,
                         layout: t.model.layout.clone(),
                     }
@@ -416,6 +416,31 @@ fn recomputation_is_bitwise_the_plain_run() {
     }
 }
 
+/// A memory-saving variant against the plain run of its grid, in f64: each rank's first loss
+/// bitwise, later losses to 1e-12 relative, every replica's first-step gradients and final
+/// parameters within 1e-12 of each tensor's largest magnitude.
+fn assert_plain_run_to_1e12(name: &str, got: &Run<f64>, plain: &Run<f64>) {
+    for (rank, (a, b)) in got.losses.iter().zip(&plain.losses).enumerate() {
+        assert_eq!(
+            a[0].to_bits(),
+            b[0].to_bits(),
+            "{name} rank {rank}: first loss"
+        );
+        for (s, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-12 * y.abs(),
+                "{name} rank {rank} step {s}"
+            );
+        }
+    }
+    let lay = &plain.layout;
+    for (d, (g, p)) in got.grads.iter().zip(&got.params).enumerate() {
+        let what = format!("{name} replica {d}");
+        assert_close(&what, lay, g, &plain.grads[d], 0.0, 1e-12);
+        assert_close(&what, lay, p, &plain.params[d], 0.0, 1e-12);
+    }
+}
+
 /// Sequence parallelism gives the plain tensor-parallel run's numbers, in f64: the first step's
 /// losses bitwise (forward's reduce-scatters sum in the all-reduce's order), and the first
 /// step's gradients and the parameters after 3 steps within 1e-12 of each tensor's largest
@@ -456,25 +481,7 @@ fn sequence_parallelism_equals_the_plain_tensor_parallel_run() {
         assert!(count(&base, &all_reduce) > 0, "{name}: the plain run's g");
         assert_eq!(count(&sp, &all_reduce), 0, "{name}: an all-reduce left");
         assert!(count(&sp, &reduce_scatter) > 0 && count(&sp, &all_gather) > 0);
-        for (rank, (a, b)) in sp.losses.iter().zip(&base.losses).enumerate() {
-            assert_eq!(
-                a[0].to_bits(),
-                b[0].to_bits(),
-                "{name} rank {rank}: first loss"
-            );
-            for (s, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!(
-                    (x - y).abs() <= 1e-12 * y.abs(),
-                    "{name} rank {rank} step {s}"
-                );
-            }
-        }
-        for d in 0..plain.dp {
-            let what = format!("{name} replica {d}");
-            let lay = &base.layout;
-            assert_close(&what, lay, &sp.grads[d], &base.grads[d], 0.0, 1e-12);
-            assert_close(&what, lay, &sp.params[d], &base.params[d], 0.0, 1e-12);
-        }
+        assert_plain_run_to_1e12(&name, &sp, &base);
         for (i, traces) in sp.traces.iter().enumerate() {
             for t in &traces[1..] {
                 assert_eq!(t, &traces[0], "{name} group {i}: ranks' collectives differ");
@@ -504,39 +511,7 @@ fn interleaved_1f1b_equals_the_plain_pipeline() {
         );
         let base = run::<f64>(plain);
         let interleaved = run::<f64>(Grid { chunks: 2, ..plain });
-        for (rank, (a, b)) in interleaved.losses.iter().zip(&base.losses).enumerate() {
-            assert_eq!(
-                a[0].to_bits(),
-                b[0].to_bits(),
-                "{name} rank {rank}: first loss"
-            );
-            for (s, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!(
-                    (x - y).abs() <= 1e-12 * y.abs(),
-                    "{name} rank {rank} step {s}"
-                );
-            }
-        }
-        for d in 0..plain.dp {
-            let what = format!("{name} interleaved, replica {d}");
-            let lay = &base.layout;
-            assert_close(
-                &what,
-                lay,
-                &interleaved.grads[d],
-                &base.grads[d],
-                0.0,
-                1e-12,
-            );
-            assert_close(
-                &what,
-                lay,
-                &interleaved.params[d],
-                &base.params[d],
-                0.0,
-                1e-12,
-            );
-        }
+        assert_plain_run_to_1e12(&format!("{name} interleaved"), &interleaved, &base);
     }
     // The micro-batches must come in whole groups of the stages.
     let cfg = config(Grid {
@@ -556,6 +531,68 @@ fn interleaved_1f1b_equals_the_plain_pipeline() {
         .unwrap()
         .to_string();
     assert!(err.contains("multiple of --pp 2"), "{err}");
+}
+
+/// NCCL's ordering on the CPU (`backend::device_order`): a grouped send reads its buffer at
+/// the group's end and sends poison if the buffer was released before; a grouped receive holds
+/// poison until then; a data-parallel bucket holds poison from its all-reduce to the wait, and
+/// writing or releasing it, or another collective on its group, meanwhile is an error. Under
+/// it, 1F1B (PP2 with 4 micro-batches, PP4 with 8), interleaved 1F1B, the data-parallel buckets
+/// (DP2; TP2 × PP2 × DP2, whose tied-embedding bucket waits for the two ends' exchange) and
+/// sequence parallelism give bitwise the CPU backend's numbers, which the tests above hold to
+/// the single rank, and no stage sends a released buffer.
+#[test]
+fn under_nccl_ordering_every_schedule_is_bitwise_the_cpu_run() {
+    let grids = [
+        grid(1, 2, 1, 4),
+        grid(1, 4, 1, 8),
+        grid(1, 1, 2, 2),
+        grid(2, 2, 2, 2),
+        Grid {
+            chunks: 2,
+            ..grid(1, 2, 1, 4)
+        },
+        Grid {
+            sequence_parallel: true,
+            ..grid(2, 2, 1, 4)
+        },
+    ];
+    for g in grids {
+        let name = format!(
+            "tp{} pp{} dp{} m{} chunks {} sp {}",
+            g.tp, g.pp, g.dp, g.micro_batches, g.chunks, g.sequence_parallel
+        );
+        let poisoned = std::sync::atomic::AtomicUsize::new(0);
+        let ordered = run_on(
+            g,
+            // SAFETY: the trainer holds no view across a group's end or a wait.
+            || unsafe { DeviceOrder::<f64>::new() },
+            |be| {
+                poisoned.fetch_add(be.poisoned_sends(), std::sync::atomic::Ordering::SeqCst);
+            },
+        );
+        let poisoned = poisoned.into_inner();
+        assert_eq!(
+            poisoned, 0,
+            "{name}: {poisoned} grouped sends read buffers released before their group ended"
+        );
+        let cpu = run::<f64>(g);
+        let bits = |v: &[Vec<f64>]| -> Vec<Vec<u64>> {
+            v.iter()
+                .map(|x| x.iter().map(|f| f.to_bits()).collect())
+                .collect()
+        };
+        assert_eq!(bits(&ordered.losses), bits(&cpu.losses), "{name}: losses");
+        assert!(
+            bits(&ordered.grads) == bits(&cpu.grads),
+            "{name}: gradients"
+        );
+        assert!(
+            bits(&ordered.params) == bits(&cpu.params),
+            "{name}: parameters"
+        );
+        eprintln!("{name}: bitwise the CPU run under NCCL's ordering");
+    }
 }
 
 /// The loss goes over the data-parallel group after the step's gradient buckets: in each step

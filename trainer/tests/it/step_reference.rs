@@ -13,7 +13,7 @@ use sieve_trainer::backend::Cpu;
 use sieve_trainer::data::{BlendDir, SampleSource, Split};
 use sieve_trainer::dist::Solo;
 use sieve_trainer::model::{Activations, Gpt, GptConfig, ModelShard, Precision};
-use sieve_trainer::optim::{AdamConfig, BatchSchedule, LrSchedule};
+use sieve_trainer::optim::{BatchSchedule, LrSchedule};
 use sieve_trainer::train::{Groups, TrainConfig, Trainer};
 
 const STEPS: u64 = 5;
@@ -88,47 +88,23 @@ print(f"worst {worst:.2e}")
 "#;
 
 fn config() -> TrainConfig {
-    TrainConfig {
-        model: GptConfig {
-            layers: 2,
-            hidden: 16,
-            heads: 2,
-            max_seq: 16,
-            vocab_size: 50257,
-        },
-        seq: 16,
-        micro_batch: 2,
-        // 4 samples a step until 8 are consumed, then 8: 2 and then 4 micro-batches.
-        batch: BatchSchedule::new(8, Some((4, 4, 8)), 2).unwrap(),
-        lr: LrSchedule {
-            max_lr: 3e-2,
-            min_lr: 3e-3,
-            warmup_iters: 2,
-            decay_iters: 4,
-        },
-        adam: AdamConfig {
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: 0.1,
-        },
-        // Below the gradient norm at first, above it later: both sides of the clip run.
-        clip_grad: 1.0,
-        init_std: 0.02,
-        seed: 1234,
-        train_iters: STEPS,
-        eval_interval: 0,
-        eval_iters: 0,
-        precision: Precision::Full,
-        tp: 1,
-        pp: 1,
-        dp: 1,
-        zero1: false,
-        bucket_elements: None,
-        recompute: sieve_trainer::model::Recompute::None,
-        sequence_parallel: false,
-        virtual_stages: 1,
-    }
+    let model = GptConfig {
+        layers: 2,
+        hidden: 16,
+        heads: 2,
+        max_seq: 16,
+        vocab_size: 50257,
+    };
+    // 4 samples a step until 8 are consumed, then 8: 2 and then 4 micro-batches.
+    let batch = BatchSchedule::new(8, Some((4, 4, 8)), 2).unwrap();
+    let lr = LrSchedule {
+        max_lr: 3e-2,
+        min_lr: 3e-3,
+        warmup_iters: 2,
+        decay_iters: 4,
+    };
+    // Clipping at 1 is below the gradient norm at first, above it later: both sides run.
+    common::train_config(model, 2, batch, lr, STEPS)
 }
 
 fn write_f64(path: &std::path::Path, values: &[f64]) {

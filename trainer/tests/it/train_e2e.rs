@@ -196,21 +196,7 @@ fn exported_safetensors_runs_in_numpy_gpt2() {
     args.extend(["--save", save.to_str().unwrap()]);
     train(&blend, &args);
     let hf = dir.path().join("hf");
-    let out = common::sieve_train()
-        .args([
-            "export",
-            "--checkpoint",
-            save.to_str().unwrap(),
-            "--output",
-            hf.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::export(&save, &hf);
     // The trainer's own logits for a token sequence.
     let (model, _) = sieve_trainer::cli::sample::load_model(&save).unwrap();
     let tokens: Vec<u32> = vec![464, 3290, 286, 262, 995, 318, 50256, 11, 290, 1110];
@@ -277,21 +263,7 @@ fn exported_tokenizer_loads_in_transformers_and_encodes_as_sieve() {
     args.extend(["--save", save.to_str().unwrap(), "--exit-after", "1"]);
     train(&blend, &args);
     let hf = dir.path().join("hf");
-    let out = common::sieve_train()
-        .args([
-            "export",
-            "--checkpoint",
-            save.to_str().unwrap(),
-            "--output",
-            hf.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::export(&save, &hf);
 
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut texts: Vec<String> = ["README.md", "docs/training.md", "docs/design.md"]

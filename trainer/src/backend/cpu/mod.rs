@@ -182,7 +182,7 @@ impl<F: Float> Backend for Cpu<F> {
     ) -> Result<()> {
         group.all_reduce(buf, op)
     }
-    fn wait_overlapped(&self) -> Result<()> {
+    fn wait_overlapped(&self, _group: &dyn Comm<F>) -> Result<()> {
         Ok(())
     }
     fn reduce_scatter(&self, group: &dyn Comm<F>, input: &[F], out: &mut [F]) -> Result<()> {
@@ -195,8 +195,8 @@ impl<F: Float> Backend for Cpu<F> {
         group.send(to, buf)
     }
     // The host communicators buffer sends: nothing to group.
-    fn p2p_group_start(&self) {}
-    fn p2p_group_end(&self) -> Result<()> {
+    fn p2p_group_start(&self, _group: &dyn Comm<F>) {}
+    fn p2p_group_end(&self, _group: &dyn Comm<F>) -> Result<()> {
         Ok(())
     }
     fn recv(&self, group: &dyn Comm<F>, from: usize, buf: &mut [F]) -> Result<()> {

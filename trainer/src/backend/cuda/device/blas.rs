@@ -22,6 +22,9 @@ impl Cuda {
         d: (u64, DType),
         bias: Option<u64>,
     ) {
+        if self.failed() {
+            return;
+        }
         if let Err(e) = self.try_gemm(g, alpha, a, b, d, bias) {
             self.fail("cublasLtMatmul", e);
         }

@@ -39,6 +39,8 @@ pub struct Cuda {
     pub(super) blas: Blas,
     /// The first failure of an asynchronous call, reported by the next synchronize.
     pub(super) error: Mutex<Option<String>>,
+    /// The communicators and their last collectives, for waits that must not hang.
+    pub(super) watch: super::watch::SharedWatch,
     pub device_name: String,
     pub compute_capability: (i32, i32),
 }
@@ -122,6 +124,7 @@ impl Cuda {
                 algos: Mutex::new(HashMap::new()),
             },
             error: Mutex::new(None),
+            watch: super::watch::new_watch(),
             device_name,
             compute_capability,
         })
@@ -135,6 +138,23 @@ impl Cuda {
         }
     }
 
+    /// Free device memory in bytes (`cuMemGetInfo`), for the selftest's throughput shapes.
+    pub fn free_memory(&self) -> Option<u64> {
+        self.ctx.bind_to_thread().ok()?;
+        cudarc::driver::result::mem_get_info()
+            .ok()
+            .map(|(free, _)| free as u64)
+    }
+
+    /// Whether a failure waits to be reported. Device work issued after one is skipped: its
+    /// results are lost anyway, and a buffer whose allocation failed has no memory to touch.
+    pub(super) fn failed(&self) -> bool {
+        self.error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     pub(super) fn checked(&self) -> Result<()> {
         let e = self.error.lock().unwrap_or_else(|p| p.into_inner()).take();
         match e {
@@ -144,6 +164,9 @@ impl Cuda {
     }
 
     pub(super) fn launch(&self, name: &str, l: Launch, args: &[Arg]) {
+        if self.failed() {
+            return;
+        }
         let Some(f) = self.kernels.get(name) else {
             self.fail(name, "kernel not loaded");
             return;
@@ -175,12 +198,33 @@ impl Cuda {
         self.alloc(n, dtype)
     }
 
+    /// A zeroed buffer of `n` elements. Out of memory is not a panic: the failure, with the
+    /// size asked for and what was free, is kept for the next synchronize, and the buffer has
+    /// no memory (device work is skipped from then on, see [`Cuda::failed`]).
     pub(super) fn alloc(&self, n: usize, dtype: DType) -> DevBuf {
         let bytes = (n * dtype.bytes()).max(1);
-        let mem = self
-            .stream
-            .alloc_zeros::<u8>(bytes)
-            .unwrap_or_else(|e| panic!("CUDA out of memory allocating {bytes} bytes: {e:?}"));
+        let mem = match self.stream.alloc_zeros::<u8>(bytes) {
+            Ok(mem) => mem,
+            Err(e) => {
+                let free = match cudarc::driver::result::mem_get_info() {
+                    Ok((free, total)) => format!("{free} of {total} bytes free"),
+                    Err(_) => "free memory unknown".into(),
+                };
+                self.fail(
+                    "allocation",
+                    format_args!(
+                        "out of device memory allocating {bytes} bytes ({n} {dtype:?} \
+                         elements; {free}): {e:?}"
+                    ),
+                );
+                return DevBuf {
+                    _mem: None,
+                    ptr: 0,
+                    len: n,
+                    dtype: Some(dtype),
+                };
+            }
+        };
         let ptr = mem.device_ptr(&self.stream).0;
         DevBuf {
             _mem: Some(mem),
@@ -212,6 +256,9 @@ impl Cuda {
     }
 
     pub(super) fn copy_bytes(&self, dst: u64, src: u64, bytes: usize) {
+        if self.failed() {
+            return;
+        }
         // SAFETY: both ranges are live device memory of `bytes` bytes.
         let r = unsafe {
             cudarc::driver::result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream())

@@ -2,12 +2,14 @@
 //! backend on them (the `Backend` methods of `mod.rs` call these).
 
 use std::ffi::c_void;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use cudarc::nccl::{result as nccl, sys as ncclsys};
 
 use super::buffer::{DevMut, DevRef};
 use super::context::Cuda;
+use super::watch::{self, SharedWatch};
 use crate::backend::Backend;
 use crate::dist::ReduceOp;
 
@@ -17,6 +19,10 @@ pub struct NcclGroup {
     pub(super) comm: Option<ncclsys::ncclComm_t>,
     pub(super) rank: usize,
     pub(super) size: usize,
+    /// The group's name in errors ("tensor-parallel", …).
+    pub(super) name: &'static str,
+    /// Where the communicator is registered for the watchdog (None for a group of one).
+    watch: Option<SharedWatch>,
 }
 
 // SAFETY: an NCCL communicator may be used from any thread, one call at a time; the backend
@@ -30,12 +36,20 @@ impl NcclGroup {
             comm: None,
             rank: 0,
             size: 1,
+            name: "single",
+            watch: None,
         }
     }
 
     /// Joins the group whose unique id every member received (see
     /// [`crate::dist::nccl_id::share_unique_id`]). Blocks until every member has joined.
-    pub fn join(cuda: &Cuda, id: &[u8; 128], rank: usize, size: usize) -> Result<NcclGroup> {
+    pub fn join(
+        cuda: &Cuda,
+        name: &'static str,
+        id: &[u8; 128],
+        rank: usize,
+        size: usize,
+    ) -> Result<NcclGroup> {
         if size == 1 {
             return Ok(NcclGroup::solo());
         }
@@ -50,14 +64,18 @@ impl NcclGroup {
         let mut comm = std::mem::MaybeUninit::uninit();
         // SAFETY: comm is written by ncclCommInitRank on success.
         let comm = unsafe {
-            nccl::comm_init_rank(comm.as_mut_ptr(), size as i32, uid, rank as i32)
-                .map_err(|e| anyhow!("ncclCommInitRank (rank {rank} of {size}): {e:?}"))?;
+            nccl::comm_init_rank(comm.as_mut_ptr(), size as i32, uid, rank as i32).map_err(
+                |e| anyhow!("ncclCommInitRank of the {name} group (rank {rank} of {size}): {e:?}"),
+            )?;
             comm.assume_init()
         };
+        watch::lock(&cuda.watch).register(name, comm);
         Ok(NcclGroup {
             comm: Some(comm),
             rank,
             size,
+            name,
+            watch: Some(Arc::clone(&cuda.watch)),
         })
     }
 }
@@ -65,6 +83,14 @@ impl NcclGroup {
 impl Drop for NcclGroup {
     fn drop(&mut self) {
         if let Some(c) = self.comm.take() {
+            if let Some(w) = &self.watch {
+                let mut w = watch::lock(w);
+                w.unregister(c);
+                if w.aborted {
+                    // ncclCommAbort freed it.
+                    return;
+                }
+            }
             // SAFETY: the communicator is destroyed once, here.
             unsafe { nccl::comm_destroy(c) }.ok();
         }
@@ -82,6 +108,9 @@ impl Cuda {
         let Some(comm) = group.comm else {
             return Ok(());
         };
+        self.issued(group.name, || {
+            format!("ncclAllReduce of {} elements", buf.len)
+        });
         // SAFETY: in place on a live buffer of `len` elements of its type.
         unsafe {
             nccl::all_reduce(
@@ -107,6 +136,9 @@ impl Cuda {
         let Some(comm) = group.comm else {
             return Ok(());
         };
+        self.issued(group.name, || {
+            format!("ncclAllReduce of a {}-element gradient bucket", buf.len)
+        });
         // The bucket's gradients are final once the kernels issued so far are done.
         self.comm_stream
             .join(&self.stream)
@@ -152,6 +184,9 @@ impl Cuda {
             self.copy(out, input);
             return Ok(());
         };
+        self.issued(group.name, || {
+            format!("ncclReduceScatter into {} elements", out.len)
+        });
         // SAFETY: input holds size × out.len elements, out holds out.len.
         unsafe {
             nccl::reduce_scatter(
@@ -186,6 +221,9 @@ impl Cuda {
             self.copy(out, local);
             return Ok(());
         };
+        self.issued(group.name, || {
+            format!("ncclAllGather of {} elements", local.len)
+        });
         // SAFETY: out holds size × local.len elements.
         unsafe {
             nccl::all_gather(
@@ -203,6 +241,9 @@ impl Cuda {
     pub(super) fn nccl_send(&self, group: &NcclGroup, to: usize, buf: DevRef<'_>) -> Result<()> {
         self.checked()?;
         let comm = group.comm.context("send in a group of one")?;
+        self.issued(group.name, || {
+            format!("ncclSend of {} elements to rank {to}", buf.len)
+        });
         // SAFETY: a live buffer of len elements.
         unsafe {
             nccl::send(
@@ -229,6 +270,9 @@ impl Cuda {
     pub(super) fn nccl_recv(&self, group: &NcclGroup, from: usize, buf: DevMut<'_>) -> Result<()> {
         self.checked()?;
         let comm = group.comm.context("recv in a group of one")?;
+        self.issued(group.name, || {
+            format!("ncclRecv of {} elements from rank {from}", buf.len)
+        });
         // SAFETY: a live buffer of len elements.
         unsafe {
             nccl::recv(

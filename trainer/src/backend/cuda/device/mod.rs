@@ -27,6 +27,7 @@ mod blas;
 mod buffer;
 mod context;
 mod groups;
+mod watch;
 
 use buffer::{int, Arg};
 pub use buffer::{DType, DevBuf, DevMut, DevRef};
@@ -105,6 +106,9 @@ impl Backend for Cuda {
                 .flat_map(|&x| bf16::from_f32(x).to_le_bytes())
                 .collect(),
         };
+        if self.failed() {
+            return;
+        }
         // SAFETY: dst covers bytes.len() bytes. From pageable memory the call returns once
         // the bytes are staged, so `bytes` may be dropped here and nothing waits for the DMA.
         let r = unsafe {
@@ -122,13 +126,20 @@ impl Backend for Cuda {
             src.len,
             dst.len()
         );
+        if self.failed() {
+            return;
+        }
         let mut bytes = vec![0u8; src.len * src.dtype.bytes()];
         // SAFETY: src covers bytes.len() bytes; synchronized before the bytes are read.
         let r = unsafe {
             cudarc::driver::result::memcpy_dtoh_async(&mut bytes, src.ptr, self.stream.cu_stream())
         };
-        if let Err(e) = r.and_then(|_| self.stream.synchronize()) {
+        if let Err(e) = r {
             self.fail("cuMemcpyDtoHAsync", e);
+            return;
+        }
+        if let Err(e) = self.wait_stream("download") {
+            self.fail("download", format_args!("{e:#}"));
             return;
         }
         match src.dtype {
@@ -145,6 +156,9 @@ impl Backend for Cuda {
         }
     }
     fn fill_zero(&self, x: DevMut<'_>) {
+        if self.failed() {
+            return;
+        }
         // SAFETY: x covers len × bytes bytes of live device memory.
         let r = unsafe {
             cudarc::driver::result::memset_d8_async(
@@ -180,8 +194,8 @@ impl Backend for Cuda {
         }
     }
     fn synchronize(&self) -> Result<()> {
-        if let Err(e) = self.stream.synchronize() {
-            self.fail("cuStreamSynchronize", e);
+        if let Err(e) = self.wait_stream("synchronize") {
+            self.fail("synchronize", format_args!("{e:#}"));
         }
         self.checked()
     }
@@ -206,7 +220,7 @@ impl Backend for Cuda {
     ) -> Result<()> {
         self.nccl_all_reduce_overlapped(group, buf, op)
     }
-    fn wait_overlapped(&self) -> Result<()> {
+    fn wait_overlapped(&self, _group: &NcclGroup) -> Result<()> {
         self.nccl_wait_overlapped()
     }
     fn reduce_scatter(&self, group: &NcclGroup, input: DevRef<'_>, out: DevMut<'_>) -> Result<()> {
@@ -218,10 +232,10 @@ impl Backend for Cuda {
     fn send(&self, group: &NcclGroup, to: usize, buf: DevRef<'_>) -> Result<()> {
         self.nccl_send(group, to, buf)
     }
-    fn p2p_group_start(&self) {
+    fn p2p_group_start(&self, _group: &NcclGroup) {
         self.nccl_p2p_group_start()
     }
-    fn p2p_group_end(&self) -> Result<()> {
+    fn p2p_group_end(&self, _group: &NcclGroup) -> Result<()> {
         self.nccl_p2p_group_end()
     }
     fn recv(&self, group: &NcclGroup, from: usize, buf: DevMut<'_>) -> Result<()> {
