@@ -47,11 +47,19 @@ extern "C" __global__ void grad_norm_partial(double* partial, const float* grads
     }
 }
 
-// Adds the partials of grad_norm_partial in block order into out[0] (one thread: the number
-// of partials is the parameter count / 4096, a few hundred thousand at most per rank).
-// Grid: 1; block: 1.
+// Adds the partials of grad_norm_partial into out[0] in a fixed order: thread t sums partials
+// t, t + 256, ... in order (a 1.3B model has about 320,000), then thread 0 adds the 256 sums
+// in thread order. Deterministic, as the partials' own sums are.
+// Grid: 1; block: 256. Shared memory: 256 doubles.
 extern "C" __global__ void grad_norm_finish(double* out, const double* partial, size_t blocks) {
+    __shared__ double sums[256];
     double acc = 0.0;
-    for (size_t b = 0; b < blocks; b++) acc += partial[b];
-    out[0] = acc;
+    for (size_t b = threadIdx.x; b < blocks; b += blockDim.x) acc += partial[b];
+    sums[threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        double all = 0.0;
+        for (int t = 0; t < blockDim.x; t++) all += sums[t];
+        out[0] = all;
+    }
 }

@@ -15,22 +15,25 @@ extern "C" __global__ void embed_tokens(floatX* out, const unsigned int* tokens,
 }
 
 // Twin of Cpu::embed_tokens_backward: dwte[tokens[r] - vocab_start] += dout[r], into the fp32
-// gradient. The CPU adds
-// rows in row order; here one thread owns one column of the table and walks the rows in the
-// same order, so several rows with the same token add up in the same sequence (no atomics).
-// Grid: ceil(c / 256); block: 256.
+// gradient. The CPU adds rows in row order. Here the host has grouped the rows by table row
+// (`order` lists, for each group g, the rows of token table_rows[g] in row order, from
+// starts[g] to starts[g + 1]): block (g, column tile) adds its token's rows in that order, so
+// every element of the table gets the CPU's sums in the CPU's sequence, without atomics, and
+// tokens and columns run in parallel.
+// Grid: (groups, ceil(c / 256)); block: 256.
 extern "C" __global__ void embed_tokens_backward(float* dwte, const floatX* dout,
-                                                 const unsigned int* tokens, int n, int vocab_start,
-                                                 int vocab_rows, int c) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
+                                                 const unsigned int* order,
+                                                 const unsigned int* starts,
+                                                 const unsigned int* table_rows, int c) {
+    int j = blockIdx.y * blockDim.x + threadIdx.x;
     if (j >= c) return;
-    for (int r = 0; r < n; r++) {
-        int t = (int)tokens[r] - vocab_start;
-        if (t >= 0 && t < vocab_rows) {
-            size_t at = (size_t)t * c + j;
-            dwte[at] += to_f(dout[(size_t)r * c + j]);
-        }
+    int g = blockIdx.x;
+    size_t at = (size_t)table_rows[g] * c + j;
+    float acc = dwte[at];
+    for (unsigned int k = starts[g]; k < starts[g + 1]; k++) {
+        acc += to_f(dout[(size_t)order[k] * c + j]);
     }
+    dwte[at] = acc;
 }
 
 // Twin of Cpu::add_positions: out[b, t] += wpe[t].

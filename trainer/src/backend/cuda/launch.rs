@@ -83,11 +83,33 @@ pub fn warp_per_row(rows: usize) -> Launch {
     }
 }
 
-/// LayerNorm backward: one warp per chunk of `ROWS_PER_CHUNK` rows.
+/// LayerNorm backward: one block of 256 threads per chunk of `ROWS_PER_CHUNK` rows.
 pub fn layernorm_backward(rows: usize) -> Launch {
     Launch {
         grid: (blocks(rows, ROWS_PER_CHUNK), 1, 1),
-        block: (32, 1, 1),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// The embedding's gradient: one block per group of rows sharing a token and per 256 columns.
+pub fn by_token(groups: usize, c: usize) -> Launch {
+    Launch {
+        grid: (
+            u32::try_from(groups.max(1)).unwrap_or(u32::MAX),
+            blocks(c, BLOCK as usize),
+            1,
+        ),
+        block: (BLOCK, 1, 1),
+        shared_bytes: 0,
+    }
+}
+
+/// One block of 256 threads.
+pub fn one_block() -> Launch {
+    Launch {
+        grid: (1, 1, 1),
+        block: (BLOCK, 1, 1),
         shared_bytes: 0,
     }
 }
@@ -114,15 +136,6 @@ pub fn norm_partial(n: usize) -> Launch {
     }
 }
 
-/// One thread.
-pub fn single() -> Launch {
-    Launch {
-        grid: (1, 1, 1),
-        block: (1, 1, 1),
-        shared_bytes: 0,
-    }
-}
-
 /// The launches of every kernel for this shape, at the largest size each is called with in a
 /// step (e.g. `gelu_forward` over the MLP activations, `column_sums` over the widest bias).
 pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
@@ -133,7 +146,8 @@ pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
     let widest = c.max(s.mlp).max(3 * s.heads * s.head_size);
     vec![
         ("embed_tokens", per_row(n)),
-        ("embed_tokens_backward", flat(c)),
+        // At most one group of rows per token of the micro-batch.
+        ("embed_tokens_backward", by_token(n, c)),
         ("add_positions", flat(n * c)),
         ("add_positions_backward", flat(s.seq * c)),
         ("layernorm_forward", warp_per_row(n)),
@@ -161,7 +175,7 @@ pub fn launches(s: &StepShape) -> Vec<(&'static str, Launch)> {
         ("adamw_step", flat(s.params)),
         ("scale", flat(s.params)),
         ("grad_norm_partial", norm_partial(s.params)),
-        ("grad_norm_finish", single()),
+        ("grad_norm_finish", one_block()),
     ]
 }
 
@@ -269,6 +283,12 @@ mod tests {
             l["grad_norm_partial"].grid.0 as usize,
             s.params.div_ceil(NORM_CHUNK)
         );
+        // The embedding's gradient: a block per token group (at most one per row) and 256
+        // columns; LayerNorm's backward: 256 threads per chunk of rows.
+        assert_eq!(l["embed_tokens_backward"].grid.0 as usize, s.rows());
+        assert!(l["embed_tokens_backward"].grid.1 as usize * 256 >= s.hidden);
+        assert_eq!(l["layernorm_backward"].block.0, 256);
+        assert_eq!(l["grad_norm_finish"].block.0, 256);
         // A launch over the limits is refused.
         let bad = Launch {
             grid: (1, 70_000, 1),

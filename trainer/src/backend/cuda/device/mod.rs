@@ -16,6 +16,7 @@ use anyhow::Result;
 use cudarc::driver::DevicePtr;
 use half::bf16;
 
+use super::by_token::RowsByToken;
 use super::gemm;
 use super::launch;
 use crate::backend::{Backend, Role};
@@ -276,20 +277,27 @@ impl Backend for Cuda {
         c: usize,
     ) {
         expect("embed_tokens_backward", dwte.dtype, DType::F32);
-        let Some(ids) = self.tokens(tokens) else {
+        let groups = RowsByToken::new(tokens, vocab_start, dwte.len / c);
+        if groups.groups() == 0 {
+            return;
+        }
+        let (Some(order), Some(starts), Some(table_rows)) = (
+            self.tokens(&groups.order),
+            self.tokens(&groups.starts),
+            self.tokens(&groups.table_rows),
+        ) else {
             return;
         };
-        let ids_ptr = ids.device_ptr(&self.stream).0;
+        let ptr = |s: &cudarc::driver::CudaSlice<u32>| s.device_ptr(&self.stream).0;
         self.launch(
             "embed_tokens_backward",
-            launch::flat(c),
+            launch::by_token(groups.groups(), c),
             &[
                 Arg::Ptr(dwte.ptr),
                 Arg::Ptr(dout.ptr),
-                Arg::Ptr(ids_ptr),
-                int(tokens.len()),
-                int(vocab_start),
-                int(dwte.len / c),
+                Arg::Ptr(ptr(&order)),
+                Arg::Ptr(ptr(&starts)),
+                Arg::Ptr(ptr(&table_rows)),
                 int(c),
             ],
         );
@@ -657,6 +665,9 @@ impl Backend for Cuda {
     }
     fn sum_squares(&self, x: DevRef<'_>, mask: DevRef<'_>) -> f64 {
         expect("sum_squares", x.dtype, DType::F32);
+        if self.failed() {
+            return f64::NAN;
+        }
         let n = x.len;
         let blocks = n.div_ceil(launch::NORM_CHUNK);
         let partial = self.scratch(blocks.max(1) * 2, DType::F32); // doubles: 2 f32 slots each
@@ -673,7 +684,7 @@ impl Backend for Cuda {
         );
         self.launch(
             "grad_norm_finish",
-            launch::single(),
+            launch::one_block(),
             &[
                 Arg::Ptr(out.ptr),
                 Arg::Ptr(partial.ptr),
@@ -685,8 +696,12 @@ impl Backend for Cuda {
         let r = unsafe {
             cudarc::driver::result::memcpy_dtoh_async(&mut bytes, out.ptr, self.stream.cu_stream())
         };
-        if let Err(e) = r.and_then(|_| self.stream.synchronize()) {
+        if let Err(e) = r {
             self.fail("reading the gradient norm", e);
+            return f64::NAN;
+        }
+        if let Err(e) = self.wait_stream("reading the gradient norm") {
+            self.fail("reading the gradient norm", format_args!("{e:#}"));
             return f64::NAN;
         }
         f64::from_le_bytes(bytes)
