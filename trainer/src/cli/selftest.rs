@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::backend::{Backend, Cpu};
-use crate::selftest::{self, kernels, GradientCheck, StepsCheck, Throughput};
+use crate::selftest::{self, kernels, multi, GradientCheck, StepsCheck, Throughput};
 
 #[derive(Args, Debug)]
 pub struct SelftestArgs {
@@ -49,13 +49,29 @@ pub struct Report {
     pub training: StepsCheck,
     /// Each run's throughput, or why it did not run (skipped for memory, or its error).
     pub throughput: Vec<std::result::Result<Throughput, String>>,
+    /// With more than one GPU visible: the collectives on every GPU and a 2-stage pipeline.
+    pub multi_gpu: Option<MultiGpu>,
     pub passed: bool,
+}
+
+/// The multi-GPU part: each collective on each rank, and each stage of the pipeline step.
+#[derive(Debug, Serialize)]
+pub struct MultiGpu {
+    pub gpus: usize,
+    pub collectives: Vec<multi::RankCheck>,
+    pub pipeline: Vec<multi::StageCheck>,
+}
+
+impl MultiGpu {
+    pub fn passed(&self) -> bool {
+        self.collectives.iter().all(|c| c.passed) && self.pipeline.iter().all(|s| s.passed())
+    }
 }
 
 /// Runs the selftest, handing each part's lines to `part` as soon as the part is done (a
 /// later part that fails or hangs must not take the earlier ones' diagnosis with it).
 pub fn run(args: &SelftestArgs, part: &mut dyn FnMut(&str)) -> Result<Report> {
-    match args.device.as_str() {
+    let report = match args.device.as_str() {
         "cpu" => {
             let free = available_host_memory();
             report(
@@ -64,11 +80,13 @@ pub fn run(args: &SelftestArgs, part: &mut dyn FnMut(&str)) -> Result<Report> {
                 args,
                 (args.peak_flops, free),
                 part,
-            )
+            )?
         }
-        "cuda" => cuda(args, part),
+        "cuda" => cuda(args, part)?,
         other => bail!("--device {other:?}: expected cpu or cuda"),
-    }
+    };
+    part(&render_verdict(report.passed));
+    Ok(report)
 }
 
 /// The host's available memory (`MemAvailable` of /proc/meminfo), for `--throughput auto` on
@@ -94,13 +112,82 @@ fn cuda(args: &SelftestArgs, part: &mut dyn FnMut(&str)) -> Result<Report> {
     let free = probe.free_memory();
     drop(probe);
     let gpu = args.gpu;
-    report(
+    let mut r = report(
         name,
         move || Cuda::new(gpu).expect("the GPU opened a moment ago"),
         args,
         (peak, free),
         part,
-    )
+    )?;
+    let gpus = cudarc::driver::CudaContext::device_count()
+        .unwrap_or(1)
+        .max(1) as usize;
+    if gpus < 2 {
+        part("\none GPU visible: the multi-GPU part is skipped\n");
+        return Ok(r);
+    }
+    let m = multi_gpu(gpus.min(8))?;
+    part(&render_multi(&m));
+    r.passed &= m.passed();
+    r.multi_gpu = Some(m);
+    Ok(r)
+}
+
+/// What one GPU's thread of the multi-GPU part does with its backend, group and rank.
+#[cfg(feature = "cuda")]
+type OnGpu<'a> = dyn Fn(
+        crate::backend::cuda::Cuda,
+        &crate::backend::cuda::NcclGroup,
+        usize,
+    ) -> Result<Vec<multi::RankCheck>>
+    + Sync
+    + 'a;
+
+/// Runs `f` on GPUs 0..n, one thread and NCCL rank of group `name` each; their checks.
+#[cfg(feature = "cuda")]
+fn on_each_gpu(n: usize, name: &'static str, f: &OnGpu<'_>) -> Result<Vec<multi::RankCheck>> {
+    use crate::backend::cuda::{Cuda, NcclGroup};
+    let id = crate::dist::nccl_id::nccl_unique_id()?;
+    let per_rank: Vec<Result<Vec<multi::RankCheck>>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..n)
+            .map(|r| {
+                s.spawn(move || {
+                    let cuda = Cuda::new(r)?;
+                    let group = NcclGroup::join(&cuda, name, &id, r, n)?;
+                    f(cuda, &group, r)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a GPU's thread panicked")))
+            })
+            .collect()
+    });
+    Ok(per_rank.into_iter().collect::<Result<Vec<_>>>()?.concat())
+}
+
+/// The collectives on `gpus` GPUs, then a 2-stage pipeline step on the first two, against
+/// the CPU.
+#[cfg(feature = "cuda")]
+fn multi_gpu(gpus: usize) -> Result<MultiGpu> {
+    let collectives = on_each_gpu(gpus, "selftest", &|cuda, group, _| {
+        multi::collectives(&cuda, group)
+    })?;
+    let stages = std::sync::Mutex::new(Vec::new());
+    on_each_gpu(2, "pipeline-parallel", &|cuda, group, stage| {
+        let s = multi::pipeline_stage(cuda, group, stage)?;
+        stages.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+        Ok(Vec::new())
+    })?;
+    let mut pipeline = stages.into_inner().unwrap_or_else(|e| e.into_inner());
+    pipeline.sort_by_key(|s| s.stage);
+    Ok(MultiGpu {
+        gpus,
+        collectives,
+        pipeline,
+    })
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -152,13 +239,13 @@ pub fn report<B: Backend<F = f32>>(
     let passed = checks.iter().all(|c| c.passed())
         && gradients.iter().all(|g| g.passed())
         && training.passed();
-    part(&render_verdict(passed));
     Ok(Report {
         device,
         kernels: checks,
         gradients,
         training,
         throughput,
+        multi_gpu: None,
         passed,
     })
 }
@@ -172,7 +259,39 @@ pub fn render(r: &Report) -> String {
     for t in &r.throughput {
         out += &render_throughput(t);
     }
+    if let Some(m) = &r.multi_gpu {
+        out += &render_multi(m);
+    }
     out + &render_verdict(r.passed)
+}
+
+/// The multi-GPU part: a line per collective and rank, then per pipeline stage.
+fn render_multi(m: &MultiGpu) -> String {
+    let mut out = format!("\nmulti-GPU ({} GPUs):\n", m.gpus);
+    for c in &m.collectives {
+        out += &format!(
+            "  {:<4} rank {} {}  max |diff| {:.2e}\n",
+            verdict(c.passed),
+            c.rank,
+            c.what,
+            c.max_abs_diff
+        );
+    }
+    for s in &m.pipeline {
+        let worst = s.gradients.iter().map(|g| g.worst).fold(0.0, f64::max);
+        out += &format!(
+            "  {:<4} pipeline stage {} of 2: {} gradients vs the whole model on the CPU, worst {:.3}{}\n",
+            verdict(s.passed()),
+            s.stage,
+            s.gradients.len(),
+            worst,
+            match &s.loss {
+                Some(l) => format!("; {}", l.what),
+                None => String::new(),
+            }
+        );
+    }
+    out
 }
 
 fn verdict(passed: bool) -> &'static str {
@@ -369,8 +488,57 @@ mod tests {
             "{e}"
         );
         assert!(parts.iter().any(|p| p.contains(e.as_str())));
-        assert_eq!(parts.last().unwrap().trim(), "PASSED");
-        assert_eq!(parts.concat(), render(&r));
+        assert_eq!(parts.concat() + &render_verdict(r.passed), render(&r));
+    }
+
+    /// The multi-GPU part's report, from its checks run on two CPU ranks as threads: a line
+    /// per collective and rank and per pipeline stage, all ok, the last stage with its loss;
+    /// one wrong collective turns its own line and the part to FAIL.
+    #[test]
+    fn the_multi_gpu_part_reports_each_collective_and_stage() {
+        let group = crate::dist::ThreadGroup::new(2);
+        let per_rank: Vec<(Vec<multi::RankCheck>, multi::StageCheck)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|r| {
+                    let comm = group.comm(r);
+                    s.spawn(move || {
+                        let c = multi::collectives(&Cpu::<f32>::new(), &comm).unwrap();
+                        (
+                            c,
+                            multi::pipeline_stage(Cpu::<f32>::new(), &comm, r).unwrap(),
+                        )
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let (collectives, pipeline): (Vec<_>, Vec<_>) = per_rank.into_iter().unzip();
+        let mut m = MultiGpu {
+            gpus: 2,
+            collectives: collectives.concat(),
+            pipeline,
+        };
+        assert!(m.passed(), "{m:?}");
+        let text = render_multi(&m);
+        let ok = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("ok"))
+            .count();
+        assert_eq!(ok, 2 * 5 + 2, "{text}");
+        assert!(text.contains("ok   rank 1 send to rank 0 and receive from rank 0, grouped"));
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.contains("pipeline stage 1 of 2") && last.contains("loss sum"),
+            "{last}"
+        );
+        m.collectives[7].passed = false;
+        assert!(!m.passed());
+        let text = render_multi(&m);
+        assert_eq!(text.matches("FAIL").count(), 1);
+        assert!(
+            text.contains("FAIL rank 1 reduce_scatter of 1000 elements"),
+            "{text}"
+        );
     }
 
     /// `--throughput auto` halves each default shape's batch until its step fits in 85% of the

@@ -3,6 +3,7 @@
 //! throughput and model FLOP utilisation at real model shapes.
 
 pub mod kernels;
+pub mod multi;
 
 use std::time::Instant;
 
@@ -49,18 +50,17 @@ const ADAM: AdamConfig = AdamConfig {
     weight_decay: 0.1,
 };
 
-/// A model on `backend` in bf16 mixed precision, initialised from `seed` as the trainer does.
-fn model<B: Backend<F = f32>>(backend: B, cfg: &GptConfig, seed: u64) -> Result<Gpt<B>> {
-    let mut m = Gpt::new(cfg.clone(), ModelShard::SINGLE, backend, Precision::Bf16)?;
+/// Rank position `shard`'s part of a model on `backend` in bf16 mixed precision, initialised
+/// from `seed` as the trainer does.
+fn model<B: Backend<F = f32>>(
+    backend: B,
+    cfg: &GptConfig,
+    seed: u64,
+    shard: ModelShard,
+) -> Result<Gpt<B>> {
+    let mut m = Gpt::new(cfg.clone(), shard, backend, Precision::Bf16)?;
     let mut host = vec![0f32; m.layout.len];
-    init_params(
-        &mut host,
-        &m.layout,
-        ModelShard::SINGLE,
-        cfg.layers,
-        seed,
-        0.02,
-    );
+    init_params(&mut host, &m.layout, shard, cfg.layers, seed, 0.02);
     let be = &m.backend;
     be.upload(be.whole_mut(&mut m.params), &host);
     m.params_changed();
@@ -173,9 +173,9 @@ fn compare_steps<R: Backend<F = f32>, D: Backend<F = f32>>(
     let cfg = GptConfig::preset("tiny", 500)?;
     let (batch, seq) = (2, 64);
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 11);
-    let reference = model(reference, &cfg, 5)?;
+    let reference = model(reference, &cfg, 5, ModelShard::SINGLE)?;
     let reference = run_steps(reference, &tokens, (batch, seq), steps, optimizer)?;
-    let device = model(device, &cfg, 5)?;
+    let device = model(device, &cfg, 5, ModelShard::SINGLE)?;
     let device = run_steps(device, &tokens, (batch, seq), steps, Optimizer::Backend)?;
     let worst_relative = reference
         .iter()
@@ -282,16 +282,33 @@ pub fn gradients<R: Backend<F = f32>, D: Backend<F = f32>>(
     let cfg = GptConfig::preset("tiny", 500)?;
     let (batch, seq) = (2, 64);
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 11);
-    let (layout, r) = one_backward(model(reference, &cfg, 5)?, &tokens, (batch, seq))?;
-    let (_, d) = one_backward(model(device, &cfg, 5)?, &tokens, (batch, seq))?;
-    let global = r.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
-    Ok(layout
+    let (layout, r) = one_backward(
+        model(reference, &cfg, 5, ModelShard::SINGLE)?,
+        &tokens,
+        (batch, seq),
+    )?;
+    let (_, d) = one_backward(
+        model(device, &cfg, 5, ModelShard::SINGLE)?,
+        &tokens,
+        (batch, seq),
+    )?;
+    let pairs: Vec<(String, Vec<f32>, Vec<f32>)> = layout
         .tensors
         .iter()
-        .map(|t| {
-            let (r, d) = (&r[t.range()], &d[t.range()]);
-            let largest = r.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
-            let scale = largest.max(1e-2 * global).max(1e-30);
+        .map(|t| (t.name.clone(), r[t.range()].to_vec(), d[t.range()].to_vec()))
+        .collect();
+    Ok(compare_tensors(&pairs))
+}
+
+/// Each (tensor, reference gradient, device gradient) against [`GRADIENT`]; the `abs` part is
+/// of the tensor's largest reference magnitude, at least 1% of the largest of them all.
+fn compare_tensors(pairs: &[(String, Vec<f32>, Vec<f32>)]) -> Vec<GradientCheck> {
+    let largest = |v: &[f32]| v.iter().fold(0f64, |m, &x| m.max(f64::from(x).abs()));
+    let global = pairs.iter().map(|p| largest(&p.1)).fold(0f64, f64::max);
+    pairs
+        .iter()
+        .map(|(tensor, r, d)| {
+            let scale = largest(r).max(1e-2 * global).max(1e-30);
             let (mut worst, mut max_abs_diff) = (0f64, 0f64);
             for (&x, &y) in r.iter().zip(d) {
                 let diff = (f64::from(x) - f64::from(y)).abs();
@@ -304,13 +321,13 @@ pub fn gradients<R: Backend<F = f32>, D: Backend<F = f32>>(
                 max_abs_diff = max_abs_diff.max(diff);
             }
             GradientCheck {
-                tensor: t.name.clone(),
+                tensor: tensor.clone(),
                 elements: r.len(),
                 worst,
                 max_abs_diff,
             }
         })
-        .collect())
+        .collect()
 }
 
 /// One forward and backward of `m` on a micro-batch cut from `tokens`: the layout and the
@@ -357,7 +374,7 @@ pub fn throughput<B: Backend<F = f32>>(
 ) -> Result<Throughput> {
     let mut cfg = GptConfig::preset(preset, 50_257)?;
     cfg.max_seq = cfg.max_seq.max(seq);
-    let mut m = model(backend, &cfg, 1)?;
+    let mut m = model(backend, &cfg, 1, ModelShard::SINGLE)?;
     let tokens = random_tokens(batch * (seq + 1), cfg.vocab_size, 3);
     let mut steps_of = Steps::new(&m, &tokens, batch, seq, Optimizer::Backend);
     let mut best = f64::MAX;
