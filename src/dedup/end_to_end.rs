@@ -402,6 +402,8 @@ fn every_figure_of_the_dedup_report_is_what_the_corpus_holds() {
                 _ => "near_duplicate",
             };
             assert_eq!(r.meta["drop_reason"], reason, "{}", r.id);
+            // The stage a rejected record names (and its stats and report lines go under).
+            assert_eq!(r.meta["drop_stage"], "dedup", "{}", r.id);
         }
         reports.push(report);
     }
