@@ -347,6 +347,35 @@ fn every_figure_of_the_dedup_report_is_what_the_corpus_holds() {
                 assert_eq!(stats["partitions_written"], json!(22), "{stats}");
             }
         }
+        // Each partition holds the keys of its own key range only (so an edges task reads one
+        // range), and every record is in one.
+        use crate::dedup::files::{self, KIND_EXACT, KIND_FUZZY, KIND_URL};
+        let ranges = if name == "ranges" { 4 } else { 1 };
+        let mut placed = 0;
+        for range in 0..ranges {
+            let mut parts: Vec<String> = (0..20)
+                .map(|band| files::part_name(KIND_FUZZY, band, range))
+                .collect();
+            parts.push(files::part_name(KIND_EXACT, 0, range));
+            parts.push(files::part_name(KIND_URL, 0, range));
+            for part in parts {
+                for (stem, _) in FILES {
+                    let path = dedup_work
+                        .join("lsh")
+                        .join(&part)
+                        .join(format!("{stem}.bin"));
+                    let Ok(bytes) = std::fs::read(&path) else {
+                        continue;
+                    };
+                    for b in bytes.chunks_exact(files::LSH_RECORD_SIZE) {
+                        let key = files::LshRecord::from_bytes(b).key;
+                        assert_eq!(files::range_of(key, ranges), range, "{}", path.display());
+                        placed += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(placed, 22 * total, "{name}: records in their partitions");
         // The edges step: every bucket is a group (or the edited pair in the bands it
         // shares), each verified in one round in which every member matches its anchor.
         let mut edge_stats: BTreeMap<String, u64> = BTreeMap::new();
@@ -439,6 +468,35 @@ fn snapshot(root: &Path, name: &str, dataset: &str, texts: &[String], which: &[u
         &s(&src),
     ]);
     shards
+}
+
+/// Documents without a URL share no URL key: three different texts without one are all kept,
+/// with `url` among the methods (as by default), and no URL edge is found.
+#[test]
+fn documents_without_a_url_are_not_url_duplicates_of_each_other() {
+    let d = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let src = d.path().join("no-url.jsonl");
+    let lines: Vec<String> = (0..3)
+        .map(|k| json!({"text": random_text(700 + k, 60)}).to_string())
+        .collect();
+    std::fs::write(&src, lines.join("\n") + "\n").unwrap();
+    let shards = d.path().join("shards");
+    run_ok(&[
+        "import",
+        "-q",
+        "--dataset",
+        "web",
+        "--output",
+        &s(&shards),
+        &s(&src),
+    ]);
+    let out = d.path().join("out");
+    run_ok(&["dedup", "-q", "--output", &s(&out), &s(&shards)]);
+    assert_eq!(all_docs(&out).len(), 3);
+    let report = read_json(&out.join("dedup-work/components/report.json"));
+    assert_eq!(report["removed"], json!(0), "{report}");
+    assert_eq!(report["edges"].get("url"), None, "{report}");
 }
 
 /// Buckets whose members are all indexed decide nothing about the run and are not verified:
