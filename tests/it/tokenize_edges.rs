@@ -192,6 +192,27 @@ fn tokenize_in_tasks_adds_up_every_shards_counts_and_keeps_its_settings() {
     ]);
     assert_eq!(String::from_utf8_lossy(&q.stderr), "");
     run_ok(&["tokenize", "-q", "--shard", "1/2", "-o", t, a, b]);
+    // Each shard's record says which input it read and which prefixes came from it.
+    let mut records = Vec::new();
+    for entry in std::fs::read_dir(tasks.join("records")).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+        let r = crate::recipe::json_file(&path);
+        assert_eq!(r["stem"], stem.as_str(), "{r}");
+        for part in r["parts"].as_object().unwrap().values() {
+            let prefix = part["prefix"].as_str().unwrap();
+            assert!(prefix.ends_with(&format!("/{stem}")), "{prefix} in {r}");
+        }
+        records.push((r["input"].as_str().unwrap().to_string(), r["parts"].clone()));
+    }
+    records.sort_by(|x, y| x.0.cmp(&y.0));
+    let inputs: Vec<&str> = records.iter().map(|(input, _)| input.as_str()).collect();
+    assert_eq!(inputs, ["a.jsonl", "b.jsonl"]);
+    let datasets = |parts: &serde_json::Value| -> Vec<String> {
+        parts.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(datasets(&records[0].1), ["p"]);
+    assert_eq!(datasets(&records[1].1), ["p", "q"]);
     let m = crate::recipe::json_file(&tasks.join("tokenize.json"));
     assert_eq!(m["documents_read"], 4, "{m}");
     assert_eq!(m["empty"], 1, "{m}");
