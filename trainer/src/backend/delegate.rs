@@ -1,6 +1,7 @@
-//! The kernels of a backend that wraps another and changes only its buffers, communication or
+//! The methods of a backend that wraps another and changes only its buffers, communication or
 //! failures ([`super::device_order::DeviceOrder`], [`super::faulty::Faulty`]): each kernel asks
-//! the wrapper's `$hook(name)` whether to run, then runs the inner backend's same kernel.
+//! the wrapper's `$hook(name)` whether to run, then runs the inner backend's same kernel; host
+//! copies and communication, where the wrapper leaves them alone, are the inner backend's.
 
 /// Implements every kernel method of [`super::Backend`] as `self.$inner.name(…)` when
 /// `self.$hook("name")` is true. Use inside `impl Backend for …` whose `Ref`/`Mut`/`F` are the
@@ -52,4 +53,86 @@ macro_rules! delegate_kernels {
     };
 }
 
-pub(crate) use delegate_kernels;
+/// Implements the host-side copies of [`super::Backend`] (`upload`, `download`, `fill_zero`,
+/// `copy`) as the inner backend's: for wrappers whose views are plain host slices.
+macro_rules! delegate_host_copies {
+    ($inner:ident) => {
+        fn upload(&self, dst: Self::Mut<'_>, src: &[Self::F]) {
+            self.$inner.upload(dst, src)
+        }
+        fn download(&self, src: Self::Ref<'_>, dst: &mut [Self::F]) {
+            self.$inner.download(src, dst)
+        }
+        fn fill_zero(&self, x: Self::Mut<'_>) {
+            self.$inner.fill_zero(x)
+        }
+        fn copy(&self, dst: Self::Mut<'_>, src: Self::Ref<'_>) {
+            self.$inner.copy(dst, src)
+        }
+    };
+}
+
+/// Implements every communication method of [`super::Backend`] as the inner backend's, for
+/// wrappers that change only kernels or memory.
+macro_rules! delegate_comm {
+    ($inner:ident) => {
+        fn single_group(&self) -> Box<Self::Group> {
+            self.$inner.single_group()
+        }
+        fn group_rank(&self, group: &Self::Group) -> usize {
+            self.$inner.group_rank(group)
+        }
+        fn group_size(&self, group: &Self::Group) -> usize {
+            self.$inner.group_size(group)
+        }
+        fn all_reduce(
+            &self,
+            group: &Self::Group,
+            buf: Self::Mut<'_>,
+            op: $crate::dist::ReduceOp,
+        ) -> anyhow::Result<()> {
+            self.$inner.all_reduce(group, buf, op)
+        }
+        fn all_reduce_overlapped(
+            &self,
+            group: &Self::Group,
+            buf: Self::Mut<'_>,
+            op: $crate::dist::ReduceOp,
+        ) -> anyhow::Result<()> {
+            self.$inner.all_reduce_overlapped(group, buf, op)
+        }
+        fn wait_overlapped(&self, group: &Self::Group) -> anyhow::Result<()> {
+            self.$inner.wait_overlapped(group)
+        }
+        fn reduce_scatter(
+            &self,
+            group: &Self::Group,
+            input: Self::Ref<'_>,
+            out: Self::Mut<'_>,
+        ) -> anyhow::Result<()> {
+            self.$inner.reduce_scatter(group, input, out)
+        }
+        fn all_gather(
+            &self,
+            group: &Self::Group,
+            local: Self::Ref<'_>,
+            out: Self::Mut<'_>,
+        ) -> anyhow::Result<()> {
+            self.$inner.all_gather(group, local, out)
+        }
+        fn send(&self, group: &Self::Group, to: usize, buf: Self::Ref<'_>) -> anyhow::Result<()> {
+            self.$inner.send(group, to, buf)
+        }
+        fn p2p_group_start(&self, group: &Self::Group) {
+            self.$inner.p2p_group_start(group)
+        }
+        fn p2p_group_end(&self, group: &Self::Group) -> anyhow::Result<()> {
+            self.$inner.p2p_group_end(group)
+        }
+        fn recv(&self, group: &Self::Group, from: usize, buf: Self::Mut<'_>) -> anyhow::Result<()> {
+            self.$inner.recv(group, from, buf)
+        }
+    };
+}
+
+pub(crate) use {delegate_comm, delegate_host_copies, delegate_kernels};

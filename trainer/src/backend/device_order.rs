@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{bail, Result};
 
-use super::delegate::delegate_kernels;
+use super::delegate::{delegate_host_copies, delegate_kernels};
 use super::{Backend, Cpu, Float, Role};
 use crate::dist::{Comm, ReduceOp};
 
@@ -193,18 +193,7 @@ impl<F: Float> Backend for DeviceOrder<F> {
         let (lo, hi) = buf.data.split_at_mut(b.start);
         (&mut lo[a], &mut hi[..b.end - b.start])
     }
-    fn upload(&self, dst: &mut [F], src: &[F]) {
-        dst.copy_from_slice(src);
-    }
-    fn download(&self, src: &[F], dst: &mut [F]) {
-        dst.copy_from_slice(src);
-    }
-    fn fill_zero(&self, x: &mut [F]) {
-        x.fill(F::ZERO);
-    }
-    fn copy(&self, dst: &mut [F], src: &[F]) {
-        dst.copy_from_slice(src);
-    }
+    delegate_host_copies!(cpu);
     fn synchronize(&self) -> Result<()> {
         Ok(())
     }

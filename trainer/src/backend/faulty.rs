@@ -9,9 +9,9 @@ use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 
-use super::delegate::delegate_kernels;
+use super::delegate::{delegate_comm, delegate_host_copies, delegate_kernels};
 use super::{Backend, Cpu, Float, Role};
-use crate::dist::{Comm, ReduceOp};
+use crate::dist::Comm;
 
 /// How a [`Faulty`] device fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,64 +90,14 @@ impl<F: Float> Backend for Faulty<F> {
     ) -> (&'a mut [F], &'a mut [F]) {
         self.cpu.view_mut2(buf, a, b)
     }
-    fn upload(&self, dst: &mut [F], src: &[F]) {
-        self.cpu.upload(dst, src)
-    }
-    fn download(&self, src: &[F], dst: &mut [F]) {
-        self.cpu.download(src, dst)
-    }
-    fn fill_zero(&self, x: &mut [F]) {
-        self.cpu.fill_zero(x)
-    }
-    fn copy(&self, dst: &mut [F], src: &[F]) {
-        self.cpu.copy(dst, src)
-    }
+    delegate_host_copies!(cpu);
     fn synchronize(&self) -> Result<()> {
         match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(e) => bail!("{e}"),
             None => Ok(()),
         }
     }
-    fn single_group(&self) -> Box<dyn Comm<F>> {
-        self.cpu.single_group()
-    }
-    fn group_rank(&self, group: &dyn Comm<F>) -> usize {
-        group.rank()
-    }
-    fn group_size(&self, group: &dyn Comm<F>) -> usize {
-        group.size()
-    }
-    fn all_reduce(&self, group: &dyn Comm<F>, buf: &mut [F], op: ReduceOp) -> Result<()> {
-        group.all_reduce(buf, op)
-    }
-    fn all_reduce_overlapped(
-        &self,
-        group: &dyn Comm<F>,
-        buf: &mut [F],
-        op: ReduceOp,
-    ) -> Result<()> {
-        group.all_reduce(buf, op)
-    }
-    fn wait_overlapped(&self, _group: &dyn Comm<F>) -> Result<()> {
-        Ok(())
-    }
-    fn reduce_scatter(&self, group: &dyn Comm<F>, input: &[F], out: &mut [F]) -> Result<()> {
-        group.reduce_scatter(input, out)
-    }
-    fn all_gather(&self, group: &dyn Comm<F>, local: &[F], out: &mut [F]) -> Result<()> {
-        group.all_gather(local, out)
-    }
-    fn send(&self, group: &dyn Comm<F>, to: usize, buf: &[F]) -> Result<()> {
-        group.send(to, buf)
-    }
-    fn p2p_group_start(&self, _group: &dyn Comm<F>) {}
-    fn p2p_group_end(&self, _group: &dyn Comm<F>) -> Result<()> {
-        Ok(())
-    }
     // Communication as the CPU backend does it: only kernels and memory fail.
-    fn recv(&self, group: &dyn Comm<F>, from: usize, buf: &mut [F]) -> Result<()> {
-        group.recv(from, buf)
-    }
-
+    delegate_comm!(cpu);
     delegate_kernels!(cpu, kernel);
 }

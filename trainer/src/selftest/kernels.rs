@@ -98,6 +98,18 @@ struct Pair<'a, R: Backend<F = f32>, D: Backend<F = f32>> {
     failed: Option<(&'static str, String)>,
 }
 
+impl<'a, R: Backend<F = f32>, D: Backend<F = f32>> Pair<'a, R, D> {
+    fn new(reference: &'a R, device: &'a D, seed: u64) -> Self {
+        Pair {
+            r: reference,
+            d: device,
+            rng: sieve_shards::rng::SplitMix(seed),
+            checks: Vec::new(),
+            failed: None,
+        }
+    }
+}
+
 struct Both<R: Backend, D: Backend> {
     r: R::Buf,
     d: D::Buf,
@@ -288,13 +300,7 @@ pub fn compare<R: Backend<F = f32>, D: Backend<F = f32>>(
     s: Shape,
     seed: u64,
 ) -> Vec<Check> {
-    let mut p = Pair {
-        r: reference,
-        d: device,
-        rng: sieve_shards::rng::SplitMix(seed),
-        checks: Vec::new(),
-        failed: None,
-    };
+    let mut p = Pair::new(reference, device, seed);
     let (act, w, grad, stat) = (Role::Activation, Role::Weights, Role::Grad, Role::Stat);
     let n = s.batch * s.seq;
     let c = s.c;
@@ -582,13 +588,7 @@ mod tests {
     #[test]
     fn a_wrong_increment_fails_though_the_sums_agree() {
         let be = Cpu::<f32>::new();
-        let mut p = Pair {
-            r: &be,
-            d: &be,
-            rng: sieve_shards::rng::SplitMix(1),
-            checks: Vec::new(),
-            failed: None,
-        };
+        let mut p = Pair::new(&be, &be, 1);
         let (start, r, d) = ([100.0f32, -50.0], [100.01f32, -49.99], [100.02f32, -49.99]);
         let b = Both::<Cpu<f32>, Cpu<f32>> {
             r: be.uploaded(&r, Role::Grad),
@@ -610,13 +610,7 @@ mod tests {
     #[test]
     fn a_difference_beyond_the_tolerance_fails() {
         let be = Cpu::<f32>::new();
-        let mut p = Pair {
-            r: &be,
-            d: &be,
-            rng: sieve_shards::rng::SplitMix(1),
-            checks: Vec::new(),
-            failed: None,
-        };
+        let mut p = Pair::new(&be, &be, 1);
         let r = [1.0f32, -2.0, 4.0];
         // Bound at element 2: 1e-2 · 4 + 2e-3 · 4 = 0.048.
         p.compare_host("f", "inside", &r, &[1.0, -2.0, 4.047], BF16_OUT);
