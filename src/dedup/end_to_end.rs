@@ -447,14 +447,19 @@ fn every_figure_of_the_dedup_report_is_what_the_corpus_holds() {
 fn snapshot(root: &Path, name: &str, dataset: &str, texts: &[String], which: &[usize]) -> PathBuf {
     let dir = root.join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.jsonl"));
-    let lines: Vec<String> = which
+    let docs: Vec<serde_json::Value> = which
         .iter()
         .enumerate()
-        .map(|(i, &k)| {
-            json!({"url": format!("https://{name}.example/{i}"), "text": texts[k]}).to_string()
-        })
+        .map(|(i, &k)| json!({"url": format!("https://{name}.example/{i}"), "text": texts[k]}))
         .collect();
+    import_jsonl(&dir, name, dataset, &docs)
+}
+
+/// `docs` written to `dir/<name>.jsonl` and imported as `dataset` into `dir/shards`; returns
+/// the shards directory.
+fn import_jsonl(dir: &Path, name: &str, dataset: &str, docs: &[serde_json::Value]) -> PathBuf {
+    let src = dir.join(format!("{name}.jsonl"));
+    let lines: Vec<String> = docs.iter().map(|d| d.to_string()).collect();
     std::fs::write(&src, lines.join("\n") + "\n").unwrap();
     let shards = dir.join("shards");
     let s = |p: &Path| p.to_str().unwrap().to_string();
@@ -476,21 +481,10 @@ fn snapshot(root: &Path, name: &str, dataset: &str, texts: &[String], which: &[u
 fn documents_without_a_url_are_not_url_duplicates_of_each_other() {
     let d = tempfile::tempdir().unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let src = d.path().join("no-url.jsonl");
-    let lines: Vec<String> = (0..3)
-        .map(|k| json!({"text": random_text(700 + k, 60)}).to_string())
+    let docs: Vec<serde_json::Value> = (0..3)
+        .map(|k| json!({"text": random_text(700 + k, 60)}))
         .collect();
-    std::fs::write(&src, lines.join("\n") + "\n").unwrap();
-    let shards = d.path().join("shards");
-    run_ok(&[
-        "import",
-        "-q",
-        "--dataset",
-        "web",
-        "--output",
-        &s(&shards),
-        &s(&src),
-    ]);
+    let shards = import_jsonl(d.path(), "no-url", "web", &docs);
     let out = d.path().join("out");
     run_ok(&["dedup", "-q", "--output", &s(&out), &s(&shards)]);
     assert_eq!(all_docs(&out).len(), 3);

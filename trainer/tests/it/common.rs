@@ -128,22 +128,28 @@ pub fn no_save_unless_saving<'a>(args: &[&'a str]) -> Vec<&'a str> {
     out
 }
 
+/// `sieve-train ARGS`, which must succeed (else the test fails with the arguments and the
+/// stderr); its output.
+pub fn sieve_train_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    let out = sieve_train().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "sieve-train {:?} failed:\n{}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// `sieve-train export` of checkpoint `save` into `out`, which must succeed.
 pub fn export(save: &Path, out: &Path) {
-    let done = sieve_train()
-        .arg("export")
-        .arg("--checkpoint")
-        .arg(save)
-        .arg("--output")
-        .arg(out)
-        .output()
-        .unwrap();
-    assert!(
-        done.status.success(),
-        "export of {}: {}",
-        save.display(),
-        String::from_utf8_lossy(&done.stderr)
-    );
+    sieve_train_ok(&[
+        "export".as_ref(),
+        "--checkpoint".as_ref(),
+        save.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+    ]);
 }
 
 /// A one-rank run of `model` on 16-token sequences, as the equivalence tests train it: AdamW

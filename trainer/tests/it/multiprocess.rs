@@ -40,24 +40,12 @@ const BASE: &[&str] = &[
 
 fn launch(n: usize, extra: &[&str]) {
     let blend = common::sample_blend();
-    let mut cmd = common::sieve_train();
-    cmd.args([
-        "launch",
-        "--nproc-per-node",
-        &n.to_string(),
-        "--",
-        "train",
-        "--data",
-    ]);
-    cmd.arg(&blend)
-        .args(BASE)
-        .args(common::no_save_unless_saving(extra));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "launch {n} {extra:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let n = n.to_string();
+    let mut args = vec!["launch", "--nproc-per-node", &n, "--", "train", "--data"];
+    args.push(blend.to_str().unwrap());
+    args.extend(BASE);
+    args.extend(common::no_save_unless_saving(extra));
+    common::sieve_train_ok(&args);
 }
 
 /// The same run as threads, saved with the same checkpoint code.

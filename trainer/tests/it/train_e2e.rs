@@ -10,8 +10,7 @@ use sieve_trainer::dist::Solo;
 use sieve_trainer::model::Activations;
 
 fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
-    let mut cmd = common::sieve_train();
-    cmd.args([
+    let mut args = vec![
         "train",
         "-q",
         "--data",
@@ -20,15 +19,9 @@ fn train(blend: &Path, extra: &[&str]) -> serde_json::Value {
         "tiny",
         "-j",
         "2",
-    ]);
-    cmd.args(common::no_save_unless_saving(extra));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "sieve-train train {extra:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    ];
+    args.extend(common::no_save_unless_saving(extra));
+    serde_json::from_slice(&common::sieve_train_ok(&args).stdout).unwrap()
 }
 
 fn fails(blend: &Path, extra: &[&str]) -> String {
