@@ -3,7 +3,13 @@
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-/// Linear warm-up to `max_lr`, cosine decay to `min_lr` at `decay_iters`, then flat.
+/// Linear warm-up from 0 to `max_lr`, cosine decay to `min_lr` at `decay_iters`, then flat.
+///
+/// As Megatron-LM's `OptimizerParamScheduler` with `--train-iters`: its position is the
+/// number of samples consumed before the update (the scheduler is stepped by each update's
+/// batch after that update), and the warm-up and decay lengths are iterations × the full
+/// global batch. So the first update runs at learning rate 0, and under a batch ramp-up the
+/// schedule advances by each step's smaller batch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LrSchedule {
     pub max_lr: f64,
@@ -13,17 +19,38 @@ pub struct LrSchedule {
 }
 
 impl LrSchedule {
-    /// The learning rate of iteration `it` (counted from 1, as Megatron's scheduler is
-    /// stepped once before the first update).
-    pub fn at(&self, it: u64) -> f64 {
-        if self.warmup_iters > 0 && it <= self.warmup_iters {
-            return self.max_lr * it as f64 / self.warmup_iters as f64;
+    /// Refuses what Megatron's scheduler asserts against: a warm-up that does not end before
+    /// the decay does, or a `min_lr` above `max_lr`.
+    pub fn check(&self) -> Result<()> {
+        if self.decay_iters == 0 || self.warmup_iters >= self.decay_iters {
+            bail!(
+                "the warm-up ({} iterations) must end before the decay ({} iterations) does",
+                self.warmup_iters,
+                self.decay_iters
+            );
         }
-        if it > self.decay_iters {
+        if !(0.0 <= self.min_lr && self.min_lr <= self.max_lr) {
+            bail!(
+                "the minimum learning rate {} is not between 0 and the learning rate {}",
+                self.min_lr,
+                self.max_lr
+            );
+        }
+        Ok(())
+    }
+
+    /// The learning rate of the update made after `consumed` samples, with a full global
+    /// batch of `global` samples.
+    pub fn at(&self, consumed: u64, global: u64) -> f64 {
+        let warmup = self.warmup_iters * global;
+        let decay = self.decay_iters * global;
+        if warmup > 0 && consumed <= warmup {
+            return self.max_lr * consumed as f64 / warmup as f64;
+        }
+        if consumed > decay {
             return self.min_lr;
         }
-        let span = (self.decay_iters - self.warmup_iters).max(1) as f64;
-        let ratio = (it - self.warmup_iters) as f64 / span;
+        let ratio = (consumed - warmup) as f64 / (decay - warmup) as f64;
         let coeff = 0.5 * ((std::f64::consts::PI * ratio).cos() + 1.0);
         self.min_lr + coeff * (self.max_lr - self.min_lr)
     }
@@ -101,19 +128,57 @@ impl BatchSchedule {
 mod tests {
     use super::*;
 
+    /// Values by hand from Megatron's definition (positions in samples, lengths iterations ×
+    /// the global batch of 4): warm-up over 40 samples, cosine to the floor at 440.
     #[test]
-    fn warmup_then_cosine_to_the_floor() {
+    fn warmup_then_cosine_to_the_floor_counted_in_samples() {
         let s = LrSchedule {
             max_lr: 1.0,
             min_lr: 0.1,
             warmup_iters: 10,
             decay_iters: 110,
         };
-        assert_eq!(s.at(5), 0.5);
-        assert_eq!(s.at(10), 1.0);
-        assert!((s.at(60) - 0.55).abs() < 1e-12);
-        assert!((s.at(110) - 0.1).abs() < 1e-12);
-        assert_eq!(s.at(500), 0.1);
+        s.check().unwrap();
+        assert_eq!(s.at(0, 4), 0.0, "the first update");
+        assert_eq!(s.at(20, 4), 0.5);
+        assert_eq!(
+            s.at(40, 4),
+            1.0,
+            "the warm-up's last position is in the warm-up"
+        );
+        // One sample past the warm-up: the cosine's first step.
+        let first = 0.1 + 0.45 * ((std::f64::consts::PI / 400.0).cos() + 1.0);
+        assert_eq!(s.at(41, 4), first);
+        assert!((s.at(240, 4) - 0.55).abs() < 1e-12);
+        assert!((s.at(440, 4) - 0.1).abs() < 1e-12);
+        assert_eq!(s.at(441, 4), 0.1);
+        assert_eq!(s.at(10_000, 4), 0.1);
+        // Under a ramp-up a step of 2 samples advances the schedule by half an iteration.
+        assert_eq!(s.at(2, 4), 0.05);
+        let no_warmup = LrSchedule {
+            warmup_iters: 0,
+            ..s
+        };
+        assert_eq!(no_warmup.at(0, 4), 1.0);
+    }
+
+    #[test]
+    fn a_warmup_not_ending_before_the_decay_is_refused() {
+        let s = |warmup_iters, decay_iters, min_lr| LrSchedule {
+            max_lr: 1.0,
+            min_lr,
+            warmup_iters,
+            decay_iters,
+        };
+        assert!(s(9, 10, 0.1).check().is_ok());
+        let e = s(10, 10, 0.1).check().unwrap_err().to_string();
+        assert!(
+            e.contains("warm-up (10 iterations) must end before the decay (10"),
+            "{e}"
+        );
+        assert!(s(0, 0, 0.1).check().is_err());
+        assert!(s(1, 10, 2.0).check().is_err());
+        assert!(s(1, 10, -0.1).check().is_err());
     }
 
     #[test]

@@ -191,6 +191,7 @@ impl<B: Backend> Trainer<B> {
         if cfg.micro_batch == 0 {
             bail!("micro-batch size is zero");
         }
+        cfg.lr.check()?;
         if cfg.sequence_parallel && !cfg.seq.is_multiple_of(cfg.tp) {
             bail!(
                 "sequence parallelism needs the sequence length {} divisible by --tp {}",
@@ -384,7 +385,7 @@ impl<B: Backend> Trainer<B> {
             be.scale(be.view_mut(&mut self.model.grads, mine.clone()), coef);
         }
         self.step += 1;
-        let lr = self.cfg.lr.at(self.step);
+        let lr = self.cfg.lr.at(self.consumed, self.cfg.batch.global);
         // Under ZeRO-1 the state covers this rank's shard only; else all of the parameters.
         let local = 0..mine.len();
         be.adamw_step(

@@ -44,7 +44,8 @@ fn config(g: Grid) -> TrainConfig {
     let lr = LrSchedule {
         max_lr: 1e-2,
         min_lr: 1e-3,
-        warmup_iters: 1,
+        // No warm-up: every step moves the parameters (a warm-up's first update runs at 0).
+        warmup_iters: 0,
         decay_iters: STEPS,
     };
     TrainConfig {

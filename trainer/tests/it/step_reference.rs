@@ -33,15 +33,17 @@ for t in meta["tensors"]:
     if t["rows"] > 1 and t["cols"] > 1:
         decay[t["offset"]:t["offset"] + t["rows"] * t["cols"]] = 1.0
 
-def lr_at(it):
-    # Megatron's OptimizerParamScheduler: linear warm-up from 0, cosine to min_lr, then flat;
-    # iteration `it` counted from 1.
-    w, n = hp["warmup"], hp["decay_iters"]
-    if w > 0 and it <= w:
-        return hp["max_lr"] * it / w
-    if it > n:
+def lr_at(position):
+    # Megatron's OptimizerParamScheduler with --train-iters: linear warm-up from 0, cosine to
+    # min_lr, then flat. Its position (num_steps) counts samples: it starts at 0 and grows by
+    # each update's batch after the update; the lengths are iterations x the global batch.
+    w = hp["warmup"] * hp["global"]
+    n = hp["decay_iters"] * hp["global"]
+    if w > 0 and position <= w:
+        return hp["max_lr"] * float(position) / float(w)
+    if position > n:
         return hp["min_lr"]
-    ratio = (it - w) / (n - w)
+    ratio = float(position - w) / float(n - w)
     return hp["min_lr"] + 0.5 * (np.cos(np.pi * ratio) + 1.0) * (hp["max_lr"] - hp["min_lr"])
 
 def batch_at(consumed):
@@ -67,7 +69,7 @@ for t, step in enumerate(meta["steps"], start=1):
     coeff = hp["clip"] / (norm + 1e-6)  # Megatron's clip_grad_norm
     if coeff < 1.0:
         g = g * coeff
-    lr = lr_at(t)
+    lr = lr_at(consumed)
     # torch.optim.AdamW: decoupled decay, then the bias-corrected step.
     p = p * (1.0 - lr * hp["weight_decay"] * decay)
     m = hp["beta1"] * m + (1 - hp["beta1"]) * g
@@ -82,7 +84,7 @@ for t, step in enumerate(meta["steps"], start=1):
     assert abs(step["lr"] - lr) <= 1e-15, (t, "lr", step["lr"], lr)
     assert diff <= 1e-9, (t, "parameters", diff)
     worst = max(worst, diff)
-    consumed += batch
+    consumed += batch  # the scheduler's step(increment) after the update
     print(f"step {t}: batch {batch}, loss {loss:.6f}, grad norm {norm:.6f}{' (clipped)' if coeff < 1 else ''}, lr {lr:.3e}, largest parameter difference {diff:.2e}")
 print(f"worst {worst:.2e}")
 "#;
