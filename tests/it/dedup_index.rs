@@ -565,3 +565,70 @@ fn killed_index_builds_and_against_runs_resume_to_the_same_result() {
         "only {killed} of 16 runs were killed before finishing"
     );
 }
+
+/// A spec's dedup stage writes (`write_index`) and uses (`against`) an index as the command's
+/// flags do: snapshot B against A's index keeps the same documents either way, and the two
+/// indexes hold the same entries. Its components step prints the summary of the report it
+/// wrote, and nothing under `-q`.
+#[test]
+fn a_spec_writes_and_uses_the_index_as_the_command_does() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let (a, b) = snapshot_shards(&root.join("snapshots"), 240);
+    let (cmd_index, spec_index) = (root.join("index-cmd"), root.join("index-spec"));
+    let dedup = |flag: &str, index: &Path, out: &str, input: &Path| {
+        let out = root.join(out);
+        run_ok(&[
+            "dedup",
+            "-q",
+            "-j",
+            "1",
+            flag,
+            s(index),
+            "--output",
+            s(&out),
+            s(input),
+        ]);
+        out
+    };
+    dedup("--write-index", &cmd_index, "a-cmd", &a);
+    let b_cmd = dedup("--against", &cmd_index, "b-cmd", &b);
+
+    let spec = |name: &str, input: &Path, keys: String| {
+        let path = root.join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[[input]]\nkind = \"shards\"\ndataset = \"{name}\"\npaths = [{:?}]\n\n\
+                 [output]\ndir = {:?}\n\n[[stage]]\nname = \"dedup\"\n{keys}\n",
+                s(input),
+                s(&root.join(name))
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let spec_a = spec("a-spec", &a, format!("write_index = {:?}", s(&spec_index)));
+    let loud = run_ok(&["run", "-j", "1", s(&spec_a)]);
+    let spec_b = spec("b-spec", &b, format!("against = [{:?}]", s(&spec_index)));
+    let quiet = run_ok(&["run", "-q", "-j", "1", s(&spec_b)]);
+
+    assert_eq!(index_contents(&spec_index), index_contents(&cmd_index));
+    let b_spec = root.join("b-spec");
+    assert_eq!(ids(&b_spec), ids(&b_cmd));
+    let stats = crate::util::stats(&b_spec);
+    let dropped = &crate::util::read_stage(&stats, "dedup")["dropped"]["duplicate_of_index"];
+    assert!(dropped.as_u64().unwrap() > 0, "{stats}");
+
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("a-spec/work/dedup/components/report.json")).unwrap(),
+    )
+    .unwrap();
+    let summary = format!(
+        "sieve dedup: {} documents, {} groups of duplicates, {} removed",
+        report["documents"], report["components"], report["removed"]
+    );
+    let said = String::from_utf8_lossy(&loud.stderr);
+    assert!(said.contains(&summary), "{summary:?} not in:\n{said}");
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+}
