@@ -189,6 +189,22 @@ pub(crate) fn snapshot_shards(root: &Path, n: usize) -> (PathBuf, PathBuf) {
     )
 }
 
+/// `dir/<name>.toml`: a spec reading the shards at `input` as dataset `name` into `out` (give
+/// `-o` to place it) through one dedup stage with `keys`.
+pub(crate) fn dedup_spec(dir: &Path, name: &str, input: &Path, keys: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[[input]]\nkind = \"shards\"\ndataset = \"{name}\"\npaths = [{:?}]\n\n\
+             [output]\ndir = \"out\"\n\n[[stage]]\nname = \"dedup\"\n{keys}\n",
+            s(input)
+        ),
+    )
+    .unwrap();
+    path
+}
+
 fn setup(n: usize) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
@@ -594,36 +610,30 @@ fn a_spec_writes_and_uses_the_index_as_the_command_does() {
     dedup("--write-index", &cmd_index, "a-cmd", &a);
     let b_cmd = dedup("--against", &cmd_index, "b-cmd", &b);
 
-    let spec = |name: &str, input: &Path, keys: String| {
-        let path = root.join(format!("{name}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "[[input]]\nkind = \"shards\"\ndataset = \"{name}\"\npaths = [{:?}]\n\n\
-                 [output]\ndir = {:?}\n\n[[stage]]\nname = \"dedup\"\n{keys}\n",
-                s(input),
-                s(&root.join(name))
-            ),
-        )
-        .unwrap();
-        path
-    };
-    let spec_a = spec("a-spec", &a, format!("write_index = {:?}", s(&spec_index)));
-    let loud = run_ok(&["run", "-j", "1", s(&spec_a)]);
-    let spec_b = spec("b-spec", &b, format!("against = [{:?}]", s(&spec_index)));
-    let quiet = run_ok(&["run", "-q", "-j", "1", s(&spec_b)]);
+    let spec_a = dedup_spec(
+        root,
+        "a-spec",
+        &a,
+        &format!("write_index = {:?}", s(&spec_index)),
+    );
+    let a_spec = root.join("a-spec");
+    let loud = run_ok(&["run", "-j", "1", "-o", s(&a_spec), s(&spec_a)]);
+    let spec_b = dedup_spec(
+        root,
+        "b-spec",
+        &b,
+        &format!("against = [{:?}]", s(&spec_index)),
+    );
+    let b_spec = root.join("b-spec");
+    let quiet = run_ok(&["run", "-q", "-j", "1", "-o", s(&b_spec), s(&spec_b)]);
 
     assert_eq!(index_contents(&spec_index), index_contents(&cmd_index));
-    let b_spec = root.join("b-spec");
     assert_eq!(ids(&b_spec), ids(&b_cmd));
     let stats = crate::util::stats(&b_spec);
     let dropped = &crate::util::read_stage(&stats, "dedup")["dropped"]["duplicate_of_index"];
     assert!(dropped.as_u64().unwrap() > 0, "{stats}");
 
-    let report: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.join("a-spec/work/dedup/components/report.json")).unwrap(),
-    )
-    .unwrap();
+    let report = crate::recipe::json_file(&a_spec.join("work/dedup/components/report.json"));
     let summary = format!(
         "sieve dedup: {} documents, {} groups of duplicates, {} removed",
         report["documents"], report["components"], report["removed"]

@@ -328,26 +328,14 @@ fn the_sample_pipeline_on_slurm_equals_sieve_run() {
 /// output is byte-identical to `sieve run` of the same two specs (whose index lives elsewhere:
 /// the runs share no file).
 fn against_an_index(cluster: &Cluster, dir: &Path) {
-    let (a, b) = crate::dedup_index::snapshot_shards(&dir.join("snapshots"), 240);
-    let spec = |name: &str, input: &Path, dedup: &str| {
-        let path = dir.join(format!("{name}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "[[input]]\nkind = \"shards\"\ndataset = \"{name}\"\npaths = [{:?}]\n\n\
-                 [output]\ndir = \"out\"\n\n[[stage]]\nname = \"dedup\"\n{dedup}\n",
-                input.to_str().unwrap()
-            ),
-        )
-        .unwrap();
-        path
-    };
+    use crate::dedup_index::{dedup_spec, snapshot_shards};
+    let (a, b) = snapshot_shards(&dir.join("snapshots"), 240);
     for (side, run) in [("slurm", true), ("local", false)] {
         let index = dir.join(format!("index-{side}"));
         let write = format!("write_index = {:?}", index.to_str().unwrap());
         let against = format!("against = [{:?}]", index.to_str().unwrap());
-        let spec_a = spec(&format!("a-{side}"), &a, &write);
-        let spec_b = spec(&format!("b-{side}"), &b, &against);
+        let spec_a = dedup_spec(dir, &format!("a-{side}"), &a, &write);
+        let spec_b = dedup_spec(dir, &format!("b-{side}"), &b, &against);
         let (out_a, out_b) = (dir.join(format!("a-{side}")), dir.join(format!("b-{side}")));
         for (s, out) in [(&spec_a, &out_a), (&spec_b, &out_b)] {
             if run {
